@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine and runs every test: Rust unit/integration tests (burn reference,
+# WGSL engine on Mesa lavapipe) and the headless-Chromium page tests (WebGPU on SwiftShader).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/magnets-target}"
+./scripts/setup.sh
+echo "== cargo test --release"
+cargo test --release
+if [ -x scripts/test-browser.sh ]; then
+  echo "== browser tests"
+  ./scripts/test-browser.sh
+fi
+echo "== all tests passed"

@@ -1,0 +1,178 @@
+//! `magnets bench`: on one device in one run, the MaskGIT baseline (full width every step,
+//! cache off) vs MaGNeTS (small → large schedule, cache on) on the WGSL engine, and the same
+//! baseline decode on burn-wgpu (same device kind, same weights). Prints per-step and
+//! per-image times, the ratios and the achieved GFLOP/s.
+
+use std::path::PathBuf;
+
+use magnets::config::ModelConfig;
+use magnets::decode::{DecodeRequest, DecodeTrace, decode};
+use magnets::engine::Engine;
+use magnets::gpu::GpuEngine;
+use magnets::reference::ReferenceEngine;
+use magnets::sampling::SamplingParams;
+use magnets::weights::Weights;
+
+use super::common::{parse_cache, parse_schedule};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Weights file; without it, random weights of the default config (D=192, depth 6,
+    /// head_dim 32, 8×8 grid, codebook 512) — speed does not depend on the values.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 12)]
+    pub steps: usize,
+    #[arg(long, default_value = "baseline")]
+    pub baseline: String,
+    #[arg(long, default_value = "magnets")]
+    pub schedule: String,
+    /// Timed runs per configuration (the median is reported), after one warm-up run.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Skip the burn-wgpu comparison.
+    #[arg(long)]
+    pub no_burn: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u32,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn default_config() -> ModelConfig {
+    ModelConfig {
+        grid: [8, 8],
+        codebook: 512,
+        classes: 9,
+        class_names: (0..9).map(|i| format!("class{i}")).collect(),
+        dim: 192,
+        depth: 6,
+        head_dim: 32,
+        mlp_ratio: 4,
+        widths: vec![],
+        width_names: vec![],
+    }
+    .with_default_widths()
+}
+
+struct Timed {
+    ms: f64,
+    trace: DecodeTrace,
+}
+
+fn run_decode<E: Engine>(engine: &mut E, req: &DecodeRequest, repeats: usize) -> magnets::Result<Timed> {
+    pollster::block_on(decode(engine, req, |_| {}))?; // warm-up: pipelines, caches
+    let mut runs = Vec::new();
+    for _ in 0..repeats.max(1) {
+        let t = pollster::block_on(decode(engine, req, |_| {}))?;
+        runs.push(Timed { ms: t.ms, trace: t });
+    }
+    runs.sort_by(|a, b| a.ms.total_cmp(&b.ms));
+    Ok(runs.swap_remove(runs.len() / 2))
+}
+
+pub fn run(a: Args) -> magnets::Result<()> {
+    let weights = match &a.weights {
+        Some(p) => Weights::load(p)?,
+        None => Weights::init(&default_config(), 0)?,
+    };
+    let config = weights.config.clone();
+    let classes: Vec<u32> = (0..a.batch as u32).map(|i| i % config.classes as u32).collect();
+    let sampling = SamplingParams { seed: a.seed, ..Default::default() };
+    let baseline = DecodeRequest {
+        schedule: parse_schedule(&a.baseline, a.steps, &config)?,
+        cache: parse_cache("off", None)?,
+        classes: classes.clone(),
+        sampling,
+    };
+    let magnets_req = DecodeRequest {
+        schedule: parse_schedule(&a.schedule, a.steps, &config)?,
+        cache: parse_cache("on", None)?,
+        classes,
+        sampling,
+    };
+
+    let mut gpu = pollster::block_on(GpuEngine::new(&weights, a.batch))?;
+    let device = gpu.adapter_name();
+    if !a.json {
+        eprintln!("device: {device}; batch {}; {} timed runs each (median)", a.batch, a.repeats);
+    }
+    let base = run_decode(&mut gpu, &baseline, a.repeats)?;
+    let mag = run_decode(&mut gpu, &magnets_req, a.repeats)?;
+    drop(gpu);
+
+    let burn = if a.no_burn {
+        None
+    } else {
+        let dev = burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+        let mut e = ReferenceEngine::on_device(&weights, dev, "burn-wgpu");
+        Some(run_decode(&mut e, &baseline, a.repeats)?)
+    };
+
+    let b = a.batch as f64;
+    let per_image = |t: &Timed| t.ms / b;
+    let gflops = |t: &Timed| t.trace.total_flops as f64 / 1e9 / (t.ms / 1e3);
+    let speedup = per_image(&base) / per_image(&mag);
+    let burn_ms = burn.as_ref().map(per_image);
+    let speedup_burn = burn_ms.map(|m| m / per_image(&base));
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "device": device,
+                "batch": a.batch,
+                "baseline_schedule": base.trace.schedule,
+                "magnets_schedule": mag.trace.schedule,
+                "baseline_ms_per_image": per_image(&base),
+                "magnets_ms_per_image": per_image(&mag),
+                "speedup_vs_baseline": speedup,
+                "burn_wgpu_ms_per_image": burn_ms,
+                "speedup_vs_burn": speedup_burn,
+                "baseline_gflops_per_image": base.trace.total_flops as f64 / 1e9 / b,
+                "magnets_gflops_per_image": mag.trace.total_flops as f64 / 1e9 / b,
+                "flops_ratio": base.trace.total_flops as f64 / mag.trace.total_flops as f64,
+                "baseline_gflop_per_s": gflops(&base),
+                "magnets_gflop_per_s": gflops(&mag),
+                "burn_wgpu_gflop_per_s": burn.as_ref().map(gflops),
+                "baseline_step_ms": base.trace.steps.iter().map(|s| s.ms).collect::<Vec<_>>(),
+                "magnets_step_ms": mag.trace.steps.iter().map(|s| s.ms).collect::<Vec<_>>(),
+            })
+        );
+        return Ok(());
+    }
+    let table = |name: &str, t: &Timed| {
+        println!("{name}: {} cache {}", t.trace.schedule, t.trace.cache);
+        for s in &t.trace.steps {
+            println!(
+                "  step {:>3} {:>3} {:<7} rows {:>4} {:>8.3} GFLOP {:>9.2} ms",
+                s.step,
+                s.width_name,
+                if s.refresh { "refresh" } else { "cached" },
+                s.rows,
+                s.flops as f64 * b / 1e9,
+                s.ms
+            );
+        }
+        println!(
+            "  total {:.1} ms = {:.2} ms/image, {:.3} GFLOP/image, {:.1} GFLOP/s",
+            t.ms,
+            t.ms / b,
+            t.trace.total_flops as f64 / 1e9 / b,
+            gflops(t)
+        );
+    };
+    println!("device: {device}, batch {}", a.batch);
+    table("WGSL baseline", &base);
+    table("WGSL MaGNeTS", &mag);
+    if let Some(t) = &burn {
+        table("burn-wgpu baseline", t);
+    }
+    println!("MaGNeTS vs baseline (WGSL): {speedup:.2}x faster per image ({:.2}x fewer FLOPs)", base.trace.total_flops as f64 / mag.trace.total_flops as f64);
+    if let Some(s) = speedup_burn {
+        println!("WGSL vs burn-wgpu (baseline decode): {s:.2}x faster per image");
+    }
+    Ok(())
+}

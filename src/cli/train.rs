@@ -1,0 +1,379 @@
+//! `magnets train`: nested MaskGIT training with online distillation (see `magnets::train`).
+//!
+//! A run lives in `--out DIR`: `DIR/checkpoint/` (resumable: model, optimizer state, EMA,
+//! step), `DIR/train.jsonl` (one line per logged step), `DIR/samples_<step>.png` (a sample
+//! grid when `--tokenizer` is given), and at the end `DIR/model.safetensors` (f16, EMA weights
+//! when enabled) plus a copy at `--export` when given.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use magnets::config::ModelConfig;
+use magnets::train::{TokenDataset, TrainOptions, Trainer, WidthSampling, make_batch};
+use magnets::weights::{StoredDtype, Weights};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model config JSON for a fresh run (ignored when resuming).
+    #[arg(long, default_value = "models/default-config.json")]
+    pub config: PathBuf,
+    /// Start from these weights instead of a random init (fresh runs only).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Token dataset written by `magnets tokenize` (safetensors: `codes [images, N]`, `labels`).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Train on this many synthetic images instead of `--data` (development and benches).
+    #[arg(long)]
+    pub synthetic: Option<usize>,
+    /// Run directory (checkpoint, log, samples, final model).
+    #[arg(long, default_value = "runs/magnets")]
+    pub out: PathBuf,
+    /// Resume from `OUT/checkpoint` when it exists (default); `--fresh` starts over.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Length of the run in epochs (sets the cosine schedule); `--steps` overrides.
+    #[arg(long, default_value_t = 30.0)]
+    pub epochs: f64,
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Stop this invocation after N more steps (the schedule keeps its length; resume later).
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Stop this invocation after this many minutes (checkpointing first).
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1e-5)]
+    pub min_lr: f64,
+    #[arg(long, default_value_t = 200)]
+    pub warmup: u64,
+    #[arg(long, default_value_t = 0.05)]
+    pub weight_decay: f32,
+    /// Per-parameter gradient-norm clip (0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub clip: f32,
+    #[arg(long, default_value_t = 0.1)]
+    pub label_smoothing: f32,
+    #[arg(long, default_value_t = 0.1)]
+    pub class_dropout: f32,
+    /// λ: distillation weight for the smaller widths (their loss is (1−λ)·CE + λ·KL).
+    #[arg(long, default_value_t = 0.5)]
+    pub distill: f32,
+    #[arg(long, default_value_t = 1.0)]
+    pub distill_temperature: f32,
+    /// Smaller widths trained per step besides the full one: `all` or a count (sampled).
+    #[arg(long, default_value = "all")]
+    pub widths: String,
+    /// EMA decay of the weights (0 = off).
+    #[arg(long, default_value_t = 0.999)]
+    pub ema: f32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// flex (CPU, default), wgpu, or cuda (needs the `cuda` crate feature).
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: u64,
+    #[arg(long, default_value_t = 10)]
+    pub log_every: u64,
+    /// Decode a sample grid every N steps (needs `--tokenizer`); 0 = only at the end.
+    #[arg(long, default_value_t = 2000)]
+    pub sample_every: u64,
+    /// VQ tokenizer weights, for sample grids.
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Also write the final f16 model here (e.g. models/magnets-emoji.safetensors).
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// Horizontal-flip augmentation done the valid way: flip the *images* and tokenize them
+    /// (needs `--images` and a `--tokenizer` with its encoder). Symbols and Flags are not
+    /// flipped (mirrored text and flags are not the same category's art). Cached in `--flip-cache`.
+    #[arg(long)]
+    pub flip: bool,
+    #[arg(long, default_value = "data/emoji32.safetensors")]
+    pub images: PathBuf,
+    #[arg(long, default_value = "data/emoji_tokens_flip.safetensors")]
+    pub flip_cache: PathBuf,
+}
+
+pub fn device(name: &str) -> magnets::Result<burn::tensor::Device> {
+    match name {
+        "flex" | "cpu" => Ok(burn::tensor::Device::flex()),
+        "wgpu" => Ok(burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(burn::tensor::Device::cuda(0)),
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => Err(magnets::Error::Other("--device cuda needs a build with `--features cuda`".into())),
+        other => Err(magnets::Error::Other(format!("unknown device `{other}`; use flex, wgpu or cuda"))),
+    }
+}
+
+/// Categories whose mirror image is not a valid member (text, flags): Symbols, Flags.
+const NO_FLIP: [u8; 2] = [7, 8];
+
+/// Tokens of the horizontally flipped train images (cached on disk).
+fn flipped_tokens(a: &Args) -> magnets::Result<TokenDataset> {
+    if a.flip_cache.exists() {
+        return TokenDataset::load(&a.flip_cache);
+    }
+    use magnets::data::{EmojiDataset, IMAGE_SIZE, Split, to_chw_f32};
+    let tok_path = a.tokenizer.clone().unwrap_or_else(|| PathBuf::from("models/tokenizer.safetensors"));
+    let tw = magnets::tokenizer::TokenizerWeights::load(&tok_path)?;
+    if !tw.has_encoder() {
+        return Err(magnets::Error::Weights(format!("{} has no encoder; --flip needs it", tok_path.display())));
+    }
+    let ds = EmojiDataset::load(&a.images)?;
+    let idx: Vec<usize> = ds.indices(Split::Train).into_iter().filter(|&i| !NO_FLIP.contains(&ds.labels[i])).collect();
+    let s = IMAGE_SIZE;
+    let mut flipped = Vec::with_capacity(idx.len() * s * s * 3);
+    for &i in &idx {
+        let img = ds.image(i);
+        for y in 0..s {
+            for x in 0..s {
+                let p = (y * s + (s - 1 - x)) * 3;
+                flipped.extend_from_slice(&img[p..p + 3]);
+            }
+        }
+    }
+    let tok = magnets::tokenizer::model::Tokenizer::new(&tw, &burn::tensor::Device::flex());
+    let chw = to_chw_f32(&flipped);
+    let per = 3 * s * s;
+    let mut codes = Vec::with_capacity(idx.len() * tw.config.tokens());
+    for chunk in chw.chunks(256 * per) {
+        codes.extend(tok.encode(chunk)?);
+    }
+    let labels = idx.iter().map(|&i| ds.labels[i] as u32).collect();
+    let t = TokenDataset::new(tw.config.tokens(), codes, labels)?;
+    if let Some(d) = a.flip_cache.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    t.save(&a.flip_cache)?;
+    eprintln!("wrote {} ({} flipped train images, Symbols and Flags excluded)", a.flip_cache.display(), t.len());
+    Ok(t)
+}
+
+/// Train set (+ flipped copies) and, for a real token file, its held-out split.
+fn load_data(a: &Args, config: &ModelConfig) -> magnets::Result<(TokenDataset, Option<TokenDataset>)> {
+    let (mut data, val) = match (&a.data, a.synthetic) {
+        (Some(p), None) => (TokenDataset::load(p)?, Some(TokenDataset::load_split(p, 1)?).filter(|v| !v.is_empty())),
+        (None, Some(n)) => (TokenDataset::synthetic(config, n, a.seed as u32), None),
+        _ => return Err(magnets::Error::Other("give exactly one of --data FILE or --synthetic N".into())),
+    };
+    if a.flip {
+        let f = flipped_tokens(a)?;
+        eprintln!("flip augmentation: {} + {} flipped images", data.len(), f.len());
+        data.extend(&f)?;
+    }
+    data.check(config)?;
+    if let Some(v) = &val {
+        v.check(config)?;
+    }
+    Ok((data, val))
+}
+
+/// Mean CE per width on the held-out tokens (fixed masks, no class dropout).
+fn validate(t: &Trainer, val: &TokenDataset) -> magnets::Result<Vec<f64>> {
+    let mut o = t.options.clone();
+    o.seed = 0x0a11_da7a;
+    o.class_dropout = 0.0;
+    o.batch_size = o.batch_size.min(val.len()).max(1);
+    let widths: Vec<usize> = (0..t.config.widths.len()).collect();
+    let steps = (val.len() / o.batch_size).max(1) as u64;
+    let mut sums = vec![0.0; widths.len()];
+    for s in 0..steps {
+        let b = make_batch(&t.config, &o, val, s);
+        let (_, parts) = t.losses(&b, &widths, &magnets::reference::FlopCounter::default())?;
+        for (w, ce, _) in parts {
+            sums[w] += ce.into_scalar::<f32>() as f64 / steps as f64;
+        }
+    }
+    Ok(sums)
+}
+
+pub fn run(a: Args) -> magnets::Result<()> {
+    let ckpt = a.out.join("checkpoint");
+    let resume = !a.fresh && ckpt.join("state.json").exists();
+    let config = if resume {
+        Weights::load(&ckpt.join("model.safetensors"))?.config
+    } else {
+        match &a.init {
+            Some(p) => Weights::load(p)?.config,
+            None => {
+                let text = std::fs::read_to_string(&a.config)
+                    .map_err(|e| magnets::Error::Config(format!("cannot read {}: {e}", a.config.display())))?;
+                ModelConfig::from_json(&text)?
+            }
+        }
+    };
+    let (data, val) = load_data(&a, &config)?;
+    let per_epoch = (data.len() / a.batch).max(1) as u64;
+    let total_steps = a.steps.unwrap_or((a.epochs * per_epoch as f64).ceil() as u64).max(1);
+    let options = TrainOptions {
+        batch_size: a.batch,
+        lr: a.lr,
+        min_lr: a.min_lr,
+        warmup_steps: a.warmup.min(total_steps / 2).max(1),
+        total_steps,
+        weight_decay: a.weight_decay,
+        beta2: 0.99,
+        clip_norm: a.clip,
+        label_smoothing: a.label_smoothing,
+        class_dropout: a.class_dropout,
+        distill_weight: a.distill,
+        distill_temperature: a.distill_temperature,
+        widths: WidthSampling::parse(&a.widths)?,
+        ema_decay: a.ema,
+        seed: a.seed,
+    };
+    let dev = device(&a.device)?;
+    std::fs::create_dir_all(&a.out)?;
+    let mut trainer = if resume {
+        let t = Trainer::load_checkpoint(&ckpt, Some(options), dev)?;
+        eprintln!("resumed {} at step {}", ckpt.display(), t.step);
+        t
+    } else {
+        let w = match &a.init {
+            Some(p) => Weights::load(p)?,
+            None => Weights::init(&config, a.seed)?,
+        };
+        Trainer::new(&w, options, dev)?
+    };
+    let o = trainer.options.clone();
+    eprintln!(
+        "model D={} depth={} widths={:?} ({} parameters); {} images, batch {}, {} steps/epoch, schedule {} steps ({:.1} epochs), widths/step {:?}, device {}",
+        config.dim,
+        config.depth,
+        config.widths,
+        config.parameter_count(),
+        data.len(),
+        o.batch_size,
+        per_epoch,
+        o.total_steps,
+        o.total_steps as f64 / per_epoch as f64,
+        o.widths,
+        a.device
+    );
+
+    let stop_step = a.max_steps.map_or(o.total_steps, |m| (trainer.step + m).min(o.total_steps));
+    let deadline = a.minutes.map(|m| web_time::Instant::now() + std::time::Duration::from_secs_f64(m * 60.0));
+    let bar = ProgressBar::new(o.total_steps);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} (eta {eta}) {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_position(trainer.step);
+    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(a.out.join("train.jsonl"))?;
+    let names = config.width_names.clone();
+    // Running means for the bar (reset every log interval).
+    let mut acc = vec![(0.0f64, 0.0f64, 0usize); config.widths.len()];
+    let (mut win_images, mut win_flops, mut win_secs) = (0u64, 0u64, 0.0f64);
+    while trainer.step < stop_step {
+        if deadline.is_some_and(|d| web_time::Instant::now() >= d) {
+            eprintln!("time limit reached");
+            break;
+        }
+        let batch = make_batch(&config, &o, &data, trainer.step);
+        let s = trainer.train_step(&batch)?;
+        for &(w, ce, kl) in &s.losses {
+            acc[w].0 += ce as f64;
+            acc[w].1 += kl as f64;
+            acc[w].2 += 1;
+        }
+        win_images += o.batch_size as u64;
+        win_flops += 3 * s.forward_flops;
+        win_secs += s.seconds;
+        bar.set_position(trainer.step);
+        if trainer.step % a.log_every == 0 || trainer.step == stop_step {
+            let per_width: Vec<String> = acc
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.2 > 0)
+                .map(|(w, a)| format!("{} {:.3}", names[w], a.0 / a.2 as f64))
+                .collect();
+            let ips = win_images as f64 / win_secs.max(1e-9);
+            let gfs = win_flops as f64 / win_secs.max(1e-9) / 1e9;
+            bar.set_message(format!(
+                "ep {:.2} lr {:.2e} | CE {} | {:.1} img/s {:.1} GFLOP/s",
+                trainer.step as f64 / per_epoch as f64,
+                s.lr,
+                per_width.join(" "),
+                ips,
+                gfs
+            ));
+            let entry = serde_json::json!({
+                "step": trainer.step,
+                "epoch": trainer.step as f64 / per_epoch as f64,
+                "lr": s.lr,
+                "ce": acc.iter().map(|a| if a.2 > 0 { Some(a.0 / a.2 as f64) } else { None }).collect::<Vec<_>>(),
+                "kl": acc.iter().map(|a| if a.2 > 0 { Some(a.1 / a.2 as f64) } else { None }).collect::<Vec<_>>(),
+                "images_per_s": ips,
+                "train_gflops_per_s": gfs,
+                "train_seconds": trainer.train_seconds,
+            });
+            writeln!(log, "{entry}")?;
+            acc.iter_mut().for_each(|a| *a = (0.0, 0.0, 0));
+            (win_images, win_flops, win_secs) = (0, 0, 0.0);
+        }
+        if trainer.step % a.checkpoint_every == 0 {
+            trainer.save_checkpoint(&ckpt)?;
+            if let Some(v) = &val {
+                let ce = validate(&trainer, v)?;
+                let txt: Vec<String> = ce.iter().enumerate().map(|(w, c)| format!("{} {c:.3}", names[w])).collect();
+                bar.println(format!("step {} held-out CE: {}", trainer.step, txt.join(" ")));
+                writeln!(log, "{}", serde_json::json!({ "step": trainer.step, "val_ce": ce }))?;
+            }
+        }
+        if a.sample_every > 0 && trainer.step % a.sample_every == 0 {
+            if let Some(tok) = &a.tokenizer {
+                let p = a.out.join(format!("samples_{:06}.png", trainer.step));
+                if let Err(e) = sample_grid(&trainer.export_weights()?, tok, &p) {
+                    bar.println(format!("sample grid skipped: {e}"));
+                }
+            }
+        }
+    }
+    bar.finish();
+    trainer.save_checkpoint(&ckpt)?;
+    if let Some(v) = &val {
+        let ce = validate(&trainer, v)?;
+        eprintln!("final held-out CE per width: {ce:?}");
+        writeln!(log, "{}", serde_json::json!({ "step": trainer.step, "val_ce": ce }))?;
+    }
+    let w = trainer.export_weights()?;
+    w.save(&a.out.join("model.safetensors"), StoredDtype::F16)?;
+    if let Some(p) = &a.export {
+        w.save(p, StoredDtype::F16)?;
+        eprintln!("wrote {}", p.display());
+    }
+    if let Some(tok) = &a.tokenizer {
+        let p = a.out.join("samples_final.png");
+        if let Err(e) = sample_grid(&w, tok, &p) {
+            eprintln!("sample grid skipped: {e}");
+        }
+    }
+    eprintln!(
+        "step {} of {} ({:.2} epochs); {:.1} min training, {:.3} PFLOP (3x forward)",
+        trainer.step,
+        o.total_steps,
+        trainer.step as f64 / per_epoch as f64,
+        trainer.train_seconds / 60.0,
+        3.0 * trainer.forward_flops as f64 / 1e15
+    );
+    Ok(())
+}
+
+/// Decodes two images per class with the MaskGIT baseline schedule and writes them as a grid
+/// (one row per class).
+pub fn sample_grid(weights: &Weights, tokenizer: &std::path::Path, out: &std::path::Path) -> magnets::Result<()> {
+    let c = &weights.config;
+    let per_class = 4;
+    let classes: Vec<u32> = (0..c.classes as u32).flat_map(|k| std::iter::repeat_n(k, per_class)).collect();
+    let tokens = super::eval::generate_tokens(weights, "XL12", true, &classes, 0, 0.0, false)?;
+    super::eval::write_grid(tokenizer, &tokens, per_class, out)
+}

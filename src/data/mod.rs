@@ -1,0 +1,287 @@
+//! The emoji dataset (DESIGN §5): 32×32 RGB emoji art from two vendors, 9 category labels and
+//! a fixed train / held-out split, stored as one compact safetensors file of `u8` arrays.
+//!
+//! Pipeline (`magnets data`, [`build`]): `npm pack` the two pinned packages, check their
+//! SHA-256, read `package/emoji.json` and `package/img/<vendor>/64/*.png` straight from the
+//! tarball, composite alpha over white, box-filter 64→32 (once), label, split, write.
+//!
+//! Policies (also in docs/RESULTS.md):
+//! - **Skin tones**: only the base entries of `emoji.json` are used; every `skin_variations`
+//!   image is dropped (they would make "People & Body" ~60% of the data with near-duplicates).
+//! - **Categories**: the 9 groups of [`CATEGORIES`]; "Component" (skin-tone swatches, hair
+//!   parts) is dropped.
+//! - **Split**: held-out iff the first 4 bytes of SHA-256(`short_name`) as a big-endian u32,
+//!   mod 10, are 0 (~10%). Both vendors' images of one emoji land on the same side, and the
+//!   split does not depend on the order or on which other emoji exist.
+
+pub mod pipeline;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::error::{Error, Result};
+
+/// The 9 category labels, in label-id order ("Component" is dropped).
+pub const CATEGORIES: [&str; 9] = [
+    "Smileys & Emotion",
+    "People & Body",
+    "Animals & Nature",
+    "Food & Drink",
+    "Travel & Places",
+    "Activities",
+    "Objects",
+    "Symbols",
+    "Flags",
+];
+
+/// The two art packages, pinned by version and SHA-256 of the `npm pack` tarball.
+pub const PACKAGES: [Package; 2] = [
+    Package {
+        npm_name: "emoji-datasource-twitter",
+        version: "16.0.0",
+        vendor: "twitter",
+        sha256: "f64a530c63bca463bd8317fdc4615ce63a53a0c65018e4ce2d848aaba7a28877",
+    },
+    Package {
+        npm_name: "emoji-datasource-google",
+        version: "16.0.0",
+        vendor: "google",
+        sha256: "fb5fd131b362aab7a55542d2a147a79708cce0a8b1c1bbacd470172708b5c438",
+    },
+];
+
+#[derive(Debug, Clone, Copy)]
+pub struct Package {
+    pub npm_name: &'static str,
+    pub version: &'static str,
+    /// Directory name under `package/img/` and suffix of the `has_img_*` flag.
+    pub vendor: &'static str,
+    pub sha256: &'static str,
+}
+
+impl Package {
+    /// File name `npm pack` writes.
+    pub fn tarball_name(&self) -> String {
+        format!("{}-{}.tgz", self.npm_name, self.version)
+    }
+}
+
+pub const IMAGE_SIZE: usize = 32;
+/// Bytes per image: 32×32 RGB, row-major, channels last (HWC).
+pub const IMAGE_BYTES: usize = IMAGE_SIZE * IMAGE_SIZE * 3;
+/// Default location of the dataset file.
+pub const DEFAULT_DATASET: &str = "data/emoji32.safetensors";
+const METADATA_KEY: &str = "magnets.dataset";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    HeldOut,
+}
+
+/// Which side of the split an emoji is on (see the module docs).
+pub fn split_of(short_name: &str) -> Split {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(short_name.as_bytes());
+    if u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % 10 == 0 { Split::HeldOut } else { Split::Train }
+}
+
+/// The whole dataset in memory. Images are `[N, 32, 32, 3]` u8 (HWC).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EmojiDataset {
+    pub images: Vec<u8>,
+    /// Category id (index into [`CATEGORIES`]).
+    pub labels: Vec<u8>,
+    /// 0 = train, 1 = held-out.
+    pub split: Vec<u8>,
+    /// Index into `vendors`.
+    pub vendor: Vec<u8>,
+    pub vendors: Vec<String>,
+    /// `short_name` of each image.
+    pub names: Vec<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Meta {
+    categories: Vec<String>,
+    vendors: Vec<String>,
+    names: Vec<String>,
+}
+
+impl EmojiDataset {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    /// The `i`-th image, 3072 bytes HWC.
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * IMAGE_BYTES..(i + 1) * IMAGE_BYTES]
+    }
+    /// Indices of the images on one side of the split.
+    pub fn indices(&self, split: Split) -> Vec<usize> {
+        let want = (split == Split::HeldOut) as u8;
+        (0..self.len()).filter(|&i| self.split[i] == want).collect()
+    }
+    /// A dataset of the given images (in that order).
+    pub fn subset(&self, idx: &[usize]) -> EmojiDataset {
+        let mut out = EmojiDataset { vendors: self.vendors.clone(), ..Default::default() };
+        for &i in idx {
+            out.images.extend_from_slice(self.image(i));
+            out.labels.push(self.labels[i]);
+            out.split.push(self.split[i]);
+            out.vendor.push(self.vendor[i]);
+            out.names.push(self.names[i].clone());
+        }
+        out
+    }
+
+    /// Count per (category, split): `[category][0 = train, 1 = held-out]`.
+    pub fn counts(&self) -> [[usize; 2]; 9] {
+        let mut c = [[0; 2]; 9];
+        for i in 0..self.len() {
+            c[self.labels[i] as usize][self.split[i] as usize] += 1;
+        }
+        c
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let n = self.labels.len();
+        if self.images.len() != n * IMAGE_BYTES
+            || self.split.len() != n
+            || self.vendor.len() != n
+            || self.names.len() != n
+        {
+            return Err(Error::Data(format!("dataset arrays disagree on the image count ({n} labels)")));
+        }
+        if let Some(l) = self.labels.iter().find(|&&l| l as usize >= CATEGORIES.len()) {
+            return Err(Error::Data(format!("label {l} is not a category id (0..9)")));
+        }
+        if self.split.iter().any(|&s| s > 1) {
+            return Err(Error::Data("split values must be 0 (train) or 1 (held-out)".into()));
+        }
+        if self.vendor.iter().any(|&v| v as usize >= self.vendors.len()) {
+            return Err(Error::Data("vendor index out of range".into()));
+        }
+        Ok(())
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.validate()?;
+        let n = self.len();
+        let meta = Meta {
+            categories: CATEGORIES.iter().map(|s| s.to_string()).collect(),
+            vendors: self.vendors.clone(),
+            names: self.names.clone(),
+        };
+        let views = [
+            ("images", vec![n, IMAGE_SIZE, IMAGE_SIZE, 3], &self.images),
+            ("labels", vec![n], &self.labels),
+            ("split", vec![n], &self.split),
+            ("vendor", vec![n], &self.vendor),
+        ]
+        .into_iter()
+        .map(|(k, s, d)| Ok((k.to_string(), TensorView::new(Dtype::U8, s, d).map_err(|e| Error::Data(e.to_string()))?)))
+        .collect::<Result<Vec<_>>>()?;
+        let mut md = HashMap::new();
+        md.insert(METADATA_KEY.to_string(), serde_json::to_string(&meta).expect("serialisable"));
+        safetensors::serialize(views, Some(md)).map_err(|e| Error::Data(format!("serialise dataset: {e}")))
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Data(format!("not a dataset file: {e}")))?;
+        let (_, md) = SafeTensors::read_metadata(bytes).map_err(|e| Error::Data(format!("not a dataset file: {e}")))?;
+        let meta: Meta = md
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(METADATA_KEY))
+            .ok_or_else(|| Error::Data(format!("no `{METADATA_KEY}` metadata")))
+            .and_then(|s| serde_json::from_str(s).map_err(|e| Error::Data(format!("bad `{METADATA_KEY}` metadata: {e}"))))?;
+        if meta.categories != CATEGORIES {
+            return Err(Error::Data("dataset was built with other category names".into()));
+        }
+        let get = |k: &str| -> Result<Vec<u8>> {
+            let t = st.tensor(k).map_err(|_| Error::Data(format!("missing array `{k}`")))?;
+            if t.dtype() != Dtype::U8 {
+                return Err(Error::Data(format!("array `{k}` is {:?}, expected U8", t.dtype())));
+            }
+            Ok(t.data().to_vec())
+        };
+        let ds = EmojiDataset {
+            images: get("images")?,
+            labels: get("labels")?,
+            split: get("split")?,
+            vendor: get("vendor")?,
+            vendors: meta.vendors,
+            names: meta.names,
+        };
+        ds.validate()?;
+        Ok(ds)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::Data(format!("cannot read {} ({e}); run `magnets data` first", path.display()))
+        })?;
+        Self::from_bytes(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        // Write then rename, so an interrupted run never leaves a half file that looks done.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes).map_err(|e| Error::Data(format!("cannot write {}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+}
+
+/// Images (HWC u8) → f32 in [0, 1], channels first `[N, 3, 32, 32]` (the layout the burn
+/// models take).
+pub fn to_chw_f32(images: &[u8]) -> Vec<f32> {
+    let n = images.len() / IMAGE_BYTES;
+    let hw = IMAGE_SIZE * IMAGE_SIZE;
+    let mut out = vec![0.0; images.len()];
+    for i in 0..n {
+        for p in 0..hw {
+            for c in 0..3 {
+                out[i * IMAGE_BYTES + c * hw + p] = images[i * IMAGE_BYTES + p * 3 + c] as f32 / 255.0;
+            }
+        }
+    }
+    out
+}
+
+/// Loads every `*.png` in a folder (sorted by name) as 32×32 RGB (alpha over white; other
+/// sizes that are a multiple of 32 are box-filtered down). Used by `eval-images`.
+pub fn load_png_dir(dir: &Path) -> Result<(Vec<String>, Vec<u8>)> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::Data(format!("cannot read folder {}: {e}", dir.display())))?;
+    let mut paths: Vec<_> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(Error::Data(format!("no .png files in {}", dir.display())));
+    }
+    let mut names = Vec::new();
+    let mut images = Vec::with_capacity(paths.len() * IMAGE_BYTES);
+    for p in paths {
+        let bytes = std::fs::read(&p).map_err(|e| Error::Data(format!("cannot read {}: {e}", p.display())))?;
+        images.extend_from_slice(&pipeline::decode_png_32(&bytes, &p.display().to_string())?);
+        names.push(p.file_name().unwrap_or_default().to_string_lossy().into_owned());
+    }
+    Ok((names, images))
+}
+
+/// Writes a HWC u8 RGB image as PNG.
+pub fn write_png(path: &Path, rgb: &[u8], width: u32, height: u32) -> Result<()> {
+    image::save_buffer(path, rgb, width, height, image::ExtendedColorType::Rgb8)
+        .map_err(|e| Error::Data(format!("cannot write {}: {e}", path.display())))
+}

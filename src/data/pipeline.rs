@@ -1,0 +1,238 @@
+//! Building the dataset: fetch (npm pack) → verify (SHA-256) → read tarball → decode and
+//! downscale PNGs → label and split. Every step names the file it failed on.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use sha2::Digest;
+
+use super::{CATEGORIES, EmojiDataset, IMAGE_BYTES, IMAGE_SIZE, Package, Split, split_of};
+use crate::error::{Error, Result};
+
+/// One base emoji of `emoji.json` that we keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmojiEntry {
+    pub short_name: String,
+    /// PNG file name under `img/<vendor>/64/`.
+    pub image: String,
+    pub label: u8,
+    pub sort_order: i64,
+    /// Vendors with art for it (`has_img_<vendor>`).
+    pub vendors: Vec<String>,
+}
+
+/// Parses `emoji.json`: keeps base entries of the 9 categories (skin-tone variants, which live
+/// under `skin_variations`, are not read). `file` names the file in errors.
+pub fn parse_emoji_json(bytes: &[u8], file: &str) -> Result<Vec<EmojiEntry>> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::Data(format!("{file}: not valid JSON: {e}")))?;
+    let arr = v.as_array().ok_or_else(|| Error::Data(format!("{file}: expected a JSON array of emoji")))?;
+    let mut out = Vec::new();
+    for (i, e) in arr.iter().enumerate() {
+        let field = |k: &str| {
+            e.get(k)
+                .and_then(|x| x.as_str())
+                .ok_or_else(|| Error::Data(format!("{file}: entry {i} has no string field `{k}`")))
+        };
+        let category = field("category")?;
+        let Some(label) = CATEGORIES.iter().position(|c| *c == category) else {
+            if category == "Component" {
+                continue;
+            }
+            return Err(Error::Data(format!("{file}: entry {i} has unknown category `{category}`")));
+        };
+        let vendors = e
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, v)| k.starts_with("has_img_") && v.as_bool() == Some(true))
+                    .map(|(k, _)| k["has_img_".len()..].to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(EmojiEntry {
+            short_name: field("short_name")?.to_string(),
+            image: field("image")?.to_string(),
+            label: label as u8,
+            sort_order: e.get("sort_order").and_then(|x| x.as_i64()).unwrap_or(i as i64),
+            vendors,
+        });
+    }
+    if out.is_empty() {
+        return Err(Error::Data(format!("{file}: no emoji of the 9 categories")));
+    }
+    out.sort_by_key(|e| e.sort_order);
+    Ok(out)
+}
+
+/// Decodes a PNG, composites alpha over white and box-filters it down to 32×32 RGB (HWC u8).
+/// The side must be a multiple of 32 (64 for the shipped art). `file` names the file in errors.
+pub fn decode_png_32(bytes: &[u8], file: &str) -> Result<Vec<u8>> {
+    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
+        .map_err(|e| Error::Data(format!("{file}: cannot decode PNG: {e}")))?
+        .to_rgba8();
+    let (w, h) = img.dimensions();
+    if w != h || w == 0 || w as usize % IMAGE_SIZE != 0 {
+        return Err(Error::Data(format!("{file}: image is {w}×{h}, expected a square multiple of {IMAGE_SIZE}")));
+    }
+    let f = w as usize / IMAGE_SIZE;
+    let raw = img.as_raw();
+    let mut out = vec![0u8; IMAGE_BYTES];
+    for y in 0..IMAGE_SIZE {
+        for x in 0..IMAGE_SIZE {
+            let mut acc = [0f32; 3];
+            for dy in 0..f {
+                for dx in 0..f {
+                    let p = ((y * f + dy) * w as usize + x * f + dx) * 4;
+                    let a = raw[p + 3] as f32 / 255.0;
+                    for c in 0..3 {
+                        // Straight (non-premultiplied) alpha over a white background.
+                        acc[c] += raw[p + c] as f32 * a + 255.0 * (1.0 - a);
+                    }
+                }
+            }
+            for c in 0..3 {
+                out[(y * IMAGE_SIZE + x) * 3 + c] = (acc[c] / (f * f) as f32).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The parts of a package tarball we need: `emoji.json` and the 64 px PNGs by file name.
+pub struct PackageFiles {
+    pub emoji_json: Vec<u8>,
+    pub pngs: HashMap<String, Vec<u8>>,
+}
+
+/// Reads `package/emoji.json` and `package/img/<vendor>/64/*.png` from a `.tgz` in one pass.
+pub fn read_tarball(path: &Path, vendor: &str) -> Result<PackageFiles> {
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| Error::Data(format!("cannot open {name}: {e}")))?;
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    let prefix = format!("package/img/{vendor}/64/");
+    let mut emoji_json = None;
+    let mut pngs = HashMap::new();
+    let entries = ar.entries().map_err(|e| Error::Data(format!("{name}: not a tar.gz archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::Data(format!("{name}: corrupt archive: {e}")))?;
+        let p = entry.path().map_err(|e| Error::Data(format!("{name}: bad entry path: {e}")))?.to_string_lossy().into_owned();
+        let want_json = p == "package/emoji.json";
+        let png = p.strip_prefix(&prefix).filter(|f| f.ends_with(".png")).map(str::to_string);
+        if want_json || png.is_some() {
+            let mut buf = Vec::new();
+            entry.read_to_end(&mut buf).map_err(|e| Error::Data(format!("{name}: cannot read {p}: {e}")))?;
+            match png {
+                Some(file) => {
+                    pngs.insert(file, buf);
+                }
+                None => emoji_json = Some(buf),
+            }
+        }
+    }
+    let emoji_json = emoji_json.ok_or_else(|| Error::Data(format!("{name}: no package/emoji.json inside")))?;
+    if pngs.is_empty() {
+        return Err(Error::Data(format!("{name}: no PNGs under {prefix}")));
+    }
+    Ok(PackageFiles { emoji_json, pngs })
+}
+
+/// Builds the dataset from already-read package files (one per vendor, in order).
+pub fn build_dataset(packages: &[(&str, PackageFiles)], progress: bool) -> Result<EmojiDataset> {
+    let mut ds = EmojiDataset { vendors: packages.iter().map(|(v, _)| v.to_string()).collect(), ..Default::default() };
+    for (vi, (vendor, files)) in packages.iter().enumerate() {
+        let entries = parse_emoji_json(&files.emoji_json, &format!("{vendor}: package/emoji.json"))?;
+        let keep: Vec<&EmojiEntry> = entries.iter().filter(|e| e.vendors.iter().any(|v| v == vendor)).collect();
+        let bar = if progress { ProgressBar::new(keep.len() as u64) } else { ProgressBar::hidden() };
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>8} [{bar:30}] {pos}/{len} {elapsed}").expect("valid template").progress_chars("=> "),
+        );
+        bar.set_message(vendor.to_string());
+        let images: Vec<Result<Vec<u8>>> = keep
+            .par_iter()
+            .map(|e| {
+                let file = format!("package/img/{vendor}/64/{}", e.image);
+                let bytes = files
+                    .pngs
+                    .get(&e.image)
+                    .ok_or_else(|| Error::Data(format!("{vendor}: {file} is listed in emoji.json but missing")))?;
+                let img = decode_png_32(bytes, &format!("{vendor}: {file}"));
+                bar.inc(1);
+                img
+            })
+            .collect();
+        bar.finish();
+        for (e, img) in keep.iter().zip(images) {
+            ds.images.extend_from_slice(&img?);
+            ds.labels.push(e.label);
+            ds.split.push((split_of(&e.short_name) == Split::HeldOut) as u8);
+            ds.vendor.push(vi as u8);
+            ds.names.push(e.short_name.clone());
+        }
+    }
+    ds.validate()?;
+    Ok(ds)
+}
+
+fn sha256_hex(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::Data(format!("cannot open {}: {e}", path.display())))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::Data(format!("cannot read {}: {e}", path.display())))?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Makes sure `dir/<tarball>` exists and matches the pinned hash, running `npm pack` if needed.
+pub fn fetch_package(pkg: &Package, dir: &Path) -> Result<PathBuf> {
+    let path = dir.join(pkg.tarball_name());
+    if !path.exists() {
+        let spec = format!("{}@{}", pkg.npm_name, pkg.version);
+        eprintln!("npm pack {spec} …");
+        let out = Command::new("npm")
+            .args(["pack", &spec, "--silent"])
+            .current_dir(dir)
+            .output()
+            .map_err(|e| Error::Data(format!("cannot run `npm` ({e}); install Node.js/npm to fetch the emoji art")))?;
+        if !out.status.success() || !path.exists() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(6).collect();
+            return Err(Error::Data(format!(
+                "`npm pack {spec}` failed (is the npm registry reachable?): {}",
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            )));
+        }
+    }
+    let got = sha256_hex(&path)?;
+    if got != pkg.sha256 {
+        return Err(Error::Data(format!(
+            "{} has SHA-256 {got}, expected {} (delete it and re-run `magnets data`)",
+            path.display(),
+            pkg.sha256
+        )));
+    }
+    Ok(path)
+}
+
+/// `magnets data`: everything above; a no-op when `out` already holds a valid dataset.
+pub fn build(dir: &Path, out: &Path) -> Result<EmojiDataset> {
+    if out.exists() {
+        if let Ok(ds) = EmojiDataset::load(out) {
+            eprintln!("{} already present ({} images); nothing to do", out.display(), ds.len());
+            return Ok(ds);
+        }
+        eprintln!("{} is unreadable; rebuilding it", out.display());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::Data(format!("cannot create {}: {e}", dir.display())))?;
+    let mut packages = Vec::new();
+    for pkg in &super::PACKAGES {
+        let tgz = fetch_package(pkg, dir)?;
+        eprintln!("reading {}", tgz.display());
+        packages.push((pkg.vendor, read_tarball(&tgz, pkg.vendor)?));
+    }
+    let ds = build_dataset(&packages, true)?;
+    ds.save(out)?;
+    Ok(ds)
+}

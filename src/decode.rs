@@ -1,0 +1,224 @@
+//! The MaGNeTS decode loop, written once for every engine (DESIGN §3).
+//!
+//! MaskGIT parallel decoding with a per-step sub-model width and a KV cache: each step
+//! predicts every masked token, samples a code per position, and fixes the most confident
+//! `m[t-1] − m[t]` of them. Every step yields a [`StepTrace`] — the page animates exactly this.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Engine, ForwardRequest, StepContext};
+use crate::error::{Error, Result};
+use crate::flops::{rows_for_step, step_flops};
+use crate::sampling::{SamplingParams, most_confident};
+use crate::schedule::{CachePolicy, Schedule, masked_counts};
+
+/// Per-token state shown by the page.
+pub const STATE_MASKED: u8 = 0;
+pub const STATE_FIXED_NOW: u8 = 1;
+pub const STATE_FIXED_EARLIER: u8 = 2;
+
+/// Largest batch (images) accepted in one decode.
+pub const MAX_IMAGES: usize = 64;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecodeRequest {
+    pub schedule: Schedule,
+    pub cache: CachePolicy,
+    /// One class id per image (B = classes.len()); the null class C gives unconditional images.
+    pub classes: Vec<u32>,
+    pub sampling: SamplingParams,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepTrace {
+    /// 1-based.
+    pub step: usize,
+    pub width: usize,
+    pub width_name: String,
+    pub refresh: bool,
+    pub masked_before: usize,
+    pub masked_after: usize,
+    /// Rows processed per sequence (N+1 on a refresh).
+    pub rows: usize,
+    /// FLOPs per image at this step (both guidance passes when on).
+    pub flops: u64,
+    /// What the MaskGIT baseline (full width, no cache) spends at this step.
+    pub baseline_flops: u64,
+    pub ms: f64,
+    /// `[B][N]` ids after this step (mask id where still masked).
+    pub tokens: Vec<Vec<u32>>,
+    /// `[B][N]` the same grid with masked positions filled by this step's sampled codes —
+    /// what the image "would be" now; the page decodes it.
+    pub predicted: Vec<Vec<u32>>,
+    /// `[B][N]` STATE_* per token.
+    pub states: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecodeTrace {
+    pub engine: String,
+    pub schedule: String,
+    pub cache: String,
+    pub classes: Vec<u32>,
+    pub sampling: SamplingParams,
+    pub steps: Vec<StepTrace>,
+    /// Final `[B][N]` codes.
+    pub tokens: Vec<Vec<u32>>,
+    pub total_flops: u64,
+    pub baseline_flops: u64,
+    pub ms: f64,
+}
+
+impl DecodeTrace {
+    /// Baseline FLOPs / this decode's FLOPs.
+    pub fn flops_ratio(&self) -> f64 {
+        self.baseline_flops as f64 / self.total_flops.max(1) as f64
+    }
+}
+
+pub fn validate_request(req: &DecodeRequest, config: &crate::config::ModelConfig) -> Result<()> {
+    req.schedule.check(config)?;
+    req.sampling.validate()?;
+    if req.classes.is_empty() || req.classes.len() > MAX_IMAGES {
+        return Err(Error::Decode(format!("batch of {} images; use 1..={MAX_IMAGES}", req.classes.len())));
+    }
+    if let Some(&c) = req.classes.iter().find(|&&c| c > config.null_class()) {
+        return Err(Error::Decode(format!("class id {c} is out of range 0..={}", config.null_class())));
+    }
+    Ok(())
+}
+
+/// Runs a full decode. `on_step` sees each step's trace as soon as it exists (the page
+/// streams them); the returned trace holds them all.
+pub async fn decode<E: Engine>(
+    engine: &mut E,
+    req: &DecodeRequest,
+    mut on_step: impl FnMut(&StepTrace),
+) -> Result<DecodeTrace> {
+    let config = engine.config().clone();
+    validate_request(req, &config)?;
+    let n = config.tokens();
+    let k = config.codebook;
+    let mask = config.mask_id();
+    let images = req.classes.len();
+    let guided = req.sampling.uses_guidance();
+    let passes = if guided { 2 } else { 1 };
+    let sequences = images * passes;
+    let total_steps = req.schedule.len();
+    let m = masked_counts(n, total_steps);
+    let full = config.full_width_index();
+
+    let mut tokens = vec![vec![mask; n]; images];
+    let mut states = vec![vec![STATE_MASKED; n]; images];
+    let mut fixed_previous: Vec<Vec<usize>> = vec![Vec::new(); images];
+    let mut classes = req.classes.clone();
+    if guided {
+        classes.extend(std::iter::repeat_n(config.null_class(), images));
+    }
+    let decode_start = web_time::Instant::now();
+    engine.begin(sequences).await?;
+
+    let mut steps = Vec::with_capacity(total_steps);
+    let mut previous_width = None;
+    for t in 0..total_steps {
+        let step_start = web_time::Instant::now();
+        let width = req.schedule.steps[t];
+        let refresh = req.cache.is_refresh(t, width, previous_width);
+
+        // Masked image positions per image, ascending; every image has m[t] of them.
+        let masked: Vec<Vec<usize>> =
+            tokens.iter().map(|row| (0..n).filter(|&i| row[i] == mask).collect()).collect();
+        debug_assert!(masked.iter().all(|p| p.len() == m[t]));
+
+        let mut flat_tokens = Vec::with_capacity(sequences * n);
+        let mut logit_rows = Vec::with_capacity(sequences * m[t]);
+        let mut rows = Vec::new();
+        for s in 0..sequences {
+            let b = s % images;
+            flat_tokens.extend_from_slice(&tokens[b]);
+            logit_rows.extend(masked[b].iter().map(|&i| i as u32 + 1));
+            if !refresh {
+                let mut active: Vec<u32> =
+                    masked[b].iter().chain(&fixed_previous[b]).map(|&i| i as u32 + 1).collect();
+                active.sort_unstable();
+                rows.extend(active);
+            }
+        }
+        let fwd = ForwardRequest {
+            width,
+            batch: sequences,
+            tokens: &flat_tokens,
+            classes: &classes,
+            rows: (!refresh).then_some(rows.as_slice()),
+            logit_rows: &logit_rows,
+        };
+        let ctx = StepContext { step: t + 1, total_steps, images };
+        let proposals = engine.propose(&fwd, &req.sampling, ctx).await?;
+        if proposals.len() != images * m[t] {
+            return Err(Error::Engine(format!(
+                "engine returned {} proposals for {} masked tokens",
+                proposals.len(),
+                images * m[t]
+            )));
+        }
+
+        let to_fix = m[t] - m[t + 1];
+        let mut predicted = tokens.clone();
+        for b in 0..images {
+            let props = &proposals[b * m[t]..(b + 1) * m[t]];
+            for st in states[b].iter_mut() {
+                if *st == STATE_FIXED_NOW {
+                    *st = STATE_FIXED_EARLIER;
+                }
+            }
+            for (j, &pos) in masked[b].iter().enumerate() {
+                predicted[b][pos] = props[j].code.min(k as u32 - 1);
+            }
+            let confidences: Vec<f32> = props.iter().map(|p| p.confidence).collect();
+            let mut newly = Vec::with_capacity(to_fix);
+            for j in most_confident(&confidences, to_fix) {
+                let pos = masked[b][j];
+                tokens[b][pos] = predicted[b][pos];
+                states[b][pos] = STATE_FIXED_NOW;
+                newly.push(pos);
+            }
+            newly.sort_unstable();
+            fixed_previous[b] = newly;
+        }
+
+        let processed = rows_for_step(&config, refresh, m[t], if t == 0 { 0 } else { m[t - 1] - m[t] });
+        let trace = StepTrace {
+            step: t + 1,
+            width,
+            width_name: config.width_names[width].clone(),
+            refresh,
+            masked_before: m[t],
+            masked_after: m[t + 1],
+            rows: processed,
+            flops: passes as u64 * step_flops(&config, width, processed, m[t]),
+            baseline_flops: passes as u64 * step_flops(&config, full, config.seq_len(), m[t]),
+            ms: step_start.elapsed().as_secs_f64() * 1e3,
+            tokens: tokens.clone(),
+            predicted,
+            states: states.clone(),
+        };
+        on_step(&trace);
+        steps.push(trace);
+        previous_width = Some(width);
+    }
+
+    let total_flops = steps.iter().map(|s| s.flops).sum();
+    let baseline_flops = steps.iter().map(|s| s.baseline_flops).sum();
+    Ok(DecodeTrace {
+        engine: engine.describe(),
+        schedule: req.schedule.format(&config),
+        cache: req.cache.format(),
+        classes: req.classes.clone(),
+        sampling: req.sampling,
+        steps,
+        tokens,
+        total_flops,
+        baseline_flops,
+        ms: decode_start.elapsed().as_secs_f64() * 1e3,
+    })
+}

@@ -1,0 +1,108 @@
+//! The engine trait: the one seam between the decode loop and a backend (burn reference,
+//! hand-written WGSL). "Give me logits for these rows at this width, using/updating the cache."
+
+use crate::config::ModelConfig;
+use crate::error::Result;
+use crate::sampling::{self, Proposal, SamplingParams};
+
+/// One forward pass over a batch of sequences (images × guidance streams).
+///
+/// Layouts are flat and row-major so they map 1:1 onto GPU buffers.
+#[derive(Debug, Clone)]
+pub struct ForwardRequest<'a> {
+    /// Index into `config.widths`.
+    pub width: usize,
+    /// Number of sequences.
+    pub batch: usize,
+    /// Input ids of the N image tokens of each sequence, `[batch × N]`; mask id = K.
+    pub tokens: &'a [u32],
+    /// Class id per sequence, `[batch]`; the null class C for the unconditional stream.
+    pub classes: &'a [u32],
+    /// `None`: a refresh — process all N+1 rows and rewrite every cache row.
+    /// `Some(rows)`: `[batch × r]` sequence positions (0..=N, ascending per sequence) to process;
+    /// every other row's K/V comes from the cache, written at this same width.
+    pub rows: Option<&'a [u32]>,
+    /// `[batch × m]` sequence positions (1..=N) whose logits are wanted; each must be processed.
+    pub logit_rows: &'a [u32],
+}
+
+impl ForwardRequest<'_> {
+    pub fn rows_per_sequence(&self, config: &ModelConfig) -> usize {
+        match self.rows {
+            None => config.seq_len(),
+            Some(r) => r.len() / self.batch.max(1),
+        }
+    }
+    pub fn logits_per_sequence(&self) -> usize {
+        self.logit_rows.len() / self.batch.max(1)
+    }
+}
+
+/// Where a step sits in the decode, for the RNG counters and the noise annealing.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext {
+    /// 1-based step index t.
+    pub step: usize,
+    pub total_steps: usize,
+    /// Number of images B; with guidance the request holds 2B sequences, conditional first.
+    pub images: usize,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Engine {
+    fn config(&self) -> &ModelConfig;
+
+    /// Backend and device, for traces and the page.
+    fn describe(&self) -> String;
+
+    /// Starts a decode of `batch` sequences, dropping any cached K/V.
+    async fn begin(&mut self, batch: usize) -> Result<()>;
+
+    /// Logits `[batch × m × K]` for `req.logit_rows`, updating the cache for processed rows.
+    async fn forward(&mut self, req: &ForwardRequest<'_>) -> Result<Vec<f32>>;
+
+    /// Total FLOPs (2 × multiply-adds) the engine's kernels have performed since creation,
+    /// counted from the sizes it actually dispatched (tests compare it with `flops.rs`).
+    fn flops_performed(&self) -> u64;
+
+    /// Sampled code and confidence for each logit row of each image, `[images × m]`.
+    /// The default runs `forward` and samples on the CPU; an engine may do it on device as
+    /// long as it draws the same counter-based random numbers.
+    async fn propose(
+        &mut self,
+        req: &ForwardRequest<'_>,
+        params: &SamplingParams,
+        ctx: StepContext,
+    ) -> Result<Vec<Proposal>> {
+        let logits = self.forward(req).await?;
+        Ok(propose_from_logits(self.config().codebook, &logits, req, params, ctx))
+    }
+}
+
+/// CPU sampling shared by every engine that reads logits back.
+pub fn propose_from_logits(
+    k: usize,
+    logits: &[f32],
+    req: &ForwardRequest<'_>,
+    params: &SamplingParams,
+    ctx: StepContext,
+) -> Vec<Proposal> {
+    let m = req.logits_per_sequence();
+    let noise = sampling::noise_scale(params, ctx.step, ctx.total_steps);
+    let guided = req.batch == 2 * ctx.images && params.uses_guidance();
+    let mut out = Vec::with_capacity(ctx.images * m);
+    let mut row = vec![0.0f32; k];
+    for b in 0..ctx.images {
+        for j in 0..m {
+            let at = |seq: usize| (seq * m + j) * k;
+            row.copy_from_slice(&logits[at(b)..at(b) + k]);
+            if guided {
+                let u = at(b + ctx.images);
+                sampling::apply_guidance(&mut row, &logits[u..u + k], params.guidance);
+            }
+            let pos = req.logit_rows[b * m + j];
+            out.push(sampling::propose(&row, params, b as u32, ctx.step as u32, pos, noise));
+        }
+    }
+    out
+}

@@ -1,0 +1,632 @@
+//! The WGSL transformer engine: one weight buffer, width as a per-dispatch uniform, K/V cache
+//! buffers `[layers, batch, N+1, D]`, active-row gather/scatter, logits only for the requested
+//! rows. One command buffer per step; every buffer is created once, sized for `max_batch`.
+
+use std::collections::HashMap;
+
+use super::util::{self, Fault, Recorder};
+use crate::config::ModelConfig;
+use crate::engine::{Engine, ForwardRequest};
+use crate::error::{Error, Result};
+use crate::weights::Weights;
+
+pub const LAYER_NORM_EPS: f32 = 1e-5;
+/// The attention kernel keeps a query and an accumulator of `head_dim` floats per invocation.
+pub const MAX_HEAD_DIM: usize = 256;
+
+const K_EMBED: usize = 0;
+const K_NORM: usize = 1;
+const K_MATMUL: usize = 2;
+const K_ATTN: usize = 3;
+
+// Bind groups (buffers at bindings 1..=4).
+const G_EMBED: usize = 0; // w, w, idx, x
+const G_NORM: usize = 1; // w, x, idx, a
+const G_Q: usize = 2; // w, a, idx, q
+const G_K: usize = 3; // w, a, idx, kc
+const G_V: usize = 4; // w, a, idx, vc
+const G_ATTN: usize = 5; // kc, q, vc, o
+const G_WO: usize = 6; // w, o, idx, x
+const G_W1: usize = 7; // w, a, idx, h
+const G_W2: usize = 8; // w, h, idx, x
+const G_HEAD: usize = 9; // w, a, idx, logits
+
+pub const SHADER_EMBED: &str = include_str!("../../shaders/embed.wgsl");
+pub const SHADER_LAYERNORM: &str = include_str!("../../shaders/layernorm.wgsl");
+pub const SHADER_MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
+pub const SHADER_ATTENTION: &str = include_str!("../../shaders/attention.wgsl");
+
+/// The attention shader with `HEAD_DIM` set for a model.
+pub fn attention_source(head_dim: usize) -> String {
+    SHADER_ATTENTION.replace("const HEAD_DIM: u32 = 32u;", &format!("const HEAD_DIM: u32 = {head_dim}u;"))
+}
+
+/// Element offsets of every tensor inside the single weight buffer.
+#[derive(Debug, Clone)]
+pub struct WeightLayout {
+    pub offsets: HashMap<String, usize>,
+    pub total: usize,
+}
+
+impl WeightLayout {
+    /// Order: tokens.embedding directly followed by classes.embedding (one id table), then
+    /// every other tensor in `tensor_shapes` order.
+    pub fn new(config: &ModelConfig) -> Self {
+        let mut offsets = HashMap::new();
+        let mut total = 0usize;
+        for (name, shape) in config.tensor_shapes() {
+            offsets.insert(name, total);
+            total += shape.iter().product::<usize>();
+        }
+        WeightLayout { offsets, total }
+    }
+    fn at(&self, name: &str) -> u32 {
+        self.offsets[name] as u32
+    }
+}
+
+/// Buffer sizes (bytes) an engine for `config` and `max_batch` sequences needs.
+#[derive(Debug, Clone)]
+pub struct Footprint {
+    pub weights: u64,
+    pub kv_cache: u64,
+    pub hidden: u64,
+    pub mlp: u64,
+    pub logits: u64,
+    pub index: u64,
+}
+
+impl Footprint {
+    pub fn new(config: &ModelConfig, max_batch: usize) -> Self {
+        let (b, s, n, d) = (max_batch as u64, config.seq_len() as u64, config.tokens() as u64, config.dim as u64);
+        Footprint {
+            weights: 4 * WeightLayout::new(config).total as u64,
+            kv_cache: 4 * config.depth as u64 * b * s * d,
+            hidden: 4 * b * s * d,
+            mlp: 4 * b * s * config.mlp_dim(config.dim) as u64,
+            logits: 4 * b * n * config.codebook as u64,
+            index: 4 * (2 * b * s + b * n),
+        }
+    }
+    pub fn largest(&self) -> (&'static str, u64) {
+        [
+            ("weights", self.weights),
+            ("K/V cache", self.kv_cache),
+            ("hidden states", self.hidden),
+            ("MLP activations", self.mlp),
+            ("logits", self.logits),
+            ("row indices", self.index),
+        ]
+        .into_iter()
+        .max_by_key(|x| x.1)
+        .unwrap()
+    }
+    pub fn total(&self) -> u64 {
+        self.weights + 2 * self.kv_cache + 4 * self.hidden + self.mlp + 2 * self.logits + self.index
+    }
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
+}
+
+/// Refuses a model/batch that does not fit the device limits, naming the limit.
+pub fn check_limits(config: &ModelConfig, max_batch: usize, limits: &wgpu::Limits) -> Result<()> {
+    let bad = |m: String| Err(Error::Engine(m));
+    if max_batch == 0 {
+        return bad("max_batch must be at least 1".into());
+    }
+    if config.head_dim > MAX_HEAD_DIM {
+        return bad(format!("head_dim {} is larger than the {MAX_HEAD_DIM} the attention kernel supports", config.head_dim));
+    }
+    let f = Footprint::new(config, max_batch);
+    let (what, need) = f.largest();
+    let binding = limits.max_storage_buffer_binding_size as u64;
+    if need > binding {
+        return bad(format!(
+            "model too large for this GPU: its {what} need a {} storage buffer (dim {}, depth {}, {} tokens, codebook {}, batch {max_batch}) \
+             but the device allows at most {} per storage binding (max_storage_buffer_binding_size); use a smaller model or batch",
+            mib(need),
+            config.dim,
+            config.depth,
+            config.tokens(),
+            config.codebook,
+            mib(binding)
+        ));
+    }
+    if need > limits.max_buffer_size {
+        return bad(format!(
+            "model too large for this GPU: its {what} need a {} buffer but the device allows at most {} (max_buffer_size)",
+            mib(need),
+            mib(limits.max_buffer_size)
+        ));
+    }
+    if need / 4 >= u32::MAX as u64 {
+        return bad(format!("model too large: its {what} have more than 2^32 elements"));
+    }
+    if limits.max_compute_invocations_per_workgroup < 256
+        || limits.max_compute_workgroup_size_x < 64
+        || limits.max_compute_workgroup_size_y < 16
+        || limits.max_compute_workgroup_storage_size < 8192
+        || limits.max_storage_buffers_per_shader_stage < 4
+    {
+        return bad("this GPU's compute limits are below what the kernels need (256 invocations, 8 KiB workgroup memory, 4 storage buffers)".into());
+    }
+    let max_rows = (max_batch * config.seq_len()) as u64;
+    if max_rows.div_ceil(64) > limits.max_compute_workgroups_per_dimension as u64 {
+        return bad(format!("batch {max_batch} × {} rows is more than this GPU can dispatch", config.seq_len()));
+    }
+    Ok(())
+}
+
+/// Validates a request (the same rules as the reference engine).
+fn check_request(config: &ModelConfig, batch: usize, req: &ForwardRequest<'_>) -> Result<()> {
+    let bad = |m: String| Err(Error::Engine(m));
+    let n = config.tokens();
+    if req.width >= config.widths.len() {
+        return bad(format!("width index {} out of range", req.width));
+    }
+    if req.batch == 0 || req.batch != batch {
+        return bad(format!("request batch {} but the decode began with {batch}", req.batch));
+    }
+    if req.tokens.len() != req.batch * n || req.classes.len() != req.batch {
+        return bad("tokens/classes do not match the batch".into());
+    }
+    if let Some(&t) = req.tokens.iter().find(|&&t| t > config.mask_id()) {
+        return bad(format!("token id {t} out of range 0..={}", config.mask_id()));
+    }
+    if let Some(&c) = req.classes.iter().find(|&&c| c > config.null_class()) {
+        return bad(format!("class id {c} out of range 0..={}", config.null_class()));
+    }
+    if req.logit_rows.len() % req.batch != 0 || req.logit_rows.iter().any(|&p| p == 0 || p as usize > n) {
+        return bad("logit rows must be image positions 1..=N, the same count per sequence".into());
+    }
+    if let Some(rows) = req.rows {
+        if rows.is_empty() || rows.len() % req.batch != 0 {
+            return bad("active rows must be the same non-zero count per sequence".into());
+        }
+        let r = rows.len() / req.batch;
+        for seq in rows.chunks(r) {
+            if seq.windows(2).any(|w| w[0] >= w[1]) || seq.iter().any(|&p| p as usize > n) {
+                return bad("active rows must be ascending positions in 0..=N".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Buffers {
+    weights: wgpu::Buffer,
+    params: wgpu::Buffer,
+    index: wgpu::Buffer,
+    x: wgpu::Buffer,
+    a: wgpu::Buffer,
+    q: wgpu::Buffer,
+    o: wgpu::Buffer,
+    h: wgpu::Buffer,
+    kc: wgpu::Buffer,
+    vc: wgpu::Buffer,
+    logits: wgpu::Buffer,
+    staging: wgpu::Buffer,
+}
+
+pub struct GpuEngine {
+    config: ModelConfig,
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    max_batch: usize,
+    batch: usize,
+    cache_width: Option<usize>,
+    flops: u64,
+    layout: WeightLayout,
+    bufs: Buffers,
+    kernels: Vec<wgpu::ComputePipeline>,
+    groups: Vec<wgpu::BindGroup>,
+    pub(crate) bind_layout: wgpu::BindGroupLayout,
+    pub(crate) pipeline_layout: wgpu::PipelineLayout,
+    pub(crate) fault: Fault,
+    rec: Recorder,
+    max_dispatches: usize,
+    /// Milliseconds the last `forward` spent from submit to logits on the host.
+    pub last_gpu_ms: f64,
+}
+
+impl GpuEngine {
+    /// Opens the default adapter (WebGPU in the browser) and uploads `weights`.
+    pub async fn new(weights: &Weights, max_batch: usize) -> Result<Self> {
+        let instance = wgpu::Instance::default();
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Engine(format!("no GPU adapter is available (WebGPU/Vulkan/Metal/DX12): {e}")))?;
+        let limits = adapter.limits();
+        // Refuse before asking for a device, so the message names the model, not wgpu.
+        check_limits(&weights.config, max_batch, &limits)?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("magnets"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Engine(format!("cannot open the GPU device: {e}")))?;
+        Self::with_device(device, queue, adapter.get_info(), weights, max_batch).await
+    }
+
+    /// Builds the engine on an existing device (the page shares one device with the decoder).
+    pub async fn with_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        adapter_info: wgpu::AdapterInfo,
+        weights: &Weights,
+        max_batch: usize,
+    ) -> Result<Self> {
+        let config = weights.config.clone();
+        config.validate()?;
+        check_limits(&config, max_batch, &device.limits())?;
+        let fault = Fault::default();
+        fault.watch(&device);
+
+        let layout = WeightLayout::new(&config);
+        let mut host = vec![0f32; layout.total];
+        for (name, shape) in config.tensor_shapes() {
+            let t = weights
+                .tensors
+                .get(&name)
+                .ok_or_else(|| Error::Weights(format!("missing tensor `{name}`")))?;
+            if t.shape != shape {
+                return Err(Error::Weights(format!("tensor `{name}` has shape {:?}, expected {shape:?}", t.shape)));
+            }
+            let off = layout.offsets[&name];
+            host[off..off + t.data.len()].copy_from_slice(&t.data);
+        }
+
+        let fp = Footprint::new(&config, max_batch);
+        let align = device.limits().min_uniform_buffer_offset_alignment.max(util::PARAM_BYTES as u32) as usize;
+        let max_dispatches = config.depth * 9 + 4;
+        let d = &device;
+        let (bufs, kernels, groups, bind_layout, pipeline_layout) = util::scoped(d, "allocating the engine's buffers", || {
+            let none = wgpu::BufferUsages::empty();
+            let bufs = Buffers {
+                weights: util::storage_buffer(d, "weights", fp.weights, none),
+                params: d.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("params"),
+                    size: (max_dispatches * align) as u64,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                index: util::storage_buffer(d, "row index", fp.index, none),
+                x: util::storage_buffer(d, "x", fp.hidden, none),
+                a: util::storage_buffer(d, "a", fp.hidden, none),
+                q: util::storage_buffer(d, "q", fp.hidden, none),
+                o: util::storage_buffer(d, "o", fp.hidden, none),
+                h: util::storage_buffer(d, "h", fp.mlp, none),
+                kc: util::storage_buffer(d, "k cache", fp.kv_cache, none),
+                vc: util::storage_buffer(d, "v cache", fp.kv_cache, none),
+                logits: util::storage_buffer(d, "logits", fp.logits, wgpu::BufferUsages::COPY_SRC),
+                staging: d.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("logits readback"),
+                    size: fp.logits.max(16),
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+            };
+            let bind_layout = util::bind_group_layout(d);
+            let pipeline_layout = d.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("magnets"),
+                bind_group_layouts: &[Some(&bind_layout)],
+                immediate_size: 0,
+            });
+            let attention = attention_source(config.head_dim);
+            let kernels = vec![
+                util::pipeline(d, &pipeline_layout, "embed", SHADER_EMBED),
+                util::pipeline(d, &pipeline_layout, "layernorm", SHADER_LAYERNORM),
+                util::pipeline(d, &pipeline_layout, "matmul", SHADER_MATMUL),
+                util::pipeline(d, &pipeline_layout, "attention", &attention),
+            ];
+            let b = &bufs;
+            let g = |x: [&wgpu::Buffer; 4]| util::bind_group(d, &bind_layout, &b.params, x);
+            let groups = vec![
+                g([&b.weights, &b.weights, &b.index, &b.x]),
+                g([&b.weights, &b.x, &b.index, &b.a]),
+                g([&b.weights, &b.a, &b.index, &b.q]),
+                g([&b.weights, &b.a, &b.index, &b.kc]),
+                g([&b.weights, &b.a, &b.index, &b.vc]),
+                g([&b.kc, &b.q, &b.vc, &b.o]),
+                g([&b.weights, &b.o, &b.index, &b.x]),
+                g([&b.weights, &b.a, &b.index, &b.h]),
+                g([&b.weights, &b.h, &b.index, &b.x]),
+                g([&b.weights, &b.a, &b.index, &b.logits]),
+            ];
+            (bufs, kernels, groups, bind_layout, pipeline_layout)
+        })
+        .await?;
+        queue.write_buffer(&bufs.weights, 0, bytemuck::cast_slice(&host));
+        fault.check()?;
+
+        Ok(GpuEngine {
+            config,
+            device,
+            queue,
+            info: adapter_info,
+            max_batch,
+            batch: 0,
+            cache_width: None,
+            flops: 0,
+            layout,
+            bufs,
+            kernels,
+            groups,
+            bind_layout,
+            pipeline_layout,
+            fault,
+            rec: Recorder::new(align),
+            max_dispatches,
+            last_gpu_ms: 0.0,
+        })
+    }
+
+    pub fn adapter_name(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    fn matmul(&mut self, group: usize, p: MatmulParams) {
+        self.flops += 2 * p.m as u64 * p.n as u64 * p.k as u64;
+        let groups = (p.n.div_ceil(64), p.m.div_ceil(64));
+        self.rec.push(
+            K_MATMUL,
+            group,
+            [
+                p.m, p.n, p.k, p.ld_x, 0, p.w_off, p.ld_w, p.b_off, p.out_off, p.ld_out, p.mode, p.scatter as u32, p.map_off,
+                0, 0, 0,
+            ],
+            groups,
+        );
+    }
+
+    fn layernorm(&mut self, rows: u32, d: u32, g: &str, b: &str, gather: Option<u32>) {
+        let full = self.config.dim as u32;
+        let (go, bo) = (self.layout.at(g), self.layout.at(b));
+        self.rec.push(
+            K_NORM,
+            G_NORM,
+            [
+                rows,
+                d,
+                full,
+                full,
+                go,
+                bo,
+                gather.is_some() as u32,
+                gather.unwrap_or(0),
+                LAYER_NORM_EPS.to_bits(),
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+            util::grid(rows),
+        );
+    }
+}
+
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    ld_x: u32,
+    w_off: u32,
+    ld_w: u32,
+    b_off: u32,
+    out_off: u32,
+    ld_out: u32,
+    mode: u32,
+    scatter: bool,
+    map_off: u32,
+}
+
+impl Engine for GpuEngine {
+    fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    fn describe(&self) -> String {
+        format!("WGSL engine on {}", self.adapter_name())
+    }
+
+    async fn begin(&mut self, batch: usize) -> Result<()> {
+        self.fault.check()?;
+        if batch == 0 || batch > self.max_batch {
+            return Err(Error::Engine(format!(
+                "batch of {batch} sequences; this engine was created for at most {}",
+                self.max_batch
+            )));
+        }
+        self.batch = batch;
+        self.cache_width = None;
+        Ok(())
+    }
+
+    async fn forward(&mut self, req: &ForwardRequest<'_>) -> Result<Vec<f32>> {
+        self.fault.check()?;
+        check_request(&self.config, self.batch, req)?;
+        let c = self.config.clone();
+        let (bsz, s, n, kc) = (req.batch, c.seq_len(), c.tokens(), c.codebook);
+        let d = c.widths[req.width];
+        let full = c.dim;
+        let hidden = c.mlp_dim(d);
+        let full_hidden = c.mlp_dim(full);
+        if req.rows.is_some() && self.cache_width != Some(req.width) {
+            return Err(Error::Engine(match self.cache_width {
+                None => "a cached step needs a refresh step first".into(),
+                Some(w) => format!("cache written at width {} cannot serve width {d}; refresh first", c.widths[w]),
+            }));
+        }
+        let r = req.rows_per_sequence(&c);
+        let m = req.logits_per_sequence();
+        let rows = bsz * r;
+
+        // Row index: [flat cache row b·S+pos | embedding table id | logit pick] per processed row.
+        let mut index: Vec<u32> = Vec::with_capacity(2 * rows + bsz * m);
+        let positions: Vec<u32> = match req.rows {
+            Some(list) => list.to_vec(),
+            None => (0..bsz).flat_map(|_| 0..s as u32).collect(),
+        };
+        for (i, &pos) in positions.iter().enumerate() {
+            index.push(((i / r) * s) as u32 + pos);
+        }
+        for (i, &pos) in positions.iter().enumerate() {
+            let b = i / r;
+            index.push(if pos == 0 { (kc + 1) as u32 + req.classes[b] } else { req.tokens[b * n + pos as usize - 1] });
+        }
+        for b in 0..bsz {
+            let seq = &positions[b * r..(b + 1) * r];
+            for &p in &req.logit_rows[b * m..(b + 1) * m] {
+                let j = seq
+                    .binary_search(&p)
+                    .map_err(|_| Error::Engine(format!("logit row {p} of sequence {b} was not processed this step")))?;
+                index.push((b * r + j) as u32);
+            }
+        }
+        let (map_off, ids_off, pick_off) = (0u32, rows as u32, 2 * rows as u32);
+
+        self.rec.clear();
+        let (rows32, d32, full32) = (rows as u32, d as u32, full as u32);
+        self.rec.push(
+            K_EMBED,
+            G_EMBED,
+            [
+                rows32,
+                d32,
+                full32,
+                s as u32,
+                self.layout.at("tokens.embedding"),
+                self.layout.at("positions.embedding"),
+                ids_off,
+                map_off,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+            util::grid((rows * d).div_ceil(64) as u32),
+        );
+        let heads = d / c.head_dim;
+        let scale = 1.0 / (c.head_dim as f32).sqrt();
+        for l in 0..c.depth {
+            let p = |x: &str| format!("blocks.{l}.{x}");
+            let at = |x: &str| self.layout.at(&p(x));
+            let (wq, bq, wk, bk, wv, bv, wo, bo) =
+                (at("attn.wq"), at("attn.bq"), at("attn.wk"), at("attn.bk"), at("attn.wv"), at("attn.bv"), at("attn.wo"), at("attn.bo"));
+            let (w1, b1, w2, b2) = (at("mlp.w1"), at("mlp.b1"), at("mlp.w2"), at("mlp.b2"));
+            let cache_off = (l * bsz * s * full) as u32;
+            self.layernorm(rows32, d32, &p("norm1.gamma"), &p("norm1.beta"), None);
+            let lin = |w_off, b_off, out_off, scatter| MatmulParams {
+                m: rows32,
+                n: d32,
+                k: d32,
+                ld_x: full32,
+                w_off,
+                ld_w: full32,
+                b_off,
+                out_off,
+                ld_out: full32,
+                mode: 0,
+                scatter,
+                map_off,
+            };
+            self.matmul(G_Q, lin(wq, bq, 0, false));
+            self.matmul(G_K, lin(wk, bk, cache_off, true));
+            self.matmul(G_V, lin(wv, bv, cache_off, true));
+            self.flops += 2 * 2 * rows as u64 * s as u64 * d as u64;
+            self.rec.push(
+                K_ATTN,
+                G_ATTN,
+                [rows32, r as u32, s as u32, heads as u32, full32, cache_off, scale.to_bits(), 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                util::grid((rows * heads).div_ceil(64) as u32),
+            );
+            self.matmul(G_WO, MatmulParams { mode: 2, ..lin(wo, bo, 0, false) });
+            self.layernorm(rows32, d32, &p("norm2.gamma"), &p("norm2.beta"), None);
+            self.matmul(
+                G_W1,
+                MatmulParams { n: hidden as u32, ld_w: full_hidden as u32, ld_out: full_hidden as u32, mode: 1, ..lin(w1, b1, 0, false) },
+            );
+            self.matmul(
+                G_W2,
+                MatmulParams { k: hidden as u32, ld_x: full_hidden as u32, mode: 2, ..lin(w2, b2, 0, false) },
+            );
+        }
+        let logit_rows = bsz * m;
+        if logit_rows > 0 {
+            self.layernorm(logit_rows as u32, d32, "final_norm.gamma", "final_norm.beta", Some(pick_off));
+            self.matmul(
+                G_HEAD,
+                MatmulParams {
+                    m: logit_rows as u32,
+                    n: kc as u32,
+                    k: d32,
+                    ld_x: full32,
+                    w_off: self.layout.at("head.w"),
+                    ld_w: kc as u32,
+                    b_off: self.layout.at("head.b"),
+                    out_off: 0,
+                    ld_out: kc as u32,
+                    mode: 0,
+                    scatter: false,
+                    map_off: 0,
+                },
+            );
+        }
+        debug_assert!(self.rec.dispatches.len() <= self.max_dispatches);
+
+        self.queue.write_buffer(&self.bufs.params, 0, &self.rec.params);
+        self.queue.write_buffer(&self.bufs.index, 0, bytemuck::cast_slice(&index));
+        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("magnets step") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes: None });
+            self.rec.encode(&mut pass, &self.kernels, &self.groups);
+        }
+        let bytes = (logit_rows * kc * 4) as u64;
+        if bytes > 0 {
+            enc.copy_buffer_to_buffer(&self.bufs.logits, 0, &self.bufs.staging, 0, bytes);
+        }
+        let start = web_time::Instant::now();
+        self.queue.submit([enc.finish()]);
+        let raw = util::read_buffer(&self.device, &self.bufs.staging, bytes).await?;
+        self.last_gpu_ms = start.elapsed().as_secs_f64() * 1e3;
+        self.fault.check()?;
+        self.cache_width = Some(req.width);
+        Ok(bytemuck::pod_collect_to_vec::<u8, f32>(&raw))
+    }
+
+    fn flops_performed(&self) -> u64 {
+        self.flops
+    }
+}

@@ -1,0 +1,268 @@
+//! Small wgpu helpers shared by the transformer engine and the image decoder: the one bind
+//! group layout every kernel uses, pipeline creation, dispatch grids, async readback.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{Error, Result};
+
+/// Every kernel binds the same five slots: 0 = per-dispatch parameters (uniform, dynamic
+/// offset, 64 bytes), 1..=3 = read-only storage, 4 = the read-write output.
+pub const PARAM_BYTES: u64 = 64;
+
+/// Workgroups per grid dimension we use at most (the WebGPU default limit is 65535).
+pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
+
+pub fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("magnets kernel layout"),
+        entries: &[
+            wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(PARAM_BYTES),
+                },
+                count: None,
+            },
+            storage(1, true),
+            storage(2, true),
+            storage(3, true),
+            storage(4, false),
+        ],
+    })
+}
+
+pub fn pipeline(
+    device: &wgpu::Device,
+    layout: &wgpu::PipelineLayout,
+    label: &str,
+    source: &str,
+) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.to_string().into()),
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: Some(layout),
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
+/// A bind group over the uniform parameter buffer and four storage buffers.
+pub fn bind_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    params: &wgpu::Buffer,
+    bufs: [&wgpu::Buffer; 4],
+) -> wgpu::BindGroup {
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 0,
+        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: params,
+            offset: 0,
+            size: wgpu::BufferSize::new(PARAM_BYTES),
+        }),
+    }];
+    for (i, b) in bufs.iter().enumerate() {
+        entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() });
+    }
+    device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout, entries: &entries })
+}
+
+/// A 1-D count of workgroups folded into (x, y) within the per-dimension limit; kernels
+/// recover the linear index as `wid.y · nwg.x + wid.x` and bounds-check.
+pub fn grid(groups: u32) -> (u32, u32) {
+    let groups = groups.max(1);
+    if groups <= MAX_GROUPS_PER_DIM {
+        (groups, 1)
+    } else {
+        (MAX_GROUPS_PER_DIM, groups.div_ceil(MAX_GROUPS_PER_DIM))
+    }
+}
+
+pub fn storage_buffer(device: &wgpu::Device, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(16).next_multiple_of(4),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | extra,
+        mapped_at_creation: false,
+    })
+}
+
+/// A recorded dispatch: which kernel, which bind group, where its parameters are, how many
+/// workgroups.
+pub struct Dispatch {
+    pub kernel: usize,
+    pub group: usize,
+    pub slot: usize,
+    pub groups: (u32, u32),
+}
+
+/// Per-step list of dispatches and their parameter blocks (one aligned slot each).
+pub struct Recorder {
+    pub align: usize,
+    pub params: Vec<u8>,
+    pub dispatches: Vec<Dispatch>,
+}
+
+impl Recorder {
+    pub fn new(align: usize) -> Self {
+        Recorder { align, params: Vec::new(), dispatches: Vec::new() }
+    }
+    pub fn clear(&mut self) {
+        self.params.clear();
+        self.dispatches.clear();
+    }
+    pub fn push(&mut self, kernel: usize, group: usize, params: [u32; 16], groups: (u32, u32)) {
+        let slot = self.dispatches.len();
+        self.params.resize(slot * self.align, 0);
+        self.params.extend_from_slice(bytemuck::cast_slice(&params));
+        self.dispatches.push(Dispatch { kernel, group, slot, groups });
+    }
+    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, kernels: &[wgpu::ComputePipeline], groups: &[wgpu::BindGroup]) {
+        let mut current = usize::MAX;
+        for d in &self.dispatches {
+            if d.kernel != current {
+                pass.set_pipeline(&kernels[d.kernel]);
+                current = d.kernel;
+            }
+            pass.set_bind_group(0, &groups[d.group], &[(d.slot * self.align) as u32]);
+            pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+        }
+    }
+}
+
+/// Shared slot for errors reported by wgpu callbacks (device lost, uncaptured errors).
+#[derive(Clone, Default)]
+pub struct Fault(Arc<Mutex<Option<String>>>);
+
+impl Fault {
+    pub fn set(&self, msg: String) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none() {
+            *g = Some(msg);
+        }
+    }
+    pub fn check(&self) -> Result<()> {
+        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_ref() {
+            Some(m) => Err(Error::Engine(m.clone())),
+            None => Ok(()),
+        }
+    }
+    /// Routes device loss and uncaptured errors of `device` into this slot (no panics).
+    pub fn watch(&self, device: &wgpu::Device) {
+        let lost = self.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            if reason != wgpu::DeviceLostReason::Destroyed {
+                lost.set(format!("the GPU device was lost ({reason:?}): {msg}"));
+            }
+        });
+        let uncaptured = self.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let what = match &e {
+                wgpu::Error::OutOfMemory { .. } => "the GPU ran out of memory",
+                _ => "GPU error",
+            };
+            uncaptured.set(format!("{what}: {e}"));
+        }));
+    }
+}
+
+/// One-shot channel: the map_async callback sends, the readback future awaits (no blocking
+/// on wasm32; natively the device is polled to completion first).
+struct Shared<T> {
+    value: Option<T>,
+    waker: Option<Waker>,
+}
+
+pub struct Receiver<T>(Arc<Mutex<Shared<T>>>);
+pub struct Sender<T>(Arc<Mutex<Shared<T>>>);
+
+pub fn oneshot<T>() -> (Sender<T>, Receiver<T>) {
+    let s = Arc::new(Mutex::new(Shared { value: None, waker: None }));
+    (Sender(s.clone()), Receiver(s))
+}
+
+impl<T> Sender<T> {
+    pub fn send(self, v: T) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.value = Some(v);
+        if let Some(w) = g.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+impl<T> Future for Receiver<T> {
+    type Output = T;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match g.value.take() {
+            Some(v) => Poll::Ready(v),
+            None => {
+                g.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Maps `buf[..bytes]` for reading and returns its contents.
+pub async fn read_buffer(device: &wgpu::Device, buf: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    if bytes == 0 {
+        return Ok(Vec::new());
+    }
+    let slice = buf.slice(..bytes);
+    let (tx, rx) = oneshot();
+    slice.map_async(wgpu::MapMode::Read, move |r| tx.send(r));
+    #[cfg(not(target_arch = "wasm32"))]
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Engine(format!("waiting for the GPU failed: {e}")))?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = device;
+    rx.await.map_err(|e| Error::Engine(format!("reading results back from the GPU failed: {e}")))?;
+    let out = {
+        let view = slice.get_mapped_range().map_err(|e| Error::Engine(format!("mapped range: {e}")))?;
+        view.to_vec()
+    };
+    buf.unmap();
+    Ok(out)
+}
+
+/// Runs `f` inside out-of-memory and validation error scopes and turns what they catch into
+/// an error naming `what`.
+pub async fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+    let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let val = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let out = f();
+    let v = val.pop().await;
+    let o = oom.pop().await;
+    if let Some(e) = o {
+        return Err(Error::Engine(format!("the GPU ran out of memory while {what}: {e}")));
+    }
+    if let Some(e) = v {
+        return Err(Error::Engine(format!("GPU validation error while {what}: {e}")));
+    }
+    Ok(out)
+}

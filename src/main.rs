@@ -1,0 +1,62 @@
+//! `magnets`: the command-line front end. Each subcommand lives in `src/cli/<name>.rs`.
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Parser)]
+#[command(name = "magnets", version, about = "MaGNeTS: nested MaskGIT with decode-time scaling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write randomly initialised weights for a config.
+    Init(cli::init::Args),
+    /// Decode images with a schedule; write tokens + trace JSON (and PNGs with a tokenizer).
+    Generate(cli::generate::Args),
+    /// Table of per-step and total GFLOPs for a schedule vs the MaskGIT baseline.
+    Flops(cli::flops::Args),
+    /// Debug: logits for a JSON request (cross-implementation parity checks).
+    Forward(cli::forward::Args),
+    /// Time the MaskGIT baseline vs MaGNeTS on the WGSL engine, and vs burn-wgpu.
+    Bench(cli::bench::Args),
+    /// Train the nested MaskGIT transformer (nested widths + online distillation).
+    Train(cli::train::Args),
+    /// Generate class-balanced samples with a schedule and score them (FID-emoji, GFLOPs).
+    Eval(cli::eval::Args),
+    /// Fetch the emoji art (npm pack) and build the 32×32 dataset.
+    Data(cli::data::Args),
+    /// Train the VQ tokenizer (resumable) and write models/tokenizer.safetensors.
+    TrainTokenizer(cli::train_tokenizer::Args),
+    /// Encode the dataset into the token dataset (+ contact sheet).
+    Tokenize(cli::tokenize::Args),
+    /// Train the FID-emoji category classifier.
+    TrainClassifier(cli::train_classifier::Args),
+    /// FID-emoji / precision / recall / class accuracy of a folder of PNGs.
+    EvalImages(cli::eval_images::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(a) => cli::init::run(a),
+        Command::Generate(a) => cli::generate::run(a),
+        Command::Flops(a) => cli::flops::run(a),
+        Command::Forward(a) => cli::forward::run(a),
+        Command::Bench(a) => cli::bench::run(a),
+        Command::Data(a) => cli::data::run(a),
+        Command::TrainTokenizer(a) => cli::train_tokenizer::run(a),
+        Command::Tokenize(a) => cli::tokenize::run(a),
+        Command::TrainClassifier(a) => cli::train_classifier::run(a),
+        Command::EvalImages(a) => cli::eval_images::run(a),
+        Command::Train(a) => cli::train::run(a),
+        Command::Eval(a) => cli::eval::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

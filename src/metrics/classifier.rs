@@ -1,0 +1,265 @@
+//! The small CNN whose penultimate features define FID-emoji: 32×32 RGB → 9 categories.
+//!
+//! conv3×3 3→32, conv4×4/2 32→64, conv3×3 64→64, conv4×4/2 64→128, conv3×3 128→128 (SiLU after
+//! each), global average pool → **128 features** → linear 128→9. Weights: safetensors with
+//! `conv{0..5}.{weight,bias}`, `fc.{weight [128, 9] (in, out), bias}` and metadata
+//! `magnets.classifier` = `{"features":128,"classes":9}`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use burn::module::{Module, Param};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::tensor::activation::silu;
+use burn::tensor::{Device, Tensor, TensorData};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::error::{Error, Result};
+
+pub const FEATURES: usize = 128;
+pub const CLASSES: usize = 9;
+const KEY: &str = "magnets.classifier";
+/// (in, out, kernel, stride) of the five convolutions.
+const CONVS: [(usize, usize, usize, usize); 5] = [(3, 32, 3, 1), (32, 64, 4, 2), (64, 64, 3, 1), (64, 128, 4, 2), (128, 128, 3, 1)];
+
+#[derive(Module, Debug)]
+pub struct Classifier {
+    pub convs: Vec<Conv2d>,
+    pub fc_w: Param<Tensor<2>>,
+    pub fc_b: Param<Tensor<1>>,
+}
+
+impl Classifier {
+    pub fn new(device: &Device) -> Self {
+        let convs = CONVS
+            .iter()
+            .map(|&(i, o, k, s)| {
+                Conv2dConfig::new([i, o], [k, k])
+                    .with_stride([s, s])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .init(device)
+            })
+            .collect();
+        let fc_w = Tensor::<2>::random([FEATURES, CLASSES], burn::tensor::Distribution::Normal(0.0, 0.05), device);
+        Classifier { convs, fc_w: Param::from_tensor(fc_w), fc_b: Param::from_tensor(Tensor::zeros([CLASSES], device)) }
+    }
+
+    /// `[B, 3, 32, 32]` in [0, 1] → penultimate features `[B, 128]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        // Centre the input so the first layer sees roughly zero-mean values.
+        let mut h = (x - 0.5) * 2.0;
+        for c in &self.convs {
+            h = silu(c.forward(h));
+        }
+        let [b, c, hh, ww] = h.dims();
+        h.reshape([b, c, hh * ww]).mean_dim(2).reshape([b, c])
+    }
+
+    /// Features → logits `[B, 9]`.
+    pub fn head(&self, f: Tensor<2>) -> Tensor<2> {
+        f.matmul(self.fc_w.val()) + self.fc_b.val().unsqueeze_dim(0)
+    }
+
+    fn named(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        let mut out = Vec::new();
+        let mut push = |name: String, data: TensorData| {
+            let shape = data.shape().to_vec();
+            out.push((name, shape, data.try_to_vec::<f32>().unwrap_or_default()));
+        };
+        for (i, c) in self.convs.iter().enumerate() {
+            push(format!("conv{i}.weight"), c.weight.val().into_data());
+            if let Some(b) = &c.bias {
+                push(format!("conv{i}.bias"), b.val().into_data());
+            }
+        }
+        push("fc.weight".into(), self.fc_w.val().into_data());
+        push("fc.bias".into(), self.fc_b.val().into_data());
+        out
+    }
+
+    /// Serialises to safetensors (f32; the file is ~1 MB).
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        let named: BTreeMap<String, (Vec<usize>, Vec<u8>)> = self
+            .named()
+            .into_iter()
+            .map(|(n, s, d)| (n, (s, bytemuck::cast_slice::<f32, u8>(&d).to_vec())))
+            .collect();
+        let views = named
+            .iter()
+            .map(|(n, (s, b))| {
+                TensorView::new(Dtype::F32, s.clone(), b).map(|v| (n.clone(), v)).map_err(|e| Error::Weights(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut md = HashMap::new();
+        md.insert(KEY.to_string(), format!("{{\"features\":{FEATURES},\"classes\":{CLASSES}}}"));
+        safetensors::serialize(views, Some(md)).map_err(|e| Error::Weights(format!("serialise classifier: {e}")))
+    }
+
+    /// Loads and validates (every tensor present with the right shape, finite).
+    pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::Weights(format!("classifier: corrupt or truncated safetensors file: {e}")))?;
+        let fresh = Classifier::new(device);
+        let expected = fresh.named();
+        if st.len() != expected.len() {
+            return Err(Error::Weights(format!("classifier: {} tensors, expected {}", st.len(), expected.len())));
+        }
+        let mut loaded: HashMap<String, TensorData> = HashMap::new();
+        for (name, shape, _) in expected {
+            let v = st.tensor(&name).map_err(|_| Error::Weights(format!("classifier: missing tensor `{name}`")))?;
+            if v.shape() != shape.as_slice() || v.dtype() != Dtype::F32 {
+                return Err(Error::Weights(format!(
+                    "classifier: tensor `{name}` is {:?} {:?}, expected F32 {shape:?}",
+                    v.dtype(),
+                    v.shape()
+                )));
+            }
+            let data: Vec<f32> = v.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            if data.iter().any(|x| !x.is_finite()) {
+                return Err(Error::Weights(format!("classifier: tensor `{name}` holds NaN or infinite values")));
+            }
+            loaded.insert(name, TensorData::new(data, shape));
+        }
+        let mut take = |n: &str| loaded.remove(n).expect("checked above");
+        let convs = fresh
+            .convs
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| Conv2d {
+                weight: Param::from_tensor(Tensor::from_data(take(&format!("conv{i}.weight")), device)),
+                bias: Some(Param::from_tensor(Tensor::from_data(take(&format!("conv{i}.bias")), device))),
+                ..c
+            })
+            .collect();
+        Ok(Classifier {
+            convs,
+            fc_w: Param::from_tensor(Tensor::from_data(take("fc.weight"), device)),
+            fc_b: Param::from_tensor(Tensor::from_data(take("fc.bias"), device)),
+        })
+    }
+
+    pub fn load(path: &std::path::Path, device: &Device) -> Result<Self> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Weights(format!("cannot read {} ({e}); run `magnets train-classifier`", path.display())))?;
+        Self::from_safetensors(&bytes, device).map_err(|e| match e {
+            Error::Weights(m) => Error::Weights(format!("{}: {m}", path.display())),
+            o => o,
+        })
+    }
+
+    /// Features and predicted classes of HWC u8 images (batched, inference).
+    pub fn features_and_predictions(&self, images_hwc: &[u8], device: &Device) -> Result<(Vec<f32>, Vec<u32>)> {
+        let img = crate::data::IMAGE_BYTES;
+        let mut feats = Vec::with_capacity(images_hwc.len() / img * FEATURES);
+        let mut preds = Vec::new();
+        for chunk in images_hwc.chunks(128 * img) {
+            let b = chunk.len() / img;
+            let x = Tensor::<4>::from_data(TensorData::new(crate::data::to_chw_f32(chunk), [b, 3, 32, 32]), device);
+            let f = self.features(x);
+            let logits = self.head(f.clone());
+            feats.extend(f.into_data().try_to_vec::<f32>().map_err(|e| Error::Engine(format!("{e:?}")))?);
+            let l = logits.into_data().try_to_vec::<f32>().map_err(|e| Error::Engine(format!("{e:?}")))?;
+            preds.extend(l.chunks_exact(CLASSES).map(|r| {
+                r.iter().enumerate().fold((0, f32::NEG_INFINITY), |m, (i, &v)| if v > m.1 { (i, v) } else { m }).0 as u32
+            }));
+        }
+        Ok((feats, preds))
+    }
+}
+
+/// Training settings for [`train`].
+#[derive(Debug, Clone)]
+pub struct ClassifierTrainConfig {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    /// Random horizontal flips and ±2 px shifts (white fill).
+    pub augment: bool,
+}
+
+impl Default for ClassifierTrainConfig {
+    fn default() -> Self {
+        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: true }
+    }
+}
+
+/// Flip / shift one HWC u8 image (white fill), driven by `r`.
+fn augment(img: &[u8], r: u64) -> Vec<u8> {
+    let s = crate::data::IMAGE_SIZE as isize;
+    let flip = r & 1 == 1;
+    let dx = ((r >> 1) % 5) as isize - 2;
+    let dy = ((r >> 4) % 5) as isize - 2;
+    let mut out = vec![255u8; img.len()];
+    for y in 0..s {
+        for x in 0..s {
+            let sx = if flip { s - 1 - x } else { x } - dx;
+            let sy = y - dy;
+            if (0..s).contains(&sx) && (0..s).contains(&sy) {
+                let (d, src) = (((y * s + x) * 3) as usize, ((sy * s + sx) * 3) as usize);
+                out[d..d + 3].copy_from_slice(&img[src..src + 3]);
+            }
+        }
+    }
+    out
+}
+
+/// Trains a fresh classifier on HWC u8 images + labels; `on_epoch(epoch, mean loss, train acc)`.
+pub fn train(
+    images: &[u8],
+    labels: &[u8],
+    cfg: &ClassifierTrainConfig,
+    mut on_epoch: impl FnMut(usize, f32, f32, &Classifier),
+) -> Result<Classifier> {
+    use burn::optim::{AdamWConfig, GradientsParams};
+    use burn::tensor::Int;
+    let img = crate::data::IMAGE_BYTES;
+    let n = labels.len();
+    if n == 0 || images.len() != n * img {
+        return Err(Error::Data("classifier training needs images and one label per image".into()));
+    }
+    let device = Device::flex().autodiff();
+    device.seed(cfg.seed);
+    let mut model = Classifier::new(&device);
+    let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
+    let mut rng = cfg.seed ^ 0xC1A5;
+    let mut order: Vec<usize> = (0..n).collect();
+    let steps_per_epoch = n.div_ceil(cfg.batch);
+    let total = (cfg.epochs * steps_per_epoch) as f64;
+    let mut step = 0usize;
+    for epoch in 0..cfg.epochs {
+        for i in (1..n).rev() {
+            order.swap(i, (crate::tokenizer::train::splitmix(&mut rng) % (i as u64 + 1)) as usize);
+        }
+        let (mut loss_sum, mut correct) = (0.0f32, 0usize);
+        for chunk in order.chunks(cfg.batch) {
+            let mut batch = Vec::with_capacity(chunk.len() * img);
+            for &i in chunk {
+                let im = &images[i * img..(i + 1) * img];
+                if cfg.augment {
+                    batch.extend(augment(im, crate::tokenizer::train::splitmix(&mut rng)));
+                } else {
+                    batch.extend_from_slice(im);
+                }
+            }
+            let b = chunk.len();
+            let x = Tensor::<4>::from_data(TensorData::new(crate::data::to_chw_f32(&batch), [b, 3, 32, 32]), &device);
+            let y: Vec<i64> = chunk.iter().map(|&i| labels[i] as i64).collect();
+            let y = Tensor::<1, Int>::from_data(TensorData::new(y, [b]), &device);
+            let logits = model.head(model.features(x));
+            let logp = burn::tensor::activation::log_softmax(logits.clone(), 1);
+            let loss = -(logp.gather(1, y.clone().unsqueeze_dim(1))).mean();
+            let pred = logits.argmax(1).reshape([b]);
+            correct += pred.equal(y).int().sum().into_scalar::<i64>() as usize;
+            loss_sum += loss.clone().into_scalar::<f32>() * b as f32;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            // Linear warm-up over 50 steps, cosine decay to 5%.
+            let t = step as f64 / total;
+            let lr = cfg.lr * ((step + 1) as f64 / 50.0).min(1.0) * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()));
+            model = optim.step(lr, model, grads);
+            step += 1;
+        }
+        on_epoch(epoch + 1, loss_sum / n as f32, correct as f32 / n as f32, &model);
+    }
+    Ok(model.valid())
+}

@@ -1,0 +1,128 @@
+//! FID-emoji: image quality against the held-out emoji (DESIGN §5). No Inception weights are
+//! reachable here, so a small CNN trained on the 9 emoji categories ([`classifier`]) provides
+//! the features.
+//!
+//! # API (what training / evaluation code calls)
+//!
+//! ```ignore
+//! use magnets::metrics::QualityEvaluator;
+//! // Reference = held-out split of the dataset file; classifier = shipped weights.
+//! let ev = QualityEvaluator::load("models/classifier.safetensors".as_ref(), "data/emoji32.safetensors".as_ref())?;
+//! // images: each 32×32×3 u8, HWC (row-major RGB, no alpha); labels: the class each image was
+//! // generated for (category ids 0..9 of `magnets::data::CATEGORIES`), if any.
+//! let m: Metrics = ev.evaluate(&images, Some(&labels))?;
+//! println!("{}", serde_json::to_string(&m)?); // {"fid":…,"precision":…,"recall":…,"class_accuracy":…,"count":…}
+//! ```
+//!
+//! - `fid`: Fréchet distance between Gaussians fitted to the 128-d penultimate classifier
+//!   features of the images and of the held-out set ([`stats::frechet_distance`]). Lower is
+//!   better; it is biased upwards for small sets, so compare numbers at the same image count.
+//! - `precision` / `recall`: k-NN manifold precision/recall (k = 3) in the same feature space:
+//!   precision = share of images inside the real manifold, recall = share of real images inside
+//!   the images' manifold.
+//! - `class_accuracy`: share of images the classifier assigns to their label (when given).
+//!
+//! [`QualityEvaluator::with_reference`] takes any reference image set (e.g. the train split,
+//! for the real/real floor).
+
+pub mod classifier;
+pub mod stats;
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use serde::Serialize;
+
+use crate::data::{EmojiDataset, IMAGE_BYTES, Split};
+use crate::error::{Error, Result};
+use classifier::{Classifier, FEATURES};
+
+/// k of the k-NN manifolds.
+pub const K_NEAREST: usize = 3;
+pub const DEFAULT_CLASSIFIER: &str = "models/classifier.safetensors";
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Metrics {
+    pub fid: f64,
+    pub precision: f64,
+    pub recall: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_accuracy: Option<f64>,
+    /// Number of images scored.
+    pub count: usize,
+}
+
+pub struct QualityEvaluator {
+    classifier: Classifier,
+    device: Device,
+    ref_features: Vec<f32>,
+    ref_mu: Vec<f64>,
+    ref_cov: Vec<f64>,
+    ref_radii: Vec<f32>,
+}
+
+impl QualityEvaluator {
+    /// Classifier file + dataset file; the reference set is the dataset's held-out split.
+    pub fn load(classifier: &Path, dataset: &Path) -> Result<Self> {
+        let device = Device::flex();
+        let c = Classifier::load(classifier, &device)?;
+        let ds = EmojiDataset::load(dataset)?;
+        let held = ds.subset(&ds.indices(Split::HeldOut));
+        Self::with_reference(c, &held.images)
+    }
+
+    /// Any classifier and reference images (HWC u8, 3072 bytes each, at least 2).
+    pub fn with_reference(classifier: Classifier, reference: &[u8]) -> Result<Self> {
+        let device = Device::flex();
+        if reference.len() % IMAGE_BYTES != 0 || reference.len() / IMAGE_BYTES < 2 {
+            return Err(Error::Data("reference set must hold at least two 32×32 RGB images".into()));
+        }
+        let (ref_features, _) = classifier.features_and_predictions(reference, &device)?;
+        let (ref_mu, ref_cov) = stats::mean_cov(&ref_features, FEATURES);
+        let ref_radii = stats::knn_radii(&ref_features, FEATURES, K_NEAREST);
+        Ok(QualityEvaluator { classifier, device, ref_features, ref_mu, ref_cov, ref_radii })
+    }
+
+    pub fn reference_count(&self) -> usize {
+        self.ref_radii.len()
+    }
+
+    /// 128-d penultimate features of HWC u8 images (flat, N × 3072 bytes).
+    pub fn features(&self, images: &[u8]) -> Result<Vec<f32>> {
+        Ok(self.classifier.features_and_predictions(images, &self.device)?.0)
+    }
+
+    /// Scores a list of 32×32×3 u8 HWC images.
+    pub fn evaluate(&self, images: &[Vec<u8>], labels: Option<&[u32]>) -> Result<Metrics> {
+        if let Some((i, _)) = images.iter().enumerate().find(|(_, im)| im.len() != IMAGE_BYTES) {
+            return Err(Error::Data(format!("image {i} has {} bytes, expected {IMAGE_BYTES} (32×32 RGB)", images[i].len())));
+        }
+        self.evaluate_flat(&images.concat(), labels)
+    }
+
+    /// Same as [`evaluate`](Self::evaluate) with the images concatenated.
+    pub fn evaluate_flat(&self, images: &[u8], labels: Option<&[u32]>) -> Result<Metrics> {
+        let n = images.len() / IMAGE_BYTES;
+        if images.len() % IMAGE_BYTES != 0 || n < 2 {
+            return Err(Error::Data("need at least two 32×32 RGB images (3072 bytes each)".into()));
+        }
+        if let Some(l) = labels {
+            if l.len() != n {
+                return Err(Error::Data(format!("{} labels for {n} images", l.len())));
+            }
+        }
+        let (f, preds) = self.classifier.features_and_predictions(images, &self.device)?;
+        let (mu, cov) = stats::mean_cov(&f, FEATURES);
+        let fid = stats::frechet_distance(&mu, &cov, &self.ref_mu, &self.ref_cov);
+        let precision = stats::coverage(&f, &self.ref_features, &self.ref_radii, FEATURES);
+        let radii = stats::knn_radii(&f, FEATURES, K_NEAREST);
+        let recall = stats::coverage(&self.ref_features, &f, &radii, FEATURES);
+        let class_accuracy = labels.map(|l| l.iter().zip(&preds).filter(|(a, b)| a == b).count() as f64 / n as f64);
+        Ok(Metrics { fid, precision, recall, class_accuracy, count: n })
+    }
+
+    /// Predicted category ids.
+    pub fn classify(&self, images: &[u8]) -> Result<Vec<u32>> {
+        Ok(self.classifier.features_and_predictions(images, &self.device)?.1)
+    }
+}

@@ -1,0 +1,481 @@
+//! Nested MaskGIT training (issue 4): the MaskGIT objective on VQ tokens, trained jointly at
+//! every nested width with online distillation from the full width into the smaller ones.
+//!
+//! One step:
+//! 1. a batch of images (an epoch is a seeded permutation), a per-sample mask ratio
+//!    `r = cos(π/2·u)`, `u ~ U(0,1)`, `ceil(r·N)` masked positions (at least one), and 10%
+//!    of the class labels replaced by the null class C (for classifier-free guidance);
+//! 2. the full width predicts the masked tokens: cross-entropy with label smoothing;
+//! 3. each trained smaller width sees the *same* masked input and is trained on
+//!    `(1−λ)·CE + λ·KL(stopgrad(p_full) ‖ p_small)` on the masked positions;
+//! 4. one backward over the sum, AdamW (per-parameter gradient-norm clipping, burn's
+//!    `GradientClipping::Norm`), linear warmup then cosine decay, optional EMA of the weights.
+//!
+//! Every random choice is a pure function of (seed, step, sample, position) through
+//! [`crate::rng`], so a checkpoint needs no RNG state beyond the step, and a resumed run
+//! continues bit-identically (tests/train.rs).
+
+pub mod data;
+
+use std::path::Path;
+
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::reference::{FlopCounter, NestedTransformer};
+use crate::rng;
+use crate::weights::{StoredDtype, Weights};
+
+pub use data::TokenDataset;
+
+/// Which widths a step trains besides the full one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WidthSampling {
+    /// Every nested width every step.
+    All,
+    /// The full width plus this many smaller widths drawn uniformly without replacement.
+    Sample(usize),
+}
+
+impl WidthSampling {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "all" => Ok(WidthSampling::All),
+            n => n
+                .parse::<usize>()
+                .ok()
+                .filter(|&k| k >= 1)
+                .map(WidthSampling::Sample)
+                .ok_or_else(|| Error::Other(format!("--widths `{s}`: use `all` or a count ≥ 1 of smaller widths per step"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub batch_size: usize,
+    /// Peak learning rate (after warmup).
+    pub lr: f64,
+    /// Learning rate at the end of the cosine decay.
+    pub min_lr: f64,
+    pub warmup_steps: u64,
+    /// Length of the cosine schedule; training may stop earlier or resume up to it.
+    pub total_steps: u64,
+    pub weight_decay: f32,
+    pub beta2: f32,
+    /// Per-parameter gradient L2-norm clip (0 = off).
+    pub clip_norm: f32,
+    pub label_smoothing: f32,
+    /// Probability that a sample's class is replaced by the null class.
+    pub class_dropout: f32,
+    /// λ: weight of the distillation term for the smaller widths (1−λ on their CE).
+    pub distill_weight: f32,
+    /// Softmax temperature of teacher and student in the distillation term (loss scaled by T²).
+    pub distill_temperature: f32,
+    pub widths: WidthSampling,
+    /// EMA decay of the weights (0 = off). The EMA warms up as min(decay, (1+t)/(10+t)).
+    pub ema_decay: f32,
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            batch_size: 64,
+            lr: 1e-3,
+            min_lr: 1e-5,
+            warmup_steps: 200,
+            total_steps: 10_000,
+            weight_decay: 0.05,
+            beta2: 0.99,
+            clip_norm: 1.0,
+            label_smoothing: 0.1,
+            class_dropout: 0.1,
+            distill_weight: 0.5,
+            distill_temperature: 1.0,
+            widths: WidthSampling::All,
+            ema_decay: 0.999,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainOptions {
+    pub fn lr_at(&self, step: u64) -> f64 {
+        if step < self.warmup_steps {
+            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        let span = self.total_steps.saturating_sub(self.warmup_steps).max(1);
+        let p = ((step - self.warmup_steps) as f64 / span as f64).min(1.0);
+        self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * p).cos())
+    }
+}
+
+/// A training batch on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub size: usize,
+    /// `[B, N]` input ids (mask id where masked).
+    pub inputs: Vec<i64>,
+    /// `[B, N]` target codes.
+    pub targets: Vec<i64>,
+    /// `[B, N]` 1.0 where masked (the loss positions).
+    pub mask: Vec<f32>,
+    /// `[B]` class ids (null class after dropout).
+    pub classes: Vec<i64>,
+}
+
+/// Per-step numbers for the progress bar and the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepStats {
+    pub step: u64,
+    pub lr: f64,
+    /// (width index, CE on masked tokens, distillation KL (0 for the full width)).
+    pub losses: Vec<(usize, f32, f32)>,
+    /// Forward FLOPs of the step (matmuls, counted from shapes); training ≈ 3× this.
+    pub forward_flops: u64,
+    pub seconds: f64,
+}
+
+const SALT_PERM: u32 = 0x5eed_0001;
+const SALT_MASK: u32 = 0x5eed_0002;
+const SALT_WIDTH: u32 = 0x5eed_0003;
+
+fn seed32(seed: u64, salt: u32) -> u32 {
+    rng::mix32(seed as u32 ^ rng::mix32((seed >> 32) as u32 ^ salt))
+}
+
+/// The image order of an epoch: a seeded Fisher–Yates permutation.
+pub fn epoch_permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let s = seed32(seed, SALT_PERM);
+    let mut p: Vec<usize> = (0..len).collect();
+    for i in (1..len).rev() {
+        let j = (rng::hash(s, epoch as u32, (epoch >> 32) as u32, i as u32, 0) as u64 * (i as u64 + 1) >> 32) as usize;
+        p.swap(i, j);
+    }
+    p
+}
+
+/// Deterministic batch of step `step`: images, mask ratios, masked positions, class dropout.
+pub fn make_batch(config: &ModelConfig, opts: &TrainOptions, data: &TokenDataset, step: u64) -> Batch {
+    let n = config.tokens();
+    let b = opts.batch_size;
+    let per_epoch = (data.len() / b).max(1) as u64;
+    let epoch = step / per_epoch;
+    let offset = (step % per_epoch) as usize * b;
+    let perm = epoch_permutation(data.len(), opts.seed, epoch);
+    let s = seed32(opts.seed, SALT_MASK);
+    let (st, sh) = (step as u32, (step >> 32) as u32);
+    let mut batch = Batch {
+        size: b,
+        inputs: Vec::with_capacity(b * n),
+        targets: Vec::with_capacity(b * n),
+        mask: Vec::with_capacity(b * n),
+        classes: Vec::with_capacity(b),
+    };
+    for i in 0..b {
+        let img = perm[(offset + i) % data.len()];
+        let codes = data.image(img);
+        let u = rng::uniform(s ^ sh, i as u32, st, 0, 0);
+        let ratio = (std::f32::consts::FRAC_PI_2 * u).cos();
+        let count = ((ratio * n as f32).ceil() as usize).clamp(1, n);
+        // The `count` positions with the smallest random scores are masked.
+        let mut order: Vec<(u32, usize)> =
+            (0..n).map(|p| (rng::hash(s ^ sh, i as u32, st, p as u32, 1), p)).collect();
+        order.sort_unstable();
+        let mut masked = vec![false; n];
+        for &(_, p) in &order[..count] {
+            masked[p] = true;
+        }
+        for p in 0..n {
+            batch.targets.push(codes[p] as i64);
+            batch.inputs.push(if masked[p] { config.mask_id() as i64 } else { codes[p] as i64 });
+            batch.mask.push(if masked[p] { 1.0 } else { 0.0 });
+        }
+        let drop = rng::uniform(s ^ sh, i as u32, st, 0, 2) < opts.class_dropout;
+        batch.classes.push(if drop { config.null_class() as i64 } else { data.labels[img] as i64 });
+    }
+    batch
+}
+
+/// The widths trained at `step` (ascending; always includes the full width).
+pub fn widths_for_step(config: &ModelConfig, opts: &TrainOptions, step: u64) -> Vec<usize> {
+    let full = config.full_width_index();
+    match opts.widths {
+        WidthSampling::All => (0..=full).collect(),
+        WidthSampling::Sample(k) => {
+            let s = seed32(opts.seed, SALT_WIDTH);
+            let mut small: Vec<(u32, usize)> =
+                (0..full).map(|w| (rng::hash(s, step as u32, (step >> 32) as u32, w as u32, 0), w)).collect();
+            small.sort_unstable();
+            let mut out: Vec<usize> = small.iter().take(k.min(full)).map(|&(_, w)| w).collect();
+            out.push(full);
+            out.sort_unstable();
+            out
+        }
+    }
+}
+
+/// Mean label-smoothed cross-entropy over the positions where `mask` is 1.
+/// `logits [B,N,K]`, `targets [B,N,1]` (Int), `mask [B,N,1]`.
+pub fn masked_cross_entropy(logits: Tensor<3>, targets: Tensor<3, Int>, mask: Tensor<3>, smoothing: f32) -> Tensor<1> {
+    let logp = log_softmax(logits, 2);
+    let nll = logp.clone().gather(2, targets).neg();
+    let smooth = logp.mean_dim(2).neg();
+    let ce = nll * (1.0 - smoothing) + smooth * smoothing;
+    let denom = mask.clone().sum().clamp_min(1.0);
+    (ce * mask).sum() / denom
+}
+
+/// Mean `T²·KL(softmax(teacher/T) ‖ softmax(student/T))` over masked positions. The teacher
+/// is detached here (stop-gradient). Exactly zero when student == teacher.
+pub fn distillation_kl(student: Tensor<3>, teacher: Tensor<3>, mask: Tensor<3>, temperature: f32) -> Tensor<1> {
+    let t = temperature;
+    let teacher = teacher.detach() / t;
+    let log_q = log_softmax(student / t, 2);
+    let log_p = log_softmax(teacher.clone(), 2);
+    let p = softmax(teacher, 2);
+    let kl = (p * (log_p - log_q)).sum_dim(2);
+    let denom = mask.clone().sum().clamp_min(1.0);
+    (kl * mask).sum() / denom * (t * t)
+}
+
+/// Renumbers the parameters 1, 2, 3, … in module order, so optimizer state (keyed by
+/// `ParamId`) survives a save/load of the model through safetensors.
+struct Renumber(u64);
+
+impl ModuleMapper for Renumber {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (_, tensor, mapper) = param.consume();
+        self.0 += 1;
+        Param::from_mapped_value(ParamId::from(self.0), tensor, mapper)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointState {
+    step: u64,
+    options: TrainOptions,
+    model: ModelConfig,
+    /// Wall time spent training so far (across resumes), seconds.
+    train_seconds: f64,
+    /// Forward FLOPs performed so far.
+    forward_flops: u64,
+}
+
+pub struct Trainer {
+    pub config: ModelConfig,
+    pub options: TrainOptions,
+    pub model: NestedTransformer,
+    optim: ModuleOptimizer,
+    device: Device,
+    pub step: u64,
+    pub ema: Option<Weights>,
+    pub train_seconds: f64,
+    pub forward_flops: u64,
+}
+
+fn optimizer(opts: &TrainOptions) -> ModuleOptimizer {
+    AdamWConfig::new()
+        .with_weight_decay(opts.weight_decay)
+        .with_beta_2(opts.beta2)
+        .with_epsilon(1e-8)
+        .with_grad_clipping((opts.clip_norm > 0.0).then(|| GradientClippingConfig::Norm(opts.clip_norm)))
+        .init()
+}
+
+fn build_model(weights: &Weights, device: &Device) -> NestedTransformer {
+    NestedTransformer::from_weights(weights, device).map(&mut Renumber(0))
+}
+
+impl Trainer {
+    /// Starts training from `weights` on `device` (autodiff is enabled here).
+    pub fn new(weights: &Weights, options: TrainOptions, device: Device) -> Result<Self> {
+        weights.validate()?;
+        if options.batch_size == 0 {
+            return Err(Error::Other("batch size must be at least 1".into()));
+        }
+        let device = device.autodiff();
+        let ema = (options.ema_decay > 0.0).then(|| weights.clone());
+        Ok(Trainer {
+            config: weights.config.clone(),
+            optim: optimizer(&options),
+            model: build_model(weights, &device),
+            options,
+            device,
+            step: 0,
+            ema,
+            train_seconds: 0.0,
+            forward_flops: 0,
+        })
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Current raw weights.
+    pub fn weights(&self) -> Result<Weights> {
+        self.model.to_weights(&self.config)
+    }
+
+    /// The weights to ship: the EMA when enabled, else the raw weights.
+    pub fn export_weights(&self) -> Result<Weights> {
+        match &self.ema {
+            Some(e) => Ok(e.clone()),
+            None => self.weights(),
+        }
+    }
+
+    /// Per-width losses `[(width, CE, KL)]` of a batch without updating anything.
+    pub fn losses(&self, batch: &Batch, widths: &[usize], counter: &FlopCounter) -> Result<(Vec<Tensor<1>>, Vec<(usize, Tensor<1>, Tensor<1>)>)> {
+        let c = &self.config;
+        let n = c.tokens();
+        let b = batch.size;
+        let dev = &self.device;
+        let full = c.full_width_index();
+        if !widths.contains(&full) {
+            return Err(Error::Other("every step trains the full width".into()));
+        }
+        let inputs = Tensor::<2, Int>::from_data(TensorData::new(batch.inputs.clone(), [b, n]), dev);
+        let targets = Tensor::<3, Int>::from_data(TensorData::new(batch.targets.clone(), [b, n, 1]), dev);
+        let mask = Tensor::<3>::from_data(TensorData::new(batch.mask.clone(), [b, n, 1]), dev);
+        let classes = Tensor::<1, Int>::from_data(TensorData::new(batch.classes.clone(), [b]), dev);
+        let o = &self.options;
+        let teacher = self.model.forward_train(c, full, inputs.clone(), classes.clone(), counter);
+        let mut terms = Vec::new();
+        let mut out = Vec::new();
+        let full_ce = masked_cross_entropy(teacher.clone(), targets.clone(), mask.clone(), o.label_smoothing);
+        terms.push(full_ce.clone());
+        out.push((full, full_ce, Tensor::<1>::zeros([1], dev)));
+        for &w in widths.iter().filter(|&&w| w != full) {
+            let logits = self.model.forward_train(c, w, inputs.clone(), classes.clone(), counter);
+            let ce = masked_cross_entropy(logits.clone(), targets.clone(), mask.clone(), o.label_smoothing);
+            let kl = distillation_kl(logits, teacher.clone(), mask.clone(), o.distill_temperature);
+            let lam = o.distill_weight;
+            terms.push(ce.clone() * (1.0 - lam) + kl.clone() * lam);
+            out.push((w, ce, kl));
+        }
+        out.sort_by_key(|t| t.0);
+        Ok((terms, out))
+    }
+
+    /// One optimisation step on `batch` (see the module docs).
+    pub fn train_step(&mut self, batch: &Batch) -> Result<StepStats> {
+        let start = web_time::Instant::now();
+        let widths = widths_for_step(&self.config, &self.options, self.step);
+        let counter = FlopCounter::default();
+        let (terms, parts) = self.losses(batch, &widths, &counter)?;
+        let loss = terms.into_iter().reduce(|a, b| a + b).expect("at least the full width");
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let lr = self.options.lr_at(self.step);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+
+        // One read-back of every logged loss.
+        let flat: Vec<Tensor<1>> = parts.iter().flat_map(|(_, ce, kl)| [ce.clone().detach(), kl.clone().detach()]).collect();
+        let values = Tensor::cat(flat, 0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::Engine(format!("read losses: {e:?}")))?;
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Other(format!("loss is not finite at step {}: {values:?}", self.step)));
+        }
+        let losses = parts.iter().enumerate().map(|(i, (w, _, _))| (*w, values[2 * i], values[2 * i + 1])).collect();
+
+        if let Some(ema) = self.ema.as_mut() {
+            let d = self.options.ema_decay.min((1.0 + self.step as f32) / (10.0 + self.step as f32));
+            let cur = self.model.to_weights(&self.config)?;
+            for (name, t) in ema.tensors.iter_mut() {
+                let c = &cur.get(name).data;
+                for (e, &v) in t.data.iter_mut().zip(c) {
+                    *e = d * *e + (1.0 - d) * v;
+                }
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let stats = StepStats { step: self.step, lr, losses, forward_flops: counter.get(), seconds };
+        self.step += 1;
+        self.train_seconds += seconds;
+        self.forward_flops += counter.get();
+        Ok(stats)
+    }
+
+    /// Writes `dir/{model.safetensors, optimizer.bpk, ema.safetensors, state.json}` (f32,
+    /// exact), through a temporary directory renamed into place so a crash never leaves a
+    /// half-written checkpoint.
+    pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        let tmp = dir.with_extension("tmp");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        self.weights()?.save(&tmp.join("model.safetensors"), StoredDtype::F32)?;
+        if let Some(e) = &self.ema {
+            e.save(&tmp.join("ema.safetensors"), StoredDtype::F32)?;
+        }
+        self.optim
+            .to_record()
+            .save(tmp.join("optimizer.bpk"))
+            .map_err(|e| Error::Other(format!("save optimizer state: {e:?}")))?;
+        let state = CheckpointState {
+            step: self.step,
+            options: self.options.clone(),
+            model: self.config.clone(),
+            train_seconds: self.train_seconds,
+            forward_flops: self.forward_flops,
+        };
+        std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(&state).expect("serialisable"))?;
+        let old = dir.with_extension("old");
+        if dir.exists() {
+            if old.exists() {
+                std::fs::remove_dir_all(&old)?;
+            }
+            std::fs::rename(dir, &old)?;
+        }
+        std::fs::rename(&tmp, dir)?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old)?;
+        }
+        Ok(())
+    }
+
+    /// Resumes from a checkpoint directory. `options` (when given) replaces the stored options
+    /// (e.g. a longer `total_steps`); the model config always comes from the checkpoint.
+    pub fn load_checkpoint(dir: &Path, options: Option<TrainOptions>, device: Device) -> Result<Self> {
+        let text = std::fs::read_to_string(dir.join("state.json"))
+            .map_err(|e| Error::Other(format!("checkpoint {}: cannot read state.json: {e}", dir.display())))?;
+        let state: CheckpointState = serde_json::from_str(&text)
+            .map_err(|e| Error::Other(format!("checkpoint {}: bad state.json: {e}", dir.display())))?;
+        let weights = Weights::load(&dir.join("model.safetensors"))?;
+        if weights.config != state.model {
+            return Err(Error::Other(format!("checkpoint {}: model config differs from state.json", dir.display())));
+        }
+        let options = options.unwrap_or(state.options);
+        let mut t = Trainer::new(&weights, options, device)?;
+        let record = OptimizerRecord::load(dir.join("optimizer.bpk"))
+            .map_err(|e| Error::Other(format!("checkpoint {}: optimizer state: {e:?}", dir.display())))?;
+        t.optim = optimizer(&t.options).load_record(record);
+        t.ema = if t.options.ema_decay > 0.0 {
+            let p = dir.join("ema.safetensors");
+            Some(if p.exists() { Weights::load(&p)? } else { weights.clone() })
+        } else {
+            None
+        };
+        t.step = state.step;
+        t.train_seconds = state.train_seconds;
+        t.forward_flops = state.forward_flops;
+        Ok(t)
+    }
+}
+
+/// Training throughput model: forward FLOPs per image at width index `w` (every image row,
+/// logits for every position), from the DESIGN §3 formula. Training ≈ 3× forward.
+pub fn forward_flops_per_image(config: &ModelConfig, w: usize) -> u64 {
+    crate::flops::step_flops(config, w, config.seq_len(), config.tokens())
+}

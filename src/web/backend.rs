@@ -1,0 +1,83 @@
+//! The engine behind each bundle, chosen at compile time: `web` → the WGSL engine on WebGPU,
+//! `web-fallback` (without `web`) → the burn reference model on burn-flex (CPU).
+//! Images: the plain-Rust tokenizer decoder (`tokenizer::try_cpu_decode`) on both paths.
+
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::tokenizer::TokenizerWeights;
+use crate::weights::Weights;
+
+/// Parses the tokenizer and checks that it speaks the model's token language.
+fn load_tokenizer(config: &ModelConfig, bytes: &[u8]) -> Result<TokenizerWeights> {
+    let tok = TokenizerWeights::from_safetensors(bytes)?;
+    if tok.config.grid != config.grid || tok.config.codebook != config.codebook {
+        return Err(Error::Weights(format!(
+            "the tokenizer (grid {:?}, {} codes) does not match the model (grid {:?}, {} codes)",
+            tok.config.grid, tok.config.codebook, config.grid, config.codebook
+        )));
+    }
+    Ok(tok)
+}
+
+/// `[batch × N]` codes → `[batch × S × S × 4]` RGBA8 on the CPU.
+fn cpu_images(tok: &TokenizerWeights, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
+    let n = tok.config.tokens();
+    let s = tok.config.image_size;
+    let mut out = Vec::with_capacity(batch * s * s * 4);
+    for b in 0..batch {
+        let rgb = crate::tokenizer::try_cpu_decode(tok, &codes[b * n..(b + 1) * n])?;
+        for px in rgb.chunks_exact(3) {
+            out.extend(crate::tokenizer::to_u8(px));
+            out.push(255);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(feature = "web")]
+mod imp {
+    use super::*;
+    pub const KIND: &str = "webgpu";
+    pub type Backend = crate::gpu::GpuEngine;
+    pub type ImageDecoder = TokenizerWeights;
+
+    pub async fn create_engine(weights: &Weights, max_batch: usize) -> Result<Backend> {
+        crate::gpu::GpuEngine::new(weights, max_batch).await
+    }
+    pub fn adapter_name(engine: &Backend) -> String {
+        engine.adapter_name()
+    }
+    pub fn create_decoder(_e: &Backend, config: &ModelConfig, bytes: &[u8], _max_batch: usize) -> Result<(ImageDecoder, usize)> {
+        let tok = load_tokenizer(config, bytes)?;
+        let size = tok.config.image_size;
+        Ok((tok, size))
+    }
+    pub async fn decode_images(dec: &mut ImageDecoder, _engine: &Backend, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
+        cpu_images(dec, codes, batch)
+    }
+}
+
+#[cfg(all(feature = "web-fallback", not(feature = "web")))]
+mod imp {
+    use super::*;
+    pub const KIND: &str = "cpu";
+    pub type Backend = crate::reference::ReferenceEngine;
+    pub type ImageDecoder = TokenizerWeights;
+
+    pub async fn create_engine(weights: &Weights, _max_batch: usize) -> Result<Backend> {
+        Ok(crate::reference::ReferenceEngine::cpu(weights))
+    }
+    pub fn adapter_name(_engine: &Backend) -> String {
+        "CPU (burn-flex, no WebGPU)".to_string()
+    }
+    pub fn create_decoder(_e: &Backend, config: &ModelConfig, bytes: &[u8], _max_batch: usize) -> Result<(ImageDecoder, usize)> {
+        let tok = load_tokenizer(config, bytes)?;
+        let size = tok.config.image_size;
+        Ok((tok, size))
+    }
+    pub async fn decode_images(dec: &mut ImageDecoder, _engine: &Backend, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
+        cpu_images(dec, codes, batch)
+    }
+}
+
+pub use imp::*;

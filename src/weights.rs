@@ -1,0 +1,231 @@
+//! Loading, validating and saving model weights (safetensors, f32 or f16, DESIGN §2).
+//!
+//! Everything is refused with an error naming the problem: a truncated file, an unknown dtype,
+//! a missing or unexpected tensor, a wrong shape, or a config that contradicts the tensors.
+
+use std::collections::{BTreeMap, HashMap};
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::config::{CONFIG_METADATA_KEY, ModelConfig};
+use crate::error::{Error, Result};
+
+/// A dense row-major f32 tensor on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl HostTensor {
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
+        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape/data mismatch");
+        HostTensor { shape, data }
+    }
+    pub fn zeros(shape: Vec<usize>) -> Self {
+        let n = shape.iter().product();
+        HostTensor { shape, data: vec![0.0; n] }
+    }
+    /// The leading `[..rows, ..cols]` block of a matrix (or `[..rows]` of a vector, cols ignored).
+    pub fn prefix(&self, rows: usize, cols: usize) -> HostTensor {
+        match self.shape.as_slice() {
+            [_] => HostTensor::new(vec![rows], self.data[..rows].to_vec()),
+            [_, c] => {
+                let mut out = Vec::with_capacity(rows * cols);
+                for r in 0..rows {
+                    out.extend_from_slice(&self.data[r * c..r * c + cols]);
+                }
+                HostTensor::new(vec![rows, cols], out)
+            }
+            s => panic!("prefix of a rank-{} tensor", s.len()),
+        }
+    }
+}
+
+/// Storage precision of a weights file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredDtype {
+    F32,
+    F16,
+}
+
+/// A validated model: its config and every tensor named in DESIGN §2, as f32.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    pub config: ModelConfig,
+    pub tensors: HashMap<String, HostTensor>,
+}
+
+impl Weights {
+    pub fn get(&self, name: &str) -> &HostTensor {
+        self.tensors.get(name).unwrap_or_else(|| panic!("validated weights lack {name}"))
+    }
+
+    /// Checks that exactly the expected tensors are present with the expected shapes.
+    pub fn validate(&self) -> Result<()> {
+        self.config.validate()?;
+        let expected = self.config.tensor_shapes();
+        for (name, shape) in &expected {
+            let t = self
+                .tensors
+                .get(name)
+                .ok_or_else(|| Error::Weights(format!("missing tensor `{name}` (expected shape {shape:?})")))?;
+            if &t.shape != shape {
+                return Err(Error::Weights(format!(
+                    "tensor `{name}` has shape {:?} but the config implies {shape:?}",
+                    t.shape
+                )));
+            }
+            if t.data.iter().any(|v| !v.is_finite()) {
+                return Err(Error::Weights(format!("tensor `{name}` holds NaN or infinite values")));
+            }
+        }
+        if self.tensors.len() != expected.len() {
+            let known: std::collections::HashSet<_> = expected.iter().map(|(n, _)| n.as_str()).collect();
+            let mut unknown: Vec<_> = self.tensors.keys().filter(|k| !known.contains(k.as_str())).collect();
+            unknown.sort();
+            return Err(Error::Weights(format!("unknown tensor `{}` for this config", unknown[0])));
+        }
+        Ok(())
+    }
+
+    /// Parses and validates a safetensors file (bytes), refusing anything malformed.
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        let (_, meta) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| Error::Weights(format!("not a readable safetensors file: {e}")))?;
+        let config_json = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(CONFIG_METADATA_KEY))
+            .ok_or_else(|| Error::Weights(format!("metadata has no `{CONFIG_METADATA_KEY}` config")))?;
+        let config = ModelConfig::from_json(config_json)?;
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::Weights(format!("corrupt or truncated safetensors file: {e}")))?;
+        let mut tensors = HashMap::new();
+        for (name, view) in st.tensors() {
+            tensors.insert(name.clone(), host_from_view(&name, &view)?);
+        }
+        let w = Weights { config, tensors };
+        w.validate()?;
+        Ok(w)
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Weights(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_safetensors(&bytes).map_err(|e| match e {
+            Error::Weights(m) => Error::Weights(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Serialises to safetensors with the config in the metadata.
+    pub fn to_safetensors(&self, dtype: StoredDtype) -> Result<Vec<u8>> {
+        let mut buffers: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
+        for (name, t) in &self.tensors {
+            let bytes = match dtype {
+                StoredDtype::F32 => bytemuck::cast_slice(&t.data).to_vec(),
+                StoredDtype::F16 => {
+                    let h: Vec<half::f16> = t.data.iter().map(|&v| half::f16::from_f32(v)).collect();
+                    bytemuck::cast_slice(&h).to_vec()
+                }
+            };
+            buffers.insert(name.clone(), (t.shape.clone(), bytes));
+        }
+        let st_dtype = match dtype {
+            StoredDtype::F32 => Dtype::F32,
+            StoredDtype::F16 => Dtype::F16,
+        };
+        let views: Vec<(String, TensorView)> = buffers
+            .iter()
+            .map(|(n, (s, b))| (n.clone(), TensorView::new(st_dtype, s.clone(), b).expect("consistent view")))
+            .collect();
+        let mut meta = HashMap::new();
+        meta.insert(CONFIG_METADATA_KEY.to_string(), self.config.to_json());
+        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Weights(format!("serialise: {e}")))
+    }
+
+    pub fn save(&self, path: &std::path::Path, dtype: StoredDtype) -> Result<()> {
+        let bytes = self.to_safetensors(dtype)?;
+        std::fs::write(path, bytes).map_err(|e| Error::Weights(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Random initialisation (seeded): truncated-normal-ish weights with std 0.02, zero biases,
+    /// unit LayerNorm gains. Used by `magnets init` and as the start of training.
+    pub fn init(config: &ModelConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let mut tensors = HashMap::new();
+        for (i, (name, shape)) in config.tensor_shapes().into_iter().enumerate() {
+            let n: usize = shape.iter().product();
+            let data = if name.ends_with("gamma") {
+                vec![1.0; n]
+            } else if shape.len() == 1 {
+                vec![0.0; n]
+            } else {
+                (0..n)
+                    .map(|j| {
+                        let u1 = crate::rng::uniform(seed as u32, (seed >> 32) as u32, i as u32, j as u32, 0);
+                        let u2 = crate::rng::uniform(seed as u32, (seed >> 32) as u32, i as u32, j as u32, 1);
+                        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos();
+                        0.02 * z.clamp(-2.0, 2.0)
+                    })
+                    .collect()
+            };
+            tensors.insert(name, HostTensor::new(shape, data));
+        }
+        Ok(Weights { config: config.clone(), tensors })
+    }
+
+    /// The standalone model of width `config.widths[width]` made of the sliced weights (used to
+    /// test that a nested sub-model is exactly a smaller model).
+    pub fn standalone_submodel(&self, width: usize) -> Weights {
+        let c = &self.config;
+        let d = c.widths[width];
+        let r = c.mlp_dim(d);
+        let mut sub_cfg = c.clone();
+        sub_cfg.dim = d;
+        sub_cfg.widths = c.widths[..=width].to_vec();
+        sub_cfg.width_names = c.width_names[..=width].to_vec();
+        let mut tensors = HashMap::new();
+        for (name, _) in sub_cfg.tensor_shapes() {
+            let t = self.get(&name);
+            let sliced = match (name.as_str(), t.shape.as_slice()) {
+                (n, [rows, _]) if n.ends_with("embedding") => t.prefix(*rows, d),
+                ("head.w", [_, k]) => t.prefix(d, *k),
+                ("head.b", _) => t.clone(),
+                (n, _) if n.ends_with("mlp.w1") => t.prefix(d, r),
+                (n, _) if n.ends_with("mlp.w2") => t.prefix(r, d),
+                (n, _) if n.ends_with("mlp.b1") => t.prefix(r, 0),
+                (_, [_, _]) => t.prefix(d, d),
+                (_, _) => t.prefix(d, 0),
+            };
+            tensors.insert(name, sliced);
+        }
+        Weights { config: sub_cfg, tensors }
+    }
+}
+
+fn host_from_view(name: &str, view: &TensorView) -> Result<HostTensor> {
+    let shape = view.shape().to_vec();
+    let bytes = view.data();
+    let data: Vec<f32> = match view.dtype() {
+        Dtype::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        other => {
+            return Err(Error::Weights(format!(
+                "tensor `{name}` has unsupported dtype {other:?} (expected F32, F16 or BF16)"
+            )));
+        }
+    };
+    if data.len() != shape.iter().product::<usize>() {
+        return Err(Error::Weights(format!("tensor `{name}` data does not match its shape {shape:?}")));
+    }
+    Ok(HostTensor { shape, data })
+}

@@ -1,0 +1,249 @@
+//! The WGSL engine against the burn reference (burn-flex on the CPU), on whatever adapter
+//! wgpu finds (lavapipe in CI). Without an adapter these tests FAIL, unless
+//! MAGNETS_SKIP_GPU_TESTS=1.
+#![cfg(all(feature = "gpu", feature = "reference"))]
+
+use magnets::config::ModelConfig;
+use magnets::decode::{DecodeRequest, decode};
+use magnets::engine::{Engine, ForwardRequest};
+use magnets::gpu::GpuEngine;
+use magnets::reference::ReferenceEngine;
+use magnets::sampling::SamplingParams;
+use magnets::schedule::{CachePolicy, Schedule};
+use magnets::weights::Weights;
+
+fn skip() -> bool {
+    std::env::var("MAGNETS_SKIP_GPU_TESTS").is_ok_and(|v| v == "1")
+}
+
+/// The engine, or None when GPU tests are explicitly skipped; panics (fails) otherwise.
+fn gpu(weights: &Weights, max_batch: usize) -> Option<GpuEngine> {
+    match pollster::block_on(GpuEngine::new(weights, max_batch)) {
+        Ok(e) => {
+            eprintln!("adapter: {}", e.adapter_name());
+            Some(e)
+        }
+        Err(e) if skip() => {
+            eprintln!("skipping GPU test (MAGNETS_SKIP_GPU_TESTS=1): {e}");
+            None
+        }
+        Err(e) => panic!("no usable GPU adapter ({e}); install mesa-vulkan-drivers or set MAGNETS_SKIP_GPU_TESTS=1"),
+    }
+}
+
+/// A small model with odd sizes: 3×5 grid, codebook 37, head_dim 12, three widths, mlp ratio 3.
+fn odd_config() -> ModelConfig {
+    ModelConfig {
+        grid: [3, 5],
+        codebook: 37,
+        classes: 2,
+        class_names: vec!["x".into(), "y".into()],
+        dim: 60,
+        depth: 3,
+        head_dim: 12,
+        mlp_ratio: 3,
+        widths: vec![12, 36, 60],
+        width_names: vec!["S".into(), "M".into(), "XL".into()],
+    }
+}
+
+/// Random weights with larger matrices, non-trivial biases and gains, so logits are far from
+/// flat and every term of the block matters.
+fn spicy_weights(config: &ModelConfig, seed: u64) -> Weights {
+    let mut w = Weights::init(config, seed).unwrap();
+    let mut names: Vec<String> = w.tensors.keys().cloned().collect();
+    names.sort();
+    for (ti, name) in names.iter().enumerate() {
+        let t = w.tensors.get_mut(name).unwrap();
+        for (j, v) in t.data.iter_mut().enumerate() {
+            let u = magnets::rng::uniform(seed as u32, 7, ti as u32, j as u32, 3) - 0.5;
+            if name.ends_with("gamma") {
+                *v = 1.0 + 0.4 * u;
+            } else if t.shape.len() == 1 {
+                *v = 0.2 * u;
+            } else {
+                *v *= 5.0;
+            }
+        }
+    }
+    w.validate().unwrap();
+    w
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn spread(a: &[f32]) -> f32 {
+    let mx = a.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mn = a.iter().copied().fold(f32::INFINITY, f32::min);
+    mx - mn
+}
+
+/// Pseudo-random ascending subset of `0..n` of size `k`.
+fn subset(n: usize, k: usize, salt: u32) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| magnets::rng::hash(salt, 1, 2, i as u32, 0));
+    let mut s = order[..k].to_vec();
+    s.sort_unstable();
+    s
+}
+
+/// Refresh, then two cached steps, at every width; batch 3; compares every logit.
+fn parity(config: &ModelConfig, seed: u64) -> f32 {
+    let w = spicy_weights(config, seed);
+    let Some(mut g) = gpu(&w, 4) else { return 0.0 };
+    let mut c = ReferenceEngine::cpu(&w);
+    let n = config.tokens();
+    let k = config.codebook as u32;
+    let batch = 3;
+    let classes: Vec<u32> = (0..batch as u32).map(|b| b % (config.classes as u32 + 1)).collect();
+    let mut worst = 0f32;
+    for width in 0..config.widths.len() {
+        pollster::block_on(g.begin(batch)).unwrap();
+        pollster::block_on(c.begin(batch)).unwrap();
+        // Masked counts shrink step by step, like a decode.
+        let masked_counts = [n - 2, n / 2, 3];
+        let mut tokens = vec![k; batch * n];
+        let mut masked: Vec<Vec<usize>> = Vec::new();
+        for b in 0..batch {
+            let m = subset(n, masked_counts[0], (seed as u32) ^ (b as u32 * 31 + width as u32));
+            for i in 0..n {
+                if !m.contains(&i) {
+                    tokens[b * n + i] = magnets::rng::hash(seed as u32, b as u32, 9, i as u32, 1) % k;
+                }
+            }
+            masked.push(m);
+        }
+        for (step, &mc) in masked_counts.iter().enumerate() {
+            let mut rows = Vec::new();
+            if step > 0 {
+                // Fix some masked tokens: those rows (changed input) plus the still-masked rows are active.
+                for b in 0..batch {
+                    let keep = subset(masked[b].len(), mc, seed as u32 + step as u32 * 7 + b as u32);
+                    let still: Vec<usize> = keep.iter().map(|&j| masked[b][j]).collect();
+                    let mut active: Vec<u32> = masked[b].iter().map(|&i| i as u32 + 1).collect();
+                    for &i in &masked[b] {
+                        if !still.contains(&i) {
+                            tokens[b * n + i] = magnets::rng::hash(seed as u32, b as u32, step as u32, i as u32, 2) % k;
+                        }
+                    }
+                    active.sort_unstable();
+                    rows.extend(active);
+                    masked[b] = still;
+                }
+            }
+            let logit_rows: Vec<u32> = masked.iter().flat_map(|m| m.iter().map(|&i| i as u32 + 1)).collect();
+            let req = ForwardRequest {
+                width,
+                batch,
+                tokens: &tokens,
+                classes: &classes,
+                rows: (step > 0).then_some(rows.as_slice()),
+                logit_rows: &logit_rows,
+            };
+            let lg = pollster::block_on(g.forward(&req)).unwrap();
+            let lc = pollster::block_on(c.forward(&req)).unwrap();
+            let diff = max_abs_diff(&lg, &lc);
+            eprintln!(
+                "width {} step {step} ({}) rows/seq {} logits {}: max |Δ| {diff:.2e}, logit spread {:.2}",
+                config.widths[width],
+                if step == 0 { "refresh" } else { "cached" },
+                req.rows_per_sequence(config),
+                lc.len(),
+                spread(&lc)
+            );
+            assert!(spread(&lc) > 1.0, "logits too flat for a meaningful check");
+            assert!(diff <= 1e-3, "width {} step {step}: max |Δlogit| {diff}", config.widths[width]);
+            worst = worst.max(diff);
+        }
+    }
+    assert_eq!(g.flops_performed(), c.flops_performed(), "FLOPs counted from dispatch sizes vs the reference's matmul shapes");
+    worst
+}
+
+#[test]
+fn parity_tiny_every_width_refresh_and_cached() {
+    let worst = parity(&ModelConfig::tiny(), 1);
+    eprintln!("tiny: worst |Δlogit| {worst:.2e}");
+}
+
+#[test]
+fn parity_odd_sizes_every_width_refresh_and_cached() {
+    let worst = parity(&odd_config(), 2);
+    eprintln!("odd: worst |Δlogit| {worst:.2e}");
+}
+
+fn default_config() -> ModelConfig {
+    ModelConfig {
+        grid: [8, 8],
+        codebook: 512,
+        classes: 9,
+        class_names: (0..9).map(|i| format!("c{i}")).collect(),
+        dim: 192,
+        depth: 6,
+        head_dim: 32,
+        mlp_ratio: 4,
+        widths: vec![],
+        width_names: vec![],
+    }
+    .with_default_widths()
+}
+
+/// End to end with the default model size (random init weights): the same tokens on both
+/// engines for the MaGNeTS schedule with the cache, and the FLOP counter equals flops.rs.
+#[test]
+fn decode_same_tokens_and_flops() {
+    let config = default_config();
+    let w = Weights::init(&config, 5).unwrap();
+    let Some(mut g) = gpu(&w, 8) else { return };
+    let mut c = ReferenceEngine::cpu(&w);
+    for (schedule, cache, guidance) in [("S3M3L3XL3", CachePolicy::On { refresh_every: None }, 0.0), ("M2XL4", CachePolicy::Off, 1.5)] {
+        let req = DecodeRequest {
+            schedule: Schedule::parse(schedule, &config).unwrap(),
+            cache,
+            classes: vec![0, 3, 9],
+            sampling: SamplingParams { seed: 11, guidance, ..Default::default() },
+        };
+        let before = g.flops_performed();
+        let tg = pollster::block_on(decode(&mut g, &req, |_| {})).unwrap();
+        let tc = pollster::block_on(decode(&mut c, &req, |_| {})).unwrap();
+        assert_eq!(g.flops_performed() - before, tg.total_flops, "{schedule}: engine FLOPs vs flops.rs");
+        let planned = magnets::flops::summarize(&config, &req.schedule, cache, guidance > 0.0);
+        assert_eq!(tg.total_flops as f64 / 1e9, planned.total_gflops * 1.0, "{schedule}: trace vs plan");
+        let mut differing = 0;
+        for (a, b) in tg.tokens.iter().flatten().zip(tc.tokens.iter().flatten()) {
+            differing += (a != b) as usize;
+        }
+        eprintln!("{schedule}: {differing} of {} tokens differ; {:.3} GFLOPs", 3 * config.tokens(), tg.total_flops as f64 / 1e9);
+        assert_eq!(tg.tokens, tc.tokens, "{schedule}: tokens differ between the WGSL and burn engines");
+    }
+}
+
+#[test]
+fn oversized_model_is_refused() {
+    // Refused on the real adapter's limits, before any upload: a model whose weights alone
+    // exceed the largest storage binding this device allows.
+    let config = default_config();
+    let w = Weights::init(&config, 0).unwrap();
+    let Some(g) = gpu(&w, 1) else { return };
+    let limits = g.device().limits();
+    let mut big = ModelConfig { dim: 8192, head_dim: 64, depth: 64, ..config.clone() }.with_default_widths();
+    big.mlp_ratio = 16;
+    let f = magnets::gpu::Footprint::new(&big, 1);
+    assert!(f.weights > limits.max_storage_buffer_binding_size as u64, "test model should exceed the limit");
+    let err = magnets::gpu::check_limits(&big, 1, &limits).unwrap_err().to_string();
+    eprintln!("{err}");
+    assert!(err.contains("too large") && err.contains("max_storage_buffer_binding_size"), "{err}");
+    // Through the constructor too (the config is checked before any tensor is read).
+    let fake = Weights { config: big, tensors: Default::default() };
+    let err = match pollster::block_on(GpuEngine::new(&fake, 1)) {
+        Ok(_) => panic!("oversized model accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("too large"), "{err}");
+    // A batch too large for the K/V cache binding is refused as well.
+    let err = magnets::gpu::check_limits(&config, 1 << 20, &limits).unwrap_err().to_string();
+    assert!(err.contains("too large"), "{err}");
+}

@@ -1,0 +1,82 @@
+//! Every WGSL kernel in shaders/ parses and validates with naga (no GPU needed), and the
+//! erf approximation used by the fused GELU is accurate to ~1e-7.
+#![cfg(feature = "gpu")]
+
+fn validate(name: &str, src: &str) {
+    let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty());
+    v.validate(&module).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+}
+
+#[test]
+fn every_shader_validates() {
+    let sources = magnets::gpu::shader_sources();
+    let mut on_disk: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wgsl"))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = sources.iter().map(|(n, _)| n.to_string()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed, "every shaders/*.wgsl must be listed in gpu::shader_sources()");
+    for (name, src) in &sources {
+        validate(name, src);
+    }
+    // The attention kernel is specialised per model head size.
+    for hd in [1, 6, 12, 32, 64, 256] {
+        validate("attention.wgsl (head_dim {hd})", &magnets::gpu::engine::attention_source(hd));
+    }
+}
+
+/// erf in f64 by its Maclaurin series (|x| < 3) or continued fraction for erfc (|x| >= 3).
+fn erf64(x: f64) -> f64 {
+    let a = x.abs();
+    let r = if a < 3.0 {
+        let mut term = a;
+        let mut sum = a;
+        let mut n = 0.0;
+        loop {
+            n += 1.0;
+            term *= -a * a / n;
+            let add = term / (2.0 * n + 1.0);
+            sum += add;
+            if add.abs() < 1e-17 {
+                break;
+            }
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    } else {
+        // Lentz continued fraction for erfc.
+        let mut f = 0.0;
+        for k in (1..60).rev() {
+            f = (k as f64 / 2.0) / (a + f);
+        }
+        1.0 - (-a * a).exp() / std::f64::consts::PI.sqrt() / (a + f)
+    };
+    r.copysign(x)
+}
+
+/// The same formula as `erf_approx` in shaders/matmul.wgsl, evaluated in f32.
+fn erf_wgsl(z: f32) -> f32 {
+    let a = z.abs();
+    let t = 1.0 / (1.0 + 0.5 * a);
+    let poly = -a * a - 1.265_512_2
+        + t * (1.000_023_7
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06 + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    if z >= 0.0 { 1.0 - erfc } else { erfc - 1.0 }
+}
+
+#[test]
+fn gelu_erf_is_accurate() {
+    let mut worst = 0f64;
+    for i in -8000..=8000 {
+        let x = i as f64 / 1000.0;
+        let e = (erf_wgsl(x as f32) as f64 - erf64(x)).abs();
+        worst = worst.max(e);
+    }
+    assert!(worst < 3e-7, "erf max abs error {worst}");
+}

@@ -1,0 +1,233 @@
+//! The burn reference engine against the contract: nesting, caching, FLOP accounting,
+//! determinism of the decode loop.
+
+use magnets::config::ModelConfig;
+use magnets::decode::{DecodeRequest, STATE_FIXED_EARLIER, STATE_FIXED_NOW, STATE_MASKED, decode};
+use magnets::engine::{Engine, ForwardRequest};
+use magnets::reference::ReferenceEngine;
+use magnets::sampling::SamplingParams;
+use magnets::schedule::{CachePolicy, Schedule};
+use magnets::weights::Weights;
+use pollster::block_on;
+
+/// Random weights scaled up so logits are far from uniform (a meaningful comparison).
+fn weights(config: &ModelConfig, seed: u64) -> Weights {
+    let mut w = Weights::init(config, seed).unwrap();
+    for (name, t) in w.tensors.iter_mut() {
+        if !name.contains("norm") {
+            t.data.iter_mut().for_each(|v| *v *= 5.0);
+        }
+    }
+    w
+}
+
+fn odd_config() -> ModelConfig {
+    ModelConfig {
+        grid: [3, 5],
+        codebook: 37,
+        classes: 2,
+        class_names: vec!["x".into(), "y".into()],
+        dim: 48,
+        depth: 3,
+        head_dim: 12,
+        mlp_ratio: 3,
+        widths: vec![12, 36, 48],
+        width_names: vec!["A".into(), "B".into(), "C".into()],
+    }
+}
+
+fn random_tokens(config: &ModelConfig, batch: usize, seed: u32) -> Vec<u32> {
+    (0..batch * config.tokens())
+        .map(|i| {
+            let h = magnets::rng::hash(seed, 0, 0, i as u32, 9);
+            if h % 3 == 0 { config.mask_id() } else { h % config.codebook as u32 }
+        })
+        .collect()
+}
+
+fn full_logits(engine: &mut ReferenceEngine, width: usize, tokens: &[u32], classes: &[u32]) -> Vec<f32> {
+    let n = engine.config().tokens();
+    let batch = classes.len();
+    let logit_rows: Vec<u32> = (0..batch).flat_map(|_| 1..=n as u32).collect();
+    block_on(async {
+        engine.begin(batch).await.unwrap();
+        engine
+            .forward(&ForwardRequest { width, batch, tokens, classes, rows: None, logit_rows: &logit_rows })
+            .await
+            .unwrap()
+    })
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn nested_submodel_equals_standalone_model() {
+    for config in [ModelConfig::tiny(), odd_config()] {
+        let w = weights(&config, 11);
+        let mut nested = ReferenceEngine::cpu(&w);
+        let tokens = random_tokens(&config, 2, 5);
+        let classes = [0, config.null_class()];
+        for width in 0..config.widths.len() {
+            let sub = w.standalone_submodel(width);
+            sub.validate().unwrap();
+            let mut standalone = ReferenceEngine::cpu(&sub);
+            let a = full_logits(&mut nested, width, &tokens, &classes);
+            let b = full_logits(&mut standalone, width, &tokens, &classes);
+            let d = max_diff(&a, &b);
+            assert!(d <= 1e-5, "width {}: max |Δ| = {d}", config.widths[width]);
+            // Widths genuinely differ (the comparison is not vacuous).
+            if width > 0 {
+                let smaller = full_logits(&mut nested, width - 1, &tokens, &classes);
+                assert!(max_diff(&a, &smaller) > 1e-2);
+            }
+        }
+    }
+}
+
+#[test]
+fn active_rows_with_fresh_cache_match_full_pass() {
+    for config in [ModelConfig::tiny(), odd_config()] {
+        let w = weights(&config, 3);
+        let mut e = ReferenceEngine::cpu(&w);
+        let n = config.tokens() as u32;
+        let batch = 3;
+        let tokens = random_tokens(&config, batch, 8);
+        let classes = [1, 0, config.null_class()];
+        for width in 0..config.widths.len() {
+            let full = full_logits(&mut e, width, &tokens, &classes); // also fills the cache
+            // Per sequence a different set of 5 active rows; logits for 3 of them.
+            let rows: Vec<u32> = (0..batch as u32).flat_map(|b| [b + 1, b + 3, 7, 9, n].map(|p| p.min(n))).collect();
+            let mut rows_sorted = Vec::new();
+            for seq in rows.chunks(5) {
+                let mut s = seq.to_vec();
+                s.sort_unstable();
+                s.dedup();
+                assert_eq!(s.len(), 5);
+                rows_sorted.extend(s);
+            }
+            let logit_rows: Vec<u32> = rows_sorted.chunks(5).flat_map(|s| [s[0], s[2], s[4]]).collect();
+            let active = block_on(e.forward(&ForwardRequest {
+                width,
+                batch,
+                tokens: &tokens,
+                classes: &classes,
+                rows: Some(&rows_sorted),
+                logit_rows: &logit_rows,
+            }))
+            .unwrap();
+            let k = config.codebook;
+            for b in 0..batch {
+                for j in 0..3 {
+                    let pos = logit_rows[b * 3 + j] as usize;
+                    let want = &full[(b * n as usize + pos - 1) * k..][..k];
+                    let got = &active[(b * 3 + j) * k..][..k];
+                    let d = max_diff(want, got);
+                    assert!(d <= 1e-5, "width {width} seq {b} pos {pos}: {d}");
+                }
+            }
+        }
+    }
+}
+
+fn request(schedule: &str, cache: CachePolicy, config: &ModelConfig, seed: u32, guidance: f32) -> DecodeRequest {
+    DecodeRequest {
+        schedule: Schedule::parse(schedule, config).unwrap(),
+        cache,
+        classes: vec![0, 1, config.null_class()],
+        sampling: SamplingParams { seed, guidance, ..Default::default() },
+    }
+}
+
+#[test]
+fn cache_refreshing_every_step_equals_uncached() {
+    let config = ModelConfig::tiny();
+    let w = weights(&config, 5);
+    let mut e = ReferenceEngine::cpu(&w);
+    let off = block_on(decode(&mut e, &request("S2M2XL3", CachePolicy::Off, &config, 1, 0.0), |_| {})).unwrap();
+    let every = block_on(decode(&mut e, &request("S2M2XL3", CachePolicy::On { refresh_every: Some(1) }, &config, 1, 0.0), |_| {})).unwrap();
+    assert_eq!(off.tokens, every.tokens);
+    for (a, b) in off.steps.iter().zip(&every.steps) {
+        assert_eq!(a.predicted, b.predicted);
+        assert!(a.refresh && b.refresh);
+    }
+    // The real cache does skip rows.
+    let cached = block_on(decode(&mut e, &request("S2M2XL3", CachePolicy::On { refresh_every: None }, &config, 1, 0.0), |_| {})).unwrap();
+    assert!(cached.steps.iter().any(|s| !s.refresh && s.rows < config.seq_len()));
+    assert!(cached.total_flops < off.total_flops);
+}
+
+#[test]
+fn flop_formula_equals_work_performed() {
+    for config in [ModelConfig::tiny(), odd_config()] {
+        let w = weights(&config, 2);
+        let mut e = ReferenceEngine::cpu(&w);
+        let names = &config.width_names;
+        let schedule = format!("{}2{}3{}2", names[0], names[1], names[names.len() - 1]);
+        for cache in [CachePolicy::Off, CachePolicy::On { refresh_every: None }, CachePolicy::On { refresh_every: Some(2) }] {
+            for guidance in [0.0, 2.0] {
+                let before = e.flops_performed();
+                let req = request(&schedule, cache, &config, 4, guidance);
+                let trace = block_on(decode(&mut e, &req, |_| {})).unwrap();
+                let performed = e.flops_performed() - before;
+                let images = req.classes.len() as u64;
+                assert_eq!(performed, trace.total_flops * images, "{schedule} {cache:?} guidance {guidance}");
+                // And the plan (no engine) predicts the same per-step numbers.
+                let plan = magnets::flops::plan(&config, &req.schedule, cache, guidance > 0.0);
+                for (p, s) in plan.iter().zip(&trace.steps) {
+                    assert_eq!((p.flops, p.rows, p.refresh), (s.flops, s.rows, s.refresh));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn decode_is_deterministic_and_well_formed() {
+    let config = ModelConfig::tiny();
+    let w = weights(&config, 9);
+    let mut e = ReferenceEngine::cpu(&w);
+    let cache = CachePolicy::On { refresh_every: None };
+    let a = block_on(decode(&mut e, &request("S3M3L3XL3", cache, &config, 42, 1.5), |_| {})).unwrap();
+    let b = block_on(decode(&mut e, &request("S3M3L3XL3", cache, &config, 42, 1.5), |_| {})).unwrap();
+    let c = block_on(decode(&mut e, &request("S3M3L3XL3", cache, &config, 43, 1.5), |_| {})).unwrap();
+    assert_eq!(a.tokens, b.tokens);
+    assert_ne!(a.tokens, c.tokens);
+    let n = config.tokens();
+    assert!(a.tokens.iter().flatten().all(|&t| (t as usize) < config.codebook));
+    let mut streamed = 0;
+    let d = block_on(decode(&mut e, &request("S3M3L3XL3", cache, &config, 42, 1.5), |_| streamed += 1)).unwrap();
+    assert_eq!(streamed, 12);
+    assert_eq!(d.tokens, a.tokens);
+    // Token states: exactly masked_after masked, (before - after) fixed now, the rest earlier.
+    for s in &a.steps {
+        for states in &s.states {
+            let count = |st| states.iter().filter(|&&x| x == st).count();
+            assert_eq!(count(STATE_MASKED), s.masked_after);
+            assert_eq!(count(STATE_FIXED_NOW), s.masked_before - s.masked_after);
+            assert_eq!(count(STATE_FIXED_EARLIER), n - s.masked_before);
+        }
+    }
+}
+
+#[test]
+fn bad_requests_are_errors() {
+    let config = ModelConfig::tiny();
+    let w = weights(&config, 1);
+    let mut e = ReferenceEngine::cpu(&w);
+    let mut req = request("XL4", CachePolicy::Off, &config, 0, 0.0);
+    req.classes = vec![99];
+    assert!(block_on(decode(&mut e, &req, |_| {})).unwrap_err().to_string().contains("class id 99"));
+    let mut req = request("XL4", CachePolicy::Off, &config, 0, 0.0);
+    req.sampling.temperature = f32::NAN;
+    assert!(block_on(decode(&mut e, &req, |_| {})).is_err());
+    let req = DecodeRequest { schedule: Schedule::parse("XL17", &config).unwrap(), ..request("XL4", CachePolicy::Off, &config, 0, 0.0) };
+    assert!(block_on(decode(&mut e, &req, |_| {})).unwrap_err().to_string().contains("only 16 tokens"));
+    // A cached step without a refresh first is refused by the engine.
+    block_on(e.begin(1)).unwrap();
+    let tokens = vec![config.mask_id(); 16];
+    let r = block_on(e.forward(&ForwardRequest { width: 0, batch: 1, tokens: &tokens, classes: &[0], rows: Some(&[1, 2]), logit_rows: &[1] }));
+    assert!(r.unwrap_err().to_string().contains("refresh"));
+}

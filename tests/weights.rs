@@ -1,0 +1,137 @@
+//! Every malformed weights file is refused with a message naming the problem; nothing panics.
+
+use std::collections::HashMap;
+
+use magnets::config::ModelConfig;
+use magnets::weights::{HostTensor, StoredDtype, Weights};
+
+fn good() -> Weights {
+    Weights::init(&ModelConfig::tiny(), 7).unwrap()
+}
+
+fn load_err(bytes: &[u8]) -> String {
+    match Weights::from_safetensors(bytes) {
+        Ok(_) => panic!("malformed file was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn round_trip_f32_and_f16() {
+    let w = good();
+    let back = Weights::from_safetensors(&w.to_safetensors(StoredDtype::F32).unwrap()).unwrap();
+    assert_eq!(back.config, w.config);
+    for (name, t) in &w.tensors {
+        assert_eq!(&back.tensors[name], t, "{name}");
+    }
+    let half = Weights::from_safetensors(&w.to_safetensors(StoredDtype::F16).unwrap()).unwrap();
+    for (name, t) in &w.tensors {
+        let h = &half.tensors[name];
+        for (a, b) in t.data.iter().zip(&h.data) {
+            assert!((a - b).abs() <= 1e-3 * a.abs().max(1e-2), "{name}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn truncated_and_garbage() {
+    let bytes = good().to_safetensors(StoredDtype::F16).unwrap();
+    for cut in [0, 4, 8, 20, bytes.len() / 2, bytes.len() - 1] {
+        let e = load_err(&bytes[..cut]);
+        assert!(e.contains("weights file"), "cut {cut}: {e}");
+    }
+    let e = load_err(b"this is not a safetensors file at all");
+    assert!(e.contains("not a readable safetensors file"), "{e}");
+}
+
+fn with_tensors(config: &ModelConfig, f: impl FnOnce(&mut HashMap<String, HostTensor>)) -> Vec<u8> {
+    let mut w = Weights::init(config, 3).unwrap();
+    f(&mut w.tensors);
+    // Serialise without validation by going through a raw writer.
+    raw_serialise(&w.config.to_json(), &w.tensors, safetensors::Dtype::F32)
+}
+
+fn raw_serialise(config_json: &str, tensors: &HashMap<String, HostTensor>, dtype: safetensors::Dtype) -> Vec<u8> {
+    let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, t)| {
+            let b: Vec<u8> = match dtype {
+                safetensors::Dtype::F32 => bytemuck::cast_slice(&t.data).to_vec(),
+                _ => t.data.iter().flat_map(|&v| [(v as i8) as u8]).collect(),
+            };
+            (n.clone(), t.shape.clone(), b)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = bufs
+        .iter()
+        .map(|(n, s, b)| (n.clone(), safetensors::tensor::TensorView::new(dtype, s.clone(), b).unwrap()))
+        .collect();
+    let mut meta = HashMap::new();
+    meta.insert("magnets.config".to_string(), config_json.to_string());
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+#[test]
+fn missing_unknown_wrong_shape() {
+    let c = ModelConfig::tiny();
+    let e = load_err(&with_tensors(&c, |t| {
+        t.remove("blocks.1.attn.wk");
+    }));
+    assert!(e.contains("missing tensor `blocks.1.attn.wk`"), "{e}");
+    let e = load_err(&with_tensors(&c, |t| {
+        t.insert("blocks.9.attn.wq".into(), HostTensor::zeros(vec![2, 2]));
+    }));
+    assert!(e.contains("unknown tensor `blocks.9.attn.wq`"), "{e}");
+    let e = load_err(&with_tensors(&c, |t| {
+        t.insert("head.w".into(), HostTensor::zeros(vec![64, 31]));
+    }));
+    assert!(e.contains("`head.w` has shape [64, 31]"), "{e}");
+    let e = load_err(&with_tensors(&c, |t| {
+        t.insert("head.b".into(), HostTensor::new(vec![32], vec![f32::NAN; 32]));
+    }));
+    assert!(e.contains("NaN"), "{e}");
+}
+
+#[test]
+fn unsupported_dtype() {
+    let w = good();
+    let e = load_err(&raw_serialise(&w.config.to_json(), &w.tensors, safetensors::Dtype::I8));
+    assert!(e.contains("unsupported dtype"), "{e}");
+}
+
+#[test]
+fn config_problems() {
+    let w = good();
+    // Config contradicts the tensors: a different dim.
+    let mut c = w.config.clone();
+    c.dim = 128;
+    c.widths = vec![16, 32, 64, 128];
+    let e = load_err(&raw_serialise(&c.to_json(), &w.tensors, safetensors::Dtype::F32));
+    assert!(e.contains("has shape") || e.contains("config implies"), "{e}");
+    // Widths not ascending / not multiples of head_dim / last != dim.
+    for (widths, needle) in [
+        (vec![16, 8, 32, 64], "ascending"),
+        (vec![12, 16, 32, 64], "multiple of head_dim"),
+        (vec![8, 16, 32], "must equal dim"),
+    ] {
+        let mut c = w.config.clone();
+        c.width_names = (0..widths.len()).map(|i| ["S", "M", "L", "XL"][i].to_string()).collect();
+        c.widths = widths;
+        let e = load_err(&raw_serialise(&c.to_json(), &w.tensors, safetensors::Dtype::F32));
+        assert!(e.contains(needle), "{needle}: {e}");
+    }
+    let e = load_err(&raw_serialise("{\"grid\": 3}", &w.tensors, safetensors::Dtype::F32));
+    assert!(e.contains("invalid config JSON"), "{e}");
+    // No config at all.
+    let views: Vec<(String, safetensors::tensor::TensorView)> = vec![];
+    let bytes = safetensors::serialize(views, None).unwrap();
+    assert!(load_err(&bytes).contains("magnets.config"));
+}
+
+#[test]
+fn config_json_rejects_unknown_keys() {
+    let mut v: serde_json::Value = serde_json::from_str(&ModelConfig::tiny().to_json()).unwrap();
+    v["dimension"] = serde_json::json!(3);
+    let e = ModelConfig::from_json(&v.to_string()).unwrap_err().to_string();
+    assert!(e.contains("unknown field"), "{e}");
+}

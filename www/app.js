@@ -1,0 +1,831 @@
+// MaGNeTS page controller: state (URL hash), engine worker, grid + timeline rendering,
+// schedule editor, transport, stats, compare and embed modes. Plain ES modules, no framework.
+import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
+
+const $ = (id) => document.getElementById(id);
+const IMAGES = 16;
+const el = (tag, cls, text) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text != null) e.textContent = text;
+  return e;
+};
+
+// ---------------------------------------------------------------- app state
+const app = {
+  state: null,            // parsed URL state (see state.js)
+  info: null,             // engine info: {kind, describe, adapter, config, tokenizer, image_size}
+  bundle: null,           // 'webgpu' | 'cpu'
+  config: null,
+  planner: null,          // the WebGPU bundle's pure functions (plan, normalize_schedule), main thread
+  schedule: [],           // width index per step (what the editor shows)
+  plan: null,             // flops::FlopsSummary for the current schedule
+  runs: {},               // id -> {kind, request, steps[], trace, images: Map(stepIndex -> ImageData[]), done, error}
+  main: null, base: null, // current run ids
+  cur: 0,                 // displayed step, 0 = nothing decoded yet
+  follow: true,           // follow the live decode
+  playing: false,
+  metrics: { start: performance.now() },
+  problems: [],
+  nextId: 1,
+};
+window.magnets = app; // test + debugging hook
+
+function setStatus(s) { document.body.dataset.status = s; }
+setStatus('loading');
+
+// ---------------------------------------------------------------- messages
+function showBanner(lines) {
+  const b = $('banner');
+  if (!lines || !lines.length) { b.hidden = true; b.textContent = ''; return; }
+  b.textContent = lines.join('\n');
+  b.hidden = false;
+}
+function showNotice(text) {
+  const n = $('notice');
+  n.hidden = !text;
+  n.textContent = text || '';
+}
+function reportProblems() {
+  showBanner(app.problems.length ? ['Some settings in the link could not be used:', ...app.problems.map((p) => '• ' + p)] : []);
+}
+function fatal(message) {
+  setStatus('error');
+  $('engine-badge').textContent = 'no engine';
+  $('engine-badge').className = 'badge err';
+  $('loading').classList.add('done');
+  showBanner([...(app.problems.length ? ['Some settings in the link could not be used:', ...app.problems.map((p) => '• ' + p), ''] : []), 'The demo could not start: ' + message]);
+}
+
+// ---------------------------------------------------------------- planner (main thread)
+async function loadPlanner() {
+  // Same file as the worker's WebGPU bundle (one download); it only plans, no GPU needed.
+  for (const path of ['./pkg/magnets.js', './pkg-fallback/magnets.js']) {
+    try {
+      const mod = await import(path);
+      await mod.default();
+      app.planner = mod;
+      return;
+    } catch (e) {
+      app.planner = null;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- worker
+let worker = null;
+function startWorker() {
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = (ev) => onWorkerMessage(ev.data);
+  worker.onerror = (ev) => fatal('the engine worker failed to start' + (ev.message ? ': ' + ev.message : ''));
+}
+
+async function modelUrls() {
+  // models/manifest.json (written by scripts/build-web.sh) versions the files so the Cache API
+  // never serves a stale model after an update.
+  let manifest = null;
+  try {
+    const r = await fetch('models/manifest.json', { cache: 'no-cache' });
+    if (r.ok) manifest = await r.json();
+  } catch (_) { manifest = null; }
+  const version = (path) => {
+    const name = path.replace(/^models\//, '');
+    const entry = manifest && manifest.files && manifest.files[name];
+    return entry && entry.sha256 ? `${path}?v=${entry.sha256.slice(0, 16)}` : path;
+  };
+  app.manifest = manifest;
+  return { weights: version(app.state.w), tokenizer: app.state.tok ? version(app.state.tok) : null };
+}
+
+function onWorkerMessage(m) {
+  switch (m.type) {
+    case 'status': $('loading-text').textContent = m.text; break;
+    case 'progress': {
+      const pct = m.total ? Math.min(100, (100 * m.loaded) / m.total) : 0;
+      if (m.cached) app.metrics.cached = (app.metrics.cached || []).concat(m.what);
+      $('progress-bar').style.width = pct.toFixed(1) + '%';
+      const mb = (x) => (x / 1048576).toFixed(2);
+      $('loading-text').textContent = m.cached
+        ? `Loaded the ${m.what} from the cache (${mb(m.total)} MB)`
+        : `Downloading the ${m.what}… ${mb(m.loaded)}${m.total ? ' / ' + mb(m.total) : ''} MB`;
+      break;
+    }
+    case 'ready': onReady(m); break;
+    case 'fatal': fatal(m.message); break;
+    case 'step': onStep(m.id, m.step); break;
+    case 'done': onDone(m.id, m.trace); break;
+    case 'images': onImages(m); break;
+    case 'images-done': {
+      const r = app.runs[m.id];
+      if (r) { r.imagesDone = true; maybeFinished(); }
+      break;
+    }
+    case 'error': {
+      const r = app.runs[m.id];
+      if (r) { r.error = m.message; r.done = true; r.imagesDone = true; }
+      showBanner([(m.images ? '' : 'Generation failed: ') + m.message]);
+      setStatus('error-run');
+      render();
+      break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- ready: config + controls
+function onReady(m) {
+  app.info = m.info;
+  app.bundle = m.bundle;
+  app.config = m.info.config;
+  app.metrics.readyMs = performance.now() - app.metrics.start;
+  $('loading').classList.add('done');
+  const badge = $('engine-badge');
+  if (m.bundle === 'webgpu') {
+    badge.textContent = 'WebGPU';
+    badge.className = 'badge';
+  } else {
+    badge.textContent = 'CPU fallback (slow)';
+    badge.className = 'badge cpu';
+    showNotice('WebGPU is not available, so the CPU fallback runs the reference model: it works, only slower.' + (m.note ? ' (' + m.note + ')' : ''));
+  }
+  const mb = $('model-badge');
+  const entry = app.manifest && app.manifest.files && app.manifest.files[app.state.w.replace(/^models\//, '')];
+  mb.textContent = entry && entry.random ? 'untrained random weights' : `${app.config.grid[0]}×${app.config.grid[1]} tokens · ${app.config.codebook} codes`;
+  mb.hidden = false;
+  if (!m.info.tokenizer) showNotice(($('notice').textContent ? $('notice').textContent + ' ' : '') + 'No tokenizer loaded: tokens are shown as colours instead of pixels.');
+  buildControls();
+  applyStateToControls();
+  generate();
+}
+
+function buildControls() {
+  const c = app.config;
+  const sel = $('class');
+  sel.replaceChildren();
+  sel.append(new Option('mix (one of each)', 'mix'));
+  c.class_names.forEach((n, i) => sel.append(new Option(n, String(i))));
+  sel.append(new Option('unconditional', 'null'));
+  const cp = $('const-presets');
+  cp.replaceChildren();
+  c.width_names.forEach((n) => {
+    const b = el('button', null, n + ' only');
+    b.dataset.preset = 'const:' + n;
+    b.title = `constant ${n} (width ${c.widths[c.width_names.indexOf(n)]})`;
+    cp.append(b);
+  });
+  $('steps').max = String(c.grid[0] * c.grid[1]);
+  const leg = $('timeline-legend');
+  leg.replaceChildren();
+  c.width_names.forEach((n, i) => {
+    const s = el('span');
+    const sw = el('i', 'sw');
+    sw.style.background = `var(--w${Math.min(i, 5)})`;
+    s.append(sw, `${n} = width ${c.widths[i]}`);
+    leg.append(s);
+  });
+  const extra = [['↻', 'cache refresh (all rows)'], ['▬', 'rows processed'], ['▮', 'FLOPs (dashed: baseline)']];
+  for (const [sym, text] of extra) { const s = el('span', null, `${sym} ${text}`); leg.append(s); }
+}
+
+// Resolves state.schedule (+ steps) against the model; a bad value → problem + default.
+function resolveSchedule() {
+  const s = app.state;
+  const tryOne = (text, steps) => {
+    if (app.planner) return app.planner.normalize_schedule(JSON.stringify(app.config), text, steps);
+    return text; // no planner: the worker validates
+  };
+  try {
+    const canon = tryOne(s.schedule, s.steps);
+    app.schedule = parseScheduleString(canon);
+    if (!isPreset(s.schedule)) s.steps = app.schedule.length;
+  } catch (e) {
+    app.problems.push(`schedule “${s.schedule}” with ${s.steps} steps: ${e.message || e}; using the MaGNeTS preset with ${DEFAULTS.steps} steps`);
+    s.schedule = DEFAULTS.schedule;
+    s.steps = DEFAULTS.steps;
+    app.schedule = parseScheduleString(tryOne(s.schedule, s.steps));
+    reportProblems();
+  }
+}
+const isPreset = (t) => /^(baseline|maskgit|magnets|reverse|const:[A-Za-z]+)$/.test(t);
+
+function parseScheduleString(text) {
+  const names = app.config.width_names;
+  const out = [];
+  const re = /([A-Za-z]+)(\d+)/g;
+  let m;
+  while ((m = re.exec(text))) {
+    const w = names.findIndex((n) => n.toLowerCase() === m[1].toLowerCase());
+    for (let i = 0; i < Number(m[2]); i++) out.push(w);
+  }
+  return out;
+}
+function scheduleString(steps) {
+  const names = app.config.width_names;
+  let out = '';
+  for (let i = 0; i < steps.length;) {
+    let j = i;
+    while (j < steps.length && steps[j] === steps[i]) j++;
+    out += names[steps[i]] + (j - i);
+    i = j;
+  }
+  return out;
+}
+
+function validateClass() {
+  const s = app.state;
+  if (s.cls !== 'mix' && s.cls !== 'null' && Number(s.cls) >= app.config.classes) {
+    app.problems.push(`class ${s.cls} does not exist (this model has ${app.config.classes}); using mix`);
+    s.cls = 'mix';
+    reportProblems();
+  }
+}
+
+function applyStateToControls() {
+  const s = app.state;
+  resolveSchedule();
+  validateClass();
+  $('schedule-text').value = scheduleString(app.schedule);
+  $('schedule-text').classList.remove('bad');
+  $('schedule-help').classList.remove('bad');
+  $('schedule-help').textContent = 'runs of width names with step counts, e.g. S3M3L3XL3';
+  $('steps').value = String(app.schedule.length);
+  const cacheOn = s.cache !== 'off';
+  $('cache-on').checked = cacheOn;
+  $('refresh').value = s.cache.startsWith('on:') ? s.cache.slice(3) : '0';
+  $('refresh').disabled = !cacheOn;
+  $('class').value = s.cls;
+  $('seed').value = String(s.seed);
+  $('temp').value = String(s.temp);
+  $('tau').value = String(s.tau);
+  $('g').value = String(s.g);
+  $('compare').checked = s.cmp;
+  $('speed').value = String(s.speed);
+  if (![...$('speed').options].some((o) => o.value === String(s.speed))) $('speed').append(new Option(s.speed + '×', String(s.speed), true, true));
+  document.querySelectorAll('.presets button[data-preset]').forEach((b) => b.classList.toggle('active', b.dataset.preset === s.schedule));
+  updatePlan();
+  writeHash();
+}
+
+function writeHash() {
+  const h = formatHash(app.state);
+  const url = location.pathname + location.search + (h ? '#' + h : '');
+  if (location.href.endsWith(url) && (location.hash || '') === (h ? '#' + h : '')) return;
+  app.ignoreHash = true;
+  history.replaceState(null, '', url);
+  app.ignoreHash = false;
+  updateEmbedSnippet();
+}
+
+function updateEmbedSnippet() {
+  const base = location.href.split('#')[0];
+  const h = formatHash({ ...app.state, embed: true });
+  const src = `${base}#${h}`;
+  $('embed-code').value = `<iframe src="${src}" width="520" height="760" style="border:0;border-radius:12px" loading="lazy" title="MaGNeTS: nested MaskGIT decoding"></iframe>`;
+  const open = $('embed-open');
+  open.href = `${base}#${formatHash({ ...app.state, embed: false })}`;
+}
+
+// ---------------------------------------------------------------- plan + stats
+function cacheString() {
+  return app.state.cache;
+}
+function updatePlan() {
+  app.plan = null;
+  if (app.planner && app.schedule.length) {
+    try {
+      app.plan = JSON.parse(app.planner.plan(JSON.stringify(app.config), scheduleString(app.schedule), cacheString(), app.state.g > 0));
+    } catch (e) {
+      app.plan = null;
+    }
+  }
+  renderTimeline();
+  renderStats();
+}
+
+const fmt3 = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+function meanStepMs(run) {
+  if (!run || !run.steps.length) return null;
+  // The first step also uploads and warms up; report the mean of the others when there are any.
+  const ms = run.steps.map((s) => s.ms);
+  const rest = ms.length > 1 ? ms.slice(1) : ms;
+  return rest.reduce((a, b) => a + b, 0) / rest.length;
+}
+function renderStats() {
+  const plan = app.plan;
+  const main = app.runs[app.main];
+  let gflops = null, ratio = null;
+  if (plan) { gflops = plan.total_gflops; ratio = plan.ratio; }
+  else if (main && main.trace) { gflops = main.trace.total_flops / 1e9; ratio = main.trace.baseline_flops / main.trace.total_flops; }
+  $('st-gflops').textContent = gflops == null ? '–' : fmt3(gflops);
+  $('st-ratio').textContent = ratio == null ? '–' : ratio.toFixed(2) + '×';
+  const mm = meanStepMs(main);
+  const bm = meanStepMs(app.runs[app.base]);
+  $('st-ms').textContent = mm == null ? '–' : (bm == null ? mm.toFixed(1) : `${mm.toFixed(1)} vs ${bm.toFixed(1)}`);
+  $('st-ms').title = bm == null ? 'mean decode time per step (after the first)' : 'this schedule vs the baseline';
+  $('st-device').textContent = app.info ? `${app.info.adapter || app.info.describe}` : '–';
+  $('st-device').title = app.info ? app.info.describe : '';
+  const sub = (run, el) => {
+    if (!run) { el.textContent = ''; return; }
+    const g = run.trace ? run.trace.total_flops / 1e9 : null;
+    const ms = meanStepMs(run);
+    el.textContent = [run.schedule, g != null ? fmt3(g) + ' GFLOPs' : null, ms != null ? ms.toFixed(1) + ' ms/step' : null].filter(Boolean).join(' · ');
+  };
+  sub(main, $('main-sub'));
+  sub(app.runs[app.base], $('base-sub'));
+}
+
+// ---------------------------------------------------------------- timeline
+function timelineSteps() {
+  if (app.plan) return app.plan.steps;
+  const main = app.runs[app.main];
+  if (main && main.steps.length) return main.steps;
+  return app.schedule.map((w, i) => ({ step: i + 1, width: w, width_name: app.config.width_names[w], refresh: true, rows: app.config.grid[0] * app.config.grid[1] + 1, flops: 0, baseline_flops: 0 }));
+}
+
+function renderTimeline() {
+  const tl = $('timeline');
+  if (!app.config) return;
+  const steps = timelineSteps();
+  const nW = app.config.widths.length;
+  const seq = app.config.grid[0] * app.config.grid[1] + 1;
+  const maxFlops = Math.max(1, ...steps.map((s) => Math.max(s.flops || 0, s.baseline_flops || 0)));
+  tl.replaceChildren();
+  const axis = el('div', 'tl-axis');
+  const levels = el('div', 'levels');
+  app.config.width_names.forEach((n, i) => {
+    const s = el('span', null, n);
+    s.style.bottom = `${((i + 1) / nW) * 100}%`;
+    levels.append(s);
+  });
+  axis.append(levels, el('div', null, 'rows'), el('div', null, 'FLOPs'), el('div', null, 'step'));
+  const cols = el('div', 'tl-cols');
+  cols.id = 'tl-cols';
+  const main = app.runs[app.main];
+  steps.forEach((s, i) => {
+    const col = el('div', 'tcol');
+    col.dataset.step = String(i + 1);
+    col.dataset.width = app.config.width_names[s.width];
+    col.dataset.refresh = s.refresh ? '1' : '0';
+    col.title = `step ${i + 1}: ${app.config.width_names[s.width]} (width ${app.config.widths[s.width]})\n` +
+      `${s.rows} of ${seq} rows processed${s.refresh ? ' (cache refresh)' : ''}\n` +
+      (s.flops ? `${(s.flops / 1e6).toFixed(1)} MFLOPs per image (baseline ${(s.baseline_flops / 1e6).toFixed(1)})` : '');
+    if (i + 1 === app.cur) col.classList.add('current');
+    const w = el('div', 'twidth');
+    const bar = el('div', 'tbar', app.config.width_names[s.width]);
+    bar.style.height = `${((s.width + 1) / nW) * 100}%`;
+    bar.style.background = `var(--w${Math.min(s.width, 5)})`;
+    w.append(bar);
+    if (s.refresh) w.append(el('span', 'trefresh', '↻'));
+    const rows = el('div', 'trows');
+    const rf = el('div', 'fill');
+    rf.style.width = `${(s.rows / seq) * 76}%`;
+    rows.append(rf);
+    const fl = el('div', 'tflops');
+    if (s.baseline_flops) {
+      const b = el('div', 'base');
+      b.style.height = `calc(${(s.baseline_flops / maxFlops) * 100}% - 4px)`;
+      b.style.top = 'auto';
+      fl.append(b);
+    }
+    const ff = el('div', 'fill');
+    ff.style.height = `${((s.flops || 0) / maxFlops) * 100}%`;
+    fl.append(ff);
+    const label = el('div', 'tstep', String(i + 1));
+    col.append(w, rows, fl, label);
+    if (main && i < main.steps.length) col.classList.add('done-step');
+    cols.append(col);
+  });
+  tl.append(axis, cols);
+  $('timeline').dataset.switches = String(steps.reduce((n, s, i) => n + (i > 0 && s.width !== steps[i - 1].width ? 1 : 0), 0));
+  $('timeline').dataset.widths = steps.map((s) => app.config.width_names[s.width]).join(',');
+}
+
+// Drag editing: the pointer's height over a column picks that step's width.
+function setupTimelineEditing() {
+  const tl = $('timeline');
+  let dragging = false;
+  const apply = (ev) => {
+    const cols = $('tl-cols');
+    if (!cols || !app.config) return;
+    const list = [...cols.children];
+    const r = cols.getBoundingClientRect();
+    const x = Math.min(Math.max(ev.clientX, r.left), r.right - 1);
+    const idx = Math.min(list.length - 1, Math.max(0, Math.floor(((x - r.left) / r.width) * list.length)));
+    const area = list[idx].querySelector('.twidth').getBoundingClientRect();
+    const nW = app.config.widths.length;
+    const frac = 1 - (ev.clientY - area.top) / area.height;
+    const level = Math.min(nW - 1, Math.max(0, Math.ceil(frac * nW) - 1));
+    if (app.schedule[idx] !== level) {
+      app.schedule[idx] = level;
+      app.state.schedule = scheduleString(app.schedule);
+      $('schedule-text').value = app.state.schedule;
+      document.querySelectorAll('.presets button[data-preset]').forEach((b) => b.classList.remove('active'));
+      updatePlan();
+    }
+  };
+  tl.addEventListener('pointerdown', (ev) => {
+    if (!ev.target.closest('.twidth') || !app.config) return;
+    dragging = true;
+    tl.setPointerCapture(ev.pointerId);
+    apply(ev);
+    ev.preventDefault();
+  });
+  tl.addEventListener('pointermove', (ev) => { if (dragging) apply(ev); });
+  const end = () => {
+    if (!dragging) return;
+    dragging = false;
+    writeHash();
+    scheduleGenerate();
+  };
+  tl.addEventListener('pointerup', end);
+  tl.addEventListener('pointercancel', end);
+}
+
+// ---------------------------------------------------------------- generation
+let genTimer = null;
+function scheduleGenerate() {
+  clearTimeout(genTimer);
+  genTimer = setTimeout(generate, 250);
+}
+
+function baseRequest() {
+  const s = app.state;
+  return {
+    classes: classesFor(s.cls, app.config, IMAGES),
+    seed: s.seed,
+    temperature: s.temp,
+    tau: s.tau,
+    guidance: s.g,
+  };
+}
+
+function generate() {
+  if (!app.config) return;
+  clearTimeout(genTimer);
+  const T = app.schedule.length;
+  const mainSchedule = scheduleString(app.schedule);
+  const runs = [];
+  const mk = (kind, schedule, cache) => {
+    const id = app.nextId++;
+    const request = { ...baseRequest(), schedule, cache };
+    app.runs[id] = { id, kind, schedule, request, steps: [], trace: null, images: new Map(), done: false, imagesDone: false, started: performance.now() };
+    runs.push({ id, request });
+    return id;
+  };
+  // Old runs are dropped; their late messages are ignored.
+  app.runs = {};
+  app.main = mk('main', mainSchedule, cacheString());
+  const full = app.config.width_names[app.config.widths.length - 1];
+  app.base = app.state.cmp ? mk('base', `${full}${T}`, 'off') : null;
+  $('panel-base').hidden = !app.state.cmp;
+  $('grids').classList.toggle('compare', app.state.cmp);
+  $('main-title').textContent = app.state.cmp ? 'Your schedule' : 'Generated emoji';
+  app.cur = 0;
+  app.follow = true;
+  stopPlaying();
+  setStatus('generating');
+  if (app.bannerFromRun) { app.bannerFromRun = false; reportProblems(); }
+  worker.postMessage({ type: 'cancel-images' });
+  worker.postMessage({ type: 'generate', runs });
+  buildGrids();
+  render();
+}
+
+function onStep(id, step) {
+  const r = app.runs[id];
+  if (!r) return;
+  r.steps.push(step);
+  if (id === app.main && app.follow) app.cur = step.step;
+  render();
+}
+function onDone(id, trace) {
+  const r = app.runs[id];
+  if (!r) return;
+  r.trace = trace;
+  r.done = true;
+  if (id === app.main) app.metrics.lastDecodeMs = trace.ms;
+  renderStats();
+  maybeFinished();
+}
+function onImages(m) {
+  const r = app.runs[m.id];
+  if (!r) return;
+  const per = m.size * m.size * 4;
+  const imgs = [];
+  for (let b = 0; b < m.batch; b++) {
+    imgs.push(new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset + b * per, per), m.size, m.size));
+  }
+  r.images.set(m.index, imgs);
+  if (m.id === app.main && m.index === r.steps.length - 1 && app.metrics.firstGridMs == null) {
+    app.metrics.firstGridMs = performance.now() - app.metrics.start;
+  }
+  render();
+}
+function maybeFinished() {
+  const runs = Object.values(app.runs);
+  const decoded = runs.every((r) => r.done);
+  if (decoded && document.body.dataset.status === 'generating') {
+    const main = app.runs[app.main];
+    if (main && main.trace && !app.info.tokenizer && app.metrics.firstGridMs == null) app.metrics.firstGridMs = performance.now() - app.metrics.start;
+    setStatus(runs.some((r) => r.error) ? 'error-run' : 'done');
+  }
+  if (runs.every((r) => r.imagesDone)) document.body.dataset.images = 'done';
+  else document.body.dataset.images = 'pending';
+  render();
+}
+
+// ---------------------------------------------------------------- grid rendering
+const CELL_PX = 160;
+function buildGrids() {
+  for (const [gridId, runId] of [['grid-main', app.main], ['grid-base', app.base]]) {
+    const g = $(gridId);
+    g.replaceChildren();
+    if (runId == null) continue;
+    const classes = app.runs[runId].request.classes;
+    for (let b = 0; b < IMAGES; b++) {
+      const cell = el('div', 'cell');
+      const cv = document.createElement('canvas');
+      cv.width = CELL_PX;
+      cv.height = CELL_PX;
+      cell.append(cv);
+      const c = classes[b];
+      if (app.state.cls === 'mix') {
+        const tag = el('span', 'tag', c < app.config.classes ? app.config.class_names[c] : 'unconditional');
+        cell.append(tag);
+      }
+      g.append(cell);
+    }
+  }
+}
+
+const scratch = document.createElement('canvas');
+function codeColour(code) {
+  const h = (code * 137.508) % 360;
+  return `hsl(${h.toFixed(0)} 55% ${45 + (code % 5) * 6}%)`;
+}
+
+function drawCell(cv, run, b) {
+  const ctx = cv.getContext('2d');
+  const [gh, gw] = app.config.grid;
+  const tw = CELL_PX / gw, th = CELL_PX / gh;
+  const idx = app.cur - 1;
+  const step = idx >= 0 ? run.steps[idx] : null;
+  ctx.clearRect(0, 0, CELL_PX, CELL_PX);
+  if (!step) {
+    ctx.fillStyle = '#2a3142';
+    ctx.fillRect(0, 0, CELL_PX, CELL_PX);
+    drawMaskTexture(ctx, gw, gh, tw, th, null);
+    return { masked: gw * gh, now: 0, earlier: 0 };
+  }
+  const imgs = run.images.get(idx);
+  if (imgs && imgs[b]) {
+    const im = imgs[b];
+    scratch.width = im.width;
+    scratch.height = im.height;
+    scratch.getContext('2d').putImageData(im, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(scratch, 0, 0, CELL_PX, CELL_PX);
+  } else {
+    const pred = step.predicted[b];
+    for (let i = 0; i < gw * gh; i++) {
+      ctx.fillStyle = codeColour(pred[i]);
+      ctx.fillRect((i % gw) * tw, Math.floor(i / gw) * th, tw + 0.5, th + 0.5);
+    }
+  }
+  return drawMaskTexture(ctx, gw, gh, tw, th, step.states[b]);
+}
+
+function drawMaskTexture(ctx, gw, gh, tw, th, states) {
+  const counts = { masked: 0, now: 0, earlier: 0 };
+  for (let i = 0; i < gw * gh; i++) {
+    const st = states ? states[i] : 0;
+    const x = (i % gw) * tw, y = Math.floor(i / gw) * th;
+    if (st === 0) {
+      counts.masked++;
+      ctx.fillStyle = 'rgba(29, 36, 51, 0.80)';
+      ctx.fillRect(x, y, tw, th);
+      ctx.fillStyle = 'rgba(255, 255, 255, 0.10)';
+      ctx.fillRect(x + tw / 2 - 1.5, y + th / 2 - 1.5, 3, 3);
+    } else if (st === 1) {
+      counts.now++;
+      ctx.fillStyle = 'rgba(245, 165, 36, 0.22)';
+      ctx.fillRect(x, y, tw, th);
+      ctx.strokeStyle = '#f5a524';
+      ctx.lineWidth = 3;
+      ctx.strokeRect(x + 1.5, y + 1.5, tw - 3, th - 3);
+    } else {
+      counts.earlier++;
+    }
+  }
+  return counts;
+}
+
+function render() {
+  if (!app.config) return;
+  const main = app.runs[app.main];
+  const T = app.schedule.length;
+  const scrub = $('scrub');
+  scrub.max = String(T);
+  scrub.value = String(app.cur);
+  $('step-label').textContent = `step ${app.cur} / ${T}`;
+  let totals = { masked: 0, now: 0, earlier: 0 };
+  for (const [gridId, runId] of [['grid-main', app.main], ['grid-base', app.base]]) {
+    const run = app.runs[runId];
+    if (!run) continue;
+    const cells = $(gridId).querySelectorAll('canvas');
+    cells.forEach((cv, b) => {
+      const c = drawCell(cv, run, b);
+      if (runId === app.main) { totals.masked += c.masked; totals.now += c.now; totals.earlier += c.earlier; }
+    });
+  }
+  const g = $('grid-main').dataset;
+  g.step = String(app.cur);
+  g.masked = String(totals.masked);
+  g.fixedNow = String(totals.now);
+  g.fixedEarlier = String(totals.earlier);
+  g.decoded = String(main ? main.steps.length : 0);
+  document.querySelectorAll('#tl-cols .tcol').forEach((c, i) => {
+    c.classList.toggle('current', i + 1 === app.cur);
+    c.classList.toggle('done-step', !!(main && i < main.steps.length));
+  });
+  renderStats();
+}
+
+// ---------------------------------------------------------------- transport
+let playTimer = null;
+function stopPlaying() {
+  app.playing = false;
+  clearInterval(playTimer);
+  $('play').classList.remove('playing');
+  $('play').setAttribute('aria-label', 'Play');
+}
+function startPlaying() {
+  const main = app.runs[app.main];
+  if (!main) return;
+  app.playing = true;
+  app.follow = false;
+  $('play').classList.add('playing');
+  $('play').setAttribute('aria-label', 'Pause');
+  if (app.cur >= main.steps.length) app.cur = 0;
+  render();
+  clearInterval(playTimer);
+  playTimer = setInterval(() => {
+    const m = app.runs[app.main];
+    if (!m) return stopPlaying();
+    if (app.cur >= m.steps.length) {
+      if (m.done) return stopPlaying();
+      return; // wait for the live decode
+    }
+    app.cur++;
+    render();
+  }, 700 / app.state.speed);
+}
+function step(delta) {
+  const main = app.runs[app.main];
+  const max = main ? main.steps.length : 0;
+  stopPlaying();
+  app.follow = false;
+  app.cur = Math.max(0, Math.min(max, app.cur + delta));
+  render();
+}
+
+// ---------------------------------------------------------------- control wiring
+function setupControls() {
+  $('play').onclick = () => (app.playing ? stopPlaying() : startPlaying());
+  $('prev').onclick = () => step(-1);
+  $('next').onclick = () => step(1);
+  $('scrub').oninput = () => {
+    const main = app.runs[app.main];
+    stopPlaying();
+    app.follow = false;
+    app.cur = Math.min(Number($('scrub').value), main ? main.steps.length : 0);
+    render();
+  };
+  $('speed').onchange = () => {
+    app.state.speed = Number($('speed').value);
+    writeHash();
+    if (app.playing) startPlaying();
+  };
+  document.addEventListener('keydown', (ev) => {
+    if (ev.target.closest('input, select, textarea')) return;
+    if (ev.key === 'ArrowLeft') step(-1);
+    else if (ev.key === 'ArrowRight') step(1);
+    else if (ev.key === ' ' && !ev.target.closest('button')) { ev.preventDefault(); app.playing ? stopPlaying() : startPlaying(); }
+  });
+  document.querySelectorAll('.presets').forEach((group) => group.addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-preset]');
+    if (!b || !app.config) return;
+    app.state.schedule = b.dataset.preset;
+    app.state.steps = app.schedule.length || DEFAULTS.steps;
+    applyStateToControls();
+    generate();
+  }));
+  $('schedule-text').onchange = () => {
+    const text = $('schedule-text').value.trim();
+    try {
+      const canon = app.planner ? app.planner.normalize_schedule(JSON.stringify(app.config), text, 0) : text;
+      app.state.schedule = canon;
+      applyStateToControls();
+      generate();
+    } catch (e) {
+      $('schedule-text').classList.add('bad');
+      $('schedule-help').classList.add('bad');
+      $('schedule-help').textContent = String(e.message || e);
+    }
+  };
+  $('steps').onchange = () => {
+    const n = Number($('steps').value);
+    const max = app.config.grid[0] * app.config.grid[1];
+    if (!Number.isInteger(n) || n < 1 || n > max) {
+      $('steps').classList.add('bad');
+      $('schedule-help').classList.add('bad');
+      $('schedule-help').textContent = `steps must be a whole number from 1 to ${max} (each step unmasks at least one of the ${max} tokens)`;
+      return;
+    }
+    $('steps').classList.remove('bad');
+    if (!isPreset(app.state.schedule)) {
+      // Stretch the custom schedule to the new length.
+      const old = app.schedule;
+      app.state.schedule = scheduleString(Array.from({ length: n }, (_, i) => old[Math.min(old.length - 1, Math.floor((i * old.length) / n))]));
+    }
+    app.state.steps = n;
+    applyStateToControls();
+    generate();
+  };
+  const cacheChanged = () => {
+    const on = $('cache-on').checked;
+    const k = Number($('refresh').value);
+    app.state.cache = !on ? 'off' : Number.isInteger(k) && k >= 1 && k <= 1024 ? `on:${k}` : 'on';
+    applyStateToControls();
+    generate();
+  };
+  $('cache-on').onchange = cacheChanged;
+  $('refresh').onchange = cacheChanged;
+  const numField = (id, key, lo, hi, int) => {
+    $(id).onchange = () => {
+      const v = Number($(id).value);
+      if ($(id).value === '' || !Number.isFinite(v) || v < lo || v > hi || (int && !Number.isInteger(v))) {
+        $(id).classList.add('bad');
+        $(id).title = `${lo} to ${hi}`;
+        return;
+      }
+      $(id).classList.remove('bad');
+      app.state[key] = v;
+      applyStateToControls();
+      generate();
+    };
+  };
+  numField('seed', 'seed', 0, 4294967295, true);
+  numField('temp', 'temp', 0, 10, false);
+  numField('tau', 'tau', 0, 100, false);
+  numField('g', 'g', 0, 20, false);
+  $('class').onchange = () => { app.state.cls = $('class').value; applyStateToControls(); generate(); };
+  $('reseed').onclick = () => { app.state.seed = Math.floor(Math.random() * 1e6); applyStateToControls(); generate(); };
+  $('generate').onclick = () => generate();
+  $('compare').onchange = () => { app.state.cmp = $('compare').checked; applyStateToControls(); generate(); };
+  const copy = async (text, button) => {
+    const old = button.textContent;
+    try { await navigator.clipboard.writeText(text); button.textContent = 'Copied ✓'; }
+    catch (_) { $('embed-code').value = text; $('embed-code').select(); button.textContent = 'Select + copy ↓'; }
+    setTimeout(() => (button.textContent = old), 1500);
+  };
+  $('copy-link').onclick = () => copy(location.href, $('copy-link'));
+  $('copy-embed').onclick = () => copy($('embed-code').value, $('copy-embed'));
+  window.addEventListener('hashchange', () => {
+    if (app.ignoreHash) return;
+    const { state, problems } = parseHash(location.hash);
+    const embedBefore = app.state.embed;
+    app.state = state;
+    app.problems = problems;
+    reportProblems();
+    document.body.classList.toggle('embed', state.embed);
+    if (!app.config) return;
+    applyStateToControls();
+    if (embedBefore !== state.embed) buildGrids();
+    generate();
+  });
+  setupTimelineEditing();
+}
+
+// ---------------------------------------------------------------- start
+async function main() {
+  const { state, problems } = parseHash(location.hash);
+  app.state = state;
+  app.problems = problems;
+  reportProblems();
+  document.body.classList.toggle('embed', state.embed);
+  $('embed-open').hidden = !state.embed;
+  setupControls();
+  updateEmbedSnippet();
+  if (typeof Worker === 'undefined' || typeof WebAssembly === 'undefined') {
+    fatal('this browser lacks Web Workers or WebAssembly, which the demo needs.');
+    return;
+  }
+  const planner = loadPlanner();
+  const urls = await modelUrls();
+  startWorker();
+  await planner;
+  if (!app.planner) { fatal('could not load the WebAssembly bundle (pkg/magnets.js); was the page built with scripts/build-web.sh?'); return; }
+  worker.postMessage({ type: 'init', weights: urls.weights, tokenizer: urls.tokenizer, forceCpu: state.cpu, batch: IMAGES * 2 });
+}
+
+main().catch((e) => fatal(String(e && e.message ? e.message : e)));

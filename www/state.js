@@ -1,0 +1,98 @@
+// Page state <-> URL hash. Every field is parsed on its own: a bad value gives a readable
+// problem and the default for that field, never a broken page.
+
+export const DEFAULTS = Object.freeze({
+  schedule: 'magnets',  // a schedule string (S3M3L3XL3) or a preset name
+  steps: 12,
+  cache: 'on',          // off | on | on:K
+  cls: 'mix',           // mix | null | class index
+  seed: 1,
+  temp: 1.0,
+  tau: 4.5,
+  g: 0,
+  cmp: false,
+  embed: false,
+  speed: 1,
+  w: 'models/magnets-emoji.safetensors',
+  tok: 'models/tokenizer.safetensors',
+  cpu: false,
+});
+
+const num = (lo, hi, int) => (v) => {
+  if (!/^-?\d+(\.\d+)?$/.test(v)) return { error: `“${v}” is not a number` };
+  const x = Number(v);
+  if (int && !Number.isInteger(x)) return { error: `“${v}” is not a whole number` };
+  if (x < lo || x > hi) return { error: `${v} is outside ${lo}…${hi}` };
+  return { value: x };
+};
+const bool = (v) => (v === '1' || v === 'true' ? { value: true } : v === '0' || v === 'false' ? { value: false } : { error: `“${v}” is not 0 or 1` });
+const relUrl = (v) => {
+  // Same-origin, relative paths only (a shared link must not point the page elsewhere).
+  if (!/^[A-Za-z0-9._\-/]+$/.test(v) || v.startsWith('/') || v.includes('..') || v.includes('//')) {
+    return { error: `“${v}” is not a relative path to a file on this site` };
+  }
+  return { value: v };
+};
+
+const FIELDS = {
+  s: ['schedule', (v) => (/^[A-Za-z0-9:]{1,200}$/.test(v) ? { value: v } : { error: `“${v}” is not a schedule like S3M3L3XL3` })],
+  T: ['steps', num(1, 1024, true)],
+  c: ['cache', (v) => (/^(off|on|on:[1-9]\d{0,3})$/.test(v) ? { value: v } : { error: `cache “${v}” must be off, on or on:K` })],
+  cls: ['cls', (v) => (/^(mix|null|\d{1,4})$/.test(v) ? { value: v } : { error: `class “${v}” must be mix, null or a class number` })],
+  seed: ['seed', num(0, 4294967295, true)],
+  temp: ['temp', num(0, 10, false)],
+  tau: ['tau', num(0, 100, false)],
+  g: ['g', num(0, 20, false)],
+  cmp: ['cmp', bool],
+  embed: ['embed', bool],
+  speed: ['speed', num(0.25, 8, false)],
+  w: ['w', relUrl],
+  tok: ['tok', relUrl],
+  cpu: ['cpu', bool],
+};
+
+// Returns {state, problems[]}.
+export function parseHash(hash) {
+  const state = { ...DEFAULTS };
+  const problems = [];
+  let text = (hash || '').replace(/^#/, '');
+  if (!text) return { state, problems };
+  if (text.length > 2000) return { state, problems: ['the link’s settings are too long; using the defaults'] };
+  for (const part of text.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    let key, raw;
+    try {
+      key = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
+      raw = eq < 0 ? '1' : decodeURIComponent(part.slice(eq + 1));
+    } catch (_) {
+      problems.push(`“${part.slice(0, 40)}” is not valid URL text`);
+      continue;
+    }
+    const field = FIELDS[key];
+    if (!field) { problems.push(`unknown setting “${key.slice(0, 40)}”`); continue; }
+    const r = field[1](raw);
+    if (r.error) problems.push(`${key}: ${r.error}; using ${String(DEFAULTS[field[0]])}`);
+    else state[field[0]] = r.value;
+  }
+  return { state, problems };
+}
+
+export function formatHash(state, { includeDefaults = false } = {}) {
+  const parts = [];
+  for (const [key, [name]] of Object.entries(FIELDS)) {
+    const v = state[name];
+    if (!includeDefaults && v === DEFAULTS[name]) continue;
+    const text = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
+    parts.push(`${key}=${encodeURIComponent(text)}`);
+  }
+  return parts.join('&');
+}
+
+// One class id per image: `mix` cycles through the classes, `null` is unconditional.
+export function classesFor(cls, config, images) {
+  if (cls === 'null') return Array(images).fill(config.classes);
+  if (cls === 'mix') return Array.from({ length: images }, (_, i) => i % config.classes);
+  const c = Number(cls);
+  return Array(images).fill(c);
+}

@@ -1,0 +1,209 @@
+// The engine worker: loads the wasm bundle (WebGPU, or the CPU fallback), downloads the
+// weights with progress (cached with the Cache API), runs decodes and decodes images.
+// Protocol (all messages are plain objects):
+//   in : {type:'init', weights, tokenizer, forceCpu, batch}
+//        {type:'generate', runs:[{id, request}]}   request = PageRequest (src/web/mod.rs)
+//        {type:'cancel-images'}
+//   out: {type:'status', text} {type:'progress', what, loaded, total}
+//        {type:'ready', info, bundle, note} {type:'fatal', message}
+//        {type:'step', id, step} {type:'done', id, trace} {type:'error', id, message}
+//        {type:'images', id, index, rgba, batch, size} {type:'images-done', id}
+
+const CACHE_NAME = 'magnets-weights-v1';
+let wasm = null;       // the bundle's module namespace
+let engine = null;     // PageEngine
+let info = null;
+let imageGeneration = 0;
+let adapterText = '';
+let latestGenerate = null;
+
+const post = (msg, transfer) => self.postMessage(msg, transfer || []);
+const errText = (e) => (e && e.message) ? e.message : String(e);
+
+async function webgpuUsable() {
+  if (!('gpu' in navigator) || !navigator.gpu) return 'this browser has no WebGPU (navigator.gpu is missing)';
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) return 'WebGPU is present but no GPU adapter is available';
+    const i = adapter.info || {};
+    adapterText = [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+  } catch (e) {
+    return 'WebGPU adapter request failed: ' + errText(e);
+  }
+  return null;
+}
+
+async function loadBundle(kind) {
+  const path = kind === 'webgpu' ? './pkg/magnets.js' : './pkg-fallback/magnets.js';
+  post({ type: 'status', text: kind === 'webgpu' ? 'Loading the WebGPU engine…' : 'Loading the CPU fallback engine…' });
+  const mod = await import(path);
+  await mod.default();
+  return mod;
+}
+
+// Fetches a URL as bytes with progress, through the Cache API when available.
+async function fetchBytes(url, what) {
+  const absolute = new URL(url, self.location.href).href;
+  let cache = null;
+  try { if (self.caches) cache = await caches.open(CACHE_NAME); } catch (_) { cache = null; }
+  if (cache) {
+    const hit = await cache.match(absolute);
+    if (hit) {
+      const buf = new Uint8Array(await hit.arrayBuffer());
+      post({ type: 'progress', what, loaded: buf.length, total: buf.length, cached: true });
+      return buf;
+    }
+  }
+  let resp;
+  try {
+    resp = await fetch(absolute);
+  } catch (e) {
+    throw new Error(`could not download the ${what} (${url}): ${errText(e)}`);
+  }
+  if (!resp.ok) throw new Error(`could not download the ${what} (${url}): HTTP ${resp.status} ${resp.statusText}`);
+  const total = Number(resp.headers.get('content-length')) || 0;
+  const chunks = [];
+  let loaded = 0;
+  const reader = resp.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    post({ type: 'progress', what, loaded, total });
+  }
+  const bytes = new Uint8Array(loaded);
+  let off = 0;
+  for (const c of chunks) { bytes.set(c, off); off += c.length; }
+  post({ type: 'progress', what, loaded, total: loaded });
+  return { bytes, cache, absolute };
+}
+
+async function getBytes(url, what) {
+  const r = await fetchBytes(url, what);
+  if (r instanceof Uint8Array) return { bytes: r, store: async () => {} };
+  // Stored only after the engine accepted the file, so a corrupt download is never cached.
+  return {
+    bytes: r.bytes,
+    store: async () => {
+      if (!r.cache) return;
+      try {
+        await r.cache.put(r.absolute, new Response(r.bytes, { headers: { 'content-type': 'application/octet-stream' } }));
+      } catch (_) { /* quota or private mode: fine */ }
+    },
+  };
+}
+
+async function init(msg) {
+  let note = '';
+  let kind = 'cpu';
+  if (!msg.forceCpu) {
+    const why = await webgpuUsable();
+    if (why) note = why; else kind = 'webgpu';
+  } else {
+    note = 'CPU engine requested';
+  }
+  const weights = await getBytes(msg.weights, 'model weights');
+  let tokenizer = null;
+  if (msg.tokenizer) {
+    try {
+      tokenizer = await getBytes(msg.tokenizer, 'tokenizer');
+    } catch (e) {
+      note += (note ? '; ' : '') + 'no tokenizer (' + errText(e) + '): tokens are shown as colours';
+    }
+  }
+  const build = async (k) => {
+    wasm = await loadBundle(k);
+    post({ type: 'status', text: 'Building the engine…' });
+    // Copies: wasm-bindgen takes ownership of the Vec<u8>.
+    return wasm.create_engine(weights.bytes.slice(), tokenizer ? tokenizer.bytes.slice() : undefined, msg.batch);
+  };
+  try {
+    engine = await build(kind);
+  } catch (e) {
+    const m = errText(e);
+    // Weights problems are the same on every engine: report them, don't retry.
+    if (kind === 'webgpu' && !/weights file|model config|tokenizer/i.test(m)) {
+      note = 'WebGPU engine failed (' + m + ')';
+      kind = 'cpu';
+      engine = await build(kind);
+    } else {
+      throw e;
+    }
+  }
+  info = JSON.parse(engine.info());
+  await weights.store();
+  if (tokenizer && info.tokenizer) await tokenizer.store();
+  if (kind === 'webgpu' && adapterText) info.adapter = `WebGPU · ${adapterText}`;
+  post({ type: 'ready', info, bundle: kind, note });
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+// msg.runs = [{id, request}]: decodes every run first (token states stream out step by step),
+// then the images: every run's final step first, then the other steps in order.
+async function generate(msg) {
+  const myGen = imageGeneration;
+  const done = [];
+  for (const run of msg.runs) {
+    const steps = [];
+    try {
+      const traceJson = await engine.generate(JSON.stringify(run.request), (json) => {
+        const step = JSON.parse(json);
+        steps.push(step);
+        post({ type: 'step', id: run.id, step });
+      });
+      post({ type: 'done', id: run.id, trace: JSON.parse(traceJson) });
+      done.push({ id: run.id, steps });
+    } catch (e) {
+      const m = errText(e);
+      if (m.startsWith('cancelled')) return; // a newer request replaced this one
+      post({ type: 'error', id: run.id, message: m });
+    }
+  }
+  if (!info.tokenizer) { for (const r of done) post({ type: 'images-done', id: r.id }); return; }
+  const jobs = [];
+  for (const r of done) jobs.push([r, r.steps.length - 1]);
+  for (const r of done) for (let i = 0; i < r.steps.length - 1; i++) jobs.push([r, i]);
+  for (const [r, index] of jobs) {
+    await tick();
+    if (myGen !== imageGeneration) return; // superseded by a newer generation
+    const grid = r.steps[index].predicted;
+    const batch = grid.length;
+    const codes = new Uint32Array(grid.flat());
+    try {
+      const rgba = await engine.decode_images(codes, batch);
+      post({ type: 'images', id: r.id, index, rgba, batch, size: info.image_size }, [rgba.buffer]);
+    } catch (e) {
+      post({ type: 'error', id: r.id, message: 'image decoding failed: ' + errText(e), images: true });
+      return;
+    }
+  }
+  for (const r of done) post({ type: 'images-done', id: r.id });
+}
+
+let queue = Promise.resolve();
+self.onmessage = (ev) => {
+  const msg = ev.data;
+  if (msg.type === 'cancel-images') { imageGeneration++; return; }
+  if (msg.type === 'generate') {
+    latestGenerate = msg;
+    if (engine) engine.cancel(); // stops a running decode at its next step
+  }
+  queue = queue.then(async () => {
+    try {
+      if (msg.type === 'init') await init(msg);
+      else if (msg.type === 'generate') {
+        if (msg !== latestGenerate) return; // superseded while it waited
+        if (!engine) throw new Error('the engine is not ready');
+        await generate(msg);
+      }
+    } catch (e) {
+      const message = errText(e);
+      if (msg.type === 'init') post({ type: 'fatal', message });
+      else post({ type: 'error', id: msg.runs ? msg.runs[0].id : null, message });
+    }
+  });
+};
+self.addEventListener('error', (ev) => post({ type: 'fatal', message: 'engine crashed: ' + (ev.message || 'unknown error') }));
+self.addEventListener('unhandledrejection', (ev) => post({ type: 'fatal', message: 'engine crashed: ' + errText(ev.reason) }));
