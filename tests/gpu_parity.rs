@@ -175,20 +175,10 @@ fn parity_odd_sizes_every_width_refresh_and_cached() {
     eprintln!("odd: worst |Δlogit| {worst:.2e}");
 }
 
+/// The project's default model config (models/default-config.json).
 fn default_config() -> ModelConfig {
-    ModelConfig {
-        grid: [8, 8],
-        codebook: 512,
-        classes: 9,
-        class_names: (0..9).map(|i| format!("c{i}")).collect(),
-        dim: 192,
-        depth: 6,
-        head_dim: 32,
-        mlp_ratio: 4,
-        widths: vec![],
-        width_names: vec![],
-    }
-    .with_default_widths()
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default-config.json")).unwrap();
+    ModelConfig::from_json(&text).unwrap()
 }
 
 /// End to end with the default model size (random init weights): the same tokens on both

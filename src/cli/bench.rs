@@ -17,8 +17,8 @@ use super::common::{parse_cache, parse_schedule};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Weights file; without it, random weights of the default config (D=192, depth 6,
-    /// head_dim 32, 8×8 grid, codebook 512) — speed does not depend on the values.
+    /// Weights file; without it, random weights of models/default-config.json (8×8 grid,
+    /// K=512, D=128, depth 6) — speed does not depend on the values.
     #[arg(long)]
     pub weights: Option<PathBuf>,
     #[arg(long, default_value_t = 16)]
@@ -42,20 +42,9 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn default_config() -> ModelConfig {
-    ModelConfig {
-        grid: [8, 8],
-        codebook: 512,
-        classes: 9,
-        class_names: (0..9).map(|i| format!("class{i}")).collect(),
-        dim: 192,
-        depth: 6,
-        head_dim: 32,
-        mlp_ratio: 4,
-        widths: vec![],
-        width_names: vec![],
-    }
-    .with_default_widths()
+/// The project's default model config, `models/default-config.json`.
+pub fn default_config() -> magnets::Result<ModelConfig> {
+    ModelConfig::from_json(include_str!("../../models/default-config.json"))
 }
 
 struct Timed {
@@ -77,7 +66,7 @@ fn run_decode<E: Engine>(engine: &mut E, req: &DecodeRequest, repeats: usize) ->
 pub fn run(a: Args) -> magnets::Result<()> {
     let weights = match &a.weights {
         Some(p) => Weights::load(p)?,
-        None => Weights::init(&default_config(), 0)?,
+        None => Weights::init(&default_config()?, 0)?,
     };
     let config = weights.config.clone();
     let classes: Vec<u32> = (0..a.batch as u32).map(|i| i % config.classes as u32).collect();

@@ -104,7 +104,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "{}: {} images, {:.4} GFLOPs/image vs baseline {:.4} ({:.2}x less), {:.1} ms",
         trace.engine,
         trace.classes.len(),
-        trace.total_flops as f64 / 1e9 / trace.classes.len() as f64 * trace.classes.len() as f64,
+        trace.total_flops as f64 / 1e9,
         trace.baseline_flops as f64 / 1e9,
         trace.flops_ratio(),
         trace.ms
