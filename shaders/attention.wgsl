@@ -1,6 +1,7 @@
 // Attention of the processed (active) query rows over all S = N+1 cached K/V rows of their
 // sequence. One invocation per (query row, head), online softmax in one pass over the keys.
-// q: [rows, ld]; kc/vc: the cache, layer block at cache_off, rows b·S + j, stride ld;
+// q at q_off: [rows, ld]; K/V cache layer blocks at k_off / v_off, rows b·S + j, stride ld
+// (all three live in one buffer, bound read-only three times);
 // query row i belongs to sequence i / r. HEAD_DIM is substituted by the host (the private
 // arrays are sized by it); the value here is the default model's, for validation.
 
@@ -8,8 +9,9 @@ const HEAD_DIM: u32 = 32u;
 
 struct Params {
     rows: u32, r: u32, seq: u32, heads: u32,
-    ld: u32, cache_off: u32, scale: f32, _p0: u32,
-    _p1: u32, _p2: u32, _p3: u32, _p4: u32,
+    ld: u32, k_off: u32, scale: f32, v_off: u32,
+    q_off: u32,
+    _p2: u32, _p3: u32, _p4: u32,
     _p5: u32, _p6: u32, _p7: u32, _p8: u32,
 }
 
@@ -32,14 +34,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var qv: array<f32, HEAD_DIM>;
     var acc: array<f32, HEAD_DIM>;
     for (var c = 0u; c < HEAD_DIM; c++) {
-        qv[c] = q[i * p.ld + col + c] * p.scale;
+        qv[c] = q[p.q_off + i * p.ld + col + c] * p.scale;
         acc[c] = 0.0;
     }
     var mx = -3.0e38;
     var sum = 0.0;
-    let kbase = p.cache_off + b * p.seq * p.ld + col;
+    let kbase = p.k_off + b * p.seq * p.ld + col;
+    let vbase = p.v_off + b * p.seq * p.ld + col;
     for (var j = 0u; j < p.seq; j++) {
         let kb = kbase + j * p.ld;
+        let vb = vbase + j * p.ld;
         var s = 0.0;
         for (var c = 0u; c < HEAD_DIM; c++) {
             s = fma(qv[c], kc[kb + c], s);
@@ -49,7 +53,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let pj = exp(s - m_new);
         sum = sum * corr + pj;
         for (var c = 0u; c < HEAD_DIM; c++) {
-            acc[c] = fma(pj, vc[kb + c], acc[c] * corr);
+            acc[c] = fma(pj, vc[vb + c], acc[c] * corr);
         }
         mx = m_new;
     }

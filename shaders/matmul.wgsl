@@ -2,15 +2,17 @@
 // x: [m, ld_x] activations (only the first k columns read), w: weight block at w_off with row
 // stride ld_w (the full stored width, so a prefix slice W[:k, :n] is read in place).
 // mode 0: store; 1: exact-erf GELU then store; 2: accumulate (residual add).
-// scatter = 1: output row = idx[map_off + row] (K/V rows written straight into the cache).
-// 64×64 output tile per workgroup, 16×16 threads × 4×4 outputs each, 16-deep K tiles in
-// workgroup memory.
+// scatter bit z set: output row = idx[map_off + row] (K/V rows written straight into the cache).
+// The grid's z index selects one of up to three products sharing x (q, k, v in one dispatch):
+// weights at w_off + z·w_zstride, bias at b_off + z·b_zstride, output at out_off / out_off1 /
+// out_off2.
+// Output tiles in workgroup memory with 16-deep K tiles (see WX/WY below).
 
 struct Params {
     m: u32, n: u32, k: u32, ld_x: u32,
-    x_off: u32, w_off: u32, ld_w: u32, b_off: u32,
+    w_zstride: u32, w_off: u32, ld_w: u32, b_off: u32,
     out_off: u32, ld_out: u32, mode: u32, scatter: u32,
-    map_off: u32, _p0: u32, _p1: u32, _p2: u32,
+    map_off: u32, b_zstride: u32, out_off1: u32, out_off2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -19,12 +21,19 @@ struct Params {
 @group(0) @binding(3) var<storage, read> idx: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-const TM: u32 = 64u;
-const TN: u32 = 64u;
+// Threads per workgroup WX × WY, each owning 4 rows × 4 columns (strided by WY / WX): tile
+// TM × TN = 4·WY × 4·WX. The host substitutes WX for narrow outputs (small widths), so a tile
+// is not mostly padding; 16 × 16 (a 64 × 64 tile) is the default.
+const WX: u32 = 16u;
+const WY: u32 = 16u;
+const THREADS: u32 = WX * WY;
+const TM: u32 = 4u * WY;
+const TN: u32 = 4u * WX;
 const TK: u32 = 16u;
 
-var<workgroup> xs: array<f32, 1024>; // [TK][TM]
-var<workgroup> ws: array<f32, 1024>; // [TK][TN]
+// Tiles as vec4 so a thread reads its 4 rows (4 columns) with one 16-byte load.
+var<workgroup> xs: array<vec4<f32>, TK * TM / 4u>; // [TK][TM/4]
+var<workgroup> ws: array<vec4<f32>, TK * TN / 4u>; // [TK][TN/4]
 
 // erf(z) from the Chebyshev-fitted erfc of Numerical Recipes (erfcc): fractional error of
 // erfc below 1.2e-7 everywhere, so |erf error| < 1.2e-7 (about one f32 ulp of 1).
@@ -42,79 +51,92 @@ fn gelu(v: f32) -> f32 {
     return 0.5 * v * (1.0 + erf_approx(v * 0.70710678118654752));
 }
 
-@compute @workgroup_size(16, 16, 1)
+fn epilogue(z: u32, row: u32, col0: u32, acc: vec4<f32>) {
+    if (row >= p.m) {
+        return;
+    }
+    var orow = row;
+    if ((p.scatter & (1u << z)) != 0u) {
+        orow = idx[p.map_off + row];
+    }
+    var out_off = p.out_off;
+    if (z == 1u) {
+        out_off = p.out_off1;
+    } else if (z == 2u) {
+        out_off = p.out_off2;
+    }
+    let obase = out_off + orow * p.ld_out;
+    let b_off = p.b_off + z * p.b_zstride;
+    for (var j = 0u; j < 4u; j++) {
+        let col = col0 + j;
+        if (col >= p.n) {
+            return;
+        }
+        let y = acc[j] + w[b_off + col];
+        let o = obase + col;
+        if (p.mode == 1u) {
+            out[o] = gelu(y);
+        } else if (p.mode == 2u) {
+            out[o] = out[o] + y;
+        } else {
+            out[o] = y;
+        }
+    }
+}
+
+@compute @workgroup_size(WX, WY, 1)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let row0 = wid.y * TM;
     let col0 = wid.x * TN;
-    let t = lid.y * 16u + lid.x;
-    var acc: array<f32, 16>;
-    for (var i = 0u; i < 16u; i++) {
-        acc[i] = 0.0;
-    }
+    let z = wid.z;
+    let w_off = p.w_off + z * p.w_zstride;
+    let t = lid.y * WX + lid.x;
+    // Thread (lx, ly) owns rows 4·ly .. 4·ly+3 and columns 4·lx .. 4·lx+3 of the tile; four
+    // vec4 accumulators (one per row).
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < p.k; k0 += TK) {
-        for (var i = 0u; i < 4u; i++) {
-            let e = t + i * 256u;
+        for (var i = 0u; i < TM * TK / THREADS; i++) {
+            let e = t + i * THREADS;
             let mm = e / TK;
             let kk = e % TK;
             let gr = row0 + mm;
             let gk = k0 + kk;
             var v = 0.0;
             if (gr < p.m && gk < p.k) {
-                v = x[p.x_off + gr * p.ld_x + gk];
+                v = x[gr * p.ld_x + gk];
             }
-            xs[kk * TM + mm] = v;
+            xs[kk * (TM / 4u) + mm / 4u][mm % 4u] = v;
         }
-        for (var i = 0u; i < 4u; i++) {
-            let e = t + i * 256u;
+        for (var i = 0u; i < TN * TK / THREADS; i++) {
+            let e = t + i * THREADS;
             let kk = e / TN;
             let nn = e % TN;
             let gk = k0 + kk;
             let gc = col0 + nn;
             var v = 0.0;
             if (gk < p.k && gc < p.n) {
-                v = w[p.w_off + gk * p.ld_w + gc];
+                v = w[w_off + gk * p.ld_w + gc];
             }
-            ws[kk * TN + nn] = v;
+            ws[kk * (TN / 4u) + nn / 4u][nn % 4u] = v;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-            var a: array<f32, 4>;
-            var b: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                a[i] = xs[kk * TM + lid.y + 16u * i];
-                b[i] = ws[kk * TN + lid.x + 16u * i];
-            }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
-                }
-            }
+            let a = xs[kk * (TM / 4u) + lid.y];
+            let b = ws[kk * (TN / 4u) + lid.x];
+            acc0 = fma(vec4<f32>(a.x), b, acc0);
+            acc1 = fma(vec4<f32>(a.y), b, acc1);
+            acc2 = fma(vec4<f32>(a.z), b, acc2);
+            acc3 = fma(vec4<f32>(a.w), b, acc3);
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + lid.y + 16u * i;
-        if (row >= p.m) {
-            continue;
-        }
-        var orow = row;
-        if (p.scatter != 0u) {
-            orow = idx[p.map_off + row];
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
-            if (col >= p.n) {
-                continue;
-            }
-            var y = acc[i * 4u + j] + w[p.b_off + col];
-            let o = p.out_off + orow * p.ld_out + col;
-            if (p.mode == 1u) {
-                out[o] = gelu(y);
-            } else if (p.mode == 2u) {
-                out[o] = out[o] + y;
-            } else {
-                out[o] = y;
-            }
-        }
-    }
+    let r = row0 + 4u * lid.y;
+    let c = col0 + 4u * lid.x;
+    epilogue(z, r, c, acc0);
+    epilogue(z, r + 1u, c, acc1);
+    epilogue(z, r + 2u, c, acc2);
+    epilogue(z, r + 3u, c, acc3);
 }

@@ -23,6 +23,9 @@ fn every_shader_validates() {
     for (name, src) in &sources {
         validate(name, src);
     }
+    for wx in [4, 8, 16] {
+        validate("matmul.wgsl (WX {wx})", &magnets::gpu::engine::matmul_source(wx));
+    }
     // The attention kernel is specialised per model head size.
     for hd in [1, 6, 12, 32, 64, 256] {
         validate("attention.wgsl (head_dim {hd})", &magnets::gpu::engine::attention_source(hd));

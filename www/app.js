@@ -55,6 +55,14 @@ function fatal(message) {
   $('engine-badge').className = 'badge err';
   $('loading').classList.add('done');
   showBanner([...(app.problems.length ? ['Some settings in the link could not be used:', ...app.problems.map((p) => '• ' + p), ''] : []), 'The demo could not start: ' + message]);
+  document.body.classList.add('failed');
+  $('failure').hidden = false;
+  $('failure-text').textContent = /download|HTTP/.test(message)
+    ? 'The model file could not be downloaded. Check the connection, or that the site ships models/ next to this page.'
+    : /weights file|tokenizer|config/i.test(message)
+      ? 'The model file is damaged or does not match this page. Reloading fetches it again.'
+      : 'This browser could not run the engine (it needs WebAssembly; WebGPU is optional).';
+  $('failure-reset').href = location.pathname + location.search;
 }
 
 // ---------------------------------------------------------------- planner (main thread)
@@ -319,15 +327,16 @@ function renderStats() {
   $('st-ratio').textContent = ratio == null ? '–' : ratio.toFixed(2) + '×';
   const mm = meanStepMs(main);
   const bm = meanStepMs(app.runs[app.base]);
-  $('st-ms').textContent = mm == null ? '–' : (bm == null ? mm.toFixed(1) : `${mm.toFixed(1)} vs ${bm.toFixed(1)}`);
+  const ms = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+  $('st-ms').textContent = mm == null ? '–' : (bm == null ? ms(mm) : `${ms(mm)} vs ${ms(bm)}`);
   $('st-ms').title = bm == null ? 'mean decode time per step (after the first)' : 'this schedule vs the baseline';
   $('st-device').textContent = app.info ? `${app.info.adapter || app.info.describe}` : '–';
-  $('st-device').title = app.info ? app.info.describe : '';
+  $('st-device').title = app.info ? `${app.info.describe}\nimages decoded on: ${app.info.images}` : '';
   const sub = (run, el) => {
     if (!run) { el.textContent = ''; return; }
     const g = run.trace ? run.trace.total_flops / 1e9 : null;
     const ms = meanStepMs(run);
-    el.textContent = [run.schedule, g != null ? fmt3(g) + ' GFLOPs' : null, ms != null ? ms.toFixed(1) + ' ms/step' : null].filter(Boolean).join(' · ');
+    el.textContent = [run.schedule, g != null ? fmt3(g) + ' GFLOPs' : null, ms != null ? (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1)) + ' ms/step' : null].filter(Boolean).join(' · ');
   };
   sub(main, $('main-sub'));
   sub(app.runs[app.base], $('base-sub'));
@@ -444,7 +453,8 @@ function setupTimelineEditing() {
 let genTimer = null;
 function scheduleGenerate() {
   clearTimeout(genTimer);
-  genTimer = setTimeout(generate, 250);
+  if (app.config) setStatus('pending');
+  genTimer = setTimeout(generate, 300);
 }
 
 function baseRequest() {
@@ -717,7 +727,7 @@ function setupControls() {
     app.state.schedule = b.dataset.preset;
     app.state.steps = app.schedule.length || DEFAULTS.steps;
     applyStateToControls();
-    generate();
+    scheduleGenerate();
   }));
   $('schedule-text').onchange = () => {
     const text = $('schedule-text').value.trim();
@@ -725,7 +735,7 @@ function setupControls() {
       const canon = app.planner ? app.planner.normalize_schedule(JSON.stringify(app.config), text, 0) : text;
       app.state.schedule = canon;
       applyStateToControls();
-      generate();
+      scheduleGenerate();
     } catch (e) {
       $('schedule-text').classList.add('bad');
       $('schedule-help').classList.add('bad');
@@ -749,14 +759,14 @@ function setupControls() {
     }
     app.state.steps = n;
     applyStateToControls();
-    generate();
+    scheduleGenerate();
   };
   const cacheChanged = () => {
     const on = $('cache-on').checked;
     const k = Number($('refresh').value);
     app.state.cache = !on ? 'off' : Number.isInteger(k) && k >= 1 && k <= 1024 ? `on:${k}` : 'on';
     applyStateToControls();
-    generate();
+    scheduleGenerate();
   };
   $('cache-on').onchange = cacheChanged;
   $('refresh').onchange = cacheChanged;
@@ -771,17 +781,17 @@ function setupControls() {
       $(id).classList.remove('bad');
       app.state[key] = v;
       applyStateToControls();
-      generate();
+      scheduleGenerate();
     };
   };
   numField('seed', 'seed', 0, 4294967295, true);
   numField('temp', 'temp', 0, 10, false);
   numField('tau', 'tau', 0, 100, false);
   numField('g', 'g', 0, 20, false);
-  $('class').onchange = () => { app.state.cls = $('class').value; applyStateToControls(); generate(); };
-  $('reseed').onclick = () => { app.state.seed = Math.floor(Math.random() * 1e6); applyStateToControls(); generate(); };
+  $('class').onchange = () => { app.state.cls = $('class').value; applyStateToControls(); scheduleGenerate(); };
+  $('reseed').onclick = () => { app.state.seed = Math.floor(Math.random() * 1e6); applyStateToControls(); scheduleGenerate(); };
   $('generate').onclick = () => generate();
-  $('compare').onchange = () => { app.state.cmp = $('compare').checked; applyStateToControls(); generate(); };
+  $('compare').onchange = () => { app.state.cmp = $('compare').checked; applyStateToControls(); scheduleGenerate(); };
   const copy = async (text, button) => {
     const old = button.textContent;
     try { await navigator.clipboard.writeText(text); button.textContent = 'Copied ✓'; }

@@ -16,6 +16,7 @@ let info = null;
 let imageGeneration = 0;
 let adapterText = '';
 let latestGenerate = null;
+let softwareAdapter = false;
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 const errText = (e) => (e && e.message) ? e.message : String(e);
@@ -26,6 +27,7 @@ async function webgpuUsable() {
     const adapter = await navigator.gpu.requestAdapter();
     if (!adapter) return 'WebGPU is present but no GPU adapter is available';
     const i = adapter.info || {};
+    softwareAdapter = !!(i.isFallbackAdapter || adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${i.architecture} ${i.description} ${i.device}`));
     adapterText = [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || 'WebGPU adapter';
   } catch (e) {
     return 'WebGPU adapter request failed: ' + errText(e);
@@ -132,6 +134,13 @@ async function init(msg) {
     }
   }
   info = JSON.parse(engine.info());
+  // On a software adapter (SwiftShader) the plain-Rust image decoder beats the WGSL one.
+  if (kind === 'webgpu' && softwareAdapter && info.tokenizer) {
+    engine.prefer_cpu_images(true);
+    info.images = 'CPU (software GPU adapter)';
+  } else {
+    info.images = info.tokenizer ? (kind === 'webgpu' ? 'WebGPU' : 'CPU') : 'none';
+  }
   await weights.store();
   if (tokenizer && info.tokenizer) await tokenizer.store();
   if (kind === 'webgpu' && adapterText) info.adapter = `WebGPU · ${adapterText}`;

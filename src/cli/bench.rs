@@ -103,7 +103,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
 
     let b = a.batch as f64;
     let per_image = |t: &Timed| t.ms / b;
-    let gflops = |t: &Timed| t.trace.total_flops as f64 / 1e9 / (t.ms / 1e3);
+    // trace FLOPs are per image; the decode did `batch` images.
+    let gflops = |t: &Timed| t.trace.total_flops as f64 * b / 1e9 / (t.ms / 1e3);
     let speedup = per_image(&base) / per_image(&mag);
     let burn_ms = burn.as_ref().map(per_image);
     let speedup_burn = burn_ms.map(|m| m / per_image(&base));

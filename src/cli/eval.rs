@@ -50,6 +50,15 @@ pub struct Args {
     /// Images per batch (≤ 64).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
+    /// FID-emoji classifier weights.
+    #[arg(long, default_value = magnets::metrics::DEFAULT_CLASSIFIER)]
+    pub classifier: PathBuf,
+    /// Emoji dataset; its held-out split is the FID reference set.
+    #[arg(long, default_value = magnets::data::DEFAULT_DATASET)]
+    pub data: PathBuf,
+    /// Also write every image as a PNG (`<index>_<class>.png`) into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Class-balanced decode of `classes.len()` images; returns the final codes and the FLOPs
@@ -163,7 +172,16 @@ pub fn run(a: Args) -> magnets::Result<()> {
         }
         write_image_grid(&pick, per, g)?;
     }
-    let m = eval_metrics(&images, &classes)?;
+    let u8_images: Vec<Vec<u8>> = images.iter().map(|i| magnets::tokenizer::to_u8(i)).collect();
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)?;
+        let s = magnets::data::IMAGE_SIZE as u32;
+        for (i, (img, k)) in u8_images.iter().zip(&classes).enumerate() {
+            magnets::data::write_png(&dir.join(format!("{i:05}_{k}.png")), img, s, s)?;
+        }
+    }
+    let ev = magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?;
+    let m = ev.evaluate(&u8_images, Some(&classes))?;
     let n = a.samples.max(1) as f64;
     let schedule = parse_schedule(&a.schedule, a.steps, &config)?.format(&config);
     let out = serde_json::json!({
@@ -190,19 +208,3 @@ pub fn run(a: Args) -> magnets::Result<()> {
     Ok(())
 }
 
-/// FID-emoji, precision/recall (k-NN manifolds) and class accuracy of generated images.
-#[derive(Debug, Clone, Default)]
-pub struct ImageMetrics {
-    pub fid: Option<f64>,
-    pub precision: Option<f64>,
-    pub recall: Option<f64>,
-    pub class_accuracy: Option<f64>,
-}
-
-/// Scores `[32·32·3]` HWC images in [0, 1] (labelled with the class they were asked for).
-pub fn eval_metrics(images: &[Vec<f32>], classes: &[u32]) -> magnets::Result<ImageMetrics> {
-    // TODO(train): call the data issue's metrics API (src/metrics/) once it is in lib.rs.
-    let _ = (images, classes);
-    eprintln!("warning: the FID-emoji metrics are not part of this build yet; reporting GFLOPs only");
-    Ok(ImageMetrics::default())
-}

@@ -49,7 +49,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
         for &i in &held {
             magnets::data::write_png(&dir.join(format!("{i:05}.png")), &recon_hwc(i), IMAGE_SIZE as u32, IMAGE_SIZE as u32)?;
         }
-        eprintln!("wrote {} reconstructions to {}", held.len(), dir.display());
+        // Labels in file-name order, for `eval-images --labels DIR/labels.json`.
+        let labels: Vec<u8> = held.iter().map(|&i| ds.labels[i]).collect();
+        std::fs::write(dir.join("labels.json"), serde_json::to_string(&labels).expect("serialisable"))?;
+        eprintln!("wrote {} reconstructions (+ labels.json) to {}", held.len(), dir.display());
     }
     if let Some(path) = &a.contact_sheet {
         // 16 columns × 4 pairs of rows (original over reconstruction), 2× nearest upscale.

@@ -44,6 +44,12 @@ pub struct Args {
     /// Stop this invocation after this many minutes (checkpointing first).
     #[arg(long)]
     pub minutes: Option<f64>,
+    /// Fit the run into this many minutes: after `--calibrate` steps the measured step time
+    /// sets the schedule length (at most `--epochs`/`--steps`), so the cosine decay completes.
+    #[arg(long)]
+    pub budget_minutes: Option<f64>,
+    #[arg(long, default_value_t = 30)]
+    pub calibrate: u64,
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -233,7 +239,12 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let dev = device(&a.device)?;
     std::fs::create_dir_all(&a.out)?;
     let mut trainer = if resume {
-        let t = Trainer::load_checkpoint(&ckpt, Some(options), dev)?;
+        // A resumed run keeps its stored options (schedule included) unless --steps is given.
+        let mut t = Trainer::load_checkpoint(&ckpt, None, dev)?;
+        if let Some(steps) = a.steps {
+            t.options.total_steps = steps;
+        }
+        let _ = options;
         eprintln!("resumed {} at step {}", ckpt.display(), t.step);
         t
     } else {
@@ -243,7 +254,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
         };
         Trainer::new(&w, options, dev)?
     };
-    let o = trainer.options.clone();
+    let mut o = trainer.options.clone();
+    let per_epoch = (data.len() / o.batch_size).max(1) as u64;
     eprintln!(
         "model D={} depth={} widths={:?} ({} parameters); {} images, batch {}, {} steps/epoch, schedule {} steps ({:.1} epochs), widths/step {:?}, device {}",
         config.dim,
@@ -259,7 +271,16 @@ pub fn run(a: Args) -> magnets::Result<()> {
         a.device
     );
 
-    let stop_step = a.max_steps.map_or(o.total_steps, |m| (trainer.step + m).min(o.total_steps));
+    let mut stop_step = a.max_steps.map_or(o.total_steps, |m| (trainer.step + m).min(o.total_steps));
+    let run_start = web_time::Instant::now();
+    let first_step = trainer.step;
+    let mut calib: Option<(u64, web_time::Instant)> = None;
+    let mut refit: Option<(u64, web_time::Instant)> = None;
+    let max_total = match (a.steps, resume) {
+        (Some(s), _) => s,
+        (None, false) => o.total_steps,
+        (None, true) => ((a.epochs * per_epoch as f64).ceil() as u64).max(o.total_steps),
+    };
     let deadline = a.minutes.map(|m| web_time::Instant::now() + std::time::Duration::from_secs_f64(m * 60.0));
     let bar = ProgressBar::new(o.total_steps);
     bar.set_style(
@@ -277,6 +298,29 @@ pub fn run(a: Args) -> magnets::Result<()> {
         if deadline.is_some_and(|d| web_time::Instant::now() >= d) {
             eprintln!("time limit reached");
             break;
+        }
+        if let Some(budget) = a.budget_minutes {
+            // Skip the first steps (kernel compilation on GPUs), then time `calibrate` steps.
+            if trainer.step == first_step + 5 {
+                calib = Some((trainer.step, web_time::Instant::now()));
+            } else if let Some((s0, t0)) = calib.filter(|(s0, _)| trainer.step == s0 + a.calibrate) {
+                let per_step = t0.elapsed().as_secs_f64() / (trainer.step - s0) as f64;
+                let left = budget * 60.0 - run_start.elapsed().as_secs_f64() - 30.0;
+                let fit = trainer.step + (left.max(0.0) / per_step) as u64;
+                let total = fit.min(max_total).max(trainer.step + 1);
+                eprintln!(
+                    "calibration: {:.3} s/step ({:.1} img/s); schedule set to {total} steps ({:.1} epochs) to fit {budget} min",
+                    per_step,
+                    o.batch_size as f64 / per_step,
+                    total as f64 / per_epoch as f64
+                );
+                trainer.options.total_steps = total;
+                o.total_steps = total;
+                stop_step = stop_step.min(total);
+                bar.set_length(total);
+                calib = None;
+                refit = Some((trainer.step, web_time::Instant::now()));
+            }
         }
         let batch = make_batch(&config, &o, &data, trainer.step);
         let s = trainer.train_step(&batch)?;
@@ -321,6 +365,22 @@ pub fn run(a: Args) -> magnets::Result<()> {
             (win_images, win_flops, win_secs) = (0, 0, 0.0);
         }
         if trainer.step % a.checkpoint_every == 0 {
+            // Re-fit the schedule to the budget from the step time of the last interval (the
+            // CPU here is shared, so throughput drifts); the cosine decay then still completes.
+            if let (Some(budget), None) = (a.budget_minutes, calib) {
+                if let Some((s0, t0)) = refit.replace((trainer.step, web_time::Instant::now())) {
+                    let per_step = t0.elapsed().as_secs_f64() / (trainer.step - s0).max(1) as f64;
+                    let left = budget * 60.0 - run_start.elapsed().as_secs_f64() - 30.0;
+                    let total = (trainer.step + (left.max(0.0) / per_step) as u64).min(max_total).max(trainer.step + 1);
+                    if total != o.total_steps {
+                        eprintln!("refit: {per_step:.3} s/step; schedule {} → {total} steps", o.total_steps);
+                        trainer.options.total_steps = total;
+                        o.total_steps = total;
+                        stop_step = a.max_steps.map_or(total, |m| (first_step + m).min(total));
+                        bar.set_length(total);
+                    }
+                }
+            }
             trainer.save_checkpoint(&ckpt)?;
             if let Some(v) = &val {
                 let ce = validate(&trainer, v)?;

@@ -20,6 +20,9 @@ pub struct Args {
     pub lr: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Stop after the epoch that crosses this many minutes.
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
     #[arg(long, default_value = DEFAULT_CLASSIFIER)]
     pub out: PathBuf,
 }
@@ -28,7 +31,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let ds = EmojiDataset::load(&a.data)?;
     let tr = ds.subset(&ds.indices(Split::Train));
     let ho = ds.subset(&ds.indices(Split::HeldOut));
-    let cfg = ClassifierTrainConfig { epochs: a.epochs, batch: a.batch, lr: a.lr, seed: a.seed, augment: true };
+    let cfg = ClassifierTrainConfig { epochs: a.epochs, batch: a.batch, lr: a.lr, seed: a.seed, augment: true, max_minutes: a.max_minutes };
     let device = burn::tensor::Device::flex();
     let bar = indicatif::ProgressBar::new(a.epochs as u64);
     bar.set_style(indicatif::ProgressStyle::with_template("[{elapsed_precise}] {bar:30} epoch {pos}/{len} {msg}").expect("valid template"));

@@ -18,23 +18,29 @@ const K_EMBED: usize = 0;
 const K_NORM: usize = 1;
 const K_MATMUL: usize = 2;
 const K_ATTN: usize = 3;
+/// Narrow matmul variants (WX = 8 and 4 threads across: 32- and 16-column tiles).
+const K_MATMUL_N32: usize = 4;
+const K_MATMUL_N16: usize = 5;
 
 // Bind groups (buffers at bindings 1..=4).
 const G_EMBED: usize = 0; // w, w, idx, x
 const G_NORM: usize = 1; // w, x, idx, a
-const G_Q: usize = 2; // w, a, idx, q
-const G_K: usize = 3; // w, a, idx, kc
-const G_V: usize = 4; // w, a, idx, vc
-const G_ATTN: usize = 5; // kc, q, vc, o
-const G_WO: usize = 6; // w, o, idx, x
-const G_W1: usize = 7; // w, a, idx, h
-const G_W2: usize = 8; // w, h, idx, x
-const G_HEAD: usize = 9; // w, a, idx, logits
+const G_QKV: usize = 2; // w, a, idx, kvq
+const G_ATTN: usize = 3; // kvq, kvq, kvq, o
+const G_WO: usize = 4; // w, o, idx, x
+const G_W1: usize = 5; // w, a, idx, h
+const G_W2: usize = 6; // w, h, idx, x
+const G_HEAD: usize = 7; // w, a, idx, logits
 
 pub const SHADER_EMBED: &str = include_str!("../../shaders/embed.wgsl");
 pub const SHADER_LAYERNORM: &str = include_str!("../../shaders/layernorm.wgsl");
 pub const SHADER_MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
 pub const SHADER_ATTENTION: &str = include_str!("../../shaders/attention.wgsl");
+
+/// The matmul shader with `wx` threads across (a tile of 4·wx columns × 64 rows).
+pub fn matmul_source(wx: u32) -> String {
+    SHADER_MATMUL.replace("const WX: u32 = 16u;", &format!("const WX: u32 = {wx}u;"))
+}
 
 /// The attention shader with `HEAD_DIM` set for a model.
 pub fn attention_source(head_dim: usize) -> String {
@@ -69,7 +75,10 @@ impl WeightLayout {
 #[derive(Debug, Clone)]
 pub struct Footprint {
     pub weights: u64,
+    /// One of K or V.
     pub kv_cache: u64,
+    /// K cache, V cache and the queries share one buffer.
+    pub kvq: u64,
     pub hidden: u64,
     pub mlp: u64,
     pub logits: u64,
@@ -82,6 +91,7 @@ impl Footprint {
         Footprint {
             weights: 4 * WeightLayout::new(config).total as u64,
             kv_cache: 4 * config.depth as u64 * b * s * d,
+            kvq: 4 * (2 * config.depth as u64 + 1) * b * s * d,
             hidden: 4 * b * s * d,
             mlp: 4 * b * s * config.mlp_dim(config.dim) as u64,
             logits: 4 * b * n * config.codebook as u64,
@@ -91,7 +101,7 @@ impl Footprint {
     pub fn largest(&self) -> (&'static str, u64) {
         [
             ("weights", self.weights),
-            ("K/V cache", self.kv_cache),
+            ("K/V cache and queries", self.kvq),
             ("hidden states", self.hidden),
             ("MLP activations", self.mlp),
             ("logits", self.logits),
@@ -102,7 +112,7 @@ impl Footprint {
         .unwrap()
     }
     pub fn total(&self) -> u64 {
-        self.weights + 2 * self.kv_cache + 4 * self.hidden + self.mlp + 2 * self.logits + self.index
+        self.weights + self.kvq + 3 * self.hidden + self.mlp + 2 * self.logits + self.index
     }
 }
 
@@ -201,11 +211,10 @@ struct Buffers {
     index: wgpu::Buffer,
     x: wgpu::Buffer,
     a: wgpu::Buffer,
-    q: wgpu::Buffer,
     o: wgpu::Buffer,
     h: wgpu::Buffer,
-    kc: wgpu::Buffer,
-    vc: wgpu::Buffer,
+    /// `[K cache (L·B·S·D) | V cache (L·B·S·D) | q (B·S·D)]`, B = max_batch.
+    kvq: wgpu::Buffer,
     logits: wgpu::Buffer,
     staging: wgpu::Buffer,
 }
@@ -288,7 +297,7 @@ impl GpuEngine {
 
         let fp = Footprint::new(&config, max_batch);
         let align = device.limits().min_uniform_buffer_offset_alignment.max(util::PARAM_BYTES as u32) as usize;
-        let max_dispatches = config.depth * 9 + 4;
+        let max_dispatches = config.depth * 7 + 4;
         let d = &device;
         let (bufs, kernels, groups, bind_layout, pipeline_layout) = util::scoped(d, "allocating the engine's buffers", || {
             let none = wgpu::BufferUsages::empty();
@@ -303,11 +312,9 @@ impl GpuEngine {
                 index: util::storage_buffer(d, "row index", fp.index, none),
                 x: util::storage_buffer(d, "x", fp.hidden, none),
                 a: util::storage_buffer(d, "a", fp.hidden, none),
-                q: util::storage_buffer(d, "q", fp.hidden, none),
                 o: util::storage_buffer(d, "o", fp.hidden, none),
                 h: util::storage_buffer(d, "h", fp.mlp, none),
-                kc: util::storage_buffer(d, "k cache", fp.kv_cache, none),
-                vc: util::storage_buffer(d, "v cache", fp.kv_cache, none),
+                kvq: util::storage_buffer(d, "k/v cache + q", fp.kvq, none),
                 logits: util::storage_buffer(d, "logits", fp.logits, wgpu::BufferUsages::COPY_SRC),
                 staging: d.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("logits readback"),
@@ -328,16 +335,16 @@ impl GpuEngine {
                 util::pipeline(d, &pipeline_layout, "layernorm", SHADER_LAYERNORM),
                 util::pipeline(d, &pipeline_layout, "matmul", SHADER_MATMUL),
                 util::pipeline(d, &pipeline_layout, "attention", &attention),
+                util::pipeline(d, &pipeline_layout, "matmul n32", &matmul_source(8)),
+                util::pipeline(d, &pipeline_layout, "matmul n16", &matmul_source(4)),
             ];
             let b = &bufs;
             let g = |x: [&wgpu::Buffer; 4]| util::bind_group(d, &bind_layout, &b.params, x);
             let groups = vec![
                 g([&b.weights, &b.weights, &b.index, &b.x]),
                 g([&b.weights, &b.x, &b.index, &b.a]),
-                g([&b.weights, &b.a, &b.index, &b.q]),
-                g([&b.weights, &b.a, &b.index, &b.kc]),
-                g([&b.weights, &b.a, &b.index, &b.vc]),
-                g([&b.kc, &b.q, &b.vc, &b.o]),
+                g([&b.weights, &b.a, &b.index, &b.kvq]),
+                g([&b.kvq, &b.kvq, &b.kvq, &b.o]),
                 g([&b.weights, &b.o, &b.index, &b.x]),
                 g([&b.weights, &b.a, &b.index, &b.h]),
                 g([&b.weights, &b.h, &b.index, &b.x]),
@@ -391,14 +398,33 @@ impl GpuEngine {
     }
 
     fn matmul(&mut self, group: usize, p: MatmulParams) {
-        self.flops += 2 * p.m as u64 * p.n as u64 * p.k as u64;
-        let groups = (p.n.div_ceil(64), p.m.div_ceil(64));
-        self.rec.push(
-            K_MATMUL,
+        self.flops += p.z as u64 * 2 * p.m as u64 * p.n as u64 * p.k as u64;
+        let (kernel, tile_n) = match p.n {
+            0..=16 => (K_MATMUL_N16, 16),
+            17..=32 => (K_MATMUL_N32, 32),
+            _ => (K_MATMUL, 64),
+        };
+        let groups = (p.n.div_ceil(tile_n), p.m.div_ceil(64), p.z);
+        self.rec.push3(
+            kernel,
             group,
             [
-                p.m, p.n, p.k, p.ld_x, 0, p.w_off, p.ld_w, p.b_off, p.out_off, p.ld_out, p.mode, p.scatter as u32, p.map_off,
-                0, 0, 0,
+                p.m,
+                p.n,
+                p.k,
+                p.ld_x,
+                p.w_zstride,
+                p.w_off,
+                p.ld_w,
+                p.b_off,
+                p.out_off[0],
+                p.ld_out,
+                p.mode,
+                p.scatter,
+                p.map_off,
+                p.b_zstride,
+                p.out_off[1],
+                p.out_off[2],
             ],
             groups,
         );
@@ -428,7 +454,7 @@ impl GpuEngine {
                 0,
                 0,
             ],
-            util::grid(rows),
+            util::grid(rows.div_ceil(64)),
         );
     }
 }
@@ -441,11 +467,17 @@ struct MatmulParams {
     w_off: u32,
     ld_w: u32,
     b_off: u32,
-    out_off: u32,
+    /// Output offset per grid z.
+    out_off: [u32; 3],
     ld_out: u32,
     mode: u32,
-    scatter: bool,
+    /// Bit z: scatter the rows of product z through the row map.
+    scatter: u32,
     map_off: u32,
+    /// Number of products (grid z), and the weight / bias strides between them.
+    z: u32,
+    w_zstride: u32,
+    b_zstride: u32,
 }
 
 impl Engine for GpuEngine {
@@ -540,15 +572,22 @@ impl Engine for GpuEngine {
         );
         let heads = d / c.head_dim;
         let scale = 1.0 / (c.head_dim as f32).sqrt();
+        let kv_elems = (c.depth * self.max_batch * s * full) as u32;
+        let q_off = 2 * kv_elems;
         for l in 0..c.depth {
             let p = |x: &str| format!("blocks.{l}.{x}");
             let at = |x: &str| self.layout.at(&p(x));
             let (wq, bq, wk, bk, wv, bv, wo, bo) =
                 (at("attn.wq"), at("attn.bq"), at("attn.wk"), at("attn.bk"), at("attn.wv"), at("attn.bv"), at("attn.wo"), at("attn.bo"));
             let (w1, b1, w2, b2) = (at("mlp.w1"), at("mlp.b1"), at("mlp.w2"), at("mlp.b2"));
+            // q, k, v are consecutive in the weight buffer: one dispatch, grid z selects.
+            let (w_zstride, b_zstride) = (wk - wq, bk - bq);
+            if wv - wk != w_zstride || bv - bk != b_zstride {
+                return Err(Error::Engine("internal: q/k/v weights are not evenly spaced".into()));
+            }
             let cache_off = (l * bsz * s * full) as u32;
             self.layernorm(rows32, d32, &p("norm1.gamma"), &p("norm1.beta"), None);
-            let lin = |w_off, b_off, out_off, scatter| MatmulParams {
+            let lin = |w_off, b_off| MatmulParams {
                 m: rows32,
                 n: d32,
                 k: d32,
@@ -556,32 +595,34 @@ impl Engine for GpuEngine {
                 w_off,
                 ld_w: full32,
                 b_off,
-                out_off,
+                out_off: [0, 0, 0],
                 ld_out: full32,
                 mode: 0,
-                scatter,
+                scatter: 0,
                 map_off,
+                z: 1,
+                w_zstride: 0,
+                b_zstride: 0,
             };
-            self.matmul(G_Q, lin(wq, bq, 0, false));
-            self.matmul(G_K, lin(wk, bk, cache_off, true));
-            self.matmul(G_V, lin(wv, bv, cache_off, true));
+            // z = 0: q → the query region; z = 1, 2: k, v rows scattered into the cache.
+            self.matmul(
+                G_QKV,
+                MatmulParams { out_off: [q_off, cache_off, kv_elems + cache_off], scatter: 0b110, z: 3, w_zstride, b_zstride, ..lin(wq, bq) },
+            );
             self.flops += 2 * 2 * rows as u64 * s as u64 * d as u64;
             self.rec.push(
                 K_ATTN,
                 G_ATTN,
-                [rows32, r as u32, s as u32, heads as u32, full32, cache_off, scale.to_bits(), 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                [rows32, r as u32, s as u32, heads as u32, full32, cache_off, scale.to_bits(), kv_elems + cache_off, q_off, 0, 0, 0, 0, 0, 0, 0],
                 util::grid((rows * heads).div_ceil(64) as u32),
             );
-            self.matmul(G_WO, MatmulParams { mode: 2, ..lin(wo, bo, 0, false) });
+            self.matmul(G_WO, MatmulParams { mode: 2, ..lin(wo, bo) });
             self.layernorm(rows32, d32, &p("norm2.gamma"), &p("norm2.beta"), None);
             self.matmul(
                 G_W1,
-                MatmulParams { n: hidden as u32, ld_w: full_hidden as u32, ld_out: full_hidden as u32, mode: 1, ..lin(w1, b1, 0, false) },
+                MatmulParams { n: hidden as u32, ld_w: full_hidden as u32, ld_out: full_hidden as u32, mode: 1, ..lin(w1, b1) },
             );
-            self.matmul(
-                G_W2,
-                MatmulParams { k: hidden as u32, ld_x: full_hidden as u32, mode: 2, ..lin(w2, b2, 0, false) },
-            );
+            self.matmul(G_W2, MatmulParams { k: hidden as u32, ld_x: full_hidden as u32, mode: 2, ..lin(w2, b2) });
         }
         let logit_rows = bsz * m;
         if logit_rows > 0 {
@@ -596,11 +637,14 @@ impl Engine for GpuEngine {
                     w_off: self.layout.at("head.w"),
                     ld_w: kc as u32,
                     b_off: self.layout.at("head.b"),
-                    out_off: 0,
+                    out_off: [0, 0, 0],
                     ld_out: kc as u32,
                     mode: 0,
-                    scatter: false,
+                    scatter: 0,
                     map_off: 0,
+                    z: 1,
+                    w_zstride: 0,
+                    b_zstride: 0,
                 },
             );
         }

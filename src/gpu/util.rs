@@ -53,15 +53,29 @@ pub fn pipeline(
     label: &str,
     source: &str,
 ) -> wgpu::ComputePipeline {
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+    let module = module(device, label, source);
+    entry(device, layout, &module, label, "main")
+}
+
+pub fn module(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {
+    device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(source.to_string().into()),
-    });
+    })
+}
+
+pub fn entry(
+    device: &wgpu::Device,
+    layout: &wgpu::PipelineLayout,
+    module: &wgpu::ShaderModule,
+    label: &str,
+    entry_point: &str,
+) -> wgpu::ComputePipeline {
     device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some(label),
         layout: Some(layout),
-        module: &module,
-        entry_point: Some("main"),
+        module,
+        entry_point: Some(entry_point),
         compilation_options: Default::default(),
         cache: None,
     })
@@ -114,7 +128,7 @@ pub struct Dispatch {
     pub kernel: usize,
     pub group: usize,
     pub slot: usize,
-    pub groups: (u32, u32),
+    pub groups: (u32, u32, u32),
 }
 
 /// Per-step list of dispatches and their parameter blocks (one aligned slot each).
@@ -133,6 +147,9 @@ impl Recorder {
         self.dispatches.clear();
     }
     pub fn push(&mut self, kernel: usize, group: usize, params: [u32; 16], groups: (u32, u32)) {
+        self.push3(kernel, group, params, (groups.0, groups.1, 1));
+    }
+    pub fn push3(&mut self, kernel: usize, group: usize, params: [u32; 16], groups: (u32, u32, u32)) {
         let slot = self.dispatches.len();
         self.params.resize(slot * self.align, 0);
         self.params.extend_from_slice(bytemuck::cast_slice(&params));
@@ -146,7 +163,7 @@ impl Recorder {
                 current = d.kernel;
             }
             pass.set_bind_group(0, &groups[d.group], &[(d.slot * self.align) as u32]);
-            pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+            pass.dispatch_workgroups(d.groups.0, d.groups.1, d.groups.2);
         }
     }
 }

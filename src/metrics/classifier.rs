@@ -176,11 +176,13 @@ pub struct ClassifierTrainConfig {
     pub seed: u64,
     /// Random horizontal flips and ±2 px shifts (white fill).
     pub augment: bool,
+    /// Stop after the epoch that crosses this many minutes.
+    pub max_minutes: Option<f64>,
 }
 
 impl Default for ClassifierTrainConfig {
     fn default() -> Self {
-        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: true }
+        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: true, max_minutes: None }
     }
 }
 
@@ -227,7 +229,12 @@ pub fn train(
     let steps_per_epoch = n.div_ceil(cfg.batch);
     let total = (cfg.epochs * steps_per_epoch) as f64;
     let mut step = 0usize;
+    let start = std::time::Instant::now();
     for epoch in 0..cfg.epochs {
+        if cfg.max_minutes.is_some_and(|m| start.elapsed().as_secs_f64() > m * 60.0) {
+            eprintln!("time limit reached after {epoch} epochs");
+            break;
+        }
         for i in (1..n).rev() {
             order.swap(i, (crate::tokenizer::train::splitmix(&mut rng) % (i as u64 + 1)) as usize);
         }

@@ -10,7 +10,7 @@
 //!
 //! Checkpoints (`<dir>/tokenizer.ckpt.safetensors` + `<dir>/state.json`, written every
 //! `checkpoint_every` steps and at the end) hold the weights (f32) and the EMA/step state, so a
-//! re-run resumes. Adam moments are not saved: a resumed run re-warms them over 50 steps.
+//! re-run resumes. Adam moments are not saved: a resumed run re-warms them (`warmup` steps).
 
 use std::path::{Path, PathBuf};
 
@@ -32,12 +32,13 @@ pub struct TrainConfig {
     pub beta: f32,
     pub ema_decay: f32,
     pub restart_after: usize,
+    /// Linear learning-rate warm-up steps (also after a resume).
+    pub warmup: usize,
     pub seed: u64,
     pub checkpoint_dir: PathBuf,
     pub checkpoint_every: usize,
     /// Stop (and save) after this many minutes even if `steps` is not reached.
     pub max_minutes: Option<f64>,
-    pub progress: bool,
 }
 
 impl Default for TrainConfig {
@@ -49,11 +50,11 @@ impl Default for TrainConfig {
             beta: 0.25,
             ema_decay: 0.99,
             restart_after: 10,
+            warmup: 50,
             seed: 0,
             checkpoint_dir: PathBuf::from("data/tokenizer-ckpt"),
             checkpoint_every: 100,
             max_minutes: None,
-            progress: true,
         }
     }
 }
@@ -161,7 +162,7 @@ impl Trainer {
         let t = self.state.step as f64;
         let total = self.train.steps.max(1) as f64;
         // Warm-up (also after a resume, since Adam moments restart), then cosine to 10%.
-        let warm = ((t - self.warm_from as f64 + 1.0) / 50.0).min(1.0);
+        let warm = ((t - self.warm_from as f64 + 1.0) / self.train.warmup.max(1) as f64).min(1.0);
         let cos = 0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * (t / total).min(1.0)).cos());
         self.train.lr * warm * cos
     }

@@ -146,7 +146,7 @@ impl TokenizerWeights {
 
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
         let (_, meta) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| Error::Weights(format!("tokenizer: not a readable safetensors file: {e}")))?;
+            .map_err(|e| Error::Weights(format!("tokenizer: not a readable safetensors file (truncated or corrupt?): {e}")))?;
         let json = meta
             .metadata()
             .as_ref()

@@ -1,6 +1,7 @@
 //! The engine behind each bundle, chosen at compile time: `web` → the WGSL engine on WebGPU,
 //! `web-fallback` (without `web`) → the burn reference model on burn-flex (CPU).
-//! Images: the plain-Rust tokenizer decoder (`tokenizer::try_cpu_decode`) on both paths.
+//! Images: the WGSL decoder (`gpu::GpuImageDecoder`) on WebGPU, the plain-Rust tokenizer decoder
+//! (`tokenizer::try_cpu_decode`) on the CPU.
 
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
@@ -39,7 +40,15 @@ mod imp {
     use super::*;
     pub const KIND: &str = "webgpu";
     pub type Backend = crate::gpu::GpuEngine;
-    pub type ImageDecoder = TokenizerWeights;
+
+    /// The WGSL decoder on the engine's device, and the CPU decoder: used when the GPU one cannot
+    /// be built, or when the page asks for it (on a software adapter such as SwiftShader the
+    /// plain-Rust decoder is faster).
+    pub struct ImageDecoder {
+        gpu: Option<crate::gpu::GpuImageDecoder>,
+        cpu: TokenizerWeights,
+        pub prefer_cpu: bool,
+    }
 
     pub async fn create_engine(weights: &Weights, max_batch: usize) -> Result<Backend> {
         crate::gpu::GpuEngine::new(weights, max_batch).await
@@ -47,13 +56,20 @@ mod imp {
     pub fn adapter_name(engine: &Backend) -> String {
         engine.adapter_name()
     }
-    pub fn create_decoder(_e: &Backend, config: &ModelConfig, bytes: &[u8], _max_batch: usize) -> Result<(ImageDecoder, usize)> {
+    pub fn create_decoder(engine: &Backend, config: &ModelConfig, bytes: &[u8], max_batch: usize) -> Result<(ImageDecoder, usize)> {
         let tok = load_tokenizer(config, bytes)?;
         let size = tok.config.image_size;
-        Ok((tok, size))
+        let gpu = crate::gpu::GpuImageDecoder::new(engine, &tok, max_batch).ok();
+        Ok((ImageDecoder { gpu, cpu: tok, prefer_cpu: false }, size))
     }
-    pub async fn decode_images(dec: &mut ImageDecoder, _engine: &Backend, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
-        cpu_images(dec, codes, batch)
+    pub fn set_prefer_cpu(dec: &mut ImageDecoder, prefer: bool) {
+        dec.prefer_cpu = prefer;
+    }
+    pub async fn decode_images(dec: &mut ImageDecoder, engine: &Backend, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
+        match (&mut dec.gpu, dec.prefer_cpu) {
+            (Some(d), false) => d.decode(engine, codes, batch).await,
+            _ => cpu_images(&dec.cpu, codes, batch),
+        }
     }
 }
 
@@ -75,6 +91,7 @@ mod imp {
         let size = tok.config.image_size;
         Ok((tok, size))
     }
+    pub fn set_prefer_cpu(_dec: &mut ImageDecoder, _prefer: bool) {}
     pub async fn decode_images(dec: &mut ImageDecoder, _engine: &Backend, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
         cpu_images(dec, codes, batch)
     }

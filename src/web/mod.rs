@@ -291,9 +291,19 @@ impl PageEngine {
             let Some(decoder) = inner.decoder.as_mut() else {
                 return Err(js_err("no tokenizer loaded").into());
             };
-            let rgba = backend::decode_images(decoder, &inner.engine, &codes, batch).await.map_err(js_err)?;
+            let rgba = backend::decode_images(decoder, &inner.engine.inner, &codes, batch).await.map_err(js_err)?;
             Ok(js_sys::Uint8Array::from(rgba.as_slice()).into())
         })
+    }
+
+    /// Decode images on the CPU even where a GPU decoder exists (the worker asks for this on
+    /// software adapters, where it is faster).
+    pub fn prefer_cpu_images(&self, prefer: bool) -> Result<(), JsError> {
+        let mut guard = self.inner.try_borrow_mut().map_err(|_| js_err("the engine is busy"))?;
+        if let Some(d) = guard.decoder.as_mut() {
+            backend::set_prefer_cpu(d, prefer);
+        }
+        Ok(())
     }
 
     /// Stops the running decode (if any) before its next step; it rejects with [`CANCELLED`].

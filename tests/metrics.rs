@@ -1,0 +1,129 @@
+//! FID-emoji statistics: eigen/sqrt, Fréchet distance closed forms, FID(set, set) ≈ 0 and
+//! growing with noise, k-NN precision/recall — on synthetic data.
+
+use burn::tensor::Device;
+use magnets::metrics::QualityEvaluator;
+use magnets::metrics::classifier::Classifier;
+use magnets::metrics::stats::{coverage, frechet_distance, knn_radii, mean_cov, sqrtm_psd, sym_eigen};
+
+fn lcg(s: &mut u64) -> f32 {
+    *s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    ((*s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+}
+
+#[test]
+fn jacobi_eigen_reconstructs_and_sqrt_squares_back() {
+    let d = 12;
+    let mut s = 1u64;
+    let b: Vec<f64> = (0..d * d).map(|_| lcg(&mut s) as f64).collect();
+    // A = B Bᵀ + I (symmetric positive definite)
+    let mut a = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..d {
+            a[i * d + j] = (0..d).map(|k| b[i * d + k] * b[j * d + k]).sum::<f64>() + if i == j { 1.0 } else { 0.0 };
+        }
+    }
+    let (w, v) = sym_eigen(&a, d);
+    for i in 0..d {
+        for j in 0..d {
+            let r: f64 = (0..d).map(|k| v[i * d + k] * w[k] * v[j * d + k]).sum();
+            assert!((r - a[i * d + j]).abs() < 1e-9);
+        }
+    }
+    let r = sqrtm_psd(&a, d);
+    for i in 0..d {
+        for j in 0..d {
+            let sq: f64 = (0..d).map(|k| r[i * d + k] * r[k * d + j]).sum();
+            assert!((sq - a[i * d + j]).abs() < 1e-8);
+        }
+    }
+}
+
+#[test]
+fn frechet_matches_closed_forms() {
+    // Diagonal covariances: |Δμ|² + Σ (√a − √b)².
+    let d = 3;
+    let diag = |v: [f64; 3]| {
+        let mut m = vec![0.0; 9];
+        for i in 0..3 {
+            m[i * 3 + i] = v[i];
+        }
+        m
+    };
+    let f = frechet_distance(&[0.0, 1.0, 2.0], &diag([1.0, 4.0, 9.0]), &[1.0, 1.0, 0.0], &diag([4.0, 4.0, 1.0]));
+    let want = 1.0 + 4.0 + (1.0f64 - 2.0).powi(2) + 0.0 + (3.0f64 - 1.0).powi(2);
+    assert!((f - want).abs() < 1e-9, "{f} vs {want}");
+    let _ = d;
+    // Same distribution → 0.
+    let a = diag([2.0, 3.0, 5.0]);
+    assert!(frechet_distance(&[1.0; 3], &a, &[1.0; 3], &a).abs() < 1e-9);
+}
+
+#[test]
+fn knn_precision_recall_of_a_set_against_itself_is_one() {
+    let d = 4;
+    let mut s = 3u64;
+    let x: Vec<f32> = (0..50 * d).map(|_| lcg(&mut s)).collect();
+    let r = knn_radii(&x, d, 3);
+    assert_eq!(coverage(&x, &x, &r, d), 1.0);
+    let far: Vec<f32> = x.iter().map(|v| v + 100.0).collect();
+    assert_eq!(coverage(&far, &x, &r, d), 0.0);
+    let (mu, cov) = mean_cov(&x, d);
+    assert!(mu.iter().all(|m| m.abs() < 0.2) && cov[0] > 0.05);
+}
+
+/// Synthetic emoji-like images: coloured discs on white, HWC u8.
+fn images(n: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed;
+    let mut out = vec![255u8; n * 3072];
+    for i in 0..n {
+        let (cx, cy, r) = (16.0 + 6.0 * lcg(&mut s), 16.0 + 6.0 * lcg(&mut s), 6.0 + 8.0 * (lcg(&mut s) + 0.5));
+        let col = [(lcg(&mut s) + 0.5) * 255.0, (lcg(&mut s) + 0.5) * 255.0, (lcg(&mut s) + 0.5) * 255.0];
+        for y in 0..32 {
+            for x in 0..32 {
+                if ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt() < r {
+                    for c in 0..3 {
+                        out[i * 3072 + (y * 32 + x) * 3 + c] = col[c] as u8;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn fid_of_a_set_with_itself_is_zero_and_grows_with_noise() {
+    let device = Device::flex();
+    device.seed(1);
+    let reference = images(200, 11);
+    let ev = QualityEvaluator::with_reference(Classifier::new(&device), &reference).unwrap();
+    let same = ev.evaluate_flat(&reference, None).unwrap();
+    assert!(same.fid.abs() < 1e-3, "FID(set, set) = {}", same.fid);
+    assert_eq!(same.recall, 1.0);
+    assert_eq!(same.precision, 1.0);
+    let mut last = same.fid;
+    let mut s = 5u64;
+    for sigma in [20.0f32, 50.0, 100.0] {
+        let noisy: Vec<u8> = reference.iter().map(|&v| (v as f32 + sigma * 2.0 * lcg(&mut s)).clamp(0.0, 255.0) as u8).collect();
+        let m = ev.evaluate_flat(&noisy, None).unwrap();
+        assert!(m.fid > last, "noise {sigma}: FID {} not above {last}", m.fid);
+        last = m.fid;
+    }
+    // Labels give a class accuracy; wrong sizes are errors, not panics.
+    let labels = vec![0u32; 200];
+    assert!(ev.evaluate_flat(&reference, Some(&labels)).unwrap().class_accuracy.is_some());
+    assert!(ev.evaluate_flat(&reference, Some(&labels[..3])).is_err());
+    assert!(ev.evaluate(&[vec![0u8; 10], vec![0u8; 3072]], None).is_err());
+}
+
+#[test]
+fn classifier_file_round_trips_and_refuses_garbage() {
+    let device = Device::flex();
+    let c = Classifier::new(&device);
+    let bytes = c.to_safetensors().unwrap();
+    let back = Classifier::from_safetensors(&bytes, &device).unwrap();
+    let img = images(2, 3);
+    assert_eq!(c.features_and_predictions(&img, &device).unwrap().0, back.features_and_predictions(&img, &device).unwrap().0);
+    assert!(Classifier::from_safetensors(&bytes[..100], &device).is_err());
+}
