@@ -13,6 +13,9 @@ struct Params {
     w_zstride: u32, w_off: u32, ld_w: u32, b_off: u32,
     out_off: u32, ld_out: u32, mode: u32, scatter: u32,
     map_off: u32, b_zstride: u32, out_off1: u32, out_off2: u32,
+    // norm = 1: x rows are LayerNorm'ed over their first k features on load (gamma at g_off,
+    // beta at beta_off, epsilon eps) — the pre-norm of the block fused into its matmul.
+    norm: u32, g_off: u32, beta_off: u32, eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,6 +37,13 @@ const TK: u32 = 16u;
 // Tiles as vec4 so a thread reads its 4 rows (4 columns) with one 16-byte load.
 var<workgroup> xs: array<vec4<f32>, TK * TM / 4u>; // [TK][TM/4]
 var<workgroup> ws: array<vec4<f32>, TK * TN / 4u>; // [TK][TN/4]
+// Fused LayerNorm: per tile row mean and 1/sqrt(var + eps); partial sums of THREADS / TM
+// invocations per row.
+var<workgroup> row_mean: array<f32, TM>;
+var<workgroup> row_inv: array<f32, TM>;
+var<workgroup> partial: array<f32, THREADS>;
+
+const PER_ROW: u32 = THREADS / TM;
 
 // erf(z) from the Chebyshev-fitted erfc of Numerical Recipes (erfcc): fractional error of
 // erfc below 1.2e-7 everywhere, so |erf error| < 1.2e-7 (about one f32 ulp of 1).
@@ -91,6 +101,49 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let z = wid.z;
     let w_off = p.w_off + z * p.w_zstride;
     let t = lid.y * WX + lid.x;
+    // Fused LayerNorm statistics of the tile's rows over their first k features, as the
+    // reference computes them (mean, then the mean of squared deviations). Computed by every
+    // workgroup (cheap next to the tile products); `p.norm` is uniform, so the barriers are in
+    // uniform control flow.
+    if (p.norm != 0u) {
+        let mm = t / PER_ROW;
+        let lane = t % PER_ROW;
+        let gr = row0 + mm;
+        var s = 0.0;
+        if (gr < p.m) {
+            for (var c = lane; c < p.k; c += PER_ROW) {
+                s += x[gr * p.ld_x + c];
+            }
+        }
+        partial[t] = s;
+        workgroupBarrier();
+        if (lane == 0u) {
+            var total = 0.0;
+            for (var i = 0u; i < PER_ROW; i++) {
+                total += partial[t + i];
+            }
+            row_mean[mm] = total / f32(p.k);
+        }
+        workgroupBarrier();
+        let mean = row_mean[mm];
+        var v = 0.0;
+        if (gr < p.m) {
+            for (var c = lane; c < p.k; c += PER_ROW) {
+                let d = x[gr * p.ld_x + c] - mean;
+                v = fma(d, d, v);
+            }
+        }
+        partial[t] = v;
+        workgroupBarrier();
+        if (lane == 0u) {
+            var total = 0.0;
+            for (var i = 0u; i < PER_ROW; i++) {
+                total += partial[t + i];
+            }
+            row_inv[mm] = 1.0 / sqrt(total / f32(p.k) + p.eps);
+        }
+        workgroupBarrier();
+    }
     // Thread (lx, ly) owns rows 4·ly .. 4·ly+3 and columns 4·lx .. 4·lx+3 of the tile; four
     // vec4 accumulators (one per row).
     var acc0 = vec4<f32>(0.0);
@@ -107,6 +160,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             var v = 0.0;
             if (gr < p.m && gk < p.k) {
                 v = x[gr * p.ld_x + gk];
+                if (p.norm != 0u) {
+                    v = (v - row_mean[mm]) * row_inv[mm] * w[p.g_off + gk] + w[p.beta_off + gk];
+                }
             }
             xs[kk * (TM / 4u) + mm / 4u][mm % 4u] = v;
         }

@@ -2,7 +2,7 @@
 //! hand-written WGSL). "Give me logits for these rows at this width, using/updating the cache."
 
 use crate::config::ModelConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sampling::{self, Proposal, SamplingParams};
 
 /// One forward pass over a batch of sequences (images × guidance streams).
@@ -105,4 +105,40 @@ pub fn propose_from_logits(
         }
     }
     out
+}
+
+/// Checks a request against the model and the current decode; shared by every engine.
+pub fn check_request(config: &ModelConfig, batch: usize, req: &ForwardRequest<'_>) -> Result<()> {
+    let bad = |m: String| Err(Error::Engine(m));
+    let n = config.tokens();
+    if req.width >= config.widths.len() {
+        return bad(format!("width index {} out of range", req.width));
+    }
+    if req.batch == 0 || req.batch != batch {
+        return bad(format!("request batch {} but the decode began with {batch}", req.batch));
+    }
+    if req.tokens.len() != req.batch * n || req.classes.len() != req.batch {
+        return bad("tokens/classes do not match the batch".into());
+    }
+    if let Some(&t) = req.tokens.iter().find(|&&t| t > config.mask_id()) {
+        return bad(format!("token id {t} out of range 0..={}", config.mask_id()));
+    }
+    if let Some(&c) = req.classes.iter().find(|&&c| c > config.null_class()) {
+        return bad(format!("class id {c} out of range 0..={}", config.null_class()));
+    }
+    if req.logit_rows.len() % req.batch != 0 || req.logit_rows.iter().any(|&p| p == 0 || p as usize > n) {
+        return bad("logit rows must be image positions 1..=N, the same count per sequence".into());
+    }
+    if let Some(rows) = req.rows {
+        if rows.is_empty() || rows.len() % req.batch != 0 {
+            return bad("active rows must be the same non-zero count per sequence".into());
+        }
+        let r = rows.len() / req.batch;
+        for seq in rows.chunks(r) {
+            if seq.windows(2).any(|w| w[0] >= w[1]) || seq.iter().any(|&p| p as usize > n) {
+                return bad("active rows must be ascending positions in 0..=N".into());
+            }
+        }
+    }
+    Ok(())
 }

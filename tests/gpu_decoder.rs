@@ -11,16 +11,27 @@ use magnets::weights::{HostTensor, Weights};
 fn random_tokenizer(seed: u32) -> TokenizerWeights {
     let config = TokenizerConfig::default();
     let mut tensors = HashMap::new();
-    let mut shapes = vec![("quantizer.codebook".to_string(), vec![config.codebook, config.code_dim])];
+    let mut shapes = vec![(
+        "quantizer.codebook".to_string(),
+        vec![config.codebook, config.code_dim],
+    )];
     for (n, i, o) in config.decoder_convs() {
         shapes.push((format!("{n}.weight"), vec![o, i, 3, 3]));
         shapes.push((format!("{n}.bias"), vec![o]));
     }
     for (ti, (name, shape)) in shapes.into_iter().enumerate() {
         let fan_in = if shape.len() == 4 { shape[1] * 9 } else { 1 };
-        let scale = if name.ends_with("bias") { 0.1 } else if fan_in > 1 { 4.0 / (fan_in as f32).sqrt() } else { 1.0 };
+        let scale = if name.ends_with("bias") {
+            0.1
+        } else if fan_in > 1 {
+            4.0 / (fan_in as f32).sqrt()
+        } else {
+            1.0
+        };
         let n: usize = shape.iter().product();
-        let data = (0..n).map(|j| (magnets::rng::uniform(seed, ti as u32, 0, j as u32, 0) - 0.5) * 2.0 * scale).collect();
+        let data = (0..n)
+            .map(|j| (magnets::rng::uniform(seed, ti as u32, 0, j as u32, 0) - 0.5) * 2.0 * scale)
+            .collect();
         tensors.insert(name, HostTensor::new(shape, data));
     }
     let w = TokenizerWeights { config, tensors };
@@ -44,7 +55,9 @@ fn gpu_decoder_matches_cpu_decode() {
     let batch = 5;
     let n = tok.config.tokens();
     let mut dec = GpuImageDecoder::new(&engine, &tok, 8).unwrap();
-    let codes: Vec<u32> = (0..batch * n).map(|i| magnets::rng::hash(9, 0, 0, i as u32, 0) % tok.config.codebook as u32).collect();
+    let codes: Vec<u32> = (0..batch * n)
+        .map(|i| magnets::rng::hash(9, 0, 0, i as u32, 0) % tok.config.codebook as u32)
+        .collect();
     let rgba = pollster::block_on(dec.decode(&engine, &codes, batch)).unwrap();
     let s = tok.config.image_size;
     assert_eq!(rgba.len(), batch * s * s * 4);
@@ -63,12 +76,23 @@ fn gpu_decoder_matches_cpu_decode() {
             assert_eq!(rgba[(b * s * s + p) * 4 + 3], 255);
         }
     }
-    eprintln!("max |Δ| {worst} (u8), {off_by_one} of {} channels off by one (rounding at .5), cpu range {spread:?}", batch * s * s * 3);
-    assert!(spread.1 - spread.0 > 100, "random decoder output too flat to be a meaningful check");
+    eprintln!(
+        "max |Δ| {worst} (u8), {off_by_one} of {} channels off by one (rounding at .5), cpu range {spread:?}",
+        batch * s * s * 3
+    );
+    assert!(
+        spread.1 - spread.0 > 100,
+        "random decoder output too flat to be a meaningful check"
+    );
     assert!(worst <= 1, "GPU decoder differs from cpu_decode by {worst}");
-    assert!(off_by_one * 1000 < batch * s * s * 3, "too many rounding differences: {off_by_one}");
+    assert!(
+        off_by_one * 1000 < batch * s * s * 3,
+        "too many rounding differences: {off_by_one}"
+    );
     // Errors, not panics.
     assert!(pollster::block_on(dec.decode(&engine, &codes[..n - 1], 1)).is_err());
-    assert!(pollster::block_on(dec.decode(&engine, &vec![tok.config.codebook as u32; n], 1)).is_err());
+    assert!(
+        pollster::block_on(dec.decode(&engine, &vec![tok.config.codebook as u32; n], 1)).is_err()
+    );
     assert!(pollster::block_on(dec.decode(&engine, &vec![0; 9 * n], 9)).is_err());
 }

@@ -27,7 +27,9 @@ fn gpu(weights: &Weights, max_batch: usize) -> Option<GpuEngine> {
             eprintln!("skipping GPU test (MAGNETS_SKIP_GPU_TESTS=1): {e}");
             None
         }
-        Err(e) => panic!("no usable GPU adapter ({e}); install mesa-vulkan-drivers or set MAGNETS_SKIP_GPU_TESTS=1"),
+        Err(e) => panic!(
+            "no usable GPU adapter ({e}); install mesa-vulkan-drivers or set MAGNETS_SKIP_GPU_TESTS=1"
+        ),
     }
 }
 
@@ -72,7 +74,10 @@ fn spicy_weights(config: &ModelConfig, seed: u64) -> Weights {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn spread(a: &[f32]) -> f32 {
@@ -98,7 +103,9 @@ fn parity(config: &ModelConfig, seed: u64) -> f32 {
     let n = config.tokens();
     let k = config.codebook as u32;
     let batch = 3;
-    let classes: Vec<u32> = (0..batch as u32).map(|b| b % (config.classes as u32 + 1)).collect();
+    let classes: Vec<u32> = (0..batch as u32)
+        .map(|b| b % (config.classes as u32 + 1))
+        .collect();
     let mut worst = 0f32;
     for width in 0..config.widths.len() {
         pollster::block_on(g.begin(batch)).unwrap();
@@ -108,10 +115,15 @@ fn parity(config: &ModelConfig, seed: u64) -> f32 {
         let mut tokens = vec![k; batch * n];
         let mut masked: Vec<Vec<usize>> = Vec::new();
         for b in 0..batch {
-            let m = subset(n, masked_counts[0], (seed as u32) ^ (b as u32 * 31 + width as u32));
+            let m = subset(
+                n,
+                masked_counts[0],
+                (seed as u32) ^ (b as u32 * 31 + width as u32),
+            );
             for i in 0..n {
                 if !m.contains(&i) {
-                    tokens[b * n + i] = magnets::rng::hash(seed as u32, b as u32, 9, i as u32, 1) % k;
+                    tokens[b * n + i] =
+                        magnets::rng::hash(seed as u32, b as u32, 9, i as u32, 1) % k;
                 }
             }
             masked.push(m);
@@ -121,12 +133,18 @@ fn parity(config: &ModelConfig, seed: u64) -> f32 {
             if step > 0 {
                 // Fix some masked tokens: those rows (changed input) plus the still-masked rows are active.
                 for b in 0..batch {
-                    let keep = subset(masked[b].len(), mc, seed as u32 + step as u32 * 7 + b as u32);
+                    let keep = subset(
+                        masked[b].len(),
+                        mc,
+                        seed as u32 + step as u32 * 7 + b as u32,
+                    );
                     let still: Vec<usize> = keep.iter().map(|&j| masked[b][j]).collect();
                     let mut active: Vec<u32> = masked[b].iter().map(|&i| i as u32 + 1).collect();
                     for &i in &masked[b] {
                         if !still.contains(&i) {
-                            tokens[b * n + i] = magnets::rng::hash(seed as u32, b as u32, step as u32, i as u32, 2) % k;
+                            tokens[b * n + i] =
+                                magnets::rng::hash(seed as u32, b as u32, step as u32, i as u32, 2)
+                                    % k;
                         }
                     }
                     active.sort_unstable();
@@ -134,7 +152,10 @@ fn parity(config: &ModelConfig, seed: u64) -> f32 {
                     masked[b] = still;
                 }
             }
-            let logit_rows: Vec<u32> = masked.iter().flat_map(|m| m.iter().map(|&i| i as u32 + 1)).collect();
+            let logit_rows: Vec<u32> = masked
+                .iter()
+                .flat_map(|m| m.iter().map(|&i| i as u32 + 1))
+                .collect();
             let req = ForwardRequest {
                 width,
                 batch,
@@ -155,11 +176,19 @@ fn parity(config: &ModelConfig, seed: u64) -> f32 {
                 spread(&lc)
             );
             assert!(spread(&lc) > 1.0, "logits too flat for a meaningful check");
-            assert!(diff <= 1e-3, "width {} step {step}: max |Δlogit| {diff}", config.widths[width]);
+            assert!(
+                diff <= 1e-3,
+                "width {} step {step}: max |Δlogit| {diff}",
+                config.widths[width]
+            );
             worst = worst.max(diff);
         }
     }
-    assert_eq!(g.flops_performed(), c.flops_performed(), "FLOPs counted from dispatch sizes vs the reference's matmul shapes");
+    assert_eq!(
+        g.flops_performed(),
+        c.flops_performed(),
+        "FLOPs counted from dispatch sizes vs the reference's matmul shapes"
+    );
     worst
 }
 
@@ -177,7 +206,11 @@ fn parity_odd_sizes_every_width_refresh_and_cached() {
 
 /// The project's default model config (models/default-config.json).
 fn default_config() -> ModelConfig {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default-config.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/default-config.json"
+    ))
+    .unwrap();
     ModelConfig::from_json(&text).unwrap()
 }
 
@@ -189,27 +222,54 @@ fn decode_same_tokens_and_flops() {
     let w = Weights::init(&config, 5).unwrap();
     let Some(mut g) = gpu(&w, 8) else { return };
     let mut c = ReferenceEngine::cpu(&w);
-    for (schedule, cache, guidance) in [("S3M3L3XL3", CachePolicy::On { refresh_every: None }, 0.0), ("M2XL4", CachePolicy::Off, 1.5)] {
+    for (schedule, cache, guidance) in [
+        (
+            "S3M3L3XL3",
+            CachePolicy::On {
+                refresh_every: None,
+            },
+            0.0,
+        ),
+        ("M2XL4", CachePolicy::Off, 1.5),
+    ] {
         let req = DecodeRequest {
             schedule: Schedule::parse(schedule, &config).unwrap(),
             cache,
             classes: vec![0, 3, 9],
-            sampling: SamplingParams { seed: 11, guidance, ..Default::default() },
+            sampling: SamplingParams {
+                seed: 11,
+                guidance,
+                ..Default::default()
+            },
         };
         let before = g.flops_performed();
         let tg = pollster::block_on(decode(&mut g, &req, |_| {})).unwrap();
         let tc = pollster::block_on(decode(&mut c, &req, |_| {})).unwrap();
         // The trace counts FLOPs per image (both guidance passes) with flops.rs formulas.
         let images = req.classes.len() as u64;
-        assert_eq!(g.flops_performed() - before, images * tg.total_flops, "{schedule}: engine FLOPs vs flops.rs");
-        let planned: u64 = magnets::flops::plan(&config, &req.schedule, cache, guidance > 0.0).iter().map(|s| s.flops).sum();
+        assert_eq!(
+            g.flops_performed() - before,
+            images * tg.total_flops,
+            "{schedule}: engine FLOPs vs flops.rs"
+        );
+        let planned: u64 = magnets::flops::plan(&config, &req.schedule, cache, guidance > 0.0)
+            .iter()
+            .map(|s| s.flops)
+            .sum();
         assert_eq!(tg.total_flops, planned, "{schedule}: trace vs plan");
         let mut differing = 0;
         for (a, b) in tg.tokens.iter().flatten().zip(tc.tokens.iter().flatten()) {
             differing += (a != b) as usize;
         }
-        eprintln!("{schedule}: {differing} of {} tokens differ; {:.3} GFLOPs", 3 * config.tokens(), tg.total_flops as f64 / 1e9);
-        assert_eq!(tg.tokens, tc.tokens, "{schedule}: tokens differ between the WGSL and burn engines");
+        eprintln!(
+            "{schedule}: {differing} of {} tokens differ; {:.3} GFLOPs",
+            3 * config.tokens(),
+            tg.total_flops as f64 / 1e9
+        );
+        assert_eq!(
+            tg.tokens, tc.tokens,
+            "{schedule}: tokens differ between the WGSL and burn engines"
+        );
     }
 }
 
@@ -224,29 +284,55 @@ fn oversized_model_is_refused() {
     // A real (random) model whose weights alone exceed the largest storage binding, when that
     // is small enough to build one here (lavapipe and WebGPU defaults: 128 MiB).
     if binding <= 256 << 20 {
-        let big = ModelConfig { dim: 1024, head_dim: 128, depth: 3, ..config.clone() }.with_default_widths();
+        let big = ModelConfig {
+            dim: 1024,
+            head_dim: 128,
+            depth: 3,
+            ..config.clone()
+        }
+        .with_default_widths();
         let f = magnets::gpu::Footprint::new(&big, 1);
-        assert!(f.weights > binding, "the test model should exceed the limit");
+        assert!(
+            f.weights > binding,
+            "the test model should exceed the limit"
+        );
         let w = Weights::init(&big, 1).unwrap();
         let err = match pollster::block_on(GpuEngine::new(&w, 1)) {
             Ok(_) => panic!("oversized model accepted"),
             Err(e) => e.to_string(),
         };
         eprintln!("{err}");
-        assert!(err.contains("too large") && err.contains("max_storage_buffer_binding_size"), "{err}");
+        assert!(
+            err.contains("too large") && err.contains("max_storage_buffer_binding_size"),
+            "{err}"
+        );
     }
     // Any device: a model far beyond every limit is refused from its config, before any
     // tensor is read or uploaded.
-    let huge = ModelConfig { dim: 8192, head_dim: 64, depth: 64, mlp_ratio: 16, ..config.clone() }.with_default_widths();
-    let err = magnets::gpu::check_limits(&huge, 1, &limits).unwrap_err().to_string();
+    let huge = ModelConfig {
+        dim: 8192,
+        head_dim: 64,
+        depth: 64,
+        mlp_ratio: 16,
+        ..config.clone()
+    }
+    .with_default_widths();
+    let err = magnets::gpu::check_limits(&huge, 1, &limits)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("too large"), "{err}");
-    let fake = Weights { config: huge, tensors: Default::default() };
+    let fake = Weights {
+        config: huge,
+        tensors: Default::default(),
+    };
     let err = match pollster::block_on(GpuEngine::new(&fake, 1)) {
         Ok(_) => panic!("oversized model accepted"),
         Err(e) => e.to_string(),
     };
     assert!(err.contains("too large"), "{err}");
     // A batch too large for the K/V cache binding is refused as well.
-    let err = magnets::gpu::check_limits(&config, 1 << 20, &limits).unwrap_err().to_string();
+    let err = magnets::gpu::check_limits(&config, 1 << 20, &limits)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("too large"), "{err}");
 }

@@ -3,32 +3,47 @@
 #![cfg(feature = "gpu")]
 
 fn validate(name: &str, src: &str) {
-    let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
-    let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty());
-    v.validate(&module).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let module = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    let mut v = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::empty(),
+    );
+    v.validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
 }
 
 #[test]
 fn every_shader_validates() {
     let sources = magnets::gpu::shader_sources();
-    let mut on_disk: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".wgsl"))
-        .collect();
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".wgsl"))
+            .collect();
     on_disk.sort();
     let mut listed: Vec<String> = sources.iter().map(|(n, _)| n.to_string()).collect();
     listed.sort();
-    assert_eq!(on_disk, listed, "every shaders/*.wgsl must be listed in gpu::shader_sources()");
+    assert_eq!(
+        on_disk, listed,
+        "every shaders/*.wgsl must be listed in gpu::shader_sources()"
+    );
     for (name, src) in &sources {
         validate(name, src);
     }
     for wx in [4, 8, 16] {
-        validate("matmul.wgsl (WX {wx})", &magnets::gpu::engine::matmul_source(wx));
+        validate(
+            "matmul.wgsl (WX {wx})",
+            &magnets::gpu::engine::matmul_source(wx),
+        );
     }
     // The attention kernel is specialised per model head size.
     for hd in [1, 6, 12, 32, 64, 256] {
-        validate("attention.wgsl (head_dim {hd})", &magnets::gpu::engine::attention_source(hd));
+        validate(
+            "attention.wgsl (head_dim {hd})",
+            &magnets::gpu::engine::attention_source(hd),
+        );
     }
 }
 
@@ -68,7 +83,10 @@ fn erf_wgsl(z: f32) -> f32 {
         + t * (1.000_023_7
             + t * (0.374_091_96
                 + t * (0.096_784_18
-                    + t * (-0.186_288_06 + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let erfc = t * poly.exp();
     if z >= 0.0 { 1.0 - erfc } else { erfc - 1.0 }
 }

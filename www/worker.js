@@ -19,7 +19,18 @@ let latestGenerate = null;
 let softwareAdapter = false;
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
-const errText = (e) => (e && e.message) ? e.message : String(e);
+const errText = (e) => {
+  const m = (e && e.message) ? e.message : String(e);
+  // A Rust panic aborts the module (a RuntimeError); report its message instead.
+  if (e instanceof WebAssembly.RuntimeError && wasm && wasm.last_panic) {
+    let p = null;
+    try { p = wasm.last_panic(); } catch (_) { p = null; }
+    crashed = true;
+    return `the engine crashed (${p || m}); reload the page`;
+  }
+  return m;
+};
+let crashed = false;
 
 async function webgpuUsable() {
   if (!('gpu' in navigator) || !navigator.gpu) return 'this browser has no WebGPU (navigator.gpu is missing)';
@@ -149,11 +160,25 @@ async function init(msg) {
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
-// msg.runs = [{id, request}]: decodes every run first (token states stream out step by step),
-// then the images: every run's final step first, then the other steps in order.
+// msg.runs = [{id, request}]: each run is decoded (token states stream out step by step) and its
+// final grid decoded to pixels right away; then every run's other steps, in order.
 async function generate(msg) {
   const myGen = imageGeneration;
   const done = [];
+  const decodeStep = async (r, index) => {
+    if (myGen !== imageGeneration) return false; // superseded by a newer generation
+    const grid = r.steps[index].predicted;
+    const batch = grid.length;
+    const codes = new Uint32Array(grid.flat());
+    try {
+      const rgba = await engine.decode_images(codes, batch);
+      post({ type: 'images', id: r.id, index, rgba, batch, size: info.image_size }, [rgba.buffer]);
+      return true;
+    } catch (e) {
+      post({ type: 'error', id: r.id, message: 'image decoding failed: ' + errText(e), images: true });
+      return false;
+    }
+  };
   for (const run of msg.runs) {
     const steps = [];
     try {
@@ -163,29 +188,22 @@ async function generate(msg) {
         post({ type: 'step', id: run.id, step });
       });
       post({ type: 'done', id: run.id, trace: JSON.parse(traceJson) });
-      done.push({ id: run.id, steps });
     } catch (e) {
       const m = errText(e);
       if (m.startsWith('cancelled')) return; // a newer request replaced this one
       post({ type: 'error', id: run.id, message: m });
+      continue;
     }
+    const r = { id: run.id, steps };
+    done.push(r);
+    if (info.tokenizer && !(await decodeStep(r, steps.length - 1))) return;
+    await tick();
   }
   if (!info.tokenizer) { for (const r of done) post({ type: 'images-done', id: r.id }); return; }
-  const jobs = [];
-  for (const r of done) jobs.push([r, r.steps.length - 1]);
-  for (const r of done) for (let i = 0; i < r.steps.length - 1; i++) jobs.push([r, i]);
-  for (const [r, index] of jobs) {
-    await tick();
-    if (myGen !== imageGeneration) return; // superseded by a newer generation
-    const grid = r.steps[index].predicted;
-    const batch = grid.length;
-    const codes = new Uint32Array(grid.flat());
-    try {
-      const rgba = await engine.decode_images(codes, batch);
-      post({ type: 'images', id: r.id, index, rgba, batch, size: info.image_size }, [rgba.buffer]);
-    } catch (e) {
-      post({ type: 'error', id: r.id, message: 'image decoding failed: ' + errText(e), images: true });
-      return;
+  for (const r of done) {
+    for (let i = 0; i < r.steps.length - 1; i++) {
+      await tick();
+      if (!(await decodeStep(r, i))) return;
     }
   }
   for (const r of done) post({ type: 'images-done', id: r.id });
@@ -209,7 +227,7 @@ self.onmessage = (ev) => {
       }
     } catch (e) {
       const message = errText(e);
-      if (msg.type === 'init') post({ type: 'fatal', message });
+      if (msg.type === 'init' || crashed) post({ type: 'fatal', message });
       else post({ type: 'error', id: msg.runs ? msg.runs[0].id : null, message });
     }
   });

@@ -52,15 +52,15 @@ struct Timed {
     trace: DecodeTrace,
 }
 
-fn run_decode<E: Engine>(engine: &mut E, req: &DecodeRequest, repeats: usize) -> magnets::Result<Timed> {
-    pollster::block_on(decode(engine, req, |_| {}))?; // warm-up: pipelines, caches
-    let mut runs = Vec::new();
-    for _ in 0..repeats.max(1) {
-        let t = pollster::block_on(decode(engine, req, |_| {}))?;
-        runs.push(Timed { ms: t.ms, trace: t });
-    }
+fn once<E: Engine>(engine: &mut E, req: &DecodeRequest) -> magnets::Result<Timed> {
+    let t = pollster::block_on(decode(engine, req, |_| {}))?;
+    Ok(Timed { ms: t.ms, trace: t })
+}
+
+fn median(mut runs: Vec<Timed>) -> Timed {
     runs.sort_by(|a, b| a.ms.total_cmp(&b.ms));
-    Ok(runs.swap_remove(runs.len() / 2))
+    let mid = runs.len() / 2;
+    runs.swap_remove(mid)
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
@@ -69,8 +69,13 @@ pub fn run(a: Args) -> magnets::Result<()> {
         None => Weights::init(&default_config()?, 0)?,
     };
     let config = weights.config.clone();
-    let classes: Vec<u32> = (0..a.batch as u32).map(|i| i % config.classes as u32).collect();
-    let sampling = SamplingParams { seed: a.seed, ..Default::default() };
+    let classes: Vec<u32> = (0..a.batch as u32)
+        .map(|i| i % config.classes as u32)
+        .collect();
+    let sampling = SamplingParams {
+        seed: a.seed,
+        ..Default::default()
+    };
     let baseline = DecodeRequest {
         schedule: parse_schedule(&a.baseline, a.steps, &config)?,
         cache: parse_cache("off", None)?,
@@ -87,19 +92,33 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let mut gpu = pollster::block_on(GpuEngine::new(&weights, a.batch))?;
     let device = gpu.adapter_name();
     if !a.json {
-        eprintln!("device: {device}; batch {}; {} timed runs each (median)", a.batch, a.repeats);
+        eprintln!(
+            "device: {device}; batch {}; {} timed rounds (median), runs interleaved",
+            a.batch, a.repeats
+        );
     }
-    let base = run_decode(&mut gpu, &baseline, a.repeats)?;
-    let mag = run_decode(&mut gpu, &magnets_req, a.repeats)?;
-    drop(gpu);
-
-    let burn = if a.no_burn {
-        None
-    } else {
+    let mut burn_engine = (!a.no_burn).then(|| {
         let dev = burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
-        let mut e = ReferenceEngine::on_device(&weights, dev, "burn-wgpu");
-        Some(run_decode(&mut e, &baseline, a.repeats)?)
-    };
+        ReferenceEngine::on_device(&weights, dev, "burn-wgpu")
+    });
+    // Warm-up (pipelines, kernel compilation, allocations), then rounds that run every
+    // configuration once, so a machine whose load drifts affects all of them alike.
+    once(&mut gpu, &baseline)?;
+    once(&mut gpu, &magnets_req)?;
+    if let Some(e) = burn_engine.as_mut() {
+        once(e, &baseline)?;
+    }
+    let (mut base_runs, mut mag_runs, mut burn_runs) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..a.repeats.max(1) {
+        base_runs.push(once(&mut gpu, &baseline)?);
+        mag_runs.push(once(&mut gpu, &magnets_req)?);
+        if let Some(e) = burn_engine.as_mut() {
+            burn_runs.push(once(e, &baseline)?);
+        }
+    }
+    let base = median(base_runs);
+    let mag = median(mag_runs);
+    let burn = (!burn_runs.is_empty()).then(|| median(burn_runs));
 
     let b = a.batch as f64;
     let per_image = |t: &Timed| t.ms / b;
@@ -160,7 +179,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
     if let Some(t) = &burn {
         table("burn-wgpu baseline", t);
     }
-    println!("MaGNeTS vs baseline (WGSL): {speedup:.2}x faster per image ({:.2}x fewer FLOPs)", base.trace.total_flops as f64 / mag.trace.total_flops as f64);
+    println!(
+        "MaGNeTS vs baseline (WGSL): {speedup:.2}x faster per image ({:.2}x fewer FLOPs)",
+        base.trace.total_flops as f64 / mag.trace.total_flops as f64
+    );
     if let Some(s) = speedup_burn {
         println!("WGSL vs burn-wgpu (baseline decode): {s:.2}x faster per image");
     }

@@ -131,18 +131,22 @@ pub fn write_grid(tokenizer: &Path, tokens: &[Vec<u32>], cols: usize, out: &Path
 }
 
 pub fn write_image_grid(images: &[Vec<f32>], cols: usize, out: &Path) -> magnets::Result<()> {
+    // 2× nearest-neighbour upscale so 32×32 emoji are visible in docs.
+    let z = 2;
     let s = ((images.first().map_or(0, |i| i.len()) / 3) as f64).sqrt() as usize;
     let cols = cols.max(1);
     let rows = images.len().div_ceil(cols);
-    let (w, h) = (cols * (s + 1) + 1, rows * (s + 1) + 1);
+    let cell = s * z + 2;
+    let (w, h) = (cols * cell + 2, rows * cell + 2);
     let mut rgb = vec![255u8; w * h * 3];
     for (i, img) in images.iter().enumerate() {
         let (r, c) = (i / cols, i % cols);
         let px = magnets::tokenizer::to_u8(img);
-        for y in 0..s {
-            for x in 0..s {
-                let dst = (((r * (s + 1) + 1 + y) * w) + c * (s + 1) + 1 + x) * 3;
-                rgb[dst..dst + 3].copy_from_slice(&px[(y * s + x) * 3..(y * s + x) * 3 + 3]);
+        for y in 0..s * z {
+            for x in 0..s * z {
+                let dst = (((r * cell + 2 + y) * w) + c * cell + 2 + x) * 3;
+                let src = ((y / z) * s + x / z) * 3;
+                rgb[dst..dst + 3].copy_from_slice(&px[src..src + 3]);
             }
         }
     }

@@ -33,7 +33,9 @@ impl GpuImageDecoder {
         tokenizer.validate()?;
         let c = tokenizer.config.clone();
         if max_batch == 0 {
-            return Err(Error::Engine("image decoder: max_batch must be at least 1".into()));
+            return Err(Error::Engine(
+                "image decoder: max_batch must be at least 1".into(),
+            ));
         }
         let device = engine.device();
         let g = c.grid[0];
@@ -45,17 +47,32 @@ impl GpuImageDecoder {
             offsets.insert(name, blob.len() as u32);
             blob.extend_from_slice(data);
         };
-        put("quantizer.codebook".into(), &tokenizer.get("quantizer.codebook").data);
+        put(
+            "quantizer.codebook".into(),
+            &tokenizer.get("quantizer.codebook").data,
+        );
         for (n, _, _) in c.decoder_convs() {
-            put(format!("{n}.weight"), &tokenizer.get(&format!("{n}.weight")).data);
-            put(format!("{n}.bias"), &tokenizer.get(&format!("{n}.bias")).data);
+            put(
+                format!("{n}.weight"),
+                &tokenizer.get(&format!("{n}.weight")).data,
+            );
+            put(
+                format!("{n}.bias"),
+                &tokenizer.get(&format!("{n}.bias")).data,
+            );
         }
         // Largest feature map per image, in floats.
         let h = c.hidden;
-        let map = [c.code_dim * g * g, h * g * g, (h / 2) * 4 * g * g, (h / 4) * s * s, 3 * s * s]
-            .into_iter()
-            .max()
-            .unwrap();
+        let map = [
+            c.code_dim * g * g,
+            h * g * g,
+            (h / 2) * 4 * g * g,
+            (h / 4) * s * s,
+            3 * s * s,
+        ]
+        .into_iter()
+        .max()
+        .unwrap();
         let map_bytes = 4 * (max_batch * map) as u64;
         let limits = device.limits();
         let need = map_bytes.max(4 * blob.len() as u64);
@@ -65,15 +82,27 @@ impl GpuImageDecoder {
                 limits.max_storage_buffer_binding_size
             )));
         }
-        let align = limits.min_uniform_buffer_offset_alignment.max(util::PARAM_BYTES as u32) as usize;
+        let align = limits
+            .min_uniform_buffer_offset_alignment
+            .max(util::PARAM_BYTES as u32) as usize;
         let none = wgpu::BufferUsages::empty();
         let weights = util::storage_buffer(device, "decoder weights", 4 * blob.len() as u64, none);
         let a = util::storage_buffer(device, "decoder A", map_bytes, none);
         let b = util::storage_buffer(device, "decoder B", map_bytes, none);
         let cbuf = util::storage_buffer(device, "decoder C", map_bytes, none);
-        let codes = util::storage_buffer(device, "decoder codes", 4 * (max_batch * c.tokens()) as u64, none);
+        let codes = util::storage_buffer(
+            device,
+            "decoder codes",
+            4 * (max_batch * c.tokens()) as u64,
+            none,
+        );
         let out_bytes = 4 * (max_batch * s * s) as u64;
-        let out = util::storage_buffer(device, "decoder rgba", out_bytes, wgpu::BufferUsages::COPY_SRC);
+        let out = util::storage_buffer(
+            device,
+            "decoder rgba",
+            out_bytes,
+            wgpu::BufferUsages::COPY_SRC,
+        );
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("decoder readback"),
             size: out_bytes,
@@ -86,7 +115,9 @@ impl GpuImageDecoder {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        engine.queue().write_buffer(&weights, 0, bytemuck::cast_slice(&blob));
+        engine
+            .queue()
+            .write_buffer(&weights, 0, bytemuck::cast_slice(&blob));
         let module = util::module(device, "decoder", SHADER_DECODER);
         let pl = &engine.pipeline_layout;
         let kernels = vec![
@@ -94,7 +125,14 @@ impl GpuImageDecoder {
             util::entry(device, pl, &module, "decoder conv", "conv"),
             util::entry(device, pl, &module, "decoder rgba", "rgba"),
         ];
-        let bg = |src: &wgpu::Buffer, dst: &wgpu::Buffer| util::bind_group(device, &engine.bind_layout, &params, [&weights, src, &codes, dst]);
+        let bg = |src: &wgpu::Buffer, dst: &wgpu::Buffer| {
+            util::bind_group(
+                device,
+                &engine.bind_layout,
+                &params,
+                [&weights, src, &codes, dst],
+            )
+        };
         let groups = vec![
             bg(&weights, &a),
             bg(&a, &b),
@@ -126,32 +164,78 @@ impl GpuImageDecoder {
         self.flops
     }
 
-    fn conv(&mut self, group: usize, name: &str, cin: usize, cout: usize, size: usize, batch: usize, up: bool, pre_silu: bool, act: u32, accumulate: bool) {
+    fn conv(
+        &mut self,
+        group: usize,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        size: usize,
+        batch: usize,
+        up: bool,
+        pre_silu: bool,
+        act: u32,
+        accumulate: bool,
+    ) {
         let total = (batch * cout * size * size) as u32;
         self.flops += 2 * 9 * (batch * cout * size * size * cin) as u64;
-        let (w_off, b_off) = (self.offsets[&format!("{name}.weight")], self.offsets[&format!("{name}.bias")]);
+        let (w_off, b_off) = (
+            self.offsets[&format!("{name}.weight")],
+            self.offsets[&format!("{name}.bias")],
+        );
         self.rec.push(
             K_CONV,
             group,
-            [batch as u32, cin as u32, cout as u32, size as u32, up as u32, pre_silu as u32, act, accumulate as u32, w_off, b_off, 0, 0, 0, 0, 0, 0],
+            [
+                batch as u32,
+                cin as u32,
+                cout as u32,
+                size as u32,
+                up as u32,
+                pre_silu as u32,
+                act,
+                accumulate as u32,
+                w_off,
+                b_off,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
             util::grid(total.div_ceil(64)),
         );
     }
 
     /// Decodes `batch` grids of codes (`[batch × N]`, token i = y·g + x) to RGBA8 images,
     /// `batch × image_size² × 4` bytes, row-major.
-    pub async fn decode(&mut self, engine: &GpuEngine, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
+    pub async fn decode(
+        &mut self,
+        engine: &GpuEngine,
+        codes: &[u32],
+        batch: usize,
+    ) -> Result<Vec<u8>> {
         engine.fault.check()?;
         let c = self.config.clone();
         let n = c.tokens();
         if batch == 0 || batch > self.max_batch {
-            return Err(Error::Decode(format!("image decoder: batch {batch}; created for 1..={}", self.max_batch)));
+            return Err(Error::Decode(format!(
+                "image decoder: batch {batch}; created for 1..={}",
+                self.max_batch
+            )));
         }
         if codes.len() != batch * n {
-            return Err(Error::Decode(format!("image decoder: {} codes for {batch} images of {n} tokens", codes.len())));
+            return Err(Error::Decode(format!(
+                "image decoder: {} codes for {batch} images of {n} tokens",
+                codes.len()
+            )));
         }
         if let Some(bad) = codes.iter().find(|&&v| v as usize >= c.codebook) {
-            return Err(Error::Decode(format!("image decoder: code {bad} is outside the codebook (K = {})", c.codebook)));
+            return Err(Error::Decode(format!(
+                "image decoder: code {bad} is outside the codebook (K = {})",
+                c.codebook
+            )));
         }
         let (g, s, h, e) = (c.grid[0], c.image_size, c.hidden, c.code_dim);
         self.rec.clear();
@@ -159,27 +243,123 @@ impl GpuImageDecoder {
         self.rec.push(
             K_LOOKUP,
             0,
-            [batch as u32, 0, 0, 0, 0, 0, 0, 0, cb, 0, n as u32, e as u32, 0, 0, 0, 0],
+            [
+                batch as u32,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                cb,
+                0,
+                n as u32,
+                e as u32,
+                0,
+                0,
+                0,
+                0,
+            ],
             util::grid(((batch * e * n) as u32).div_ceil(64)),
         );
         self.conv(1, "decoder.conv_in", e, h, g, batch, false, false, 1, false);
-        self.conv(2, "decoder.res.conv1", h, h, g, batch, false, true, 1, false);
-        self.conv(3, "decoder.res.conv2", h, h, g, batch, false, false, 0, true);
-        self.conv(4, "decoder.up1", h, h / 2, 2 * g, batch, true, false, 1, false);
-        self.conv(5, "decoder.up2", h / 2, h / 4, s, batch, true, false, 1, false);
-        self.conv(6, "decoder.conv_out", h / 4, 3, s, batch, false, false, 2, false);
+        self.conv(
+            2,
+            "decoder.res.conv1",
+            h,
+            h,
+            g,
+            batch,
+            false,
+            true,
+            1,
+            false,
+        );
+        self.conv(
+            3,
+            "decoder.res.conv2",
+            h,
+            h,
+            g,
+            batch,
+            false,
+            false,
+            0,
+            true,
+        );
+        self.conv(
+            4,
+            "decoder.up1",
+            h,
+            h / 2,
+            2 * g,
+            batch,
+            true,
+            false,
+            1,
+            false,
+        );
+        self.conv(
+            5,
+            "decoder.up2",
+            h / 2,
+            h / 4,
+            s,
+            batch,
+            true,
+            false,
+            1,
+            false,
+        );
+        self.conv(
+            6,
+            "decoder.conv_out",
+            h / 4,
+            3,
+            s,
+            batch,
+            false,
+            false,
+            2,
+            false,
+        );
         self.rec.push(
             K_RGBA,
             7,
-            [batch as u32, 0, 0, s as u32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            [
+                batch as u32,
+                0,
+                0,
+                s as u32,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
             util::grid(((batch * s * s) as u32).div_ceil(64)),
         );
         let queue = engine.queue();
         queue.write_buffer(&self.params, 0, &self.rec.params);
         queue.write_buffer(&self.codes, 0, bytemuck::cast_slice(codes));
-        let mut enc = engine.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("image decode") });
+        let mut enc = engine
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("image decode"),
+            });
         {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("image decode"), timestamp_writes: None });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("image decode"),
+                timestamp_writes: None,
+            });
             self.rec.encode(&mut pass, &self.kernels, &self.groups);
         }
         let bytes = 4 * (batch * s * s) as u64;

@@ -1,6 +1,6 @@
 //! The WGSL transformer engine: one weight buffer, width as a per-dispatch uniform, K/V cache
-//! buffers `[layers, batch, N+1, D]`, active-row gather/scatter, logits only for the requested
-//! rows. One command buffer per step; every buffer is created once, sized for `max_batch`.
+//! `[layers, batch, N+1, D]`, active-row gather/scatter, logits only for the requested rows.
+//! One command buffer per step; every buffer is created once, sized for `max_batch`.
 
 use std::collections::HashMap;
 
@@ -25,10 +25,10 @@ const K_MATMUL_N16: usize = 5;
 // Bind groups (buffers at bindings 1..=4).
 const G_EMBED: usize = 0; // w, w, idx, x
 const G_NORM: usize = 1; // w, x, idx, a
-const G_QKV: usize = 2; // w, a, idx, kvq
+const G_QKV: usize = 2; // w, x, idx, kvq
 const G_ATTN: usize = 3; // kvq, kvq, kvq, o
 const G_WO: usize = 4; // w, o, idx, x
-const G_W1: usize = 5; // w, a, idx, h
+const G_W1: usize = 5; // w, x, idx, h
 const G_W2: usize = 6; // w, h, idx, x
 const G_HEAD: usize = 7; // w, a, idx, logits
 
@@ -44,7 +44,10 @@ pub fn matmul_source(wx: u32) -> String {
 
 /// The attention shader with `HEAD_DIM` set for a model.
 pub fn attention_source(head_dim: usize) -> String {
-    SHADER_ATTENTION.replace("const HEAD_DIM: u32 = 32u;", &format!("const HEAD_DIM: u32 = {head_dim}u;"))
+    SHADER_ATTENTION.replace(
+        "const HEAD_DIM: u32 = 32u;",
+        &format!("const HEAD_DIM: u32 = {head_dim}u;"),
+    )
 }
 
 /// Element offsets of every tensor inside the single weight buffer.
@@ -87,7 +90,12 @@ pub struct Footprint {
 
 impl Footprint {
     pub fn new(config: &ModelConfig, max_batch: usize) -> Self {
-        let (b, s, n, d) = (max_batch as u64, config.seq_len() as u64, config.tokens() as u64, config.dim as u64);
+        let (b, s, n, d) = (
+            max_batch as u64,
+            config.seq_len() as u64,
+            config.tokens() as u64,
+            config.dim as u64,
+        );
         Footprint {
             weights: 4 * WeightLayout::new(config).total as u64,
             kv_cache: 4 * config.depth as u64 * b * s * d,
@@ -127,7 +135,10 @@ pub fn check_limits(config: &ModelConfig, max_batch: usize, limits: &wgpu::Limit
         return bad("max_batch must be at least 1".into());
     }
     if config.head_dim > MAX_HEAD_DIM {
-        return bad(format!("head_dim {} is larger than the {MAX_HEAD_DIM} the attention kernel supports", config.head_dim));
+        return bad(format!(
+            "head_dim {} is larger than the {MAX_HEAD_DIM} the attention kernel supports",
+            config.head_dim
+        ));
     }
     let f = Footprint::new(config, max_batch);
     let (what, need) = f.largest();
@@ -152,7 +163,9 @@ pub fn check_limits(config: &ModelConfig, max_batch: usize, limits: &wgpu::Limit
         ));
     }
     if need / 4 >= u32::MAX as u64 {
-        return bad(format!("model too large: its {what} have more than 2^32 elements"));
+        return bad(format!(
+            "model too large: its {what} have more than 2^32 elements"
+        ));
     }
     if limits.max_compute_invocations_per_workgroup < 256
         || limits.max_compute_workgroup_size_x < 64
@@ -164,46 +177,14 @@ pub fn check_limits(config: &ModelConfig, max_batch: usize, limits: &wgpu::Limit
     }
     let max_rows = (max_batch * config.seq_len()) as u64;
     if max_rows.div_ceil(64) > limits.max_compute_workgroups_per_dimension as u64 {
-        return bad(format!("batch {max_batch} × {} rows is more than this GPU can dispatch", config.seq_len()));
+        return bad(format!(
+            "batch {max_batch} × {} rows is more than this GPU can dispatch",
+            config.seq_len()
+        ));
     }
     Ok(())
 }
 
-/// Validates a request (the same rules as the reference engine).
-fn check_request(config: &ModelConfig, batch: usize, req: &ForwardRequest<'_>) -> Result<()> {
-    let bad = |m: String| Err(Error::Engine(m));
-    let n = config.tokens();
-    if req.width >= config.widths.len() {
-        return bad(format!("width index {} out of range", req.width));
-    }
-    if req.batch == 0 || req.batch != batch {
-        return bad(format!("request batch {} but the decode began with {batch}", req.batch));
-    }
-    if req.tokens.len() != req.batch * n || req.classes.len() != req.batch {
-        return bad("tokens/classes do not match the batch".into());
-    }
-    if let Some(&t) = req.tokens.iter().find(|&&t| t > config.mask_id()) {
-        return bad(format!("token id {t} out of range 0..={}", config.mask_id()));
-    }
-    if let Some(&c) = req.classes.iter().find(|&&c| c > config.null_class()) {
-        return bad(format!("class id {c} out of range 0..={}", config.null_class()));
-    }
-    if req.logit_rows.len() % req.batch != 0 || req.logit_rows.iter().any(|&p| p == 0 || p as usize > n) {
-        return bad("logit rows must be image positions 1..=N, the same count per sequence".into());
-    }
-    if let Some(rows) = req.rows {
-        if rows.is_empty() || rows.len() % req.batch != 0 {
-            return bad("active rows must be the same non-zero count per sequence".into());
-        }
-        let r = rows.len() / req.batch;
-        for seq in rows.chunks(r) {
-            if seq.windows(2).any(|w| w[0] >= w[1]) || seq.iter().any(|&p| p as usize > n) {
-                return bad("active rows must be ascending positions in 0..=N".into());
-            }
-        }
-    }
-    Ok(())
-}
 
 struct Buffers {
     weights: wgpu::Buffer,
@@ -251,7 +232,11 @@ impl GpuEngine {
                 ..Default::default()
             })
             .await
-            .map_err(|e| Error::Engine(format!("no GPU adapter is available (WebGPU/Vulkan/Metal/DX12): {e}")))?;
+            .map_err(|e| {
+                Error::Engine(format!(
+                    "no GPU adapter is available (WebGPU/Vulkan/Metal/DX12): {e}"
+                ))
+            })?;
         let limits = adapter.limits();
         // Refuse before asking for a device, so the message names the model, not wgpu.
         check_limits(&weights.config, max_batch, &limits)?;
@@ -289,70 +274,82 @@ impl GpuEngine {
                 .get(&name)
                 .ok_or_else(|| Error::Weights(format!("missing tensor `{name}`")))?;
             if t.shape != shape {
-                return Err(Error::Weights(format!("tensor `{name}` has shape {:?}, expected {shape:?}", t.shape)));
+                return Err(Error::Weights(format!(
+                    "tensor `{name}` has shape {:?}, expected {shape:?}",
+                    t.shape
+                )));
             }
             let off = layout.offsets[&name];
             host[off..off + t.data.len()].copy_from_slice(&t.data);
         }
 
         let fp = Footprint::new(&config, max_batch);
-        let align = device.limits().min_uniform_buffer_offset_alignment.max(util::PARAM_BYTES as u32) as usize;
-        let max_dispatches = config.depth * 7 + 4;
+        let align = device
+            .limits()
+            .min_uniform_buffer_offset_alignment
+            .max(util::PARAM_BYTES as u32) as usize;
+        let max_dispatches = config.depth * 5 + 4;
         let d = &device;
-        let (bufs, kernels, groups, bind_layout, pipeline_layout) = util::scoped(d, "allocating the engine's buffers", || {
-            let none = wgpu::BufferUsages::empty();
-            let bufs = Buffers {
-                weights: util::storage_buffer(d, "weights", fp.weights, none),
-                params: d.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("params"),
-                    size: (max_dispatches * align) as u64,
-                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }),
-                index: util::storage_buffer(d, "row index", fp.index, none),
-                x: util::storage_buffer(d, "x", fp.hidden, none),
-                a: util::storage_buffer(d, "a", fp.hidden, none),
-                o: util::storage_buffer(d, "o", fp.hidden, none),
-                h: util::storage_buffer(d, "h", fp.mlp, none),
-                kvq: util::storage_buffer(d, "k/v cache + q", fp.kvq, none),
-                logits: util::storage_buffer(d, "logits", fp.logits, wgpu::BufferUsages::COPY_SRC),
-                staging: d.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("logits readback"),
-                    size: fp.logits.max(16),
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }),
-            };
-            let bind_layout = util::bind_group_layout(d);
-            let pipeline_layout = d.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some("magnets"),
-                bind_group_layouts: &[Some(&bind_layout)],
-                immediate_size: 0,
-            });
-            let attention = attention_source(config.head_dim);
-            let kernels = vec![
-                util::pipeline(d, &pipeline_layout, "embed", SHADER_EMBED),
-                util::pipeline(d, &pipeline_layout, "layernorm", SHADER_LAYERNORM),
-                util::pipeline(d, &pipeline_layout, "matmul", SHADER_MATMUL),
-                util::pipeline(d, &pipeline_layout, "attention", &attention),
-                util::pipeline(d, &pipeline_layout, "matmul n32", &matmul_source(8)),
-                util::pipeline(d, &pipeline_layout, "matmul n16", &matmul_source(4)),
-            ];
-            let b = &bufs;
-            let g = |x: [&wgpu::Buffer; 4]| util::bind_group(d, &bind_layout, &b.params, x);
-            let groups = vec![
-                g([&b.weights, &b.weights, &b.index, &b.x]),
-                g([&b.weights, &b.x, &b.index, &b.a]),
-                g([&b.weights, &b.a, &b.index, &b.kvq]),
-                g([&b.kvq, &b.kvq, &b.kvq, &b.o]),
-                g([&b.weights, &b.o, &b.index, &b.x]),
-                g([&b.weights, &b.a, &b.index, &b.h]),
-                g([&b.weights, &b.h, &b.index, &b.x]),
-                g([&b.weights, &b.a, &b.index, &b.logits]),
-            ];
-            (bufs, kernels, groups, bind_layout, pipeline_layout)
-        })
-        .await?;
+        let (bufs, kernels, groups, bind_layout, pipeline_layout) =
+            util::scoped(d, "allocating the engine's buffers", || {
+                let none = wgpu::BufferUsages::empty();
+                let bufs = Buffers {
+                    weights: util::storage_buffer(d, "weights", fp.weights, none),
+                    params: d.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("params"),
+                        size: (max_dispatches * align) as u64,
+                        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    }),
+                    index: util::storage_buffer(d, "row index", fp.index, none),
+                    x: util::storage_buffer(d, "x", fp.hidden, none),
+                    a: util::storage_buffer(d, "a", fp.hidden, none),
+                    o: util::storage_buffer(d, "o", fp.hidden, none),
+                    h: util::storage_buffer(d, "h", fp.mlp, none),
+                    kvq: util::storage_buffer(d, "k/v cache + q", fp.kvq, none),
+                    logits: util::storage_buffer(
+                        d,
+                        "logits",
+                        fp.logits,
+                        wgpu::BufferUsages::COPY_SRC,
+                    ),
+                    staging: d.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("logits readback"),
+                        size: fp.logits.max(16),
+                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    }),
+                };
+                let bind_layout = util::bind_group_layout(d);
+                let pipeline_layout = d.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some("magnets"),
+                    bind_group_layouts: &[Some(&bind_layout)],
+                    immediate_size: 0,
+                });
+                let attention = attention_source(config.head_dim);
+                let kernels = vec![
+                    util::pipeline(d, &pipeline_layout, "embed", SHADER_EMBED),
+                    util::pipeline(d, &pipeline_layout, "layernorm", SHADER_LAYERNORM),
+                    util::pipeline(d, &pipeline_layout, "matmul", SHADER_MATMUL),
+                    util::pipeline(d, &pipeline_layout, "attention", &attention),
+                    util::pipeline(d, &pipeline_layout, "matmul n32", &matmul_source(8)),
+                    util::pipeline(d, &pipeline_layout, "matmul n16", &matmul_source(4)),
+                ];
+                let b = &bufs;
+                let g = |x: [&wgpu::Buffer; 4]| util::bind_group(d, &bind_layout, &b.params, x);
+                let groups = vec![
+                    g([&b.weights, &b.weights, &b.index, &b.x]),
+                    g([&b.weights, &b.x, &b.index, &b.a]),
+                    g([&b.weights, &b.x, &b.index, &b.kvq]),
+                    g([&b.kvq, &b.kvq, &b.kvq, &b.o]),
+                    g([&b.weights, &b.o, &b.index, &b.x]),
+                    g([&b.weights, &b.x, &b.index, &b.h]),
+                    g([&b.weights, &b.h, &b.index, &b.x]),
+                    g([&b.weights, &b.a, &b.index, &b.logits]),
+                ];
+                (bufs, kernels, groups, bind_layout, pipeline_layout)
+            })
+            .await?;
         queue.write_buffer(&bufs.weights, 0, bytemuck::cast_slice(&host));
         fault.check()?;
 
@@ -379,7 +376,10 @@ impl GpuEngine {
     }
 
     pub fn adapter_name(&self) -> String {
-        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
     }
 
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
@@ -425,6 +425,10 @@ impl GpuEngine {
                 p.b_zstride,
                 p.out_off[1],
                 p.out_off[2],
+                p.norm.is_some() as u32,
+                p.norm.map_or(0, |n| n.0),
+                p.norm.map_or(0, |n| n.1),
+                LAYER_NORM_EPS.to_bits(),
             ],
             groups,
         );
@@ -478,6 +482,8 @@ struct MatmulParams {
     z: u32,
     w_zstride: u32,
     b_zstride: u32,
+    /// LayerNorm (gamma, beta offsets) applied to the x rows on load.
+    norm: Option<(u32, u32)>,
 }
 
 impl Engine for GpuEngine {
@@ -504,7 +510,7 @@ impl Engine for GpuEngine {
 
     async fn forward(&mut self, req: &ForwardRequest<'_>) -> Result<Vec<f32>> {
         self.fault.check()?;
-        check_request(&self.config, self.batch, req)?;
+        crate::engine::check_request(&self.config, self.batch, req)?;
         let c = self.config.clone();
         let (bsz, s, n, kc) = (req.batch, c.seq_len(), c.tokens(), c.codebook);
         let d = c.widths[req.width];
@@ -514,7 +520,10 @@ impl Engine for GpuEngine {
         if req.rows.is_some() && self.cache_width != Some(req.width) {
             return Err(Error::Engine(match self.cache_width {
                 None => "a cached step needs a refresh step first".into(),
-                Some(w) => format!("cache written at width {} cannot serve width {d}; refresh first", c.widths[w]),
+                Some(w) => format!(
+                    "cache written at width {} cannot serve width {d}; refresh first",
+                    c.widths[w]
+                ),
             }));
         }
         let r = req.rows_per_sequence(&c);
@@ -532,14 +541,20 @@ impl Engine for GpuEngine {
         }
         for (i, &pos) in positions.iter().enumerate() {
             let b = i / r;
-            index.push(if pos == 0 { (kc + 1) as u32 + req.classes[b] } else { req.tokens[b * n + pos as usize - 1] });
+            index.push(if pos == 0 {
+                (kc + 1) as u32 + req.classes[b]
+            } else {
+                req.tokens[b * n + pos as usize - 1]
+            });
         }
         for b in 0..bsz {
             let seq = &positions[b * r..(b + 1) * r];
             for &p in &req.logit_rows[b * m..(b + 1) * m] {
-                let j = seq
-                    .binary_search(&p)
-                    .map_err(|_| Error::Engine(format!("logit row {p} of sequence {b} was not processed this step")))?;
+                let j = seq.binary_search(&p).map_err(|_| {
+                    Error::Engine(format!(
+                        "logit row {p} of sequence {b} was not processed this step"
+                    ))
+                })?;
                 index.push((b * r + j) as u32);
             }
         }
@@ -577,16 +592,31 @@ impl Engine for GpuEngine {
         for l in 0..c.depth {
             let p = |x: &str| format!("blocks.{l}.{x}");
             let at = |x: &str| self.layout.at(&p(x));
-            let (wq, bq, wk, bk, wv, bv, wo, bo) =
-                (at("attn.wq"), at("attn.bq"), at("attn.wk"), at("attn.bk"), at("attn.wv"), at("attn.bv"), at("attn.wo"), at("attn.bo"));
+            let (wq, bq, wk, bk, wv, bv, wo, bo) = (
+                at("attn.wq"),
+                at("attn.bq"),
+                at("attn.wk"),
+                at("attn.bk"),
+                at("attn.wv"),
+                at("attn.bv"),
+                at("attn.wo"),
+                at("attn.bo"),
+            );
             let (w1, b1, w2, b2) = (at("mlp.w1"), at("mlp.b1"), at("mlp.w2"), at("mlp.b2"));
             // q, k, v are consecutive in the weight buffer: one dispatch, grid z selects.
             let (w_zstride, b_zstride) = (wk - wq, bk - bq);
             if wv - wk != w_zstride || bv - bk != b_zstride {
-                return Err(Error::Engine("internal: q/k/v weights are not evenly spaced".into()));
+                return Err(Error::Engine(
+                    "internal: q/k/v weights are not evenly spaced".into(),
+                ));
             }
             let cache_off = (l * bsz * s * full) as u32;
-            self.layernorm(rows32, d32, &p("norm1.gamma"), &p("norm1.beta"), None);
+            let (n1g, n1b, n2g, n2b) = (
+                at("norm1.gamma"),
+                at("norm1.beta"),
+                at("norm2.gamma"),
+                at("norm2.beta"),
+            );
             let lin = |w_off, b_off| MatmulParams {
                 m: rows32,
                 n: d32,
@@ -603,30 +633,83 @@ impl Engine for GpuEngine {
                 z: 1,
                 w_zstride: 0,
                 b_zstride: 0,
+                norm: None,
             };
+            // The block's pre-norms are fused into the matmuls that read them (norm: Some).
             // z = 0: q → the query region; z = 1, 2: k, v rows scattered into the cache.
             self.matmul(
                 G_QKV,
-                MatmulParams { out_off: [q_off, cache_off, kv_elems + cache_off], scatter: 0b110, z: 3, w_zstride, b_zstride, ..lin(wq, bq) },
+                MatmulParams {
+                    out_off: [q_off, cache_off, kv_elems + cache_off],
+                    scatter: 0b110,
+                    z: 3,
+                    w_zstride,
+                    b_zstride,
+                    norm: Some((n1g, n1b)),
+                    ..lin(wq, bq)
+                },
             );
             self.flops += 2 * 2 * rows as u64 * s as u64 * d as u64;
             self.rec.push(
                 K_ATTN,
                 G_ATTN,
-                [rows32, r as u32, s as u32, heads as u32, full32, cache_off, scale.to_bits(), kv_elems + cache_off, q_off, 0, 0, 0, 0, 0, 0, 0],
+                [
+                    rows32,
+                    r as u32,
+                    s as u32,
+                    heads as u32,
+                    full32,
+                    cache_off,
+                    scale.to_bits(),
+                    kv_elems + cache_off,
+                    q_off,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
                 util::grid((rows * heads).div_ceil(64) as u32),
             );
-            self.matmul(G_WO, MatmulParams { mode: 2, ..lin(wo, bo) });
-            self.layernorm(rows32, d32, &p("norm2.gamma"), &p("norm2.beta"), None);
+            self.matmul(
+                G_WO,
+                MatmulParams {
+                    mode: 2,
+                    ..lin(wo, bo)
+                },
+            );
             self.matmul(
                 G_W1,
-                MatmulParams { n: hidden as u32, ld_w: full_hidden as u32, ld_out: full_hidden as u32, mode: 1, ..lin(w1, b1) },
+                MatmulParams {
+                    n: hidden as u32,
+                    ld_w: full_hidden as u32,
+                    ld_out: full_hidden as u32,
+                    mode: 1,
+                    norm: Some((n2g, n2b)),
+                    ..lin(w1, b1)
+                },
             );
-            self.matmul(G_W2, MatmulParams { k: hidden as u32, ld_x: full_hidden as u32, mode: 2, ..lin(w2, b2) });
+            self.matmul(
+                G_W2,
+                MatmulParams {
+                    k: hidden as u32,
+                    ld_x: full_hidden as u32,
+                    mode: 2,
+                    ..lin(w2, b2)
+                },
+            );
         }
         let logit_rows = bsz * m;
         if logit_rows > 0 {
-            self.layernorm(logit_rows as u32, d32, "final_norm.gamma", "final_norm.beta", Some(pick_off));
+            self.layernorm(
+                logit_rows as u32,
+                d32,
+                "final_norm.gamma",
+                "final_norm.beta",
+                Some(pick_off),
+            );
             self.matmul(
                 G_HEAD,
                 MatmulParams {
@@ -645,16 +728,26 @@ impl Engine for GpuEngine {
                     z: 1,
                     w_zstride: 0,
                     b_zstride: 0,
+                    norm: None,
                 },
             );
         }
         debug_assert!(self.rec.dispatches.len() <= self.max_dispatches);
 
-        self.queue.write_buffer(&self.bufs.params, 0, &self.rec.params);
-        self.queue.write_buffer(&self.bufs.index, 0, bytemuck::cast_slice(&index));
-        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("magnets step") });
+        self.queue
+            .write_buffer(&self.bufs.params, 0, &self.rec.params);
+        self.queue
+            .write_buffer(&self.bufs.index, 0, bytemuck::cast_slice(&index));
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("magnets step"),
+            });
         {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes: None });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("forward"),
+                timestamp_writes: None,
+            });
             self.rec.encode(&mut pass, &self.kernels, &self.groups);
         }
         let bytes = (logit_rows * kc * 4) as u64;

@@ -2,10 +2,15 @@
 //! No burn in here: this module ships in the burn-free WebGPU bundle.
 //!
 //! Kernels live in `shaders/*.wgsl`: `embed` (row gather of token/class + position
-//! embeddings), `layernorm` (prefix statistics, optional row gather), `matmul` (64×64 tiles in
-//! workgroup memory over the width prefix, fused bias / exact GELU / residual add / scatter of
-//! K/V rows into the cache), `attention` (active queries over all cached rows, online softmax),
+//! embeddings), `matmul` (64-row tiles in workgroup memory over the width prefix, 64/32/16
+//! columns wide; fused prefix LayerNorm on load, bias, exact GELU, residual add, scatter of K/V
+//! rows into the cache, q/k/v as one dispatch), `attention` (active queries over all cached
+//! rows, online softmax), `layernorm` (the final norm, gathering only the logit rows),
 //! `decoder` (the VQ tokenizer's decoder: codebook lookup, 3×3 convs, RGBA8 packing).
+//!
+//! A decode step is one command buffer of `5·depth + 3` dispatches and one readback of the
+//! requested rows' logits. `GpuEngine::with_device` installs its own device-lost and
+//! uncaptured-error handlers (they turn into `Error::Engine` values on the next call).
 
 pub mod decoder;
 pub mod engine;

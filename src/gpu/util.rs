@@ -9,8 +9,8 @@ use std::task::{Context, Poll, Waker};
 use crate::error::{Error, Result};
 
 /// Every kernel binds the same five slots: 0 = per-dispatch parameters (uniform, dynamic
-/// offset, 64 bytes), 1..=3 = read-only storage, 4 = the read-write output.
-pub const PARAM_BYTES: u64 = 64;
+/// offset, up to 128 bytes), 1..=3 = read-only storage, 4 = the read-write output.
+pub const PARAM_BYTES: u64 = 128;
 
 /// Workgroups per grid dimension we use at most (the WebGPU default limit is 65535).
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
@@ -97,9 +97,16 @@ pub fn bind_group(
         }),
     }];
     for (i, b) in bufs.iter().enumerate() {
-        entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() });
+        entries.push(wgpu::BindGroupEntry {
+            binding: i as u32 + 1,
+            resource: b.as_entire_binding(),
+        });
     }
-    device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout, entries: &entries })
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout,
+        entries: &entries,
+    })
 }
 
 /// A 1-D count of workgroups folded into (x, y) within the per-dimension limit; kernels
@@ -113,7 +120,12 @@ pub fn grid(groups: u32) -> (u32, u32) {
     }
 }
 
-pub fn storage_buffer(device: &wgpu::Device, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
+pub fn storage_buffer(
+    device: &wgpu::Device,
+    label: &str,
+    bytes: u64,
+    extra: wgpu::BufferUsages,
+) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: bytes.max(16).next_multiple_of(4),
@@ -140,22 +152,52 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(align: usize) -> Self {
-        Recorder { align, params: Vec::new(), dispatches: Vec::new() }
+        Recorder {
+            align,
+            params: Vec::new(),
+            dispatches: Vec::new(),
+        }
     }
     pub fn clear(&mut self) {
         self.params.clear();
         self.dispatches.clear();
     }
-    pub fn push(&mut self, kernel: usize, group: usize, params: [u32; 16], groups: (u32, u32)) {
+    pub fn push(
+        &mut self,
+        kernel: usize,
+        group: usize,
+        params: impl AsRef<[u32]>,
+        groups: (u32, u32),
+    ) {
         self.push3(kernel, group, params, (groups.0, groups.1, 1));
     }
-    pub fn push3(&mut self, kernel: usize, group: usize, params: [u32; 16], groups: (u32, u32, u32)) {
+    pub fn push3(
+        &mut self,
+        kernel: usize,
+        group: usize,
+        params: impl AsRef<[u32]>,
+        groups: (u32, u32, u32),
+    ) {
+        let params = params.as_ref();
+        debug_assert!(params.len() * 4 <= PARAM_BYTES as usize);
         let slot = self.dispatches.len();
         self.params.resize(slot * self.align, 0);
-        self.params.extend_from_slice(bytemuck::cast_slice(&params));
-        self.dispatches.push(Dispatch { kernel, group, slot, groups });
+        self.params.extend_from_slice(bytemuck::cast_slice(params));
+        self.params
+            .resize(slot * self.align + PARAM_BYTES as usize, 0);
+        self.dispatches.push(Dispatch {
+            kernel,
+            group,
+            slot,
+            groups,
+        });
     }
-    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, kernels: &[wgpu::ComputePipeline], groups: &[wgpu::BindGroup]) {
+    pub fn encode(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        kernels: &[wgpu::ComputePipeline],
+        groups: &[wgpu::BindGroup],
+    ) {
         let mut current = usize::MAX;
         for d in &self.dispatches {
             if d.kernel != current {
@@ -216,7 +258,10 @@ pub struct Receiver<T>(Arc<Mutex<Shared<T>>>);
 pub struct Sender<T>(Arc<Mutex<Shared<T>>>);
 
 pub fn oneshot<T>() -> (Sender<T>, Receiver<T>) {
-    let s = Arc::new(Mutex::new(Shared { value: None, waker: None }));
+    let s = Arc::new(Mutex::new(Shared {
+        value: None,
+        waker: None,
+    }));
     (Sender(s.clone()), Receiver(s))
 }
 
@@ -258,9 +303,12 @@ pub async fn read_buffer(device: &wgpu::Device, buf: &wgpu::Buffer, bytes: u64) 
         .map_err(|e| Error::Engine(format!("waiting for the GPU failed: {e}")))?;
     #[cfg(target_arch = "wasm32")]
     let _ = device;
-    rx.await.map_err(|e| Error::Engine(format!("reading results back from the GPU failed: {e}")))?;
+    rx.await
+        .map_err(|e| Error::Engine(format!("reading results back from the GPU failed: {e}")))?;
     let out = {
-        let view = slice.get_mapped_range().map_err(|e| Error::Engine(format!("mapped range: {e}")))?;
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| Error::Engine(format!("mapped range: {e}")))?;
         view.to_vec()
     };
     buf.unmap();
@@ -276,10 +324,14 @@ pub async fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T)
     let v = val.pop().await;
     let o = oom.pop().await;
     if let Some(e) = o {
-        return Err(Error::Engine(format!("the GPU ran out of memory while {what}: {e}")));
+        return Err(Error::Engine(format!(
+            "the GPU ran out of memory while {what}: {e}"
+        )));
     }
     if let Some(e) = v {
-        return Err(Error::Engine(format!("GPU validation error while {what}: {e}")));
+        return Err(Error::Engine(format!(
+            "GPU validation error while {what}: {e}"
+        )));
     }
     Ok(out)
 }

@@ -44,42 +44,6 @@ impl ReferenceEngine {
     }
 }
 
-/// Checks a request against the model and the current decode; shared by every engine.
-pub fn check_request(config: &ModelConfig, batch: usize, req: &ForwardRequest<'_>) -> Result<()> {
-    let bad = |m: String| Err(Error::Engine(m));
-    let n = config.tokens();
-    if req.width >= config.widths.len() {
-        return bad(format!("width index {} out of range", req.width));
-    }
-    if req.batch == 0 || req.batch != batch {
-        return bad(format!("request batch {} but the decode began with {batch}", req.batch));
-    }
-    if req.tokens.len() != req.batch * n || req.classes.len() != req.batch {
-        return bad("tokens/classes do not match the batch".into());
-    }
-    if let Some(&t) = req.tokens.iter().find(|&&t| t > config.mask_id()) {
-        return bad(format!("token id {t} out of range 0..={}", config.mask_id()));
-    }
-    if let Some(&c) = req.classes.iter().find(|&&c| c > config.null_class()) {
-        return bad(format!("class id {c} out of range 0..={}", config.null_class()));
-    }
-    if req.logit_rows.len() % req.batch != 0 || req.logit_rows.iter().any(|&p| p == 0 || p as usize > n) {
-        return bad("logit rows must be image positions 1..=N, the same count per sequence".into());
-    }
-    if let Some(rows) = req.rows {
-        if rows.is_empty() || rows.len() % req.batch != 0 {
-            return bad("active rows must be the same non-zero count per sequence".into());
-        }
-        let r = rows.len() / req.batch;
-        for seq in rows.chunks(r) {
-            if seq.windows(2).any(|w| w[0] >= w[1]) || seq.iter().any(|&p| p as usize > n) {
-                return bad("active rows must be ascending positions in 0..=N".into());
-            }
-        }
-    }
-    Ok(())
-}
-
 impl Engine for ReferenceEngine {
     fn config(&self) -> &ModelConfig {
         &self.config
@@ -96,7 +60,7 @@ impl Engine for ReferenceEngine {
     }
 
     async fn forward(&mut self, req: &ForwardRequest<'_>) -> Result<Vec<f32>> {
-        check_request(&self.config, self.batch, req)?;
+        crate::engine::check_request(&self.config, self.batch, req)?;
         if req.rows.is_some() && self.cache.is_none() {
             return Err(Error::Engine("a cached step needs a refresh step first".into()));
         }

@@ -27,9 +27,23 @@ fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    // A panic is a bug; the bundle aborts (panic = "abort"), so keep its message for the page.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+    }));
+}
+
+/// The message of the panic that aborted the module, if any (the worker reports it).
+#[wasm_bindgen]
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.with(|p| p.borrow().clone())
 }
 
 /// Which bundle this is: `"webgpu"` or `"cpu"`.

@@ -23,7 +23,7 @@ const COMMON = ['--headless=new', '--no-sandbox', '--disable-quic', '--no-first-
   '--disable-component-update', '--disable-sync'];
 const WEBGPU = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=native'];
 const NO_WEBGPU = ['--disable-blink-features=WebGPU', '--disable-gpu'];
-const GEN_TIMEOUT = Number(process.env.MAGNETS_GEN_TIMEOUT_MS || 300000);
+const GEN_TIMEOUT = Number(process.env.MAGNETS_GEN_TIMEOUT_MS || 400000);
 const metrics = {};
 
 let server;
