@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, ForwardRequest, StepContext};
 use crate::error::{Error, Result};
-use crate::flops::{rows_for_step, step_flops};
+use crate::flops::{PlannedStep, plan};
 use crate::sampling::{SamplingParams, most_confident};
 use crate::schedule::{CachePolicy, Schedule, masked_counts};
 
@@ -31,19 +31,10 @@ pub struct DecodeRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepTrace {
-    /// 1-based.
-    pub step: usize,
-    pub width: usize,
-    pub width_name: String,
-    pub refresh: bool,
-    pub masked_before: usize,
-    pub masked_after: usize,
-    /// Rows processed per sequence (N+1 on a refresh).
-    pub rows: usize,
-    /// FLOPs per image at this step (both guidance passes when on).
-    pub flops: u64,
-    /// What the MaskGIT baseline (full width, no cache) spends at this step.
-    pub baseline_flops: u64,
+    /// Step number, width, refresh, masked counts, rows processed and FLOPs (per image, both
+    /// guidance passes) next to the baseline's — exactly what `flops::plan` predicts.
+    #[serde(flatten)]
+    pub cost: PlannedStep,
     pub ms: f64,
     /// `[B][N]` ids after this step (mask id where still masked).
     pub tokens: Vec<Vec<u32>>,
@@ -102,11 +93,11 @@ pub async fn decode<E: Engine>(
     let mask = config.mask_id();
     let images = req.classes.len();
     let guided = req.sampling.uses_guidance();
-    let passes = if guided { 2 } else { 1 };
-    let sequences = images * passes;
+    let sequences = images * if guided { 2 } else { 1 };
     let total_steps = req.schedule.len();
     let m = masked_counts(n, total_steps);
-    let full = config.full_width_index();
+    // Which steps refresh, how many rows each processes and what it costs: one source of truth.
+    let plan = plan(&config, &req.schedule, req.cache, guided);
 
     let mut tokens = vec![vec![mask; n]; images];
     let mut states = vec![vec![STATE_MASKED; n]; images];
@@ -119,11 +110,10 @@ pub async fn decode<E: Engine>(
     engine.begin(sequences).await?;
 
     let mut steps = Vec::with_capacity(total_steps);
-    let mut previous_width = None;
     for t in 0..total_steps {
         let step_start = web_time::Instant::now();
         let width = req.schedule.steps[t];
-        let refresh = req.cache.is_refresh(t, width, previous_width);
+        let refresh = plan[t].refresh;
 
         // Masked image positions per image, ascending; every image has m[t] of them.
         let masked: Vec<Vec<usize>> =
@@ -186,29 +176,20 @@ pub async fn decode<E: Engine>(
             fixed_previous[b] = newly;
         }
 
-        let processed = rows_for_step(&config, refresh, m[t], if t == 0 { 0 } else { m[t - 1] - m[t] });
         let trace = StepTrace {
-            step: t + 1,
-            width,
-            width_name: config.width_names[width].clone(),
-            refresh,
-            masked_before: m[t],
-            masked_after: m[t + 1],
-            rows: processed,
-            flops: passes as u64 * step_flops(&config, width, processed, m[t]),
-            baseline_flops: passes as u64 * step_flops(&config, full, config.seq_len(), m[t]),
+            cost: plan[t].clone(),
             ms: step_start.elapsed().as_secs_f64() * 1e3,
             tokens: tokens.clone(),
             predicted,
             states: states.clone(),
         };
         on_step(&trace);
+        debug_assert_eq!(rows.len() / sequences.max(1), if refresh { 0 } else { plan[t].rows });
         steps.push(trace);
-        previous_width = Some(width);
     }
 
-    let total_flops = steps.iter().map(|s| s.flops).sum();
-    let baseline_flops = steps.iter().map(|s| s.baseline_flops).sum();
+    let total_flops = steps.iter().map(|s| s.cost.flops).sum();
+    let baseline_flops = steps.iter().map(|s| s.cost.baseline_flops).sum();
     Ok(DecodeTrace {
         engine: engine.describe(),
         schedule: req.schedule.format(&config),

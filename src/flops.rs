@@ -16,7 +16,7 @@ pub fn step_flops(config: &ModelConfig, width: usize, rows: usize, masked: usize
 
 /// Per-step cost of a schedule without running it: the rows a step processes only depend on
 /// the mask schedule (every image has the same masked count at every step).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlannedStep {
     pub step: usize,
     pub width: usize,

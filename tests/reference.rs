@@ -151,11 +151,11 @@ fn cache_refreshing_every_step_equals_uncached() {
     assert_eq!(off.tokens, every.tokens);
     for (a, b) in off.steps.iter().zip(&every.steps) {
         assert_eq!(a.predicted, b.predicted);
-        assert!(a.refresh && b.refresh);
+        assert!(a.cost.refresh && b.cost.refresh);
     }
     // The real cache does skip rows.
     let cached = block_on(decode(&mut e, &request("S2M2XL3", CachePolicy::On { refresh_every: None }, &config, 1, 0.0), |_| {})).unwrap();
-    assert!(cached.steps.iter().any(|s| !s.refresh && s.rows < config.seq_len()));
+    assert!(cached.steps.iter().any(|s| !s.cost.refresh && s.cost.rows < config.seq_len()));
     assert!(cached.total_flops < off.total_flops);
 }
 
@@ -177,7 +177,7 @@ fn flop_formula_equals_work_performed() {
                 // And the plan (no engine) predicts the same per-step numbers.
                 let plan = magnets::flops::plan(&config, &req.schedule, cache, guidance > 0.0);
                 for (p, s) in plan.iter().zip(&trace.steps) {
-                    assert_eq!((p.flops, p.rows, p.refresh), (s.flops, s.rows, s.refresh));
+                    assert_eq!((p.flops, p.rows, p.refresh), (s.cost.flops, s.cost.rows, s.cost.refresh));
                 }
             }
         }
@@ -205,9 +205,9 @@ fn decode_is_deterministic_and_well_formed() {
     for s in &a.steps {
         for states in &s.states {
             let count = |st| states.iter().filter(|&&x| x == st).count();
-            assert_eq!(count(STATE_MASKED), s.masked_after);
-            assert_eq!(count(STATE_FIXED_NOW), s.masked_before - s.masked_after);
-            assert_eq!(count(STATE_FIXED_EARLIER), n - s.masked_before);
+            assert_eq!(count(STATE_MASKED), s.cost.masked_after);
+            assert_eq!(count(STATE_FIXED_NOW), s.cost.masked_before - s.cost.masked_after);
+            assert_eq!(count(STATE_FIXED_EARLIER), n - s.cost.masked_before);
         }
     }
 }

@@ -157,11 +157,11 @@ pub fn run(a: Args) -> magnets::Result<()> {
         for s in &t.trace.steps {
             println!(
                 "  step {:>3} {:>3} {:<7} rows {:>4} {:>8.3} GFLOP {:>9.2} ms",
-                s.step,
-                s.width_name,
-                if s.refresh { "refresh" } else { "cached" },
-                s.rows,
-                s.flops as f64 * b / 1e9,
+                s.cost.step,
+                s.cost.width_name,
+                if s.cost.refresh { "refresh" } else { "cached" },
+                s.cost.rows,
+                s.cost.flops as f64 * b / 1e9,
                 s.ms
             );
         }

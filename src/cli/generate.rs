@@ -83,13 +83,13 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let print_step = |s: &magnets::decode::StepTrace| {
         eprintln!(
             "step {:>3} {:>3} {:<7} rows {:>4} masked {:>4}→{:<4} {:>9.4} GFLOPs {:>8.1} ms",
-            s.step,
-            s.width_name,
-            if s.refresh { "refresh" } else { "cached" },
-            s.rows,
-            s.masked_before,
-            s.masked_after,
-            s.flops as f64 / 1e9,
+            s.cost.step,
+            s.cost.width_name,
+            if s.cost.refresh { "refresh" } else { "cached" },
+            s.cost.rows,
+            s.cost.masked_before,
+            s.cost.masked_after,
+            s.cost.flops as f64 / 1e9,
             s.ms
         )
     };
