@@ -9,35 +9,23 @@ use magnets::reference::ReferenceEngine;
 use magnets::sampling::SamplingParams;
 use magnets::weights::Weights;
 
-use super::common::{load_weights, parse_cache, parse_schedule};
+use magnets::schedule::{CachePolicy, Schedule};
+
+use super::common::{DecodeArgs, load_weights, parse_schedule};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Weights file; defaults to the shipped model.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Schedule string (`S3M3L3XL3`) or preset (baseline, magnets, reverse).
-    #[arg(long, default_value = "magnets")]
-    pub schedule: String,
-    #[arg(long, default_value_t = 12)]
-    pub steps: usize,
-    /// off, on, or on:K.
-    #[arg(long, default_value = "on")]
-    pub cache: String,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
     /// Number of images, class-balanced (image i has class i mod C).
     #[arg(long, default_value_t = 1000)]
     pub samples: usize,
     /// Base seed; batch j of at most 64 images decodes with seed `seed + j`.
     #[arg(long, default_value_t = 0)]
     pub seed: u32,
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f32,
-    #[arg(long, default_value_t = 4.5)]
-    pub noise: f32,
-    #[arg(long, default_value_t = 0.0)]
-    pub guidance: f32,
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
-    pub engine: String,
     /// VQ tokenizer weights (decoder) for turning codes into images.
     #[arg(long, default_value = "models/tokenizer.safetensors")]
     pub tokenizer: PathBuf,
@@ -65,17 +53,13 @@ pub struct Args {
 /// spent (all images together).
 pub fn generate(
     weights: &Weights,
-    schedule: &str,
-    steps: usize,
-    cache: &str,
+    schedule: &Schedule,
+    cache: CachePolicy,
     classes: &[u32],
     sampling: SamplingParams,
     gpu: bool,
     batch: usize,
 ) -> magnets::Result<(Vec<Vec<u32>>, u64, u64)> {
-    let config = &weights.config;
-    let schedule = parse_schedule(schedule, steps, config)?;
-    let cache = parse_cache(cache, None)?;
     let batch = batch.clamp(1, MAX_IMAGES);
     let mut tokens = Vec::with_capacity(classes.len());
     let (mut flops, mut base) = (0u64, 0u64);
@@ -114,8 +98,9 @@ pub fn generate_tokens(
     gpu: bool,
 ) -> magnets::Result<Vec<Vec<u32>>> {
     let sampling = SamplingParams { seed, temperature: 1.0, confidence_noise: 4.5, guidance };
-    let steps = 12;
-    Ok(generate(weights, schedule, steps, if cache { "on" } else { "off" }, classes, sampling, gpu, 64)?.0)
+    let schedule = parse_schedule(schedule, 12, &weights.config)?;
+    let cache = if cache { CachePolicy::On { refresh_every: None } } else { CachePolicy::Off };
+    Ok(generate(weights, &schedule, cache, classes, sampling, gpu, 64)?.0)
 }
 
 /// Decodes codes to `[32·32·3]` HWC RGB images in [0, 1] with the plain-Rust VQ decoder.
@@ -161,10 +146,11 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let config = weights.config.clone();
     let c = config.classes as u32;
     let classes: Vec<u32> = (0..a.samples as u32).map(|i| i % c).collect();
-    let sampling = SamplingParams { seed: a.seed, temperature: a.temperature, confidence_noise: a.noise, guidance: a.guidance };
+    let sampling = a.decode.sampling(a.seed);
+    let schedule = a.decode.schedule(&config)?;
+    let cache = a.decode.cache_policy()?;
     let start = web_time::Instant::now();
-    let (tokens, flops, base) =
-        generate(&weights, &a.schedule, a.steps, &a.cache, &classes, sampling, a.engine == "gpu", a.batch)?;
+    let (tokens, flops, base) = generate(&weights, &schedule, cache, &classes, sampling, a.decode.gpu(), a.batch)?;
     let gen_seconds = start.elapsed().as_secs_f64();
     let images = decode_images(&a.tokenizer, &tokens)?;
     if let Some(g) = &a.grid {
@@ -187,13 +173,12 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let ev = magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?;
     let m = ev.evaluate(&u8_images, Some(&classes))?;
     let n = a.samples.max(1) as f64;
-    let schedule = parse_schedule(&a.schedule, a.steps, &config)?.format(&config);
     let out = serde_json::json!({
-        "schedule": schedule,
-        "cache": a.cache,
+        "schedule": schedule.format(&config),
+        "cache": cache.format(),
         "samples": a.samples,
         "seed": a.seed,
-        "guidance": a.guidance,
+        "guidance": a.decode.guidance,
         "fid": m.fid,
         "precision": m.precision,
         "recall": m.recall,
@@ -202,7 +187,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "baseline_gflops_per_image": base as f64 / n / 1e9,
         "flops_ratio": base as f64 / flops.max(1) as f64,
         "generate_seconds": gen_seconds,
-        "engine": a.engine,
+        "engine": a.decode.engine,
     });
     if a.json {
         println!("{out}");

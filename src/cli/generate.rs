@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use magnets::decode::{DecodeRequest, DecodeTrace, decode};
 use magnets::reference::ReferenceEngine;
-use magnets::sampling::SamplingParams;
 
-use super::common::{load_weights, parse_cache, parse_schedule};
+use super::common::{DecodeArgs, load_weights};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,25 +21,8 @@ pub struct Args {
     pub batch: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u32,
-    /// Schedule string (`S3M3L3XL3`) or preset (baseline, magnets, reverse).
-    #[arg(long, default_value = "magnets")]
-    pub schedule: String,
-    #[arg(long, default_value_t = 12)]
-    pub steps: usize,
-    /// off, on, or on:K.
-    #[arg(long, default_value = "on")]
-    pub cache: String,
-    #[arg(long)]
-    pub refresh_every: Option<usize>,
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f32,
-    /// τ, the Gumbel noise scale on confidences.
-    #[arg(long, default_value_t = 4.5)]
-    pub noise: f32,
-    #[arg(long, default_value_t = 0.0)]
-    pub guidance: f32,
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
-    pub engine: String,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
     /// Output directory: trace.json (+ PNGs with a tokenizer).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -75,10 +57,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let weights = load_weights(&a.weights)?;
     let config = weights.config.clone();
     let req = DecodeRequest {
-        schedule: parse_schedule(&a.schedule, a.steps, &config)?,
-        cache: parse_cache(&a.cache, a.refresh_every)?,
+        schedule: a.decode.schedule(&config)?,
+        cache: a.decode.cache_policy()?,
         classes: parse_classes(&a.class, a.batch, &config)?,
-        sampling: SamplingParams { seed: a.seed, temperature: a.temperature, confidence_noise: a.noise, guidance: a.guidance },
+        sampling: a.decode.sampling(a.seed),
     };
     let print_step = |s: &magnets::decode::StepTrace| {
         eprintln!(
@@ -93,8 +75,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
             s.ms
         )
     };
-    let trace: DecodeTrace = match a.engine.as_str() {
-        "cpu" => {
+    let trace: DecodeTrace = match a.decode.gpu() {
+        false => {
             let mut e = ReferenceEngine::cpu(&weights);
             pollster::block_on(decode(&mut e, &req, print_step))?
         }
