@@ -347,24 +347,19 @@ impl GpuImageDecoder {
             ],
             util::grid(((batch * s * s) as u32).div_ceil(64)),
         );
-        let queue = engine.queue();
-        queue.write_buffer(&self.params, 0, &self.rec.params);
-        queue.write_buffer(&self.codes, 0, bytemuck::cast_slice(codes));
-        let mut enc = engine
-            .device()
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("image decode"),
-            });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("image decode"),
-                timestamp_writes: None,
-            });
-            self.rec.encode(&mut pass, &self.kernels, &self.groups);
-        }
+        engine.queue().write_buffer(&self.codes, 0, bytemuck::cast_slice(codes));
         let bytes = 4 * (batch * s * s) as u64;
-        enc.copy_buffer_to_buffer(&self.out, 0, &self.staging, 0, bytes);
-        queue.submit([enc.finish()]);
+        self.rec.submit(
+            engine.device(),
+            engine.queue(),
+            "image decode",
+            &self.params,
+            &self.kernels,
+            &self.groups,
+            &self.out,
+            &self.staging,
+            bytes,
+        );
         let raw = util::read_buffer(engine.device(), &self.staging, bytes).await?;
         engine.fault.check()?;
         Ok(raw)

@@ -735,27 +735,20 @@ impl Engine for GpuEngine {
         debug_assert!(self.rec.dispatches.len() <= self.max_dispatches);
 
         self.queue
-            .write_buffer(&self.bufs.params, 0, &self.rec.params);
-        self.queue
             .write_buffer(&self.bufs.index, 0, bytemuck::cast_slice(&index));
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("magnets step"),
-            });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("forward"),
-                timestamp_writes: None,
-            });
-            self.rec.encode(&mut pass, &self.kernels, &self.groups);
-        }
         let bytes = (logit_rows * kc * 4) as u64;
-        if bytes > 0 {
-            enc.copy_buffer_to_buffer(&self.bufs.logits, 0, &self.bufs.staging, 0, bytes);
-        }
         let start = web_time::Instant::now();
-        self.queue.submit([enc.finish()]);
+        self.rec.submit(
+            &self.device,
+            &self.queue,
+            "magnets step",
+            &self.bufs.params,
+            &self.kernels,
+            &self.groups,
+            &self.bufs.logits,
+            &self.bufs.staging,
+            bytes,
+        );
         let raw = util::read_buffer(&self.device, &self.bufs.staging, bytes).await?;
         self.last_gpu_ms = start.elapsed().as_secs_f64() * 1e3;
         self.fault.check()?;

@@ -208,6 +208,33 @@ impl Recorder {
             pass.dispatch_workgroups(d.groups.0, d.groups.1, d.groups.2);
         }
     }
+
+    /// One command buffer: uploads the parameter blocks into `params`, encodes every dispatch
+    /// in one compute pass, copies `bytes` of `output` into `staging`, and submits.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        label: &str,
+        params: &wgpu::Buffer,
+        kernels: &[wgpu::ComputePipeline],
+        groups: &[wgpu::BindGroup],
+        output: &wgpu::Buffer,
+        staging: &wgpu::Buffer,
+        bytes: u64,
+    ) {
+        queue.write_buffer(params, 0, &self.params);
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None });
+            self.encode(&mut pass, kernels, groups);
+        }
+        if bytes > 0 {
+            enc.copy_buffer_to_buffer(output, 0, staging, 0, bytes);
+        }
+        queue.submit([enc.finish()]);
+    }
 }
 
 /// Shared slot for errors reported by wgpu callbacks (device lost, uncaptured errors).
