@@ -273,6 +273,57 @@ fn decode_same_tokens_and_flops() {
     }
 }
 
+/// On-device sampling (shaders/sample.wgsl) against the CPU sampler on the same logits: the
+/// same code for every masked token and the same confidence up to float rounding, with and
+/// without guidance, sampled and greedy.
+#[test]
+fn device_sampling_matches_cpu_sampling() {
+    use magnets::engine::{StepContext, propose_from_logits};
+    for config in [ModelConfig::tiny(), default_config()] {
+        let w = spicy_weights(&config, 3);
+        let images = 3;
+        let Some(mut g) = gpu(&w, 2 * images) else { return };
+        let n = config.tokens();
+        for (temperature, guidance) in [(1.0, 0.0), (0.7, 2.0), (0.0, 0.0), (1.3, 0.5)] {
+            let streams = if guidance > 0.0 { 2 * images } else { images };
+            pollster::block_on(g.begin(streams)).unwrap();
+            let tokens: Vec<u32> = (0..streams * n)
+                .map(|i| if i % 3 == 0 { (i * 7 % config.codebook) as u32 } else { config.mask_id() })
+                .collect();
+            let mut classes: Vec<u32> = (0..images as u32).collect();
+            if guidance > 0.0 {
+                classes.extend(std::iter::repeat_n(config.null_class(), images));
+            }
+            let logit_rows: Vec<u32> = (0..streams)
+                .flat_map(|_| (1..=n as u32).filter(|p| (p - 1) % 3 != 0))
+                .collect();
+            let req = ForwardRequest {
+                width: config.widths.len() - 1,
+                batch: streams,
+                tokens: &tokens,
+                classes: &classes,
+                rows: None,
+                logit_rows: &logit_rows,
+            };
+            let params = SamplingParams { seed: 7, temperature, guidance, ..Default::default() };
+            let ctx = StepContext { step: 2, total_steps: 8, images };
+            let logits = pollster::block_on(g.forward(&req)).unwrap();
+            let cpu = propose_from_logits(config.codebook, &logits, &req, &params, ctx);
+            let dev = pollster::block_on(g.propose(&req, &params, ctx)).unwrap();
+            assert_eq!(dev.len(), cpu.len());
+            let codes_differ = dev.iter().zip(&cpu).filter(|(a, b)| a.code != b.code).count();
+            let worst = dev.iter().zip(&cpu).map(|(a, b)| (a.confidence - b.confidence).abs()).fold(0.0f32, f32::max);
+            eprintln!(
+                "K {} T {temperature} s {guidance}: {codes_differ} of {} codes differ, max |Δconfidence| {worst:.2e}",
+                config.codebook,
+                cpu.len()
+            );
+            assert_eq!(codes_differ, 0, "device and CPU sampling chose different codes");
+            assert!(worst < 1e-4, "confidences differ by {worst}");
+        }
+    }
+}
+
 #[test]
 fn oversized_model_is_refused() {
     let config = default_config();

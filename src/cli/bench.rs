@@ -40,6 +40,10 @@ pub struct Args {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Read back every logit and sample on the CPU (default: sample on the GPU and read back
+    /// one code and confidence per masked token).
+    #[arg(long)]
+    pub cpu_sampling: bool,
 }
 
 /// The project's default model config, `models/default-config.json`.
@@ -90,6 +94,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
     };
 
     let mut gpu = pollster::block_on(GpuEngine::new(&weights, a.batch))?;
+    gpu.sample_on_device = !a.cpu_sampling;
+    let sampling_on = if a.cpu_sampling { "cpu" } else { "device" };
     let device = gpu.adapter_name();
     if !a.json {
         eprintln!(
@@ -133,6 +139,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
             serde_json::json!({
                 "device": device,
                 "batch": a.batch,
+                "sampling": sampling_on,
                 "baseline_schedule": base.trace.schedule,
                 "magnets_schedule": mag.trace.schedule,
                 "baseline_ms_per_image": per_image(&base),
@@ -173,7 +180,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
             gflops(t)
         );
     };
-    println!("device: {device}, batch {}", a.batch);
+    println!("device: {device}, batch {}, WGSL sampling on the {sampling_on}", a.batch);
     table("WGSL baseline", &base);
     table("WGSL MaGNeTS", &mag);
     if let Some(t) = &burn {

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use super::util::{self, Fault, Recorder};
 use crate::config::ModelConfig;
-use crate::engine::{Engine, ForwardRequest};
+use crate::engine::{Engine, ForwardRequest, StepContext};
+use crate::sampling::{self, Proposal, SamplingParams};
 use crate::error::{Error, Result};
 use crate::weights::Weights;
 
@@ -21,6 +22,7 @@ const K_ATTN: usize = 3;
 /// Narrow matmul variants (WX = 8 and 4 threads across: 32- and 16-column tiles).
 const K_MATMUL_N32: usize = 4;
 const K_MATMUL_N16: usize = 5;
+const K_SAMPLE: usize = 6;
 
 // Bind groups (buffers at bindings 1..=4).
 const G_EMBED: usize = 0; // w, w, idx, x
@@ -31,11 +33,13 @@ const G_WO: usize = 4; // w, o, idx, x
 const G_W1: usize = 5; // w, x, idx, h
 const G_W2: usize = 6; // w, h, idx, x
 const G_HEAD: usize = 7; // w, a, idx, logits
+const G_SAMPLE: usize = 8; // logits, logits, idx, proposals
 
 pub const SHADER_EMBED: &str = include_str!("../../shaders/embed.wgsl");
 pub const SHADER_LAYERNORM: &str = include_str!("../../shaders/layernorm.wgsl");
 pub const SHADER_MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
 pub const SHADER_ATTENTION: &str = include_str!("../../shaders/attention.wgsl");
+pub const SHADER_SAMPLE: &str = include_str!("../../shaders/sample.wgsl");
 
 /// The matmul shader with `wx` threads across (a tile of 4·wx columns × 64 rows).
 pub fn matmul_source(wx: u32) -> String {
@@ -85,6 +89,8 @@ pub struct Footprint {
     pub hidden: u64,
     pub mlp: u64,
     pub logits: u64,
+    /// `[images × masked] × (code, confidence)` from on-device sampling.
+    pub proposals: u64,
     pub index: u64,
 }
 
@@ -103,7 +109,9 @@ impl Footprint {
             hidden: 4 * b * s * d,
             mlp: 4 * b * s * config.mlp_dim(config.dim) as u64,
             logits: 4 * b * n * config.codebook as u64,
-            index: 4 * (2 * b * s + b * n),
+            proposals: 8 * b * n,
+            // processed rows' cache rows and table ids, logit picks, logit positions (sampling)
+            index: 4 * (2 * b * s + 2 * b * n),
         }
     }
     pub fn largest(&self) -> (&'static str, u64) {
@@ -120,7 +128,7 @@ impl Footprint {
         .unwrap()
     }
     pub fn total(&self) -> u64 {
-        self.weights + self.kvq + 3 * self.hidden + self.mlp + 2 * self.logits + self.index
+        self.weights + self.kvq + 3 * self.hidden + self.mlp + 2 * self.logits + 2 * self.proposals + self.index
     }
 }
 
@@ -198,6 +206,8 @@ struct Buffers {
     kvq: wgpu::Buffer,
     logits: wgpu::Buffer,
     staging: wgpu::Buffer,
+    proposals: wgpu::Buffer,
+    proposals_staging: wgpu::Buffer,
 }
 
 pub struct GpuEngine {
@@ -218,8 +228,11 @@ pub struct GpuEngine {
     pub(crate) fault: Fault,
     rec: Recorder,
     max_dispatches: usize,
-    /// Milliseconds the last `forward` spent from submit to logits on the host.
+    /// Milliseconds the last step spent from submit to its read-back on the host.
     pub last_gpu_ms: f64,
+    /// `propose` samples on the device and reads back (code, confidence) per masked token
+    /// (default); `false` reads back every logit and samples on the CPU (for comparison).
+    pub sample_on_device: bool,
 }
 
 impl GpuEngine {
@@ -288,7 +301,8 @@ impl GpuEngine {
             .limits()
             .min_uniform_buffer_offset_alignment
             .max(util::PARAM_BYTES as u32) as usize;
-        let max_dispatches = config.depth * 5 + 4;
+        // embed, 5 per layer, final norm, head, sampling (+1 spare).
+        let max_dispatches = config.depth * 5 + 5;
         let d = &device;
         let (bufs, kernels, groups, bind_layout, pipeline_layout) =
             util::scoped(d, "allocating the engine's buffers", || {
@@ -319,6 +333,18 @@ impl GpuEngine {
                         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                         mapped_at_creation: false,
                     }),
+                    proposals: util::storage_buffer(
+                        d,
+                        "proposals",
+                        fp.proposals,
+                        wgpu::BufferUsages::COPY_SRC,
+                    ),
+                    proposals_staging: d.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("proposals readback"),
+                        size: fp.proposals.max(16),
+                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    }),
                 };
                 let bind_layout = util::bind_group_layout(d);
                 let pipeline_layout = d.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -334,6 +360,7 @@ impl GpuEngine {
                     util::pipeline(d, &pipeline_layout, "attention", &attention),
                     util::pipeline(d, &pipeline_layout, "matmul n32", &matmul_source(8)),
                     util::pipeline(d, &pipeline_layout, "matmul n16", &matmul_source(4)),
+                    util::pipeline(d, &pipeline_layout, "sample", SHADER_SAMPLE),
                 ];
                 let b = &bufs;
                 let g = |x: [&wgpu::Buffer; 4]| util::bind_group(d, &bind_layout, &b.params, x);
@@ -346,6 +373,7 @@ impl GpuEngine {
                     g([&b.weights, &b.x, &b.index, &b.h]),
                     g([&b.weights, &b.h, &b.index, &b.x]),
                     g([&b.weights, &b.a, &b.index, &b.logits]),
+                    g([&b.logits, &b.logits, &b.index, &b.proposals]),
                 ];
                 (bufs, kernels, groups, bind_layout, pipeline_layout)
             })
@@ -372,6 +400,7 @@ impl GpuEngine {
             rec: Recorder::new(align),
             max_dispatches,
             last_gpu_ms: 0.0,
+            sample_on_device: true,
         })
     }
 
@@ -509,6 +538,42 @@ impl Engine for GpuEngine {
     }
 
     async fn forward(&mut self, req: &ForwardRequest<'_>) -> Result<Vec<f32>> {
+        let raw = self.step(req, None).await?;
+        Ok(bytemuck::pod_collect_to_vec::<u8, f32>(&raw))
+    }
+
+    async fn propose(
+        &mut self,
+        req: &ForwardRequest<'_>,
+        params: &SamplingParams,
+        ctx: StepContext,
+    ) -> Result<Vec<Proposal>> {
+        if !self.sample_on_device {
+            let logits = self.forward(req).await?;
+            return Ok(crate::engine::propose_from_logits(self.config.codebook, &logits, req, params, ctx));
+        }
+        let raw = self.step(req, Some((params, ctx))).await?;
+        let words: Vec<u32> = bytemuck::pod_collect_to_vec(&raw);
+        Ok(words
+            .chunks_exact(2)
+            .map(|w| Proposal { code: w[0], confidence: f32::from_bits(w[1]) })
+            .collect())
+    }
+
+    fn flops_performed(&self) -> u64 {
+        self.flops
+    }
+}
+
+impl GpuEngine {
+    /// One decode step in one command buffer. Without `sample`, reads back the logits
+    /// `[batch × m × K]`; with it, samples on the device (shaders/sample.wgsl) and reads back
+    /// `[images × m] × (code, confidence bits)`.
+    async fn step(
+        &mut self,
+        req: &ForwardRequest<'_>,
+        sample: Option<(&SamplingParams, StepContext)>,
+    ) -> Result<Vec<u8>> {
         self.fault.check()?;
         crate::engine::check_request(&self.config, self.batch, req)?;
         let c = self.config.clone();
@@ -732,11 +797,52 @@ impl Engine for GpuEngine {
                 },
             );
         }
+        let (output, staging, bytes) = match sample {
+            None => (&self.bufs.logits, &self.bufs.staging, (logit_rows * kc * 4) as u64),
+            Some((params, ctx)) => {
+                if ctx.images == 0 || bsz % ctx.images != 0 || bsz / ctx.images > 2 {
+                    return Err(Error::Engine(format!(
+                        "{bsz} sequences cannot hold {} images (one or two streams each)",
+                        ctx.images
+                    )));
+                }
+                let guided = bsz == 2 * ctx.images && params.uses_guidance();
+                let rows = ctx.images * m;
+                let pos_off = index.len() as u32;
+                index.extend_from_slice(&req.logit_rows[..rows]);
+                let noise = sampling::noise_scale(params, ctx.step, ctx.total_steps);
+                let greedy = params.temperature <= 0.0;
+                let inv_t = if greedy { 0.0 } else { 1.0 / params.temperature };
+                self.rec.push(
+                    K_SAMPLE,
+                    G_SAMPLE,
+                    [
+                        ctx.images as u32,
+                        m as u32,
+                        kc as u32,
+                        guided as u32,
+                        params.guidance.to_bits(),
+                        inv_t.to_bits(),
+                        greedy as u32,
+                        params.seed,
+                        ctx.step as u32,
+                        noise.to_bits(),
+                        pos_off,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                    ],
+                    util::grid((rows as u32).div_ceil(64)),
+                );
+                (&self.bufs.proposals, &self.bufs.proposals_staging, (rows * 8) as u64)
+            }
+        };
         debug_assert!(self.rec.dispatches.len() <= self.max_dispatches);
 
         self.queue
             .write_buffer(&self.bufs.index, 0, bytemuck::cast_slice(&index));
-        let bytes = (logit_rows * kc * 4) as u64;
         let start = web_time::Instant::now();
         self.rec.submit(
             &self.device,
@@ -745,18 +851,14 @@ impl Engine for GpuEngine {
             &self.bufs.params,
             &self.kernels,
             &self.groups,
-            &self.bufs.logits,
-            &self.bufs.staging,
+            output,
+            staging,
             bytes,
         );
-        let raw = util::read_buffer(&self.device, &self.bufs.staging, bytes).await?;
+        let raw = util::read_buffer(&self.device, staging, bytes).await?;
         self.last_gpu_ms = start.elapsed().as_secs_f64() * 1e3;
         self.fault.check()?;
         self.cache_width = Some(req.width);
-        Ok(bytemuck::pod_collect_to_vec::<u8, f32>(&raw))
-    }
-
-    fn flops_performed(&self) -> u64 {
-        self.flops
+        Ok(raw)
     }
 }

@@ -26,6 +26,7 @@ pub fn shader_sources() -> Vec<(&'static str, String)> {
         ("layernorm.wgsl", engine::SHADER_LAYERNORM.to_string()),
         ("matmul.wgsl", engine::SHADER_MATMUL.to_string()),
         ("attention.wgsl", engine::SHADER_ATTENTION.to_string()),
+        ("sample.wgsl", engine::SHADER_SAMPLE.to_string()),
         ("decoder.wgsl", decoder::SHADER_DECODER.to_string()),
     ]
 }
