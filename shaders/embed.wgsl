@@ -11,7 +11,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+// Weights: f32 here; the host swaps in packed f16 pairs (see gpu::engine::WeightStorage).
 @group(0) @binding(1) var<storage, read> w: array<f32>;
+fn wv(i: u32) -> f32 { return w[i]; }
 @group(0) @binding(3) var<storage, read> idx: array<u32>;
 @group(0) @binding(4) var<storage, read_write> x: array<f32>;
 
@@ -25,5 +27,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let c = e % p.d;
     let id = idx[p.ids_off + i];
     let pos = idx[p.map_off + i] % p.seq;
-    x[i * p.ld + c] = w[p.tab_off + id * p.ld + c] + w[p.pos_off + pos * p.ld + c];
+    x[i * p.ld + c] = wv(p.tab_off + id * p.ld + c) + wv(p.pos_off + pos * p.ld + c);
 }

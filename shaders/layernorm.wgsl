@@ -12,7 +12,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+// Weights: f32 here; the host swaps in packed f16 pairs (see gpu::engine::WeightStorage).
 @group(0) @binding(1) var<storage, read> w: array<f32>;
+fn wv(i: u32) -> f32 { return w[i]; }
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read> idx: array<u32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
@@ -41,6 +43,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let denom = sqrt(v / f32(p.d) + p.eps);
     let obase = row * p.ld_out;
     for (var c = 0u; c < p.d; c++) {
-        dst[obase + c] = (src[base + c] - mean) / denom * w[p.g_off + c] + w[p.b_off + c];
+        dst[obase + c] = (src[base + c] - mean) / denom * wv(p.g_off + c) + wv(p.b_off + c);
     }
 }

@@ -19,7 +19,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+// Weights: f32 here; the host swaps in packed f16 pairs (see gpu::engine::WeightStorage).
 @group(0) @binding(1) var<storage, read> w: array<f32>;
+fn wv(i: u32) -> f32 { return w[i]; }
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> idx: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
@@ -82,7 +84,7 @@ fn epilogue(z: u32, row: u32, col0: u32, acc: vec4<f32>) {
         if (col >= p.n) {
             return;
         }
-        let y = acc[j] + w[b_off + col];
+        let y = acc[j] + wv(b_off + col);
         let o = obase + col;
         if (p.mode == 1u) {
             out[o] = gelu(y);
@@ -161,7 +163,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             if (gr < p.m && gk < p.k) {
                 v = x[gr * p.ld_x + gk];
                 if (p.norm != 0u) {
-                    v = (v - row_mean[mm]) * row_inv[mm] * w[p.g_off + gk] + w[p.beta_off + gk];
+                    v = (v - row_mean[mm]) * row_inv[mm] * wv(p.g_off + gk) + wv(p.beta_off + gk);
                 }
             }
             xs[kk * (TM / 4u) + mm / 4u][mm % 4u] = v;
@@ -174,7 +176,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             let gc = col0 + nn;
             var v = 0.0;
             if (gk < p.k && gc < p.n) {
-                v = w[w_off + gk * p.ld_w + gc];
+                v = wv(w_off + gk * p.ld_w + gc);
             }
             ws[kk * (TN / 4u) + nn / 4u][nn % 4u] = v;
         }

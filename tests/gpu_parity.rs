@@ -324,6 +324,50 @@ fn device_sampling_matches_cpu_sampling() {
     }
 }
 
+/// Packed f16 weights unpacked in the kernels give exactly the logits of the f32 buffer when
+/// the weights are f16 values (the shipped files), and the auto choice picks f16 for them.
+#[test]
+fn f16_weight_storage_is_exact_for_f16_weights() {
+    use magnets::gpu::WeightStorage;
+    let config = odd_config();
+    let mut w = spicy_weights(&config, 9);
+    for t in w.tensors.values_mut() {
+        for v in t.data.iter_mut() {
+            *v = half::f16::from_f32(*v).to_f32();
+        }
+    }
+    assert_eq!(WeightStorage::auto(&w), WeightStorage::F16);
+    assert_eq!(WeightStorage::auto(&spicy_weights(&config, 9)), WeightStorage::F32);
+    let run = |storage| {
+        let mut e = match pollster::block_on(GpuEngine::new_with_storage(&w, 2, storage)) {
+            Ok(e) => e,
+            Err(e) if skip() => {
+                eprintln!("skipping: {e}");
+                return None;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        pollster::block_on(e.begin(2)).unwrap();
+        let n = config.tokens();
+        let tokens: Vec<u32> = (0..2 * n).map(|i| if i % 2 == 0 { (i % config.codebook) as u32 } else { config.mask_id() }).collect();
+        let logit_rows: Vec<u32> = (0..2).flat_map(|_| 1..=n as u32).collect();
+        let mut out = Vec::new();
+        for width in 0..config.widths.len() {
+            let req = ForwardRequest { width, batch: 2, tokens: &tokens, classes: &[0, 1], rows: None, logit_rows: &logit_rows };
+            out.push(pollster::block_on(e.forward(&req)).unwrap());
+        }
+        Some(out)
+    };
+    let (Some(a), Some(b)) = (run(WeightStorage::F32), run(WeightStorage::F16)) else { return };
+    for (width, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(max_abs_diff(x, y), 0.0, "width {width}: f16 storage changed the logits");
+    }
+    // Half the bytes.
+    let f32_bytes = magnets::gpu::Footprint::with_storage(&config, 1, WeightStorage::F32).weights;
+    let f16_bytes = magnets::gpu::Footprint::with_storage(&config, 1, WeightStorage::F16).weights;
+    assert!(f16_bytes * 2 >= f32_bytes && f16_bytes * 2 <= f32_bytes + 4);
+}
+
 #[test]
 fn oversized_model_is_refused() {
     let config = default_config();
@@ -368,7 +412,7 @@ fn oversized_model_is_refused() {
         ..config.clone()
     }
     .with_default_widths();
-    let err = magnets::gpu::check_limits(&huge, 1, &limits)
+    let err = magnets::gpu::check_limits(&huge, 1, magnets::gpu::WeightStorage::F16, &limits)
         .unwrap_err()
         .to_string();
     assert!(err.contains("too large"), "{err}");
@@ -382,7 +426,7 @@ fn oversized_model_is_refused() {
     };
     assert!(err.contains("too large"), "{err}");
     // A batch too large for the K/V cache binding is refused as well.
-    let err = magnets::gpu::check_limits(&config, 1 << 20, &limits)
+    let err = magnets::gpu::check_limits(&config, 1 << 20, magnets::gpu::WeightStorage::F16, &limits)
         .unwrap_err()
         .to_string();
     assert!(err.contains("too large"), "{err}");

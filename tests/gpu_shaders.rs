@@ -7,7 +7,9 @@ fn validate(name: &str, src: &str) {
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
     let mut v = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::empty(),
+        // unpack2x16float (f16 weight storage) is core WGSL; wgpu enables this capability on
+        // every backend that has it (all of WebGPU, Vulkan, Metal, DX12).
+        naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
     );
     v.validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
@@ -32,11 +34,20 @@ fn every_shader_validates() {
     for (name, src) in &sources {
         validate(name, src);
     }
-    for wx in [4, 8, 16] {
-        validate(
-            "matmul.wgsl (WX {wx})",
-            &magnets::gpu::engine::matmul_source(wx),
-        );
+    use magnets::gpu::WeightStorage;
+    use magnets::gpu::engine::{SHADER_EMBED, SHADER_LAYERNORM, matmul_source};
+    for storage in [WeightStorage::F32, WeightStorage::F16] {
+        for wx in [4, 8, 16] {
+            validate("matmul.wgsl (WX, storage)", &storage.kernel_source(&matmul_source(wx)));
+        }
+        for src in [SHADER_EMBED, SHADER_LAYERNORM] {
+            validate("embed/layernorm (storage)", &storage.kernel_source(src));
+        }
+    }
+    // The f16 variant really swaps the binding (the replaced lines exist in every kernel).
+    for src in [SHADER_EMBED, SHADER_LAYERNORM, &matmul_source(8)] {
+        let f16 = WeightStorage::F16.kernel_source(src);
+        assert!(f16.contains("array<u32>") && f16.contains("unpack2x16float"), "f16 variant not applied");
     }
     // The attention kernel is specialised per model head size.
     for hd in [1, 6, 12, 32, 64, 256] {

@@ -41,6 +41,64 @@ pub const SHADER_MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
 pub const SHADER_ATTENTION: &str = include_str!("../../shaders/attention.wgsl");
 pub const SHADER_SAMPLE: &str = include_str!("../../shaders/sample.wgsl");
 
+/// How the engine's weight buffer holds the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightStorage {
+    /// 4 bytes per weight, converted from the file's dtype at load.
+    F32,
+    /// 2 bytes per weight: f16 pairs packed in u32 words, unpacked in the kernels
+    /// (`unpack2x16float`). Exact for f16 files; rounds f32 files to f16.
+    F16,
+}
+
+impl WeightStorage {
+    /// F16 when every weight is exactly an f16 value (the shipped f16 files), else F32, so the
+    /// choice never changes a logit.
+    pub fn auto(weights: &Weights) -> Self {
+        let exact = weights
+            .tensors
+            .values()
+            .all(|t| t.data.iter().all(|&v| half::f16::from_f32(v).to_f32() == v));
+        if exact { WeightStorage::F16 } else { WeightStorage::F32 }
+    }
+
+    /// Bytes of the weight buffer for `elements` weights (padded to whole u32 words).
+    pub fn buffer_bytes(self, elements: usize) -> u64 {
+        match self {
+            WeightStorage::F32 => 4 * elements as u64,
+            WeightStorage::F16 => 4 * elements.div_ceil(2) as u64,
+        }
+    }
+
+    /// A kernel's source with its weight binding (`w` + accessor `wv`) in this storage.
+    pub fn kernel_source(self, source: &str) -> String {
+        match self {
+            WeightStorage::F32 => source.to_string(),
+            WeightStorage::F16 => source
+                .replace(
+                    "@group(0) @binding(1) var<storage, read> w: array<f32>;",
+                    "@group(0) @binding(1) var<storage, read> w: array<u32>;",
+                )
+                .replace(
+                    "fn wv(i: u32) -> f32 { return w[i]; }",
+                    "fn wv(i: u32) -> f32 { let pair = unpack2x16float(w[i >> 1u]); return select(pair.x, pair.y, (i & 1u) == 1u); }",
+                ),
+        }
+    }
+
+    /// The weight buffer's contents.
+    fn pack(self, host: &[f32]) -> Vec<u8> {
+        match self {
+            WeightStorage::F32 => bytemuck::cast_slice(host).to_vec(),
+            WeightStorage::F16 => {
+                let mut halves: Vec<u16> = host.iter().map(|&v| half::f16::from_f32(v).to_bits()).collect();
+                halves.resize(host.len().div_ceil(2) * 2, 0);
+                bytemuck::cast_slice(&halves).to_vec()
+            }
+        }
+    }
+}
+
 /// The matmul shader with `wx` threads across (a tile of 4·wx columns × 64 rows).
 pub fn matmul_source(wx: u32) -> String {
     SHADER_MATMUL.replace("const WX: u32 = 16u;", &format!("const WX: u32 = {wx}u;"))
@@ -95,7 +153,12 @@ pub struct Footprint {
 }
 
 impl Footprint {
+    /// With f32 weights (the larger storage).
     pub fn new(config: &ModelConfig, max_batch: usize) -> Self {
+        Self::with_storage(config, max_batch, WeightStorage::F32)
+    }
+
+    pub fn with_storage(config: &ModelConfig, max_batch: usize, storage: WeightStorage) -> Self {
         let (b, s, n, d) = (
             max_batch as u64,
             config.seq_len() as u64,
@@ -103,7 +166,7 @@ impl Footprint {
             config.dim as u64,
         );
         Footprint {
-            weights: 4 * WeightLayout::new(config).total as u64,
+            weights: storage.buffer_bytes(WeightLayout::new(config).total),
             kv_cache: 4 * config.depth as u64 * b * s * d,
             kvq: 4 * (2 * config.depth as u64 + 1) * b * s * d,
             hidden: 4 * b * s * d,
@@ -137,7 +200,12 @@ fn mib(b: u64) -> String {
 }
 
 /// Refuses a model/batch that does not fit the device limits, naming the limit.
-pub fn check_limits(config: &ModelConfig, max_batch: usize, limits: &wgpu::Limits) -> Result<()> {
+pub fn check_limits(
+    config: &ModelConfig,
+    max_batch: usize,
+    storage: WeightStorage,
+    limits: &wgpu::Limits,
+) -> Result<()> {
     let bad = |m: String| Err(Error::Engine(m));
     if max_batch == 0 {
         return bad("max_batch must be at least 1".into());
@@ -148,7 +216,7 @@ pub fn check_limits(config: &ModelConfig, max_batch: usize, limits: &wgpu::Limit
             config.head_dim
         ));
     }
-    let f = Footprint::new(config, max_batch);
+    let f = Footprint::with_storage(config, max_batch, storage);
     let (what, need) = f.largest();
     let binding = limits.max_storage_buffer_binding_size as u64;
     if need > binding {
@@ -236,8 +304,14 @@ pub struct GpuEngine {
 }
 
 impl GpuEngine {
-    /// Opens the default adapter (WebGPU in the browser) and uploads `weights`.
+    /// Opens the default adapter (WebGPU in the browser) and uploads `weights`, as f16 when
+    /// that is exact ([`WeightStorage::auto`]).
     pub async fn new(weights: &Weights, max_batch: usize) -> Result<Self> {
+        Self::new_with_storage(weights, max_batch, WeightStorage::auto(weights)).await
+    }
+
+    /// As [`GpuEngine::new`] with the weight storage chosen by the caller.
+    pub async fn new_with_storage(weights: &Weights, max_batch: usize, storage: WeightStorage) -> Result<Self> {
         let instance = wgpu::Instance::default();
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
@@ -252,7 +326,7 @@ impl GpuEngine {
             })?;
         let limits = adapter.limits();
         // Refuse before asking for a device, so the message names the model, not wgpu.
-        check_limits(&weights.config, max_batch, &limits)?;
+        check_limits(&weights.config, max_batch, storage, &limits)?;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("magnets"),
@@ -262,7 +336,7 @@ impl GpuEngine {
             })
             .await
             .map_err(|e| Error::Engine(format!("cannot open the GPU device: {e}")))?;
-        Self::with_device(device, queue, adapter.get_info(), weights, max_batch).await
+        Self::with_device(device, queue, adapter.get_info(), weights, max_batch, storage).await
     }
 
     /// Builds the engine on an existing device (the page shares one device with the decoder).
@@ -272,10 +346,11 @@ impl GpuEngine {
         adapter_info: wgpu::AdapterInfo,
         weights: &Weights,
         max_batch: usize,
+        storage: WeightStorage,
     ) -> Result<Self> {
         let config = weights.config.clone();
         config.validate()?;
-        check_limits(&config, max_batch, &device.limits())?;
+        check_limits(&config, max_batch, storage, &device.limits())?;
         let fault = Fault::default();
         fault.watch(&device);
 
@@ -296,7 +371,7 @@ impl GpuEngine {
             host[off..off + t.data.len()].copy_from_slice(&t.data);
         }
 
-        let fp = Footprint::new(&config, max_batch);
+        let fp = Footprint::with_storage(&config, max_batch, storage);
         let align = device
             .limits()
             .min_uniform_buffer_offset_alignment
@@ -354,12 +429,12 @@ impl GpuEngine {
                 });
                 let attention = attention_source(config.head_dim);
                 let kernels = vec![
-                    util::pipeline(d, &pipeline_layout, "embed", SHADER_EMBED),
-                    util::pipeline(d, &pipeline_layout, "layernorm", SHADER_LAYERNORM),
-                    util::pipeline(d, &pipeline_layout, "matmul", SHADER_MATMUL),
+                    util::pipeline(d, &pipeline_layout, "embed", &storage.kernel_source(SHADER_EMBED)),
+                    util::pipeline(d, &pipeline_layout, "layernorm", &storage.kernel_source(SHADER_LAYERNORM)),
+                    util::pipeline(d, &pipeline_layout, "matmul", &storage.kernel_source(SHADER_MATMUL)),
                     util::pipeline(d, &pipeline_layout, "attention", &attention),
-                    util::pipeline(d, &pipeline_layout, "matmul n32", &matmul_source(8)),
-                    util::pipeline(d, &pipeline_layout, "matmul n16", &matmul_source(4)),
+                    util::pipeline(d, &pipeline_layout, "matmul n32", &storage.kernel_source(&matmul_source(8))),
+                    util::pipeline(d, &pipeline_layout, "matmul n16", &storage.kernel_source(&matmul_source(4))),
                     util::pipeline(d, &pipeline_layout, "sample", SHADER_SAMPLE),
                 ];
                 let b = &bufs;
@@ -378,7 +453,7 @@ impl GpuEngine {
                 (bufs, kernels, groups, bind_layout, pipeline_layout)
             })
             .await?;
-        queue.write_buffer(&bufs.weights, 0, bytemuck::cast_slice(&host));
+        queue.write_buffer(&bufs.weights, 0, &storage.pack(&host));
         fault.check()?;
 
         Ok(GpuEngine {

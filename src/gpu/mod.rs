@@ -17,7 +17,7 @@ pub mod engine;
 pub mod util;
 
 pub use decoder::GpuImageDecoder;
-pub use engine::{Footprint, GpuEngine, WeightLayout, check_limits};
+pub use engine::{Footprint, GpuEngine, WeightLayout, WeightStorage, check_limits};
 
 /// Every WGSL source with its file name, for validation tests.
 pub fn shader_sources() -> Vec<(&'static str, String)> {
