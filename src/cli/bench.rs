@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use magnets::config::ModelConfig;
 use magnets::decode::{DecodeRequest, DecodeTrace, decode};
 use magnets::engine::Engine;
-use magnets::gpu::GpuEngine;
+use magnets::gpu::{GpuEngine, WeightStorage};
 use magnets::reference::ReferenceEngine;
 use magnets::sampling::SamplingParams;
 use magnets::weights::Weights;
@@ -44,6 +44,10 @@ pub struct Args {
     /// one code and confidence per masked token).
     #[arg(long)]
     pub cpu_sampling: bool,
+    /// Weight buffer of the WGSL engine: f16 (packed, unpacked in the kernels), f32, or auto
+    /// (f16 when exact, i.e. for f16 files; the random default weights are f32).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "f16", "f32"])]
+    pub weight_storage: String,
 }
 
 /// The project's default model config, `models/default-config.json`.
@@ -93,7 +97,12 @@ pub fn run(a: Args) -> magnets::Result<()> {
         sampling,
     };
 
-    let mut gpu = pollster::block_on(GpuEngine::new(&weights, a.batch))?;
+    let storage = match a.weight_storage.as_str() {
+        "f16" => WeightStorage::F16,
+        "f32" => WeightStorage::F32,
+        _ => WeightStorage::auto(&weights),
+    };
+    let mut gpu = pollster::block_on(GpuEngine::new_with_storage(&weights, a.batch, storage))?;
     gpu.sample_on_device = !a.cpu_sampling;
     let sampling_on = if a.cpu_sampling { "cpu" } else { "device" };
     let device = gpu.adapter_name();
@@ -140,6 +149,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
                 "device": device,
                 "batch": a.batch,
                 "sampling": sampling_on,
+                "weight_storage": format!("{storage:?}"),
                 "baseline_schedule": base.trace.schedule,
                 "magnets_schedule": mag.trace.schedule,
                 "baseline_ms_per_image": per_image(&base),
@@ -180,7 +190,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
             gflops(t)
         );
     };
-    println!("device: {device}, batch {}, WGSL sampling on the {sampling_on}", a.batch);
+    println!("device: {device}, batch {}, WGSL sampling on the {sampling_on}, weights {storage:?}", a.batch);
     table("WGSL baseline", &base);
     table("WGSL MaGNeTS", &mag);
     if let Some(t) = &burn {
