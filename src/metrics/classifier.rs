@@ -1,45 +1,30 @@
 //! The small CNN whose penultimate features define FID-emoji: 32×32 RGB → 9 categories.
 //!
-//! conv3×3 3→32, conv4×4/2 32→64, conv3×3 64→64, conv4×4/2 64→128, conv3×3 128→128,
-//! conv4×4/2 128→192, conv3×3 192→192 (GroupNorm with 8 groups + SiLU after each), global average
-//! pool → **192 features** → linear 192→9 (dropout before it while training). GroupNorm rather
-//! than BatchNorm: no running statistics, so training and inference compute the same function.
-//! Weights: safetensors with `conv{0..7}.{weight,bias}`, `norm{0..7}.{gamma,beta}`,
-//! `fc.{weight [192, 9] (in, out), bias}` and metadata `magnets.classifier` =
-//! `{"features":192,"classes":9}`.
+//! conv3×3 3→32, conv4×4/2 32→64, conv3×3 64→64, conv4×4/2 64→128, conv3×3 128→128 (SiLU after
+//! each), global average pool → **128 features** → linear 128→9. Weights: safetensors with
+//! `conv{0..5}.{weight,bias}`, `fc.{weight [128, 9] (in, out), bias}` and metadata
+//! `magnets.classifier` = `{"features":128,"classes":9}`.
 
 use std::collections::{BTreeMap, HashMap};
 
 use burn::module::{Module, Param};
+use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Dropout, DropoutConfig, GroupNorm, GroupNormConfig, PaddingConfig2d};
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::error::{Error, Result};
 
-pub const FEATURES: usize = 192;
+pub const FEATURES: usize = 128;
 pub const CLASSES: usize = 9;
 const KEY: &str = "magnets.classifier";
-/// (in, out, kernel, stride) of the seven convolutions: 32×32 → 16×16 → 8×8 → 4×4.
-const CONVS: [(usize, usize, usize, usize); 7] = [
-    (3, 32, 3, 1),
-    (32, 64, 4, 2),
-    (64, 64, 3, 1),
-    (64, 128, 4, 2),
-    (128, 128, 3, 1),
-    (128, FEATURES, 4, 2),
-    (FEATURES, FEATURES, 3, 1),
-];
-const GROUPS: usize = 8;
-const DROPOUT: f64 = 0.3;
+/// (in, out, kernel, stride) of the five convolutions.
+const CONVS: [(usize, usize, usize, usize); 5] = [(3, 32, 3, 1), (32, 64, 4, 2), (64, 64, 3, 1), (64, 128, 4, 2), (128, 128, 3, 1)];
 
 #[derive(Module, Debug)]
 pub struct Classifier {
     pub convs: Vec<Conv2d>,
-    pub norms: Vec<GroupNorm>,
-    pub dropout: Dropout,
     pub fc_w: Param<Tensor<2>>,
     pub fc_b: Param<Tensor<1>>,
 }
@@ -55,31 +40,24 @@ impl Classifier {
                     .init(device)
             })
             .collect();
-        let norms = CONVS.iter().map(|&(_, o, _, _)| GroupNormConfig::new(GROUPS, o).init(device)).collect();
         let fc_w = Tensor::<2>::random([FEATURES, CLASSES], burn::tensor::Distribution::Normal(0.0, 0.05), device);
-        Classifier {
-            convs,
-            norms,
-            dropout: DropoutConfig::new(DROPOUT).init(),
-            fc_w: Param::from_tensor(fc_w),
-            fc_b: Param::from_tensor(Tensor::zeros([CLASSES], device)),
-        }
+        Classifier { convs, fc_w: Param::from_tensor(fc_w), fc_b: Param::from_tensor(Tensor::zeros([CLASSES], device)) }
     }
 
-    /// `[B, 3, 32, 32]` in [0, 1] → penultimate features `[B, 192]`.
+    /// `[B, 3, 32, 32]` in [0, 1] → penultimate features `[B, 128]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         // Centre the input so the first layer sees roughly zero-mean values.
         let mut h = (x - 0.5) * 2.0;
-        for (c, n) in self.convs.iter().zip(&self.norms) {
-            h = silu(n.forward(c.forward(h)));
+        for c in &self.convs {
+            h = silu(c.forward(h));
         }
         let [b, c, hh, ww] = h.dims();
         h.reshape([b, c, hh * ww]).mean_dim(2).reshape([b, c])
     }
 
-    /// Features → logits `[B, 9]` (dropout on the features only acts under autodiff).
+    /// Features → logits `[B, 9]`.
     pub fn head(&self, f: Tensor<2>) -> Tensor<2> {
-        self.dropout.forward(f).matmul(self.fc_w.val()) + self.fc_b.val().unsqueeze_dim(0)
+        f.matmul(self.fc_w.val()) + self.fc_b.val().unsqueeze_dim(0)
     }
 
     fn named(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
@@ -92,12 +70,6 @@ impl Classifier {
             push(format!("conv{i}.weight"), c.weight.val().into_data());
             if let Some(b) = &c.bias {
                 push(format!("conv{i}.bias"), b.val().into_data());
-            }
-        }
-        for (i, n) in self.norms.iter().enumerate() {
-            if let (Some(g), Some(b)) = (&n.gamma, &n.beta) {
-                push(format!("norm{i}.gamma"), g.val().into_data());
-                push(format!("norm{i}.beta"), b.val().into_data());
             }
         }
         push("fc.weight".into(), self.fc_w.val().into_data());
@@ -159,20 +131,8 @@ impl Classifier {
                 ..c
             })
             .collect();
-        let norms = fresh
-            .norms
-            .into_iter()
-            .enumerate()
-            .map(|(i, n)| GroupNorm {
-                gamma: Some(Param::from_tensor(Tensor::from_data(take(&format!("norm{i}.gamma")), device))),
-                beta: Some(Param::from_tensor(Tensor::from_data(take(&format!("norm{i}.beta")), device))),
-                ..n
-            })
-            .collect();
         Ok(Classifier {
             convs,
-            norms,
-            dropout: fresh.dropout,
             fc_w: Param::from_tensor(Tensor::from_data(take("fc.weight"), device)),
             fc_b: Param::from_tensor(Tensor::from_data(take("fc.bias"), device)),
         })
@@ -214,7 +174,7 @@ pub struct ClassifierTrainConfig {
     pub batch: usize,
     pub lr: f64,
     pub seed: u64,
-    /// Random horizontal flips and ±3 px shifts (white fill).
+    /// Random horizontal flips and ±2 px shifts (white fill).
     pub augment: bool,
     /// Stop after the epoch that crosses this many minutes.
     pub max_minutes: Option<f64>,
@@ -226,14 +186,12 @@ impl Default for ClassifierTrainConfig {
     }
 }
 
-const LABEL_SMOOTHING: f64 = 0.1;
-
 /// Flip / shift one HWC u8 image (white fill), driven by `r`.
 fn augment(img: &[u8], r: u64) -> Vec<u8> {
     let s = crate::data::IMAGE_SIZE as isize;
     let flip = r & 1 == 1;
-    let dx = ((r >> 1) % 7) as isize - 3;
-    let dy = ((r >> 4) % 7) as isize - 3;
+    let dx = ((r >> 1) % 5) as isize - 2;
+    let dy = ((r >> 4) % 5) as isize - 2;
     let mut out = vec![255u8; img.len()];
     for y in 0..s {
         for x in 0..s {
@@ -296,10 +254,8 @@ pub fn train(
             let y: Vec<i64> = chunk.iter().map(|&i| labels[i] as i64).collect();
             let y = Tensor::<1, Int>::from_data(TensorData::new(y, [b]), &device);
             let logits = model.head(model.features(x));
-            // Cross-entropy with label smoothing 0.1 (the categories overlap in style).
             let logp = burn::tensor::activation::log_softmax(logits.clone(), 1);
-            let nll = -(logp.clone().gather(1, y.clone().unsqueeze_dim(1))).mean();
-            let loss = nll * (1.0 - LABEL_SMOOTHING) - logp.mean() * LABEL_SMOOTHING;
+            let loss = -(logp.gather(1, y.clone().unsqueeze_dim(1))).mean();
             let pred = logits.argmax(1).reshape([b]);
             correct += pred.equal(y).int().sum().into_scalar::<i64>() as usize;
             loss_sum += loss.clone().into_scalar::<f32>() * b as f32;
