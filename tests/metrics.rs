@@ -127,3 +127,15 @@ fn classifier_file_round_trips_and_refuses_garbage() {
     assert_eq!(c.features_and_predictions(&img, &device).unwrap().0, back.features_and_predictions(&img, &device).unwrap().0);
     assert!(Classifier::from_safetensors(&bytes[..100], &device).is_err());
 }
+
+/// The committed FID-emoji classifier matches the code's architecture (every tensor, every
+/// shape), so `magnets eval` works from a fresh clone.
+#[test]
+fn shipped_classifier_loads() {
+    let device = Device::flex();
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/classifier.safetensors"));
+    let c = Classifier::load(path, &device).unwrap();
+    let (features, predictions) = c.features_and_predictions(&images(3, 1), &device).unwrap();
+    assert_eq!(features.len(), 3 * magnets::metrics::classifier::FEATURES);
+    assert!(predictions.iter().all(|&p| (p as usize) < magnets::metrics::classifier::CLASSES));
+}
