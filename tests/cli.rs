@@ -65,3 +65,35 @@ fn init_forward_flops_generate() {
         assert!(!ok && err.contains(needle) && !err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// `magnets bench --json` (WGSL vs burn-wgpu on whatever adapter wgpu finds: lavapipe in CI)
+/// prints the documented keys, and its GFLOPs per image agree with `magnets flops`.
+#[cfg(all(feature = "gpu", feature = "burn-wgpu"))]
+#[test]
+fn bench_json_reports_times_ratios_and_flops_per_image() {
+    let config = tmp("tiny-config.json");
+    std::fs::write(&config, serde_json::to_string(&magnets::config::ModelConfig::tiny()).unwrap()).unwrap();
+    let weights = tmp("tiny.safetensors");
+    let w = weights.to_str().unwrap();
+    let (ok, _, err) = magnets(&["init", "--config", config.to_str().unwrap(), "--out", w]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = magnets(&["bench", "--weights", w, "--batch", "2", "--repeats", "1", "--json"]);
+    if !ok && std::env::var("MAGNETS_SKIP_GPU_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("skipping (MAGNETS_SKIP_GPU_TESTS=1): {err}");
+        return;
+    }
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in ["baseline_ms_per_image", "magnets_ms_per_image", "speedup_vs_baseline", "burn_wgpu_ms_per_image", "speedup_vs_burn"] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0), "{key}: {}", v[key]);
+    }
+    assert!(v["device"].as_str().is_some_and(|d| !d.is_empty()));
+    for (key, schedule, cache) in [("baseline_gflops_per_image", "baseline", "off"), ("magnets_gflops_per_image", "magnets", "on")] {
+        let (ok, out, err) = magnets(&["flops", "--weights", w, "--schedule", schedule, "--cache", cache, "--json"]);
+        assert!(ok, "{err}");
+        let f: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let expected = f["total_gflops"].as_f64().unwrap();
+        let got = v[key].as_f64().unwrap();
+        assert!((got - expected).abs() <= 1e-9 * expected.max(1.0), "{key}: bench {got} vs flops {expected}");
+    }
+}
