@@ -65,8 +65,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let uncond = ((b + p.images) * p.m + j) * p.k;
     let position = idx[p.pos_off + row];
 
-    var mx = -3.4028235e38;
-    for (var i = 0u; i < p.k; i++) {
+    var mx = logit(cond, uncond, 0u);
+    for (var i = 1u; i < p.k; i++) {
         mx = max(mx, logit(cond, uncond, i));
     }
     var code = p.k - 1u;
