@@ -84,7 +84,7 @@ fn bench_json_reports_times_ratios_and_flops_per_image() {
     }
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    for key in ["baseline_ms_per_image", "magnets_ms_per_image", "speedup_vs_baseline", "burn_wgpu_ms_per_image", "speedup_vs_burn"] {
+    for key in ["baseline_ms_per_image", "magnets_ms_per_image", "speedup_vs_baseline", "burn_wgpu_ms_per_image", "speedup_vs_burn", "speedup_vs_burn_magnets"] {
         assert!(v[key].as_f64().is_some_and(|x| x > 0.0), "{key}: {}", v[key]);
     }
     assert!(v["device"].as_str().is_some_and(|d| !d.is_empty()));
