@@ -103,12 +103,7 @@ impl GpuImageDecoder {
             out_bytes,
             wgpu::BufferUsages::COPY_SRC,
         );
-        let staging = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("decoder readback"),
-            size: out_bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = util::readback_buffer(device, "decoder readback", out_bytes);
         let params = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("decoder params"),
             size: (16 * align) as u64,

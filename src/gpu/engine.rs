@@ -402,24 +402,14 @@ impl GpuEngine {
                         fp.logits,
                         wgpu::BufferUsages::COPY_SRC,
                     ),
-                    staging: d.create_buffer(&wgpu::BufferDescriptor {
-                        label: Some("logits readback"),
-                        size: fp.logits.max(16),
-                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                        mapped_at_creation: false,
-                    }),
+                    staging: util::readback_buffer(d, "logits readback", fp.logits),
                     proposals: util::storage_buffer(
                         d,
                         "proposals",
                         fp.proposals,
                         wgpu::BufferUsages::COPY_SRC,
                     ),
-                    proposals_staging: d.create_buffer(&wgpu::BufferDescriptor {
-                        label: Some("proposals readback"),
-                        size: fp.proposals.max(16),
-                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                        mapped_at_creation: false,
-                    }),
+                    proposals_staging: util::readback_buffer(d, "proposals readback", fp.proposals),
                 };
                 let bind_layout = util::bind_group_layout(d);
                 let pipeline_layout = d.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {

@@ -120,6 +120,16 @@ pub fn grid(groups: u32) -> (u32, u32) {
     }
 }
 
+/// A host-readable copy target for a kernel output of `bytes`.
+pub fn readback_buffer(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(16).next_multiple_of(4),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
 pub fn storage_buffer(
     device: &wgpu::Device,
     label: &str,
