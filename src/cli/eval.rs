@@ -97,7 +97,7 @@ pub fn generate_tokens(
     guidance: f32,
     gpu: bool,
 ) -> magnets::Result<Vec<Vec<u32>>> {
-    let sampling = SamplingParams { seed, temperature: 1.0, confidence_noise: 4.5, guidance };
+    let sampling = SamplingParams { seed, guidance, ..Default::default() };
     let schedule = parse_schedule(schedule, 12, &weights.config)?;
     let cache = if cache { CachePolicy::On { refresh_every: None } } else { CachePolicy::Off };
     Ok(generate(weights, &schedule, cache, classes, sampling, gpu, 64)?.0)
