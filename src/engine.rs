@@ -74,9 +74,20 @@ pub trait Engine {
         params: &SamplingParams,
         ctx: StepContext,
     ) -> Result<Vec<Proposal>> {
-        let logits = self.forward(req).await?;
-        Ok(propose_from_logits(self.config().codebook, &logits, req, params, ctx))
+        propose_on_host(self, req, params, ctx).await
     }
+}
+
+/// `forward`, then CPU sampling of the logits read back: the trait's default `propose`, and the
+/// path an on-device sampler can fall back to.
+pub async fn propose_on_host<E: Engine + ?Sized>(
+    engine: &mut E,
+    req: &ForwardRequest<'_>,
+    params: &SamplingParams,
+    ctx: StepContext,
+) -> Result<Vec<Proposal>> {
+    let logits = engine.forward(req).await?;
+    Ok(propose_from_logits(engine.config().codebook, &logits, req, params, ctx))
 }
 
 /// CPU sampling shared by every engine that reads logits back.

@@ -614,8 +614,7 @@ impl Engine for GpuEngine {
         ctx: StepContext,
     ) -> Result<Vec<Proposal>> {
         if !self.sample_on_device {
-            let logits = self.forward(req).await?;
-            return Ok(crate::engine::propose_from_logits(self.config.codebook, &logits, req, params, ctx));
+            return crate::engine::propose_on_host(self, req, params, ctx).await;
         }
         let raw = self.step(req, Some((params, ctx))).await?;
         let words: Vec<u32> = bytemuck::pod_collect_to_vec(&raw);
