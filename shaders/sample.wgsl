@@ -54,8 +54,9 @@ fn logit(cond: u32, uncond: u32, i: u32) -> f32 {
 }
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let row = gid.x;
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    // util::grid folds more than 65,535 workgroups into y, as for every 1-D kernel here.
+    let row = gid.y * nwg.x * 64u + gid.x;
     if (row >= p.images * p.m) {
         return;
     }
