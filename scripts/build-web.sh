@@ -2,7 +2,7 @@
 # Builds the page's two wasm bundles and stages the models:
 #   www/pkg          feature `web`           WebGPU engine, burn-free (checked below)
 #   www/pkg-fallback feature `web-fallback`  burn-flex CPU reference, loaded only without WebGPU
-#   www/models/      the default model + tokenizer (+ manifest.json with sha256 for cache-busting)
+#   www/models/      the default model + tokenizer + its palette (+ manifest.json with sha256 for cache-busting)
 # Usage: scripts/build-web.sh [--no-fallback] [--models-only]   (env MAGNETS_WEIGHTS=file to stage other weights)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,8 +65,10 @@ else
 fi
 if [ -f models/tokenizer.safetensors ]; then
   cp models/tokenizer.safetensors www/models/tokenizer.safetensors
+  # Preview colour per code (`magnets palette`); the page checks it against the tokenizer's sha256.
+  cp models/tokenizer.palette.json www/models/tokenizer.palette.json
 else
-  rm -f www/models/tokenizer.safetensors
+  rm -f www/models/tokenizer.safetensors www/models/tokenizer.palette.json
   echo "note: models/tokenizer.safetensors not found: the page shows tokens as colours"
 fi
 {

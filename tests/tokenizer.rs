@@ -151,3 +151,41 @@ fn shipped_tokenizer_and_token_dataset_match_the_contract() {
     let max = (0..3072).map(|j| (cpu[j] - burn_out[(j % 3) * 1024 + j / 3]).abs()).fold(0.0f32, f32::max);
     assert!(max < 1e-4, "{max}");
 }
+
+/// models/tokenizer.palette.json (the page's preview colours) is what `magnets palette` computes
+/// from the shipped tokenizer, and painting a real token grid with it lands near the decoded
+/// pixels: much nearer than the same colours assigned to the wrong codes.
+#[test]
+fn shipped_palette_matches_the_tokenizer_and_previews_its_images() {
+    let w = TokenizerWeights::load(std::path::Path::new("models/tokenizer.safetensors")).unwrap();
+    let palette = magnets::tokenizer::code_palette(&w).unwrap();
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("models/tokenizer.palette.json").expect("committed palette")).unwrap();
+    assert_eq!(committed["codebook"].as_u64(), Some(512));
+    let rgb: Vec<u8> = committed["rgb"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    assert_eq!(rgb, palette.iter().flatten().copied().collect::<Vec<u8>>(), "rerun `magnets palette`");
+
+    let tokens = magnets::tokenizer::tokens::TokenDataset::load(std::path::Path::new(magnets::tokenizer::tokens::DEFAULT_TOKENS)).unwrap();
+    // Mean squared error of a mosaic (each 4×4 patch one colour) against the decoded image.
+    let mse = |codes: &[u32], colour: &dyn Fn(u32) -> [u8; 3]| -> f64 {
+        let img = cpu_decode(&w, codes);
+        let mut e = 0.0;
+        for y in 0..32 {
+            for x in 0..32 {
+                let c = colour(codes[(y / 4) * 8 + x / 4]);
+                for ch in 0..3 {
+                    e += (img[(y * 32 + x) * 3 + ch] as f64 - c[ch] as f64 / 255.0).powi(2);
+                }
+            }
+        }
+        e / 3072.0
+    };
+    let (mut right, mut shuffled) = (0.0, 0.0);
+    for i in tokens.indices(true).into_iter().take(32) {
+        let codes: Vec<u32> = tokens.image_codes(i).iter().map(|&c| c as u32).collect();
+        right += mse(&codes, &|c| palette[c as usize]);
+        shuffled += mse(&codes, &|c| palette[(c as usize * 263 + 101) % 512]);
+    }
+    eprintln!("palette mosaic MSE {right:.3}, shuffled {shuffled:.3}");
+    assert!(right < 0.25 * shuffled, "palette mosaic MSE {right:.3} vs shuffled {shuffled:.3}");
+}

@@ -15,6 +15,7 @@ const el = (tag, cls, text) => {
 const app = {
   state: null,            // parsed URL state (see state.js)
   info: null,             // engine info: {kind, describe, adapter, config, tokenizer, image_size}
+  palette: null,          // {codebook, tokenizer_sha256, rgb}: preview colour per code (loadPalette)
   bundle: null,           // 'webgpu' | 'cpu'
   config: null,
   planner: null,          // the WebGPU bundle's pure functions (plan, normalize_schedule), main thread
@@ -103,6 +104,24 @@ async function modelUrls() {
   };
   app.manifest = manifest;
   return { weights: version(app.state.w), tokenizer: app.state.tok ? version(app.state.tok) : null };
+}
+
+// The tokenizer's typical colour per code (`magnets palette`, staged next to the tokenizer as
+// NAME.palette.json). Until a step's pixels are decoded, which on a software adapter or the CPU
+// fallback takes the whole decode, its tokens are painted with these colours: a coarse emoji
+// instead of noise. Missing or not made for this tokenizer: random colours per code, as before.
+async function loadPalette() {
+  const tok = app.state.tok;
+  if (!tok || !/\.safetensors$/.test(tok)) return;
+  try {
+    const r = await fetch(tok.replace(/\.safetensors$/, '.palette.json'), { cache: 'no-cache' });
+    if (!r.ok) return;
+    const p = await r.json();
+    const entry = app.manifest && app.manifest.files && app.manifest.files[tok.replace(/^models\//, '')];
+    if (entry && entry.sha256 && p.tokenizer_sha256 !== entry.sha256) return;
+    if (!Number.isInteger(p.codebook) || !Array.isArray(p.rgb) || p.rgb.length !== 3 * p.codebook) return;
+    app.palette = p;
+  } catch (_) { /* preview colours are optional */ }
 }
 
 function onWorkerMessage(m) {
@@ -569,6 +588,10 @@ function buildGrids() {
 
 const scratch = document.createElement('canvas');
 function codeColour(code) {
+  const p = app.palette;
+  if (p && p.codebook === app.config.codebook && code < p.codebook) {
+    return `rgb(${p.rgb[3 * code]} ${p.rgb[3 * code + 1]} ${p.rgb[3 * code + 2]})`;
+  }
   const h = (code * 137.508) % 360;
   return `hsl(${h.toFixed(0)} 55% ${45 + (code % 5) * 6}%)`;
 }
@@ -832,8 +855,10 @@ async function main() {
   }
   const planner = loadPlanner();
   const urls = await modelUrls();
+  const palette = loadPalette();
   startWorker();
-  await planner;
+  await Promise.all([planner, palette]);
+  document.body.dataset.preview = app.palette ? 'palette' : 'hues';
   if (!app.planner) { fatal('could not load the WebAssembly bundle (pkg/magnets.js); was the page built with scripts/build-web.sh?'); return; }
   worker.postMessage({ type: 'init', weights: urls.weights, tokenizer: urls.tokenizer, forceCpu: state.cpu, batch: IMAGES * 2 });
 }

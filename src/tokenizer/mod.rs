@@ -132,6 +132,31 @@ pub fn try_cpu_decode(w: &TokenizerWeights, codes: &[u32]) -> Result<Vec<f32>> {
     Ok(out)
 }
 
+/// Typical colour of every code: the mean of the central half of the image decoded from a grid
+/// that holds only that code (the border is left out: zero padding tints it). The page paints
+/// token grids with it while their pixels are still being decoded, which on a software adapter
+/// or the CPU fallback is the whole decode; a random colour per code there reads as noise.
+pub fn code_palette(w: &TokenizerWeights) -> Result<Vec<[u8; 3]>> {
+    let c = &w.config;
+    let s = c.image_size;
+    let (lo, hi) = (s / 4, s - s / 4);
+    (0..c.codebook as u32)
+        .map(|code| {
+            let rgb = try_cpu_decode(w, &vec![code; c.tokens()])?;
+            let mut sum = [0.0f64; 3];
+            for y in lo..hi {
+                for x in lo..hi {
+                    for (ch, acc) in sum.iter_mut().enumerate() {
+                        *acc += rgb[(y * s + x) * 3 + ch] as f64;
+                    }
+                }
+            }
+            let n = ((hi - lo) * (hi - lo)) as f64;
+            Ok(sum.map(|v| (v / n * 255.0).round().clamp(0.0, 255.0) as u8))
+        })
+        .collect()
+}
+
 /// [0, 1] floats → u8 (rounded), any layout.
 pub fn to_u8(x: &[f32]) -> Vec<u8> {
     x.iter().map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8).collect()

@@ -104,6 +104,11 @@ test('WebGPU is available in this headless Chromium (SwiftShader)', async () => 
 test('WebGPU: the page loads, generates, and the steps animate', async () => {
   const ctx = await launch(WEBGPU);
   const page = await open(ctx);
+  // While decoding, the grid shows token states painted with the tokenizer's palette (pixels
+  // follow after the decode on a software adapter): a coarse emoji, which a person checks here.
+  await page.waitForFunction(() => Number(document.getElementById('grid-main').dataset.decoded) >= 6, null, { timeout: GEN_TIMEOUT, polling: 100 });
+  assert.equal(await page.evaluate(() => document.body.dataset.preview), 'palette', 'the palette matching the tokenizer loads');
+  await shot(page, 'desktop-webgpu-decoding', { fullPage: false });
   await waitDone(page);
   await waitImages(page);
   assert.equal(await page.textContent('#engine-badge'), 'WebGPU');
