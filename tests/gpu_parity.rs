@@ -431,3 +431,29 @@ fn oversized_model_is_refused() {
         .to_string();
     assert!(err.contains("too large"), "{err}");
 }
+
+/// A lost device: every later call is an error naming the loss (no panic, no garbage), the
+/// engine reports why it failed, and a new engine on a new device decodes again (what the page's
+/// worker does to recover).
+#[test]
+fn lost_device_is_an_error_and_a_new_engine_recovers() {
+    let config = default_config();
+    let w = Weights::init(&config, 2).unwrap();
+    let Some(mut g) = gpu(&w, 2) else { return };
+    let req = DecodeRequest {
+        schedule: Schedule::parse("S1XL2", &config).unwrap(),
+        cache: CachePolicy::On { refresh_every: None },
+        classes: vec![1, 4],
+        sampling: SamplingParams { seed: 3, ..Default::default() },
+    };
+    let before = pollster::block_on(decode(&mut g, &req, |_| {})).unwrap();
+    assert_eq!(g.failure(), None);
+    g.simulate_device_loss();
+    let err = pollster::block_on(decode(&mut g, &req, |_| {})).unwrap_err().to_string();
+    assert!(err.contains("device was lost"), "{err}");
+    assert!(g.failure().is_some_and(|m| m.contains("lost")));
+    drop(g);
+    let mut fresh = gpu(&w, 2).unwrap();
+    let after = pollster::block_on(decode(&mut fresh, &req, |_| {})).unwrap();
+    assert_eq!(after.tokens, before.tokens, "the rebuilt engine decodes the same tokens");
+}

@@ -31,6 +31,8 @@ const app = {
   nextId: 1,
 };
 window.magnets = app; // test + debugging hook
+// Test hook: destroys the engine's GPU device as a driver reset would (recovery test).
+app.simulateDeviceLoss = () => worker.postMessage({ type: 'simulate-device-loss' });
 
 function setStatus(s) { document.body.dataset.status = s; }
 setStatus('loading');
@@ -138,6 +140,7 @@ function onWorkerMessage(m) {
       break;
     }
     case 'ready': onReady(m); break;
+    case 'recovered': onRecovered(m); break;
     case 'fatal': fatal(m.message); break;
     case 'step': onStep(m.id, m.step); break;
     case 'done': onDone(m.id, m.trace); break;
@@ -165,13 +168,8 @@ function onReady(m) {
   app.config = m.info.config;
   app.metrics.readyMs = performance.now() - app.metrics.start;
   $('loading').classList.add('done');
-  const badge = $('engine-badge');
-  if (m.bundle === 'webgpu') {
-    badge.textContent = 'WebGPU';
-    badge.className = 'badge';
-  } else {
-    badge.textContent = 'CPU fallback (slow)';
-    badge.className = 'badge cpu';
+  setEngineBadge(m.bundle);
+  if (m.bundle !== 'webgpu') {
     showNotice('WebGPU is not available, so the CPU fallback runs the reference model: it works, only slower.' + (m.note ? ' (' + m.note + ')' : ''));
   }
   const mb = $('model-badge');
@@ -182,6 +180,28 @@ function onReady(m) {
   buildControls();
   applyStateToControls();
   generate();
+}
+
+// The worker rebuilt the engine after the GPU device was lost: say so, and run the interrupted
+// generation again (the state and the URL were never touched).
+function onRecovered(m) {
+  app.info = m.info;
+  app.bundle = m.bundle;
+  setEngineBadge(m.bundle);
+  app.metrics.recoveries = (app.metrics.recoveries || 0) + 1;
+  showNotice(m.note);
+  generate();
+}
+
+function setEngineBadge(bundle) {
+  const badge = $('engine-badge');
+  if (bundle === 'webgpu') {
+    badge.textContent = 'WebGPU';
+    badge.className = 'badge';
+  } else {
+    badge.textContent = 'CPU fallback (slow)';
+    badge.className = 'badge cpu';
+  }
 }
 
 function buildControls() {

@@ -3,9 +3,11 @@
 // Protocol (all messages are plain objects):
 //   in : {type:'init', weights, tokenizer, forceCpu, batch}
 //        {type:'generate', runs:[{id, request}]}   request = PageRequest (src/web/mod.rs)
-//        {type:'cancel-images'}
+//        {type:'cancel-images'} {type:'simulate-device-loss'} (test hook)
 //   out: {type:'status', text} {type:'progress', what, loaded, total}
 //        {type:'ready', info, bundle, note} {type:'fatal', message}
+//        {type:'recovered', info, bundle, note}  (the GPU device was lost; a new engine is ready
+//                                                 and the interrupted generation was dropped)
 //        {type:'step', id, step} {type:'done', id, trace} {type:'error', id, message}
 //        {type:'images', id, index, rgba, batch, size} {type:'images-done', id}
 
@@ -17,6 +19,15 @@ let imageGeneration = 0;
 let adapterText = '';
 let latestGenerate = null;
 let softwareAdapter = false;
+let bundle = null;     // 'webgpu' | 'cpu': the kind of the engine in use
+let files = null;      // {weights, tokenizer} bytes, kept to rebuild the engine after a device loss
+
+// Thrown out of a generation when the GPU device is gone (driver reset, GPU process crash, …):
+// the engine can never run again, so the worker builds a new one instead of reporting an error.
+class DeviceLost extends Error {}
+const lostDevice = () => {
+  try { return engine && engine.failure ? engine.failure() : null; } catch (_) { return null; }
+};
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 const errText = (e) => {
@@ -107,6 +118,43 @@ async function getBytes(url, what) {
   };
 }
 
+// Builds the engine of `kind` from the kept files (loads that bundle first).
+async function buildEngine(kind) {
+  wasm = await loadBundle(kind);
+  post({ type: 'status', text: 'Building the engine…' });
+  // Copies: wasm-bindgen takes ownership of the Vec<u8>.
+  return wasm.create_engine(files.weights.slice(), files.tokenizer ? files.tokenizer.slice() : undefined, files.batch);
+}
+
+// Builds a WebGPU engine when `kind` says so and it works, else the CPU fallback; sets the
+// module state and returns the note for the page (why the fallback, if it is one).
+async function startEngine(kind, note) {
+  try {
+    engine = await buildEngine(kind);
+  } catch (e) {
+    const m = errText(e);
+    // A bad weights/tokenizer file fails the same way on both engines: report it as it is.
+    if (kind === 'webgpu' && !/weights file|model config|tokenizer/i.test(m)) {
+      note = (note ? note + '; ' : '') + 'WebGPU engine failed (' + m + ')';
+      kind = 'cpu';
+      engine = await buildEngine(kind);
+    } else {
+      throw e;
+    }
+  }
+  bundle = kind;
+  info = JSON.parse(engine.info());
+  // On a software adapter (SwiftShader) the plain-Rust image decoder beats the WGSL one.
+  if (kind === 'webgpu' && softwareAdapter && info.tokenizer) {
+    engine.prefer_cpu_images(true);
+    info.images = 'CPU (software GPU adapter)';
+  } else {
+    info.images = info.tokenizer ? (kind === 'webgpu' ? 'WebGPU' : 'CPU') : 'none';
+  }
+  if (kind === 'webgpu' && adapterText) info.adapter = `WebGPU · ${adapterText}`;
+  return note;
+}
+
 async function init(msg) {
   let note = '';
   let kind = 'cpu';
@@ -125,37 +173,25 @@ async function init(msg) {
       note += (note ? '; ' : '') + 'no tokenizer (' + errText(e) + '): tokens are shown as colours';
     }
   }
-  const build = async (k) => {
-    wasm = await loadBundle(k);
-    post({ type: 'status', text: 'Building the engine…' });
-    // Copies: wasm-bindgen takes ownership of the Vec<u8>.
-    return wasm.create_engine(weights.bytes.slice(), tokenizer ? tokenizer.bytes.slice() : undefined, msg.batch);
-  };
-  try {
-    engine = await build(kind);
-  } catch (e) {
-    const m = errText(e);
-    // Weights problems are the same on every engine: report them, don't retry.
-    if (kind === 'webgpu' && !/weights file|model config|tokenizer/i.test(m)) {
-      note = 'WebGPU engine failed (' + m + ')';
-      kind = 'cpu';
-      engine = await build(kind);
-    } else {
-      throw e;
-    }
-  }
-  info = JSON.parse(engine.info());
-  // On a software adapter (SwiftShader) the plain-Rust image decoder beats the WGSL one.
-  if (kind === 'webgpu' && softwareAdapter && info.tokenizer) {
-    engine.prefer_cpu_images(true);
-    info.images = 'CPU (software GPU adapter)';
-  } else {
-    info.images = info.tokenizer ? (kind === 'webgpu' ? 'WebGPU' : 'CPU') : 'none';
-  }
+  files = { weights: weights.bytes, tokenizer: tokenizer ? tokenizer.bytes : null, batch: msg.batch };
+  note = await startEngine(kind, note);
   await weights.store();
   if (tokenizer && info.tokenizer) await tokenizer.store();
-  if (kind === 'webgpu' && adapterText) info.adapter = `WebGPU · ${adapterText}`;
-  post({ type: 'ready', info, bundle: kind, note });
+  post({ type: 'ready', info, bundle, note });
+}
+
+// After a device loss: a new engine on a new device (WebGPU again when an adapter is still
+// there, else the CPU fallback), from the files already in memory. Nothing is downloaded again.
+async function recover(reason) {
+  post({ type: 'status', text: 'The GPU device was lost: restarting the engine…' });
+  try { engine.free(); } catch (_) { /* already unusable */ }
+  engine = null;
+  const why = await webgpuUsable();
+  const kind = why ? 'cpu' : 'webgpu';
+  const said = reason.charAt(0).toUpperCase() + reason.slice(1);
+  const failed = await startEngine(kind, why || '');
+  const where = bundle === 'webgpu' ? 'a new GPU device' : `the CPU fallback (${failed})`;
+  post({ type: 'recovered', info, bundle, note: `${said}. The engine was restarted on ${where}.` });
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -175,6 +211,8 @@ async function generate(msg) {
       post({ type: 'images', id: r.id, index, rgba, batch, size: info.image_size }, [rgba.buffer]);
       return true;
     } catch (e) {
+      const lost = lostDevice();
+      if (lost) throw new DeviceLost(lost);
       post({ type: 'error', id: r.id, message: 'image decoding failed: ' + errText(e), images: true });
       return false;
     }
@@ -191,6 +229,8 @@ async function generate(msg) {
     } catch (e) {
       const m = errText(e);
       if (m.startsWith('cancelled')) return; // a newer request replaced this one
+      const lost = lostDevice();
+      if (lost) throw new DeviceLost(lost);
       post({ type: 'error', id: run.id, message: m });
       continue;
     }
@@ -213,6 +253,10 @@ let queue = Promise.resolve();
 self.onmessage = (ev) => {
   const msg = ev.data;
   if (msg.type === 'cancel-images') { imageGeneration++; return; }
+  if (msg.type === 'simulate-device-loss') {
+    queue = queue.then(() => { try { engine.simulate_device_loss(); } catch (e) { post({ type: 'error', id: null, message: errText(e) }); } });
+    return;
+  }
   if (msg.type === 'generate') {
     latestGenerate = msg;
     if (engine) engine.cancel(); // stops a running decode at its next step
@@ -223,7 +267,13 @@ self.onmessage = (ev) => {
       else if (msg.type === 'generate') {
         if (msg !== latestGenerate) return; // superseded while it waited
         if (!engine) throw new Error('the engine is not ready');
-        await generate(msg);
+        try {
+          await generate(msg);
+        } catch (e) {
+          if (!(e instanceof DeviceLost)) throw e;
+          imageGeneration++; // drop the lost engine's pending image work
+          await recover(e.message); // the page starts the generation again on 'recovered'
+        }
       }
     } catch (e) {
       const message = errText(e);

@@ -487,6 +487,20 @@ impl GpuEngine {
     pub fn device(&self) -> &wgpu::Device {
         &self.device
     }
+
+    /// Why this engine can no longer run (device lost, out of memory, GPU error), if so: its
+    /// device is gone for good, and the caller has to build a new engine.
+    pub fn failure(&self) -> Option<String> {
+        self.fault.get()
+    }
+
+    /// Destroys the device, as a driver reset or a GPU process crash would, so the page's
+    /// recovery path can be tested. (Our own lost-device callback ignores `Destroyed`, which is
+    /// also what dropping an engine reports, so the loss is recorded here.)
+    pub fn simulate_device_loss(&self) {
+        self.fault.set("the GPU device was lost (simulated)".into());
+        self.device.destroy();
+    }
     pub fn queue(&self) -> &wgpu::Queue {
         &self.queue
     }

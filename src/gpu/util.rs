@@ -258,6 +258,10 @@ impl Fault {
             *g = Some(msg);
         }
     }
+    /// The first recorded failure, if any.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
     pub fn check(&self) -> Result<()> {
         let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match g.as_ref() {

@@ -65,6 +65,13 @@ mod imp {
     pub fn set_prefer_cpu(dec: &mut ImageDecoder, prefer: bool) {
         dec.prefer_cpu = prefer;
     }
+    pub fn failure(engine: &Backend) -> Option<String> {
+        engine.failure()
+    }
+    pub fn simulate_device_loss(engine: &Backend) -> Result<()> {
+        engine.simulate_device_loss();
+        Ok(())
+    }
     pub async fn decode_images(dec: &mut ImageDecoder, engine: &Backend, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
         match (&mut dec.gpu, dec.prefer_cpu) {
             (Some(d), false) => d.decode(engine, codes, batch).await,
@@ -92,6 +99,12 @@ mod imp {
         Ok((tok, size))
     }
     pub fn set_prefer_cpu(_dec: &mut ImageDecoder, _prefer: bool) {}
+    pub fn failure(_engine: &Backend) -> Option<String> {
+        None
+    }
+    pub fn simulate_device_loss(_engine: &Backend) -> Result<()> {
+        Err(crate::Error::Engine("the CPU engine has no GPU device to lose".into()))
+    }
     pub async fn decode_images(dec: &mut ImageDecoder, _engine: &Backend, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
         cpu_images(dec, codes, batch)
     }

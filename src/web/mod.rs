@@ -320,6 +320,19 @@ impl PageEngine {
         Ok(())
     }
 
+    /// Set once the GPU device is lost or failed (the message says why): the engine cannot run
+    /// again and the worker builds a new one. `None` while healthy or busy decoding.
+    pub fn failure(&self) -> Option<String> {
+        let guard = self.inner.try_borrow().ok()?;
+        backend::failure(&guard.engine.inner)
+    }
+
+    /// Test hook: destroys the GPU device as a driver reset would (the page's recovery test).
+    pub fn simulate_device_loss(&self) -> Result<(), JsError> {
+        let guard = self.inner.try_borrow().map_err(|_| js_err("the engine is busy"))?;
+        backend::simulate_device_loss(&guard.engine.inner).map_err(js_err)
+    }
+
     /// Stops the running decode (if any) before its next step; it rejects with [`CANCELLED`].
     pub fn cancel(&self) {
         self.cancel.set(true);

@@ -293,6 +293,26 @@ test('WebGPU and the CPU fallback decode the same tokens (XL8, seed 3)', async (
   assert.equal(differ, 0, `${differ} of ${16 * gpu[0].length} tokens differ between WebGPU and the CPU fallback`);
 });
 
+test('WebGPU: a lost GPU device restarts the engine and regenerates the same images', async () => {
+  const ctx = await launch(WEBGPU);
+  const page = await open(ctx, 's=S2XL4&T=6&seed=5');
+  await waitDone(page);
+  const tokens = () => page.evaluate(() => { const a = window.magnets; return JSON.stringify(a.runs[a.main].trace.tokens); });
+  const before = await tokens();
+  // Destroy the device (as a driver reset would), then ask for the same images again.
+  await page.evaluate(() => window.magnets.simulateDeviceLoss());
+  await page.click('#generate');
+  await page.waitForFunction(() => (window.magnets.metrics.recoveries || 0) >= 1, null, { timeout: GEN_TIMEOUT, polling: 200 });
+  await waitDone(page);
+  await waitImages(page);
+  assert.equal(await page.textContent('#engine-badge'), 'WebGPU', 'a new WebGPU device was found');
+  assert.match(await page.textContent('#notice'), /GPU device was lost.*restarted/);
+  assert.ok(await page.isHidden('#banner'), 'no error banner: ' + (await page.textContent('#banner')));
+  assert.equal(await tokens(), before, 'the rebuilt engine decodes the same tokens');
+  assert.deepEqual(page.problems, []);
+  await shot(page, 'device-lost-recovered', { fullPage: false });
+});
+
 test('malformed URL state: a readable message and the defaults', async () => {
   const ctx = await launch(WEBGPU);
   const page = await open(ctx, 's=ZZ99&seed=abc&T=5000&bogus=1&c=maybe&cls=77&%E0%A4%A=1');
