@@ -2,7 +2,8 @@
 # Builds the page's two wasm bundles and stages the models:
 #   www/pkg          feature `web`           WebGPU engine, burn-free (checked below)
 #   www/pkg-fallback feature `web-fallback`  burn-flex CPU reference, loaded only without WebGPU
-#   www/models/      the default model + tokenizer + its palette (+ manifest.json with sha256 for cache-busting)
+#   www/models/      the default model (+ its measured FID table) + tokenizer + its palette
+#                    (+ manifest.json with sha256 for cache-busting)
 # Usage: scripts/build-web.sh [--no-fallback] [--models-only]   (env MAGNETS_WEIGHTS=file to stage other weights)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,8 +55,12 @@ MAGNETS_BIN="$CARGO_TARGET_DIR/release/magnets"
 random_flag=false
 # MAGNETS_WEIGHTS=path overrides the shipped model (MAGNETS_WEIGHTS_RANDOM=1 labels it untrained).
 WEIGHTS_SRC="${MAGNETS_WEIGHTS:-models/magnets-emoji.safetensors}"
+rm -f www/models/magnets-emoji.eval.json
 if [ -f "$WEIGHTS_SRC" ]; then
   cp "$WEIGHTS_SRC" www/models/magnets-emoji.safetensors
+  # Measured FID per schedule (scripts/eval-table.mjs); the page checks it against the weights' sha256.
+  EVAL_SRC="${WEIGHTS_SRC%.safetensors}.eval.json"
+  [ -f "$EVAL_SRC" ] && cp "$EVAL_SRC" www/models/magnets-emoji.eval.json
   [ "${MAGNETS_WEIGHTS_RANDOM:-0}" = 1 ] && random_flag=true
 else
   echo "== models/magnets-emoji.safetensors not found: using random weights (magnets init --seed 1)"

@@ -139,3 +139,37 @@ fn shipped_classifier_loads() {
     assert_eq!(features.len(), 3 * magnets::metrics::classifier::FEATURES);
     assert!(predictions.iter().all(|&p| (p as usize) < magnets::metrics::classifier::CLASSES));
 }
+
+/// models/magnets-emoji.eval.json (measured quality the page shows next to a schedule; written
+/// by scripts/eval-table.mjs) belongs to the shipped model and agrees with the FLOP accounting:
+/// a stale table (model retrained, rows not rerun) fails here.
+#[test]
+fn shipped_eval_table_matches_the_shipped_model() {
+    use sha2::Digest;
+    let bytes = std::fs::read("models/magnets-emoji.safetensors").unwrap();
+    let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("models/magnets-emoji.eval.json").unwrap()).unwrap();
+    assert_eq!(table["model_sha256"].as_str(), Some(sha.as_str()), "rerun scripts/eval-table.mjs");
+    let config = magnets::weights::Weights::from_safetensors(&bytes).unwrap().config;
+    let rows = table["rows"].as_array().unwrap();
+    let find = |s: &str, c: &str| rows.iter().find(|r| r["schedule"] == s && r["cache"] == c);
+    let baseline = find(table["baseline"]["schedule"].as_str().unwrap(), table["baseline"]["cache"].as_str().unwrap())
+        .expect("the baseline row");
+    for preset in [("S3M3L3XL3", "on"), ("XL3L3M3S3", "on"), ("XL12", "on"), ("S12", "on"), ("M12", "on"), ("L12", "on")] {
+        assert!(find(preset.0, preset.1).is_some(), "the page preset {preset:?} is measured");
+    }
+    for r in rows {
+        let schedule = magnets::schedule::Schedule::parse(r["schedule"].as_str().unwrap(), &config).unwrap();
+        let cache = magnets::schedule::CachePolicy::parse(r["cache"].as_str().unwrap()).unwrap();
+        let flops: u64 = magnets::flops::plan(&config, &schedule, cache, false).iter().map(|s| s.flops).sum();
+        let gflops = r["gflops_per_image"].as_f64().unwrap();
+        assert!((gflops - flops as f64 / 1e9).abs() < 1e-9, "{r}: GFLOPs vs flops::plan");
+        let fid = r["fid"].as_f64().unwrap();
+        assert!(fid.is_finite() && fid > 0.0);
+    }
+    // The nesting, as measured: constant-width quality is ordered by width.
+    let fid = |s: &str, c: &str| find(s, c).unwrap()["fid"].as_f64().unwrap();
+    assert!(fid("S12", "on") > fid("M12", "on") && fid("M12", "on") > fid("L12", "on") && fid("L12", "on") > fid("XL12", "on"));
+    assert!(baseline["flops_ratio"].as_f64().unwrap() == 1.0);
+}

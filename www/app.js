@@ -16,6 +16,7 @@ const app = {
   state: null,            // parsed URL state (see state.js)
   info: null,             // engine info: {kind, describe, adapter, config, tokenizer, image_size}
   palette: null,          // {codebook, tokenizer_sha256, rgb}: preview colour per code (loadPalette)
+  evalTable: null,        // measured FID-emoji per schedule for the loaded model (loadEvalTable)
   bundle: null,           // 'webgpu' | 'cpu'
   config: null,
   planner: null,          // the WebGPU bundle's pure functions (plan, normalize_schedule), main thread
@@ -112,6 +113,35 @@ async function modelUrls() {
 // NAME.palette.json). Until a step's pixels are decoded, which on a software adapter or the CPU
 // fallback takes the whole decode, its tokens are painted with these colours: a coarse emoji
 // instead of noise. Missing or not made for this tokenizer: random colours per code, as before.
+// Measured quality of some schedules on the shipped model (scripts/eval-table.mjs writes
+// NAME.eval.json next to NAME.safetensors): shown with the compute of the schedule in use, when it
+// was measured with the same settings. Only for the exact weights it was measured on (sha256).
+async function loadEvalTable() {
+  const w = app.state.w;
+  if (!/\.safetensors$/.test(w)) return;
+  const entry = app.manifest && app.manifest.files && app.manifest.files[w.replace(/^models\//, '')];
+  if (!entry || !entry.sha256) return;
+  try {
+    const r = await fetch(w.replace(/\.safetensors$/, '.eval.json'), { cache: 'no-cache' });
+    if (!r.ok) return;
+    const t = await r.json();
+    if (t.model_sha256 !== entry.sha256 || !Array.isArray(t.rows) || !t.settings || !t.baseline) return;
+    app.evalTable = t;
+  } catch (_) { /* optional */ }
+}
+
+// The measured row for the current schedule and settings, with the baseline's, or null.
+function measuredQuality() {
+  const t = app.evalTable;
+  if (!t || !app.config || !app.schedule.length) return null;
+  const s = app.state, want = t.settings;
+  if (s.temp !== want.temperature || s.tau !== want.tau || s.g !== want.guidance) return null;
+  const find = (schedule, cache) => t.rows.find((r) => r.schedule === schedule && r.cache === cache);
+  const row = find(scheduleString(app.schedule), cacheString());
+  const base = find(t.baseline.schedule, t.baseline.cache);
+  return row && base ? { row, base, table: t } : null;
+}
+
 async function loadPalette() {
   const tok = app.state.tok;
   if (!tok || !/\.safetensors$/.test(tok)) return;
@@ -369,6 +399,24 @@ function renderStats() {
   const ms = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
   $('st-ms').textContent = mm == null ? '–' : (bm == null ? ms(mm) : `${ms(mm)} vs ${ms(bm)}`);
   $('st-ms').title = bm == null ? 'mean decode time per step (after the first)' : 'this schedule vs the baseline';
+  const q = measuredQuality();
+  const fidEl = $('st-fid'), fidSub = $('st-fid-sub');
+  if (q) {
+    const rel = 100 * (q.row.fid / q.base.fid - 1);
+    const same = q.row === q.base;
+    const pct = Math.round(rel);
+    fidEl.textContent = same ? 'baseline' : pct === 0 ? '±0%' : `${pct > 0 ? '+' : '−'}${Math.abs(pct)}%`;
+    fidSub.textContent = same ? `${q.row.fid.toFixed(1)}` : `${q.row.fid.toFixed(1)} vs ${q.base.fid.toFixed(1)}`;
+    fidEl.title = `FID-emoji (lower is better) of ${q.table.settings.samples.toLocaleString('en-US')} class-balanced samples, `
+      + `seed ${q.table.settings.seed}${same ? '' : `; MaskGIT baseline ${q.base.schedule} (cache ${q.base.cache}): ${q.base.fid.toFixed(1)}`}`
+      + `\n${q.table.command}`;
+    fidEl.classList.remove('small');
+  } else {
+    fidSub.textContent = '';
+    fidEl.textContent = app.evalTable ? 'not measured' : '–';
+    fidEl.title = app.evalTable ? 'measured for the presets and a few schedules at the default sampling settings; `magnets eval` measures any' : '';
+    fidEl.classList.toggle('small', !!app.evalTable);
+  }
   $('st-device').textContent = app.info ? `${app.info.adapter || app.info.describe}` : '–';
   $('st-device').title = app.info ? `${app.info.describe}\nimages decoded on: ${app.info.images}` : '';
   const sub = (run, el) => {
@@ -876,8 +924,9 @@ async function main() {
   const planner = loadPlanner();
   const urls = await modelUrls();
   const palette = loadPalette();
+  const evalTable = loadEvalTable();
   startWorker();
-  await Promise.all([planner, palette]);
+  await Promise.all([planner, palette, evalTable]);
   document.body.dataset.preview = app.palette ? 'palette' : 'hues';
   if (!app.planner) { fatal('could not load the WebAssembly bundle (pkg/magnets.js); was the page built with scripts/build-web.sh?'); return; }
   worker.postMessage({ type: 'init', weights: urls.weights, tokenizer: urls.tokenizer, forceCpu: state.cpu, batch: IMAGES * 2 });

@@ -179,6 +179,13 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
   const refreshes = await page.$$eval('.tcol[data-refresh="1"]', (c) => c.map((x) => Number(x.dataset.step)));
   assert.deepEqual(refreshes, [1, 4, 7, 10], 'cache refresh on the first step and at each width switch');
 
+  // The measured quality of the default schedule, as scripts/eval-table.mjs wrote it.
+  const table = JSON.parse(fs.readFileSync(path.join(repo, 'models/magnets-emoji.eval.json'), 'utf8'));
+  const row = table.rows.find((r) => r.schedule === 'S3M3L3XL3' && r.cache === 'on');
+  const base = table.rows.find((r) => r.schedule === table.baseline.schedule && r.cache === table.baseline.cache);
+  assert.equal(await page.textContent('#st-fid'), `+${(100 * (row.fid / base.fid - 1)).toFixed(0)}%`);
+  assert.equal(await page.textContent('#st-fid-sub'), `${row.fid.toFixed(1)} vs ${base.fid.toFixed(1)}`);
+
   const before = Number(await page.textContent('#st-gflops'));
   // Drag across the first three bars at the top of the lane: S → XL.
   await page.locator('#timeline').scrollIntoViewIfNeeded();
@@ -197,6 +204,7 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
   await page.mouse.click(b11.x + b11.width / 2, b11.y + b11.height - 3);
   assert.equal(await page.inputValue('#schedule-text'), 'XL3M3L3XL2S1');
   assert.ok(Number(await page.textContent('#st-gflops')) < after1);
+  assert.equal(await page.textContent('#st-fid'), 'not measured', 'an edited schedule has no measured FID');
   await page.waitForTimeout(500);
   await shot(page, 'desktop-edited-schedule', { fullPage: false });
   assert.deepEqual(page.problems, []);
