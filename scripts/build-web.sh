@@ -68,13 +68,15 @@ else
   "$MAGNETS_BIN" init --config models/default-config.json --seed 1 --out www/models/magnets-emoji.safetensors
   random_flag=true
 fi
-if [ -f models/tokenizer.safetensors ]; then
-  cp models/tokenizer.safetensors www/models/tokenizer.safetensors
-  # Preview colour per code (`magnets palette`); the page checks it against the tokenizer's sha256.
+if [ -f models/tokenizer-decoder.safetensors ]; then
+  # The page only decodes: it gets the decoder-only tokenizer (`magnets web-assets`, half the
+  # bytes of models/tokenizer.safetensors) and its preview colour per code, which the page
+  # checks against this file's sha256.
+  cp models/tokenizer-decoder.safetensors www/models/tokenizer.safetensors
   cp models/tokenizer.palette.json www/models/tokenizer.palette.json
 else
   rm -f www/models/tokenizer.safetensors www/models/tokenizer.palette.json
-  echo "note: models/tokenizer.safetensors not found: the page shows tokens as colours"
+  echo "note: models/tokenizer-decoder.safetensors not found: the page shows tokens as colours"
 fi
 {
   echo '{"files": {'
@@ -94,7 +96,7 @@ fi
 echo "== sizes (gzip -9)"
 total=0
 report() { local f=$1; [ -f "$f" ] || return 0; local raw gzb; raw=$(stat -c %s "$f"); gzb=$(gz "$f"); total=$((total + gzb)); printf '  %-42s %9d bytes  %9d gz\n' "$f" "$raw" "$gzb"; }
-for f in www/pkg/magnets_bg.wasm www/pkg/magnets.js www/index.html www/app.js www/state.js www/worker.js www/style.css www/favicon.svg www/models/magnets-emoji.safetensors www/models/tokenizer.safetensors; do report "$f"; done
+for f in www/pkg/magnets_bg.wasm www/pkg/magnets.js www/index.html www/app.js www/state.js www/worker.js www/style.css www/favicon.svg www/models/magnets-emoji.safetensors www/models/tokenizer.safetensors www/models/tokenizer.palette.json www/models/magnets-emoji.eval.json; do report "$f"; done
 echo "  first visit (WebGPU path: wasm + JS + CSS + HTML + models): $total bytes gz"
 if [ -f www/pkg-fallback/magnets_bg.wasm ]; then
   printf '  fallback bundle (only without WebGPU): %d bytes gz\n' "$(gz www/pkg-fallback/magnets_bg.wasm)"

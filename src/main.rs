@@ -37,8 +37,8 @@ enum Command {
     TrainClassifier(cli::train_classifier::Args),
     /// FID-emoji / precision / recall / class accuracy of a folder of PNGs.
     EvalImages(cli::eval_images::Args),
-    /// Write the tokenizer's colour per code (the page's preview until pixels are decoded).
-    Palette(cli::palette::Args),
+    /// Write what the page needs from the tokenizer: the decoder-only file and its colour per code.
+    WebAssets(cli::web_assets::Args),
 }
 
 fn main() {
@@ -56,7 +56,7 @@ fn main() {
         Command::EvalImages(a) => cli::eval_images::run(a),
         Command::Train(a) => cli::train::run(a),
         Command::Eval(a) => cli::eval::run(a),
-        Command::Palette(a) => cli::palette::run(a),
+        Command::WebAssets(a) => cli::web_assets::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -152,18 +152,30 @@ fn shipped_tokenizer_and_token_dataset_match_the_contract() {
     assert!(max < 1e-4, "{max}");
 }
 
-/// models/tokenizer.palette.json (the page's preview colours) is what `magnets palette` computes
-/// from the shipped tokenizer, and painting a real token grid with it lands near the decoded
-/// pixels: much nearer than the same colours assigned to the wrong codes.
+/// What the page loads from the tokenizer (`magnets web-assets`): models/tokenizer-decoder.safetensors
+/// is exactly the shipped tokenizer's decoder and codebook, and models/tokenizer.palette.json
+/// (the preview colours) is what the code computes from it and names that file's sha256;
+/// painting a real token grid with the palette lands near the decoded pixels: much nearer than
+/// the same colours assigned to the wrong codes.
 #[test]
-fn shipped_palette_matches_the_tokenizer_and_previews_its_images() {
+fn shipped_web_assets_match_the_tokenizer_and_preview_its_images() {
+    use sha2::Digest;
     let w = TokenizerWeights::load(std::path::Path::new("models/tokenizer.safetensors")).unwrap();
+    let decoder_bytes = std::fs::read("models/tokenizer-decoder.safetensors").expect("committed decoder-only tokenizer");
+    let decoder = TokenizerWeights::from_safetensors(&decoder_bytes).unwrap();
+    assert!(!decoder.has_encoder());
+    assert_eq!(decoder.config, w.config);
+    assert_eq!(decoder.tensors, w.decoder_only().tensors, "rerun `magnets web-assets`");
+    assert!(decoder_bytes.len() * 2 < std::fs::metadata("models/tokenizer.safetensors").unwrap().len() as usize + 100_000);
+
     let palette = magnets::tokenizer::code_palette(&w).unwrap();
     let committed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string("models/tokenizer.palette.json").expect("committed palette")).unwrap();
     assert_eq!(committed["codebook"].as_u64(), Some(512));
+    let sha: String = sha2::Sha256::digest(&decoder_bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(committed["tokenizer_sha256"].as_str(), Some(sha.as_str()), "the palette names the file the page loads");
     let rgb: Vec<u8> = committed["rgb"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
-    assert_eq!(rgb, palette.iter().flatten().copied().collect::<Vec<u8>>(), "rerun `magnets palette`");
+    assert_eq!(rgb, palette.iter().flatten().copied().collect::<Vec<u8>>(), "rerun `magnets web-assets`");
 
     let tokens = magnets::tokenizer::tokens::TokenDataset::load(std::path::Path::new(magnets::tokenizer::tokens::DEFAULT_TOKENS)).unwrap();
     // Mean squared error of a mosaic (each 4×4 patch one colour) against the decoded image.

@@ -109,7 +109,7 @@ async function modelUrls() {
   return { weights: version(app.state.w), tokenizer: app.state.tok ? version(app.state.tok) : null };
 }
 
-// The tokenizer's typical colour per code (`magnets palette`, staged next to the tokenizer as
+// The tokenizer's typical colour per code (`magnets web-assets`, staged next to the tokenizer as
 // NAME.palette.json). Until a step's pixels are decoded, which on a software adapter or the CPU
 // fallback takes the whole decode, its tokens are painted with these colours: a coarse emoji
 // instead of noise. Missing or not made for this tokenizer: random colours per code, as before.

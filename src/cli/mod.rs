@@ -7,11 +7,11 @@ pub mod flops;
 pub mod forward;
 pub mod generate;
 pub mod init;
-pub mod palette;
 pub mod tokenize;
 pub mod train_classifier;
 pub mod train_tokenizer;
 pub mod train;
+pub mod web_assets;
 
 use magnets::weights::Weights;
 

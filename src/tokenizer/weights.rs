@@ -117,6 +117,12 @@ impl TokenizerWeights {
         self.tensors.contains_key("encoder.conv_in.weight")
     }
 
+    /// The same tokenizer without its encoder: all that decoding (the page, `generate`) needs.
+    pub fn decoder_only(&self) -> TokenizerWeights {
+        let tensors = self.tensors.iter().filter(|(name, _)| !name.starts_with("encoder.")).map(|(n, t)| (n.clone(), t.clone())).collect();
+        TokenizerWeights { config: self.config.clone(), tensors }
+    }
+
     /// Exactly the decoder (+ optionally the whole encoder) with the config's shapes, finite.
     pub fn validate(&self) -> Result<()> {
         self.config.validate()?;
