@@ -182,11 +182,15 @@ async function init(msg) {
 
 // After a device loss: a new engine on a new device (WebGPU again when an adapter is still
 // there, else the CPU fallback), from the files already in memory. Nothing is downloaded again.
+let deviceLosses = 0;
 async function recover(reason) {
   post({ type: 'status', text: 'The GPU device was lost: restarting the engine…' });
   try { engine.free(); } catch (_) { /* already unusable */ }
   engine = null;
-  const why = await webgpuUsable();
+  // A GPU that keeps failing would loop (lost → rebuilt → regenerated → lost): the third loss
+  // moves to the CPU fallback for good.
+  deviceLosses++;
+  const why = deviceLosses >= 3 ? `the GPU device was lost ${deviceLosses} times` : await webgpuUsable();
   const kind = why ? 'cpu' : 'webgpu';
   const said = reason.charAt(0).toUpperCase() + reason.slice(1);
   const failed = await startEngine(kind, why || '');
