@@ -319,6 +319,24 @@ test('WebGPU: a lost GPU device restarts the engine and regenerates the same ima
   assert.equal(await tokens(), before, 'the rebuilt engine decodes the same tokens');
   assert.deepEqual(page.problems, []);
   await shot(page, 'device-lost-recovered', { fullPage: false });
+
+  // A GPU that keeps failing: the third loss moves to the CPU fallback (loaded mid-session).
+  for (const n of [2, 3]) {
+    await page.evaluate(() => window.magnets.simulateDeviceLoss());
+    await page.click('#generate');
+    await page.waitForFunction((k) => (window.magnets.metrics.recoveries || 0) >= k, n, { timeout: GEN_TIMEOUT, polling: 200 });
+    await waitDone(page);
+  }
+  await waitImages(page);
+  assert.equal(await page.textContent('#engine-badge'), 'CPU fallback (slow)');
+  assert.match(await page.textContent('#notice'), /restarted on the CPU fallback \(the GPU device was lost 3 times\)/);
+  // Same seed, other engine: the same tokens up to float near-ties (WGSL and burn logits differ by
+  // ~1e-6, which can flip an inverse-CDF draw that lands on a boundary: 1 of 1,024 here).
+  const a = JSON.parse(before), b = JSON.parse(await tokens());
+  let differ = 0;
+  a.forEach((row, i) => row.forEach((v, j) => { differ += v !== b[i][j]; }));
+  assert.ok(differ <= 10, `${differ} of 1024 tokens differ after moving to the CPU fallback`);
+  assert.deepEqual(page.problems, []);
 });
 
 test('malformed URL state: a readable message and the defaults', async () => {
