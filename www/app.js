@@ -100,12 +100,11 @@ async function modelUrls() {
     const r = await fetch('models/manifest.json', { cache: 'no-cache' });
     if (r.ok) manifest = await r.json();
   } catch (_) { manifest = null; }
+  app.manifest = manifest;
   const version = (path) => {
-    const name = path.replace(/^models\//, '');
-    const entry = manifest && manifest.files && manifest.files[name];
+    const entry = manifestEntry(path);
     return entry && entry.sha256 ? `${path}?v=${entry.sha256.slice(0, 16)}` : path;
   };
-  app.manifest = manifest;
   return { weights: version(app.state.w), tokenizer: app.state.tok ? version(app.state.tok) : null };
 }
 
@@ -113,13 +112,16 @@ async function modelUrls() {
 // NAME.palette.json). Until a step's pixels are decoded, which on a software adapter or the CPU
 // fallback takes the whole decode, its tokens are painted with these colours: a coarse emoji
 // instead of noise. Missing or not made for this tokenizer: random colours per code, as before.
+// models/manifest.json's entry {sha256, bytes, random} for a models/ path, or undefined.
+const manifestEntry = (path) => app.manifest && app.manifest.files && app.manifest.files[path.replace(/^models\//, '')];
+
 // Measured quality of some schedules on the shipped model (scripts/eval-table.mjs writes
 // NAME.eval.json next to NAME.safetensors): shown with the compute of the schedule in use, when it
 // was measured with the same settings. Only for the exact weights it was measured on (sha256).
 async function loadEvalTable() {
   const w = app.state.w;
   if (!/\.safetensors$/.test(w)) return;
-  const entry = app.manifest && app.manifest.files && app.manifest.files[w.replace(/^models\//, '')];
+  const entry = manifestEntry(w);
   if (!entry || !entry.sha256) return;
   try {
     const r = await fetch(w.replace(/\.safetensors$/, '.eval.json'), { cache: 'no-cache' });
@@ -149,7 +151,7 @@ async function loadPalette() {
     const r = await fetch(tok.replace(/\.safetensors$/, '.palette.json'), { cache: 'no-cache' });
     if (!r.ok) return;
     const p = await r.json();
-    const entry = app.manifest && app.manifest.files && app.manifest.files[tok.replace(/^models\//, '')];
+    const entry = manifestEntry(tok);
     if (entry && entry.sha256 && p.tokenizer_sha256 !== entry.sha256) return;
     if (!Number.isInteger(p.codebook) || !Array.isArray(p.rgb) || p.rgb.length !== 3 * p.codebook) return;
     app.palette = p;
@@ -203,7 +205,7 @@ function onReady(m) {
     showNotice('WebGPU is not available, so the CPU fallback runs the reference model: it works, only slower.' + (m.note ? ' (' + m.note + ')' : ''));
   }
   const mb = $('model-badge');
-  const entry = app.manifest && app.manifest.files && app.manifest.files[app.state.w.replace(/^models\//, '')];
+  const entry = manifestEntry(app.state.w);
   mb.textContent = entry && entry.random ? 'untrained random weights' : `${app.config.grid[0]}×${app.config.grid[1]} tokens · ${app.config.codebook} codes`;
   mb.hidden = false;
   if (!m.info.tokenizer) showNotice(($('notice').textContent ? $('notice').textContent + ' ' : '') + 'No tokenizer loaded: tokens are shown as colours instead of pixels.');
