@@ -46,6 +46,29 @@ var<workgroup> row_inv: array<f32, TM>;
 var<workgroup> partial: array<f32, THREADS>;
 
 const PER_ROW: u32 = THREADS / TM;
+// Per K tile each thread loads 4 weights (k rows kw, kw+4, kw+8, kw+12 of one column; THREADS
+// is 4·TN) and X_GROUPS groups of 4 consecutive k of one x row, as straight-line code: a
+// real GPU then has all of a group's loads in flight at once instead of one load latency per
+// element (the kernels are latency-bound at these sizes).
+const X_GROUPS: u32 = TM * TK / (4u * THREADS);
+
+// x[gr, gk], or 0 outside [m, k]; always a load, so no branch separates the loads.
+fn x_at(gr: u32, gk: u32) -> f32 {
+    let ok = gr < p.m && gk < p.k;
+    return select(0.0, x[select(0u, gr * p.ld_x + gk, ok)], ok);
+}
+
+// The weight at (gk, gc) of the block at w_off, or 0 outside [k, n].
+fn w_at(w_off: u32, gk: u32, gc: u32) -> f32 {
+    let ok = gk < p.k && gc < p.n;
+    return select(0.0, wv(select(0u, w_off + gk * p.ld_w + gc, ok)), ok);
+}
+
+// gamma or beta of feature gk (at off), 0 past k.
+fn norm_param(off: u32, gk: u32) -> f32 {
+    let ok = gk < p.k;
+    return select(0.0, wv(select(0u, off + gk, ok)), ok);
+}
 
 // erf(z) from the Chebyshev-fitted erfc of Numerical Recipes (erfcc): fractional error of
 // erfc below 1.2e-7 everywhere, so |erf error| < 1.2e-7 (about one f32 ulp of 1).
@@ -111,11 +134,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         let mm = t / PER_ROW;
         let lane = t % PER_ROW;
         let gr = row0 + mm;
+        // Four independent loads per iteration (x_at is 0 past k or m).
         var s = 0.0;
-        if (gr < p.m) {
-            for (var c = lane; c < p.k; c += PER_ROW) {
-                s += x[gr * p.ld_x + c];
-            }
+        for (var c = lane; c < p.k; c += 4u * PER_ROW) {
+            s += (x_at(gr, c) + x_at(gr, c + PER_ROW)) + (x_at(gr, c + 2u * PER_ROW) + x_at(gr, c + 3u * PER_ROW));
         }
         partial[t] = s;
         workgroupBarrier();
@@ -129,11 +151,11 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         workgroupBarrier();
         let mean = row_mean[mm];
         var v = 0.0;
-        if (gr < p.m) {
-            for (var c = lane; c < p.k; c += PER_ROW) {
-                let d = x[gr * p.ld_x + c] - mean;
-                v = fma(d, d, v);
-            }
+        for (var c = lane; c < p.k; c += 4u * PER_ROW) {
+            let cs = vec4<u32>(c, c + PER_ROW, c + 2u * PER_ROW, c + 3u * PER_ROW);
+            let xs4 = vec4<f32>(x_at(gr, cs.x), x_at(gr, cs.y), x_at(gr, cs.z), x_at(gr, cs.w));
+            let d = select(vec4<f32>(0.0), xs4 - mean, cs < vec4<u32>(p.k));
+            v += dot(d, d);
         }
         partial[t] = v;
         workgroupBarrier();
@@ -153,33 +175,39 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < p.k; k0 += TK) {
-        for (var i = 0u; i < TM * TK / THREADS; i++) {
-            let e = t + i * THREADS;
-            let mm = e / TK;
-            let kk = e % TK;
+        let wc = t % TN;
+        let kw = t / TN;
+        let w0 = w_at(w_off, k0 + kw, col0 + wc);
+        let w1 = w_at(w_off, k0 + kw + 4u, col0 + wc);
+        let w2 = w_at(w_off, k0 + kw + 8u, col0 + wc);
+        let w3 = w_at(w_off, k0 + kw + 12u, col0 + wc);
+        for (var g = 0u; g < X_GROUPS; g++) {
+            let e = t + g * THREADS;
+            let mm = e / (TK / 4u);
+            let kq = (e % (TK / 4u)) * 4u;
             let gr = row0 + mm;
-            let gk = k0 + kk;
-            var v = 0.0;
-            if (gr < p.m && gk < p.k) {
-                v = x[gr * p.ld_x + gk];
-                if (p.norm != 0u) {
-                    v = (v - row_mean[mm]) * row_inv[mm] * wv(p.g_off + gk) + wv(p.beta_off + gk);
-                }
+            let gk = k0 + kq;
+            var a = vec4<f32>(x_at(gr, gk), x_at(gr, gk + 1u), x_at(gr, gk + 2u), x_at(gr, gk + 3u));
+            if (p.norm != 0u) {
+                let gamma = vec4<f32>(norm_param(p.g_off, gk), norm_param(p.g_off, gk + 1u),
+                                      norm_param(p.g_off, gk + 2u), norm_param(p.g_off, gk + 3u));
+                let beta = vec4<f32>(norm_param(p.beta_off, gk), norm_param(p.beta_off, gk + 1u),
+                                     norm_param(p.beta_off, gk + 2u), norm_param(p.beta_off, gk + 3u));
+                // Padding (past m or k) stays 0, as the products expect.
+                let inside = vec4<bool>(gk < p.k, gk + 1u < p.k, gk + 2u < p.k, gk + 3u < p.k) & vec4<bool>(gr < p.m);
+                a = select(vec4<f32>(0.0), (a - row_mean[mm]) * row_inv[mm] * gamma + beta, inside);
             }
-            xs[kk * (TM / 4u) + mm / 4u][mm % 4u] = v;
+            let slot = mm / 4u;
+            let lane = mm % 4u;
+            xs[kq * (TM / 4u) + slot][lane] = a.x;
+            xs[(kq + 1u) * (TM / 4u) + slot][lane] = a.y;
+            xs[(kq + 2u) * (TM / 4u) + slot][lane] = a.z;
+            xs[(kq + 3u) * (TM / 4u) + slot][lane] = a.w;
         }
-        for (var i = 0u; i < TN * TK / THREADS; i++) {
-            let e = t + i * THREADS;
-            let kk = e / TN;
-            let nn = e % TN;
-            let gk = k0 + kk;
-            let gc = col0 + nn;
-            var v = 0.0;
-            if (gk < p.k && gc < p.n) {
-                v = wv(w_off + gk * p.ld_w + gc);
-            }
-            ws[kk * (TN / 4u) + nn / 4u][nn % 4u] = v;
-        }
+        ws[kw * (TN / 4u) + wc / 4u][wc % 4u] = w0;
+        ws[(kw + 4u) * (TN / 4u) + wc / 4u][wc % 4u] = w1;
+        ws[(kw + 8u) * (TN / 4u) + wc / 4u][wc % 4u] = w2;
+        ws[(kw + 12u) * (TN / 4u) + wc / 4u][wc % 4u] = w3;
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
             let a = xs[kk * (TM / 4u) + lid.y];

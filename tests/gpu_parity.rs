@@ -12,6 +12,15 @@ use magnets::sampling::SamplingParams;
 use magnets::schedule::{CachePolicy, Schedule};
 use magnets::weights::Weights;
 
+/// One GPU test at a time: several devices created and polled from parallel test threads
+/// sometimes hung on an NVIDIA driver (H200, Vulkan), never on lavapipe. The engine itself is
+/// single-device (the page and the CLI hold one), so the tests take turns.
+static ONE_DEVICE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn take_turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_DEVICE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn skip() -> bool {
     std::env::var("MAGNETS_SKIP_GPU_TESTS").is_ok_and(|v| v == "1")
 }
@@ -194,12 +203,14 @@ fn parity(config: &ModelConfig, seed: u64) -> f32 {
 
 #[test]
 fn parity_tiny_every_width_refresh_and_cached() {
+    let _turn = take_turn();
     let worst = parity(&ModelConfig::tiny(), 1);
     eprintln!("tiny: worst |Δlogit| {worst:.2e}");
 }
 
 #[test]
 fn parity_odd_sizes_every_width_refresh_and_cached() {
+    let _turn = take_turn();
     let worst = parity(&odd_config(), 2);
     eprintln!("odd: worst |Δlogit| {worst:.2e}");
 }
@@ -218,6 +229,7 @@ fn default_config() -> ModelConfig {
 /// engines for the MaGNeTS schedule with the cache, and the FLOP counter equals flops.rs.
 #[test]
 fn decode_same_tokens_and_flops() {
+    let _turn = take_turn();
     let config = default_config();
     let w = Weights::init(&config, 5).unwrap();
     let Some(mut g) = gpu(&w, 8) else { return };
@@ -278,6 +290,7 @@ fn decode_same_tokens_and_flops() {
 /// without guidance, sampled and greedy.
 #[test]
 fn device_sampling_matches_cpu_sampling() {
+    let _turn = take_turn();
     use magnets::engine::{StepContext, propose_from_logits};
     for config in [ModelConfig::tiny(), default_config()] {
         let w = spicy_weights(&config, 3);
@@ -328,6 +341,7 @@ fn device_sampling_matches_cpu_sampling() {
 /// the weights are f16 values (the shipped files), and the auto choice picks f16 for them.
 #[test]
 fn f16_weight_storage_is_exact_for_f16_weights() {
+    let _turn = take_turn();
     use magnets::gpu::WeightStorage;
     let config = odd_config();
     let mut w = spicy_weights(&config, 9);
@@ -370,6 +384,7 @@ fn f16_weight_storage_is_exact_for_f16_weights() {
 
 #[test]
 fn oversized_model_is_refused() {
+    let _turn = take_turn();
     let config = default_config();
     let w = Weights::init(&config, 0).unwrap();
     let Some(g) = gpu(&w, 1) else { return };
@@ -437,6 +452,7 @@ fn oversized_model_is_refused() {
 /// worker does to recover).
 #[test]
 fn lost_device_is_an_error_and_a_new_engine_recovers() {
+    let _turn = take_turn();
     let config = default_config();
     let w = Weights::init(&config, 2).unwrap();
     let Some(mut g) = gpu(&w, 2) else { return };

@@ -49,6 +49,10 @@ fn every_shader_validates() {
         let f16 = WeightStorage::F16.kernel_source(src);
         assert!(f16.contains("array<u32>") && f16.contains("unpack2x16float"), "f16 variant not applied");
     }
+    // The sampling kernel holds one row of the codebook in workgroup memory.
+    for k in [1, 37, 512, 3000] {
+        validate("sample.wgsl (codebook {k})", &magnets::gpu::engine::sample_source(k));
+    }
     // The attention kernel is specialised per model head size.
     for hd in [1, 6, 12, 32, 64, 256] {
         validate(

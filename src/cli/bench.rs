@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use magnets::config::ModelConfig;
 use magnets::decode::{DecodeRequest, DecodeTrace, decode};
 use magnets::engine::Engine;
+use magnets::gpu::engine::StepProfile;
 use magnets::gpu::{GpuEngine, WeightStorage};
 use magnets::reference::ReferenceEngine;
 use magnets::sampling::SamplingParams;
@@ -48,6 +49,11 @@ pub struct Args {
     /// (f16 when exact, i.e. for f16 files; the random default weights are f32).
     #[arg(long, default_value = "auto", value_parser = ["auto", "f16", "f32"])]
     pub weight_storage: String,
+    /// After the timed rounds, decode once more per configuration with GPU timestamps around
+    /// every dispatch and report where each step's time went (needs timestamp queries), plus
+    /// the bare host↔GPU round trip of an empty step.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// The project's default model config, `models/default-config.json`.
@@ -138,6 +144,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let burn = (!burn_runs.is_empty()).then(|| median(burn_runs));
     let burn_mag = (!burn_mag_runs.is_empty()).then(|| median(burn_mag_runs));
 
+    let profile = if a.profile { Some(profile(&mut gpu, &baseline, &magnets_req)?) } else { None };
+
     let b = a.batch as f64;
     let per_image = |t: &Timed| t.ms / b;
     // trace FLOPs are per image; the decode did `batch` images.
@@ -172,6 +180,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
                 "burn_wgpu_gflop_per_s": burn.as_ref().map(gflops),
                 "baseline_step_ms": base.trace.steps.iter().map(|s| s.ms).collect::<Vec<_>>(),
                 "magnets_step_ms": mag.trace.steps.iter().map(|s| s.ms).collect::<Vec<_>>(),
+                "profile": profile,
             })
         );
         return Ok(());
@@ -216,5 +225,106 @@ pub fn run(a: Args) -> magnets::Result<()> {
     if let Some(s) = speedup_burn_mag {
         println!("WGSL vs burn-wgpu (MaGNeTS decode, cache on): {s:.2}x faster per image");
     }
+    if let Some(p) = &profile {
+        print_profile(p);
+    }
     Ok(())
+}
+
+/// Per-step breakdown of one profiled decode.
+#[derive(serde::Serialize)]
+struct StepBreakdown {
+    step: usize,
+    width: String,
+    refresh: bool,
+    rows: usize,
+    /// The decode loop's wall time for the step (host bookkeeping included).
+    wall_ms: f64,
+    encode_submit_ms: f64,
+    wait_readback_ms: f64,
+    /// First dispatch start to last dispatch end on the GPU.
+    gpu_span_ms: f64,
+    /// Sum of the dispatches' own durations.
+    gpu_busy_ms: f64,
+}
+
+#[derive(serde::Serialize)]
+struct DecodeProfile {
+    schedule: String,
+    steps: Vec<StepBreakdown>,
+    /// GPU milliseconds per kind of dispatch over the whole decode, largest first.
+    kernels_ms: Vec<(String, f64)>,
+    raw: Vec<StepProfile>,
+}
+
+#[derive(serde::Serialize)]
+struct Profile {
+    device: String,
+    /// Median of 50 empty steps (an 8-byte copy submitted and read back).
+    round_trip_ms: f64,
+    baseline: DecodeProfile,
+    magnets: DecodeProfile,
+}
+
+fn profile(gpu: &mut GpuEngine, baseline: &DecodeRequest, magnets_req: &DecodeRequest) -> magnets::Result<Profile> {
+    let mut trips = pollster::block_on(gpu.round_trip_ms(50))?;
+    trips.sort_by(f64::total_cmp);
+    gpu.enable_profiling()?;
+    let mut one = |req: &DecodeRequest| -> magnets::Result<DecodeProfile> {
+        gpu.profiles.clear();
+        let trace = once(gpu, req)?.trace;
+        let raw = std::mem::take(&mut gpu.profiles);
+        let mut kernels: Vec<(String, f64)> = Vec::new();
+        for d in raw.iter().flat_map(|p| &p.dispatches) {
+            match kernels.iter_mut().find(|(n, _)| n == d.name) {
+                Some((_, ms)) => *ms += d.end_ms - d.start_ms,
+                None => kernels.push((d.name.to_string(), d.end_ms - d.start_ms)),
+            }
+        }
+        kernels.sort_by(|x, y| y.1.total_cmp(&x.1));
+        let steps = trace
+            .steps
+            .iter()
+            .zip(&raw)
+            .map(|(t, p)| StepBreakdown {
+                step: t.cost.step,
+                width: t.cost.width_name.clone(),
+                refresh: t.cost.refresh,
+                rows: t.cost.rows,
+                wall_ms: t.ms,
+                encode_submit_ms: p.encode_submit_ms,
+                wait_readback_ms: p.wait_readback_ms,
+                gpu_span_ms: p.dispatches.iter().map(|d| d.end_ms).fold(0.0, f64::max),
+                gpu_busy_ms: p.dispatches.iter().map(|d| d.end_ms - d.start_ms).sum(),
+            })
+            .collect();
+        Ok(DecodeProfile { schedule: trace.schedule, steps, kernels_ms: kernels, raw })
+    };
+    let baseline = one(baseline)?;
+    let magnets = one(magnets_req)?;
+    gpu.disable_profiling();
+    Ok(Profile { device: gpu.adapter_name(), round_trip_ms: trips[trips.len() / 2], baseline, magnets })
+}
+
+fn print_profile(p: &Profile) {
+    println!("profile on {}: empty step round trip {:.3} ms (median of 50)", p.device, p.round_trip_ms);
+    for (name, d) in [("baseline", &p.baseline), ("MaGNeTS", &p.magnets)] {
+        println!("{name} {}: ms per step (wall = encode/submit + wait/readback + loop)", d.schedule);
+        for s in &d.steps {
+            println!(
+                "  step {:>3} {:>3} {:<7} rows {:>4}  wall {:>7.3}  submit {:>7.3}  wait {:>7.3}  gpu span {:>7.3}  busy {:>7.3}",
+                s.step,
+                s.width,
+                if s.refresh { "refresh" } else { "cached" },
+                s.rows,
+                s.wall_ms,
+                s.encode_submit_ms,
+                s.wait_readback_ms,
+                s.gpu_span_ms,
+                s.gpu_busy_ms
+            );
+        }
+        let kernels: Vec<String> = d.kernels_ms.iter().map(|(n, ms)| format!("{n} {ms:.3}")).collect();
+        println!("  GPU ms by kernel: {}", kernels.join(", "));
+    }
 }

@@ -354,6 +354,7 @@ impl GpuImageDecoder {
             &self.out,
             &self.staging,
             bytes,
+            None,
         );
         let raw = util::read_buffer(engine.device(), &self.staging, bytes).await?;
         engine.fault.check()?;

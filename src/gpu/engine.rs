@@ -34,6 +34,26 @@ const G_W1: usize = 5; // w, x, idx, h
 const G_W2: usize = 6; // w, h, idx, x
 const G_HEAD: usize = 7; // w, a, idx, logits
 const G_SAMPLE: usize = 8; // logits, logits, idx, proposals
+/// What each bind group's dispatch computes, for profiles.
+const GROUP_NAMES: [&str; 9] = ["embed", "final norm", "qkv", "attention", "wo", "w1+gelu", "w2", "head", "sample"];
+
+/// One dispatch of a profiled step: what it computed and when it ran on the GPU
+/// (milliseconds from the step's first dispatch).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DispatchTime {
+    pub name: &'static str,
+    pub start_ms: f64,
+    pub end_ms: f64,
+}
+
+/// Where a profiled step's time went: on the host (recording, encoding and submitting the
+/// command buffer; waiting for the GPU and reading back) and per dispatch on the GPU.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepProfile {
+    pub encode_submit_ms: f64,
+    pub wait_readback_ms: f64,
+    pub dispatches: Vec<DispatchTime>,
+}
 
 pub const SHADER_EMBED: &str = include_str!("../../shaders/embed.wgsl");
 pub const SHADER_LAYERNORM: &str = include_str!("../../shaders/layernorm.wgsl");
@@ -105,11 +125,25 @@ pub fn matmul_source(wx: u32) -> String {
 }
 
 /// The attention shader with `HEAD_DIM` set for a model.
+/// The attention shader for `head_dim`, with as many keys per workgroup tile as keep its K and
+/// V tiles within 8 KiB of workgroup memory (at most 32).
 pub fn attention_source(head_dim: usize) -> String {
-    SHADER_ATTENTION.replace(
-        "const HEAD_DIM: u32 = 32u;",
-        &format!("const HEAD_DIM: u32 = {head_dim}u;"),
-    )
+    let padded = head_dim.div_ceil(4) * 4;
+    let keys_per_tile = (1024 / padded).clamp(1, 32);
+    SHADER_ATTENTION
+        .replace("const HEAD_DIM: u32 = 32u;", &format!("const HEAD_DIM: u32 = {head_dim}u;"))
+        .replace("const KT: u32 = 32u;", &format!("const KT: u32 = {keys_per_tile}u;"))
+}
+
+/// Workgroup memory the sampling kernel needs for a codebook of `codebook` codes (the row of
+/// exps plus two 64-entry reductions).
+pub fn sample_workgroup_bytes(codebook: usize) -> u64 {
+    4 * codebook as u64 + 2 * 4 * 64
+}
+
+/// The sampling shader for a codebook of `codebook` codes (its workgroup holds one row).
+pub fn sample_source(codebook: usize) -> String {
+    SHADER_SAMPLE.replace("const KCAP: u32 = 512u;", &format!("const KCAP: u32 = {}u;", codebook.max(1)))
 }
 
 /// Element offsets of every tensor inside the single weight buffer.
@@ -252,7 +286,10 @@ pub fn check_limits(
         return bad("this GPU's compute limits are below what the kernels need (256 invocations, 8 KiB workgroup memory, 4 storage buffers)".into());
     }
     let max_rows = (max_batch * config.seq_len()) as u64;
-    if max_rows.div_ceil(64) > limits.max_compute_workgroups_per_dimension as u64 {
+    // Row-tiled kernels fold their grid along x; attention puts the batch along z.
+    if max_rows.div_ceil(64) > limits.max_compute_workgroups_per_dimension as u64
+        || max_batch as u64 > limits.max_compute_workgroups_per_dimension as u64
+    {
         return bad(format!(
             "batch {max_batch} × {} rows is more than this GPU can dispatch",
             config.seq_len()
@@ -298,9 +335,14 @@ pub struct GpuEngine {
     max_dispatches: usize,
     /// Milliseconds the last step spent from submit to its read-back on the host.
     pub last_gpu_ms: f64,
+    profiler: Option<util::Profiler>,
+    /// One profile per step since profiling was turned on ([`GpuEngine::enable_profiling`]).
+    pub profiles: Vec<StepProfile>,
     /// `propose` samples on the device and reads back (code, confidence) per masked token
     /// (default); `false` reads back every logit and samples on the CPU (for comparison).
     pub sample_on_device: bool,
+    /// The codebook fits the sampling kernel's workgroup memory (else always host sampling).
+    device_sampling: bool,
 }
 
 impl GpuEngine {
@@ -330,7 +372,8 @@ impl GpuEngine {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("magnets"),
-                required_features: wgpu::Features::empty(),
+                // Timestamps only serve `bench --profile`; ask for them where they come free.
+                required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
                 required_limits: limits,
                 ..Default::default()
             })
@@ -372,6 +415,8 @@ impl GpuEngine {
         }
 
         let fp = Footprint::with_storage(&config, max_batch, storage);
+        let device_sampling = sample_workgroup_bytes(config.codebook)
+            <= device.limits().max_compute_workgroup_storage_size as u64;
         let align = device
             .limits()
             .min_uniform_buffer_offset_alignment
@@ -425,7 +470,13 @@ impl GpuEngine {
                     util::pipeline(d, &pipeline_layout, "attention", &attention),
                     util::pipeline(d, &pipeline_layout, "matmul n32", &storage.kernel_source(&matmul_source(8))),
                     util::pipeline(d, &pipeline_layout, "matmul n16", &storage.kernel_source(&matmul_source(4))),
-                    util::pipeline(d, &pipeline_layout, "sample", SHADER_SAMPLE),
+                    // A codebook too large for workgroup memory samples on the host instead.
+                    util::pipeline(
+                        d,
+                        &pipeline_layout,
+                        "sample",
+                        &sample_source(if device_sampling { config.codebook } else { 1 }),
+                    ),
                 ];
                 let b = &bufs;
                 let g = |x: [&wgpu::Buffer; 4]| util::bind_group(d, &bind_layout, &b.params, x);
@@ -465,7 +516,10 @@ impl GpuEngine {
             rec: Recorder::new(align),
             max_dispatches,
             last_gpu_ms: 0.0,
+            profiler: None,
+            profiles: Vec::new(),
             sample_on_device: true,
+            device_sampling,
         })
     }
 
@@ -503,6 +557,34 @@ impl GpuEngine {
     }
     pub fn queue(&self) -> &wgpu::Queue {
         &self.queue
+    }
+
+    /// Times every dispatch of the following steps with GPU timestamps (one compute pass per
+    /// dispatch, so slightly slower than the normal path); see [`GpuEngine::profiles`].
+    pub fn enable_profiling(&mut self) -> Result<()> {
+        self.profiler = Some(util::Profiler::new(&self.device, &self.queue, self.max_dispatches)?);
+        Ok(())
+    }
+
+    pub fn disable_profiling(&mut self) {
+        self.profiler = None;
+        self.profiles.clear();
+    }
+
+    /// The fixed cost of one step's host↔GPU round trip: a command buffer holding only an
+    /// 8-byte copy, submitted and read back `repeats` times (milliseconds each).
+    pub async fn round_trip_ms(&mut self, repeats: usize) -> Result<Vec<f64>> {
+        let mut times = Vec::with_capacity(repeats);
+        for _ in 0..repeats {
+            let start = web_time::Instant::now();
+            let mut enc = self.device.create_command_encoder(&Default::default());
+            enc.copy_buffer_to_buffer(&self.bufs.proposals, 0, &self.bufs.proposals_staging, 0, 8);
+            self.queue.submit([enc.finish()]);
+            util::read_buffer(&self.device, &self.bufs.proposals_staging, 8).await?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        self.fault.check()?;
+        Ok(times)
     }
 
     fn matmul(&mut self, group: usize, p: MatmulParams) {
@@ -627,7 +709,7 @@ impl Engine for GpuEngine {
         params: &SamplingParams,
         ctx: StepContext,
     ) -> Result<Vec<Proposal>> {
-        if !self.sample_on_device {
+        if !(self.sample_on_device && self.device_sampling) {
             return crate::engine::propose_on_host(self, req, params, ctx).await;
         }
         let raw = self.step(req, Some((params, ctx))).await?;
@@ -793,7 +875,7 @@ impl GpuEngine {
                 },
             );
             self.flops += 2 * 2 * rows as u64 * s as u64 * d as u64;
-            self.rec.push(
+            self.rec.push3(
                 K_ATTN,
                 G_ATTN,
                 [
@@ -814,7 +896,8 @@ impl GpuEngine {
                     0,
                     0,
                 ],
-                util::grid((rows * heads).div_ceil(64) as u32),
+                // One workgroup per (64 query rows, head, sequence).
+                ((r as u32).div_ceil(64), heads as u32, bsz as u32),
             );
             self.matmul(
                 G_WO,
@@ -912,16 +995,16 @@ impl GpuEngine {
                         0,
                         0,
                     ],
-                    util::grid((rows as u32).div_ceil(64)),
+                    util::grid(rows as u32), // one workgroup per row
                 );
                 (&self.bufs.proposals, &self.bufs.proposals_staging, (rows * 8) as u64)
             }
         };
         debug_assert!(self.rec.dispatches.len() <= self.max_dispatches);
 
+        let start = web_time::Instant::now();
         self.queue
             .write_buffer(&self.bufs.index, 0, bytemuck::cast_slice(&index));
-        let start = web_time::Instant::now();
         self.rec.submit(
             &self.device,
             &self.queue,
@@ -932,9 +1015,25 @@ impl GpuEngine {
             output,
             staging,
             bytes,
+            self.profiler.as_ref(),
         );
+        let submitted = start.elapsed().as_secs_f64() * 1e3;
         let raw = util::read_buffer(&self.device, staging, bytes).await?;
         self.last_gpu_ms = start.elapsed().as_secs_f64() * 1e3;
+        if let Some(p) = &self.profiler {
+            let times = p.read(&self.device, self.rec.dispatches.len()).await?;
+            self.profiles.push(StepProfile {
+                encode_submit_ms: submitted,
+                wait_readback_ms: self.last_gpu_ms - submitted,
+                dispatches: self
+                    .rec
+                    .dispatches
+                    .iter()
+                    .zip(times)
+                    .map(|(d, (start_ms, end_ms))| DispatchTime { name: GROUP_NAMES[d.group], start_ms, end_ms })
+                    .collect(),
+            });
+        }
         self.fault.check()?;
         self.cache_width = Some(req.width);
         Ok(raw)

@@ -5,11 +5,18 @@
 //! embeddings), `matmul` (64-row tiles in workgroup memory over the width prefix, 64/32/16
 //! columns wide; fused prefix LayerNorm on load, bias, exact GELU, residual add, scatter of K/V
 //! rows into the cache, q/k/v as one dispatch), `attention` (active queries over all cached
-//! rows, online softmax), `layernorm` (the final norm, gathering only the logit rows),
-//! `decoder` (the VQ tokenizer's decoder: codebook lookup, 3×3 convs, RGBA8 packing).
+//! rows, K/V tiles staged in workgroup memory, online softmax), `layernorm` (the final norm,
+//! gathering only the logit rows), `sample` (one workgroup per masked token: code and
+//! confidence), `decoder` (the VQ tokenizer's decoder: codebook lookup, 3×3 convs, RGBA8
+//! packing).
 //!
-//! A decode step is one command buffer of `5·depth + 3` dispatches and one readback of the
-//! requested rows' logits. `GpuEngine::with_device` installs its own device-lost and
+//! On a real GPU these sizes (16 images, widths 16–128) are bound by memory latency, not
+//! arithmetic: the kernels issue their global loads as straight-line groups and stage shared
+//! operands in workgroup memory. `magnets bench --profile` times every dispatch with GPU
+//! timestamps (docs/RESULTS.md has an H200 profile).
+//!
+//! A decode step is one command buffer of `5·depth + 3` dispatches and one readback (a code
+//! and confidence per masked token; the logits when sampling on the host). `GpuEngine::with_device` installs its own device-lost and
 //! uncaptured-error handlers (they turn into `Error::Engine` values on the next call).
 
 pub mod decoder;

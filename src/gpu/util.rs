@@ -214,9 +214,40 @@ impl Recorder {
                 pass.set_pipeline(&kernels[d.kernel]);
                 current = d.kernel;
             }
-            pass.set_bind_group(0, &groups[d.group], &[(d.slot * self.align) as u32]);
-            pass.dispatch_workgroups(d.groups.0, d.groups.1, d.groups.2);
+            self.dispatch(pass, d, groups);
         }
+    }
+
+    fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>, d: &Dispatch, groups: &[wgpu::BindGroup]) {
+        pass.set_bind_group(0, &groups[d.group], &[(d.slot * self.align) as u32]);
+        pass.dispatch_workgroups(d.groups.0, d.groups.1, d.groups.2);
+    }
+
+    /// Profiling variant of [`Recorder::encode`]: one compute pass per dispatch, with GPU
+    /// timestamps at its start and end (queries 2i, 2i + 1).
+    fn encode_timed(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        label: &str,
+        kernels: &[wgpu::ComputePipeline],
+        groups: &[wgpu::BindGroup],
+        profiler: &Profiler,
+    ) {
+        for (i, d) in self.dispatches.iter().enumerate() {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &profiler.queries,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                }),
+            });
+            pass.set_pipeline(&kernels[d.kernel]);
+            self.dispatch(&mut pass, d, groups);
+        }
+        let queries = 2 * self.dispatches.len() as u32;
+        enc.resolve_query_set(&profiler.queries, 0..queries, &profiler.resolve, 0);
+        enc.copy_buffer_to_buffer(&profiler.resolve, 0, &profiler.readback, 0, queries as u64 * 8);
     }
 
     /// One command buffer: uploads the parameter blocks into `params`, encodes every dispatch
@@ -233,17 +264,73 @@ impl Recorder {
         output: &wgpu::Buffer,
         staging: &wgpu::Buffer,
         bytes: u64,
+        profiler: Option<&Profiler>,
     ) {
         queue.write_buffer(params, 0, &self.params);
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None });
-            self.encode(&mut pass, kernels, groups);
+        match profiler {
+            Some(p) => self.encode_timed(&mut enc, label, kernels, groups, p),
+            None => {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None });
+                self.encode(&mut pass, kernels, groups);
+            }
         }
         if bytes > 0 {
             enc.copy_buffer_to_buffer(output, 0, staging, 0, bytes);
         }
         queue.submit([enc.finish()]);
+    }
+}
+
+/// GPU timestamps around every dispatch of a step, for `magnets bench --profile` (needs the
+/// device feature `TIMESTAMP_QUERY`; never used by the page).
+pub struct Profiler {
+    queries: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    /// Dispatches per step it can time.
+    pub capacity: usize,
+    ns_per_tick: f64,
+}
+
+impl Profiler {
+    pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, capacity: usize) -> Result<Self> {
+        if !device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return Err(Error::Engine(
+                "this GPU device was opened without timestamp queries; profiling needs them".into(),
+            ));
+        }
+        let count = 2 * capacity as u32;
+        if count > wgpu::QUERY_SET_MAX_QUERIES {
+            return Err(Error::Engine(format!("cannot time {capacity} dispatches in one step")));
+        }
+        let bytes = count as u64 * 8;
+        Ok(Profiler {
+            queries: device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("dispatch timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count,
+            }),
+            resolve: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamp resolve"),
+                size: bytes,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
+            readback: readback_buffer(device, "timestamp readback", bytes),
+            capacity,
+            ns_per_tick: queue.get_timestamp_period() as f64,
+        })
+    }
+
+    /// (start, end) of each of the last step's `dispatches`, in milliseconds from the first
+    /// start.
+    pub async fn read(&self, device: &wgpu::Device, dispatches: usize) -> Result<Vec<(f64, f64)>> {
+        let raw = read_buffer(device, &self.readback, dispatches as u64 * 16).await?;
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&raw);
+        let t0 = ticks.first().copied().unwrap_or(0);
+        let ms = |t: u64| t.saturating_sub(t0) as f64 * self.ns_per_tick / 1e6;
+        Ok(ticks.chunks_exact(2).map(|p| (ms(p[0]), ms(p[1]))).collect())
     }
 }
 
