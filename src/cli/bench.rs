@@ -22,6 +22,10 @@ pub struct Args {
     /// K=512, D=128, depth 6) — speed does not depend on the values.
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Without --weights: random weights of this model config instead of the default one
+    /// (e.g. models/bench-large-config.json, a ViT-B-sized model on a 16×16 grid).
+    #[arg(long, conflicts_with = "weights")]
+    pub config: Option<PathBuf>,
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
     #[arg(long, default_value_t = 12)]
@@ -80,7 +84,15 @@ fn median(mut runs: Vec<Timed>) -> Timed {
 pub fn run(a: Args) -> magnets::Result<()> {
     let weights = match &a.weights {
         Some(p) => Weights::load(p)?,
-        None => Weights::init(&default_config()?, 0)?,
+        None => {
+            let config = match &a.config {
+                Some(p) => ModelConfig::from_json(&std::fs::read_to_string(p).map_err(|e| {
+                    magnets::Error::Config(format!("cannot read {}: {e}", p.display()))
+                })?)?,
+                None => default_config()?,
+            };
+            Weights::init(&config, 0)?
+        }
     };
     let config = weights.config.clone();
     let classes: Vec<u32> = (0..a.batch as u32)
