@@ -75,7 +75,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     let cond = (b * p.m + j) * p.k;
     let uncond = ((b + p.images) * p.m + j) * p.k;
 
-    var mx = -3.4028235e38;
+    var mx = -3.0e38; // below any logit (Tint rejects the f32 max written in decimal)
     for (var i = t; i < p.k; i += WG) {
         let v = logit(cond, uncond, i);
         e[i] = v;

@@ -15,6 +15,27 @@ fn validate(name: &str, src: &str) {
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
 }
 
+/// Float literals beyond the f32 range: naga rounds them, Chrome's WGSL compiler (Tint) rejects
+/// the whole shader (it did, for `-3.4028235e38`, the f32 maximum written in decimal).
+fn out_of_range_float_literals(src: &str) -> Vec<String> {
+    src.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '+' || c == '-'))
+        .map(|w| w.trim_start_matches(['-', '+']).trim_end_matches('f'))
+        .filter(|w| w.contains(['e', 'E']) && w.starts_with(|c: char| c.is_ascii_digit()))
+        .filter(|w| w.parse::<f64>().is_ok_and(|v| v.is_finite() && v > f32::MAX as f64))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn float_literals_fit_f32() {
+    assert_eq!(out_of_range_float_literals("let a = -3.4028235e38;"), ["3.4028235e38"]);
+    assert!(out_of_range_float_literals("let a = -3.0e38; let b = 1e-7; let c = 0x7feb352du;").is_empty());
+    for (name, src) in magnets::gpu::shader_sources() {
+        let bad = out_of_range_float_literals(&src);
+        assert!(bad.is_empty(), "{name}: float literals beyond f32: {bad:?}");
+    }
+}
+
 #[test]
 fn every_shader_validates() {
     let sources = magnets::gpu::shader_sources();

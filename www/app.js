@@ -132,6 +132,23 @@ async function loadEvalTable() {
   } catch (_) { /* optional */ }
 }
 
+// "Tuned": the schedule the eval table names as the best measured trade-off for these exact
+// weights (scripts/eval-table.mjs), shown only when that row was measured.
+function addTunedPreset() {
+  const group = document.querySelector('.presets:not(.constant)');
+  group.querySelector('[data-tuned]')?.remove();
+  const t = app.evalTable;
+  const tuned = t && t.tuned;
+  if (!tuned || typeof tuned.schedule !== 'string') return;
+  const row = t.rows.find((r) => r.schedule === tuned.schedule && r.cache === tuned.cache);
+  if (!row || !(row.flops_ratio > 0)) return;
+  const b = el('button', null, 'Tuned');
+  b.dataset.preset = tuned.schedule;
+  b.dataset.tuned = '1';
+  b.title = `${tuned.schedule}: ${row.flops_ratio.toFixed(1)}× less compute than the baseline; ${tuned.chosen || 'tuned for this model'}`;
+  group.append(b);
+}
+
 // The measured row for the current schedule and settings, with the baseline's, or null.
 function measuredQuality() {
   const t = app.evalTable;
@@ -251,6 +268,7 @@ function buildControls() {
     b.title = `constant ${n} (width ${c.widths[c.width_names.indexOf(n)]})`;
     cp.append(b);
   });
+  addTunedPreset();
   $('steps').max = String(c.grid[0] * c.grid[1]);
   const leg = $('timeline-legend');
   leg.replaceChildren();

@@ -207,6 +207,15 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
   assert.equal(await page.textContent('#st-fid'), 'not measured', 'an edited schedule has no measured FID');
   await page.waitForTimeout(500);
   await shot(page, 'desktop-edited-schedule', { fullPage: false });
+
+  // "Tuned": the eval table's best measured ≥ 3× schedule, one click away, with its FID.
+  const tuned = table.rows.find((r) => r.schedule === table.tuned.schedule && r.cache === table.tuned.cache);
+  await page.click('button[data-tuned]');
+  assert.equal(await page.inputValue('#schedule-text'), table.tuned.schedule);
+  assert.match(page.url(), new RegExp(`s=${table.tuned.schedule}`));
+  assert.ok(await page.locator('button[data-tuned]').evaluate((b) => b.classList.contains('active')), 'the Tuned button shows as selected');
+  assert.equal(await page.textContent('#st-fid'), `+${(100 * (tuned.fid / base.fid - 1)).toFixed(0)}%`);
+  assert.ok(tuned.flops_ratio >= 3);
   assert.deepEqual(page.problems, []);
 });
 
