@@ -153,8 +153,7 @@ function addTunedPreset() {
 function measuredQuality() {
   const t = app.evalTable;
   if (!t || !app.config || !app.schedule.length) return null;
-  const s = app.state, want = t.settings;
-  if (s.temp !== want.temperature || s.tau !== want.tau || s.g !== want.guidance) return null;
+  if (!measuredSettings()) return null;
   const find = (schedule, cache) => t.rows.find((r) => r.schedule === schedule && r.cache === cache);
   const row = find(scheduleString(app.schedule), cacheString());
   const base = find(t.baseline.schedule, t.baseline.cache);
@@ -396,6 +395,103 @@ function updatePlan() {
   }
   renderTimeline();
   renderStats();
+  renderTradeoff();
+}
+
+// ---------------------------------------------------------------- quality vs compute
+// The eval table's measured schedules as FID-emoji against GFLOPs per image, both on log
+// scales: the paper's trade-off, measured on this model. A point loads its schedule; the
+// current schedule is ringed when measured, else drawn as a dashed line at its compute.
+const SVG_NS = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs = {}, text) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text != null) e.textContent = text;
+  return e;
+}
+function renderTradeoff() {
+  const card = $('tradeoff');
+  const t = app.evalTable;
+  if (!t || !app.config || !t.rows.length) { card.hidden = true; return; }
+  card.hidden = false;
+  const plot = $('tradeoff-plot');
+  const W = 600, H = 280, L = 46, R = 16, T = 12, B = 36;
+  const q = measuredQuality();
+  const current = q ? q.row : null;
+  const gNow = app.plan ? app.plan.total_gflops : null;
+  const gs = t.rows.map((r) => r.gflops_per_image).concat(gNow ? [gNow] : []);
+  const fs = t.rows.map((r) => r.fid);
+  const lx = (v) => Math.log10(v);
+  const [x0, x1] = [lx(Math.min(...gs)) - 0.08, lx(Math.max(...gs)) + 0.08];
+  const [y0, y1] = [lx(Math.min(...fs)) - 0.04, lx(Math.max(...fs)) + 0.04];
+  const X = (g) => L + ((lx(g) - x0) / (x1 - x0)) * (W - L - R);
+  const Y = (f) => T + (1 - (lx(f) - y0) / (y1 - y0)) * (H - T - B);
+  plot.replaceChildren();
+  plot.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  const ticks = (lo, hi, vs) => vs.filter((v) => lx(v) >= lo && lx(v) <= hi);
+  for (const v of ticks(x0, x1, [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500])) {
+    plot.append(svg('line', { x1: X(v), x2: X(v), y1: T, y2: H - B, class: 'grid' }));
+    plot.append(svg('text', { x: X(v), y: H - B + 14, class: 'tick', 'text-anchor': 'middle' }, String(v)));
+  }
+  for (const v of ticks(y0, y1, [1, 2, 5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500])) {
+    plot.append(svg('line', { x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: 'grid' }));
+    plot.append(svg('text', { x: L - 6, y: Y(v) + 4, class: 'tick', 'text-anchor': 'end' }, String(v)));
+  }
+  plot.append(svg('text', { x: (L + W - R) / 2, y: H - 4, class: 'axis', 'text-anchor': 'middle' }, 'GFLOPs per image (log) →'));
+  plot.append(svg('text', { x: 12, y: (T + H - B) / 2, class: 'axis', 'text-anchor': 'middle', transform: `rotate(-90 12 ${(T + H - B) / 2})` }, 'FID-emoji (log), lower is better'));
+  if (gNow && !current) {
+    const x = X(gNow);
+    plot.append(svg('line', { x1: x, x2: x, y1: T, y2: H - B, class: 'now-line' }));
+    plot.append(svg('text', { x: x + 4, y: T + 10, class: 'now-label' }, `${scheduleString(app.schedule)}: not measured`));
+  }
+  const tuned = t.tuned || {};
+  // Labels go where they overlap points and earlier labels least (ten candidate spots).
+  const dots = t.rows.map((r) => [X(r.gflops_per_image), Y(r.fid)]);
+  const boxes = [];
+  const overlap = (a, b) => Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x)) * Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
+  const cost = (b) => boxes.reduce((c, o) => c + overlap(b, o), 0)
+    + dots.reduce((c, [cx, cy]) => c + overlap(b, { x: cx - 6, y: cy - 6, w: 12, h: 12 }), 0)
+    + 50 * (Math.max(0, L - b.x) + Math.max(0, b.x + b.w - (W - 2)) + Math.max(0, -b.y) + Math.max(0, b.y + b.h - (H - B)));
+  // A label nearer to another point than to its own would name the wrong one.
+  const misleading = (b, cx, cy) => {
+    const mx = b.x + b.w / 2, my = b.y + b.h / 2;
+    const own = Math.hypot(Math.max(Math.abs(mx - cx) - b.w / 2, 0), Math.max(Math.abs(my - cy) - b.h / 2, 0));
+    return dots.some(([px, py]) => (px !== cx || py !== cy)
+      && Math.hypot(Math.max(Math.abs(mx - px) - b.w / 2, 0), Math.max(Math.abs(my - py) - b.h / 2, 0)) < own) ? 500 : 0;
+  };
+  const place = (cx, cy, text) => {
+    const w = 6.4 * text.length, h = 12;
+    const spots = [[8, -6, 'start'], [8, 14, 'start'], [-8, -6, 'end'], [-8, 14, 'end'], [0, -11, 'middle'], [0, 20, 'middle'],
+      [8, -18, 'start'], [-8, -18, 'end'], [8, 26, 'start'], [-8, 26, 'end']];
+    const box = ([dx, dy, a]) => ({ x: a === 'start' ? cx + dx : a === 'end' ? cx + dx - w : cx - w / 2, y: cy + dy - 10, w, h, dx, dy, a });
+    let best = null, bestCost = Infinity;
+    for (const c of spots.map(box)) {
+      const k = cost(c) + misleading(c, cx, cy);
+      if (k < bestCost - 1e-9) { best = c; bestCost = k; }
+    }
+    boxes.push(best);
+    return { x: cx + best.dx, y: cy + best.dy, anchor: best.a };
+  };
+  for (const r of t.rows) {
+    const isBase = r.schedule === t.baseline.schedule && r.cache === t.baseline.cache;
+    const isTuned = r.schedule === tuned.schedule && r.cache === tuned.cache;
+    const label = r.schedule + (r.cache === 'off' ? ', no cache' : '');
+    const g = svg('g', { class: 'pt' + (isBase ? ' base' : '') + (isTuned ? ' tuned' : '') + (r === current ? ' current' : ''), tabindex: 0, role: 'button', 'data-schedule': r.schedule, 'data-cache': r.cache });
+    g.append(svg('title', {}, `${label}: FID-emoji ${r.fid.toFixed(1)}, ${fmt3(r.gflops_per_image)} GFLOPs/image (${r.flops_ratio.toFixed(2)}× less than MaskGIT) — click to decode it`));
+    if (r === current) g.append(svg('circle', { cx: X(r.gflops_per_image), cy: Y(r.fid), r: 9, class: 'ring' }));
+    g.append(svg('circle', { cx: X(r.gflops_per_image), cy: Y(r.fid), r: 5 }));
+    g.append(svg('circle', { cx: X(r.gflops_per_image), cy: Y(r.fid), r: 12, class: 'hit' }));
+    const at = place(X(r.gflops_per_image), Y(r.fid), label);
+    g.append(svg('text', { x: at.x, y: at.y, 'text-anchor': at.anchor, class: 'lbl' }, label));
+    plot.append(g);
+  }
+  $('tradeoff-note').textContent = `${t.settings.samples.toLocaleString('en-US')} samples per point, seed ${t.settings.seed}, `
+    + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`
+    + (q || !app.plan ? '' : (measuredSettings() ? '' : ' — the current sampling settings differ, so no point is ringed'));
+}
+function measuredSettings() {
+  const t = app.evalTable, s = app.state;
+  return t && s.temp === t.settings.temperature && s.tau === t.settings.tau && s.g === t.settings.guidance;
 }
 
 const fmt3 = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
@@ -840,6 +936,16 @@ function setupControls() {
     applyStateToControls();
     scheduleGenerate();
   }));
+  const pickPoint = (ev) => {
+    const p = ev.target.closest('#tradeoff-plot .pt');
+    if (!p || !app.config) return;
+    app.state.schedule = p.dataset.schedule;
+    app.state.cache = p.dataset.cache;
+    applyStateToControls();
+    scheduleGenerate();
+  };
+  $('tradeoff-plot').addEventListener('click', pickPoint);
+  $('tradeoff-plot').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); pickPoint(ev); } });
   $('schedule-text').onchange = () => {
     const text = $('schedule-text').value.trim();
     try {

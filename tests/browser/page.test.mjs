@@ -216,6 +216,23 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
   assert.ok(await page.locator('button[data-tuned]').evaluate((b) => b.classList.contains('active')), 'the Tuned button shows as selected');
   assert.equal(await page.textContent('#st-fid'), `+${(100 * (tuned.fid / base.fid - 1)).toFixed(0)}%`);
   assert.ok(tuned.flops_ratio >= 3);
+
+  // The quality-vs-compute chart: one point per measured row, the current schedule ringed; a
+  // click on a point decodes that schedule.
+  assert.ok(await page.isVisible('#tradeoff'));
+  assert.equal(await page.locator('#tradeoff-plot .pt').count(), table.rows.length);
+  assert.deepEqual(await page.$$eval('#tradeoff-plot .pt.current', (p) => p.map((g) => g.dataset.schedule)), [table.tuned.schedule]);
+  await page.locator('#tradeoff').scrollIntoViewIfNeeded();
+  await page.click('#tradeoff-plot .pt[data-schedule="XL12"][data-cache="off"] circle.hit');
+  assert.equal(await page.inputValue('#schedule-text'), 'XL12');
+  assert.equal(await page.isChecked('#cache-on'), false);
+  assert.equal(await page.textContent('#st-fid'), 'baseline');
+  // An unmeasured schedule: no ring, a dashed line at its compute.
+  await page.fill('#schedule-text', 'S2M2L2XL6');
+  await page.press('#schedule-text', 'Enter');
+  assert.equal(await page.locator('#tradeoff-plot .pt.current').count(), 0);
+  assert.match(await page.textContent('#tradeoff-plot .now-label'), /S2M2L2XL6: not measured/);
+  await page.locator('#tradeoff').screenshot({ path: path.join(artifacts, 'desktop-tradeoff.png') });
   assert.deepEqual(page.problems, []);
 });
 
@@ -286,6 +303,7 @@ test('WebGPU: the URL round trip restores the state and the same images', async 
   await waitImages(page3);
   assert.ok(await page3.isHidden('.controls'));
   assert.ok(await page3.isVisible('#timeline'));
+  assert.ok(await page3.isHidden('#tradeoff'), 'no trade-off chart in the embed');
   await shot(page3, 'embed', { fullPage: false });
 });
 
