@@ -415,7 +415,10 @@ function renderTradeoff() {
   if (!t || !app.config || !t.rows.length) { card.hidden = true; return; }
   card.hidden = false;
   const plot = $('tradeoff-plot');
-  const W = 600, H = 280, L = 46, R = 16, T = 12, B = 36;
+  // Drawn at (about) its on-screen width, so the 11-px labels stay 11 px on a phone too.
+  const W = Math.round(Math.max(340, Math.min(640, plot.clientWidth || 600))), H = W < 480 ? 300 : 280;
+  const L = 46, R = 16, T = 12, B = 36;
+  plot.dataset.drawnWidth = String(W);
   const q = measuredQuality();
   const current = q ? q.row : null;
   const gNow = app.plan ? app.plan.total_gflops : null;
@@ -442,14 +445,17 @@ function renderTradeoff() {
   if (gNow && !current) {
     const x = X(gNow);
     plot.append(svg('line', { x1: x, x2: x, y1: T, y2: H - B, class: 'now-line' }));
-    plot.append(svg('text', { x: x + 4, y: T + 10, class: 'now-label' }, `${scheduleString(app.schedule)}: not measured`));
+    const note = svg('text', { x: x + 4, y: T + 10, class: 'now-label' }, `${scheduleString(app.schedule)}: not measured`);
+    plot.append(note);
+    if (x + 4 + note.getBBox().width > W - 2) { note.setAttribute('x', String(x - 4)); note.setAttribute('text-anchor', 'end'); }
   }
   const tuned = t.tuned || {};
   // Labels go where they overlap points and earlier labels least (ten candidate spots).
   const dots = t.rows.map((r) => [X(r.gflops_per_image), Y(r.fid)]);
   const boxes = [];
   const overlap = (a, b) => Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x)) * Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
-  const cost = (b) => boxes.reduce((c, o) => c + overlap(b, o), 0)
+  const pad = (o) => ({ x: o.x - 4, y: o.y - 1, w: o.w + 8, h: o.h + 2 }); // labels keep a gap
+  const cost = (b) => boxes.reduce((c, o) => c + 3 * overlap(b, pad(o)), 0)
     + dots.reduce((c, [cx, cy]) => c + overlap(b, { x: cx - 6, y: cy - 6, w: 12, h: 12 }), 0)
     + 50 * (Math.max(0, L - b.x) + Math.max(0, b.x + b.w - (W - 2)) + Math.max(0, -b.y) + Math.max(0, b.y + b.h - (H - B)));
   // A label nearer to another point than to its own would name the wrong one.
@@ -459,8 +465,9 @@ function renderTradeoff() {
     return dots.some(([px, py]) => (px !== cx || py !== cy)
       && Math.hypot(Math.max(Math.abs(mx - px) - b.w / 2, 0), Math.max(Math.abs(my - py) - b.h / 2, 0)) < own) ? 500 : 0;
   };
-  const place = (cx, cy, text) => {
-    const w = 6.4 * text.length, h = 12;
+  // `text` is already in the plot (anchored at its point), so its real width can be measured.
+  const place = (cx, cy, text, mustShow) => {
+    const w = text.getBBox().width + 2, h = 12;
     const spots = [[8, -6, 'start'], [8, 14, 'start'], [-8, -6, 'end'], [-8, 14, 'end'], [0, -11, 'middle'], [0, 20, 'middle'],
       [8, -18, 'start'], [-8, -18, 'end'], [8, 26, 'start'], [-8, 26, 'end']];
     const box = ([dx, dy, a]) => ({ x: a === 'start' ? cx + dx : a === 'end' ? cx + dx - w : cx - w / 2, y: cy + dy - 10, w, h, dx, dy, a });
@@ -469,21 +476,35 @@ function renderTradeoff() {
       const k = cost(c) + misleading(c, cx, cy);
       if (k < bestCost - 1e-9) { best = c; bestCost = k; }
     }
+    // On a small plot a label that only fits over others is left out (the point keeps its
+    // tooltip, and a click rings and labels it); the current schedule's and the baseline's
+    // are always drawn.
+    if (bestCost > 150 && !mustShow) { text.remove(); return; }
     boxes.push(best);
-    return { x: cx + best.dx, y: cy + best.dy, anchor: best.a };
+    text.setAttribute('x', String(cx + best.dx));
+    text.setAttribute('y', String(cy + best.dy));
+    text.setAttribute('text-anchor', best.a);
   };
-  for (const r of t.rows) {
-    const isBase = r.schedule === t.baseline.schedule && r.cache === t.baseline.cache;
+  // The baseline's label is placed first (the reference, at the right edge: it has the fewest
+  // spots), then the current schedule's, then the others.
+  const isBaseRow = (r) => r.schedule === t.baseline.schedule && r.cache === t.baseline.cache;
+  const rank = (r) => (isBaseRow(r) ? 2 : r === current ? 1 : 0);
+  const order = [...t.rows].sort((a, b) => rank(b) - rank(a));
+  for (const r of order) {
+    const isBase = isBaseRow(r);
     const isTuned = r.schedule === tuned.schedule && r.cache === tuned.cache;
-    const label = r.schedule + (r.cache === 'off' ? ', no cache' : '');
+    // The baseline is named for what it is (its schedule is in the tooltip).
+    const label = isBase ? 'MaskGIT' : r.schedule + (r.cache === 'off' ? ', no cache' : '');
+    const [cx, cy] = [X(r.gflops_per_image), Y(r.fid)];
     const g = svg('g', { class: 'pt' + (isBase ? ' base' : '') + (isTuned ? ' tuned' : '') + (r === current ? ' current' : ''), tabindex: 0, role: 'button', 'data-schedule': r.schedule, 'data-cache': r.cache });
-    g.append(svg('title', {}, `${label}: FID-emoji ${r.fid.toFixed(1)}, ${fmt3(r.gflops_per_image)} GFLOPs/image (${r.flops_ratio.toFixed(2)}× less than MaskGIT) — click to decode it`));
-    if (r === current) g.append(svg('circle', { cx: X(r.gflops_per_image), cy: Y(r.fid), r: 9, class: 'ring' }));
-    g.append(svg('circle', { cx: X(r.gflops_per_image), cy: Y(r.fid), r: 5 }));
-    g.append(svg('circle', { cx: X(r.gflops_per_image), cy: Y(r.fid), r: 12, class: 'hit' }));
-    const at = place(X(r.gflops_per_image), Y(r.fid), label);
-    g.append(svg('text', { x: at.x, y: at.y, 'text-anchor': at.anchor, class: 'lbl' }, label));
+    g.append(svg('title', {}, `${isBase ? `MaskGIT ${r.schedule}${r.cache === 'off' ? ', no cache' : ''}` : label}: FID-emoji ${r.fid.toFixed(1)}, ${fmt3(r.gflops_per_image)} GFLOPs/image (${r.flops_ratio.toFixed(2)}× less than MaskGIT) — click to decode it`));
+    if (r === current) g.append(svg('circle', { cx, cy, r: 9, class: 'ring' }));
+    g.append(svg('circle', { cx, cy, r: 5 }));
+    g.append(svg('circle', { cx, cy, r: 12, class: 'hit' }));
+    const text = svg('text', { x: cx, y: cy, class: 'lbl' }, label);
+    g.append(text);
     plot.append(g);
+    place(cx, cy, text, r === current || isBase);
   }
   $('tradeoff-note').textContent = `${t.settings.samples.toLocaleString('en-US')} samples per point, seed ${t.settings.seed}, `
     + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`
@@ -945,6 +966,13 @@ function setupControls() {
     scheduleGenerate();
   };
   $('tradeoff-plot').addEventListener('click', pickPoint);
+  if (typeof ResizeObserver !== 'undefined') {
+    new ResizeObserver(() => {
+      const plot = $('tradeoff-plot');
+      const drawn = Number(plot.dataset.drawnWidth || 0);
+      if (!$('tradeoff').hidden && Math.abs(Math.max(340, Math.min(640, plot.clientWidth)) - drawn) > 24) renderTradeoff();
+    }).observe($('tradeoff'));
+  }
   $('tradeoff-plot').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); pickPoint(ev); } });
   $('schedule-text').onchange = () => {
     const text = $('schedule-text').value.trim();
