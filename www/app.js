@@ -409,14 +409,15 @@ function svg(tag, attrs = {}, text) {
   if (text != null) e.textContent = text;
   return e;
 }
+// Drawn at (about) its on-screen width, so the 11-px labels stay 11 px on a phone too.
+const tradeoffWidth = (plot) => Math.round(Math.max(340, Math.min(640, plot.clientWidth || 600)));
 function renderTradeoff() {
   const card = $('tradeoff');
   const t = app.evalTable;
   if (!t || !app.config || !t.rows.length) { card.hidden = true; return; }
   card.hidden = false;
   const plot = $('tradeoff-plot');
-  // Drawn at (about) its on-screen width, so the 11-px labels stay 11 px on a phone too.
-  const W = Math.round(Math.max(340, Math.min(640, plot.clientWidth || 600))), H = W < 480 ? 300 : 280;
+  const W = tradeoffWidth(plot), H = W < 480 ? 300 : 280;
   const L = 46, R = 16, T = 12, B = 36;
   plot.dataset.drawnWidth = String(W);
   const q = measuredQuality();
@@ -970,7 +971,7 @@ function setupControls() {
     new ResizeObserver(() => {
       const plot = $('tradeoff-plot');
       const drawn = Number(plot.dataset.drawnWidth || 0);
-      if (!$('tradeoff').hidden && Math.abs(Math.max(340, Math.min(640, plot.clientWidth)) - drawn) > 24) renderTradeoff();
+      if (!$('tradeoff').hidden && Math.abs(tradeoffWidth(plot) - drawn) > 24) renderTradeoff();
     }).observe($('tradeoff'));
   }
   $('tradeoff-plot').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); pickPoint(ev); } });
