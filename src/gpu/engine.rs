@@ -124,7 +124,6 @@ pub fn matmul_source(wx: u32) -> String {
     SHADER_MATMUL.replace("const WX: u32 = 16u;", &format!("const WX: u32 = {wx}u;"))
 }
 
-/// The attention shader with `HEAD_DIM` set for a model.
 /// The attention shader for `head_dim`, with as many keys per workgroup tile as keep its K and
 /// V tiles within 8 KiB of workgroup memory (at most 32).
 pub fn attention_source(head_dim: usize) -> String {
@@ -333,7 +332,7 @@ pub struct GpuEngine {
     pub(crate) fault: Fault,
     rec: Recorder,
     max_dispatches: usize,
-    /// Milliseconds the last step spent from submit to its read-back on the host.
+    /// Milliseconds the last step spent from uploading its row index to its read-back, on the host.
     pub last_gpu_ms: f64,
     profiler: Option<util::Profiler>,
     /// One profile per step since profiling was turned on ([`GpuEngine::enable_profiling`]).

@@ -288,8 +288,6 @@ pub struct Profiler {
     queries: wgpu::QuerySet,
     resolve: wgpu::Buffer,
     readback: wgpu::Buffer,
-    /// Dispatches per step it can time.
-    pub capacity: usize,
     ns_per_tick: f64,
 }
 
@@ -318,7 +316,6 @@ impl Profiler {
                 mapped_at_creation: false,
             }),
             readback: readback_buffer(device, "timestamp readback", bytes),
-            capacity,
             ns_per_tick: queue.get_timestamp_period() as f64,
         })
     }
@@ -350,11 +347,7 @@ impl Fault {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
     pub fn check(&self) -> Result<()> {
-        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match g.as_ref() {
-            Some(m) => Err(Error::Engine(m.clone())),
-            None => Ok(()),
-        }
+        self.get().map_or(Ok(()), |m| Err(Error::Engine(m)))
     }
     /// Routes device loss and uncaptured errors of `device` into this slot (no panics).
     pub fn watch(&self, device: &wgpu::Device) {
