@@ -132,6 +132,9 @@ async function loadEvalTable() {
   } catch (_) { /* optional */ }
 }
 
+// The eval table's row for (schedule, cache) — e.g. its `baseline` or `tuned` entry — or undefined.
+const evalRow = (t, { schedule, cache }) => t.rows.find((r) => r.schedule === schedule && r.cache === cache);
+
 // "Tuned": the schedule the eval table names as the best measured trade-off for these exact
 // weights (scripts/eval-table.mjs), shown only when that row was measured.
 function addTunedPreset() {
@@ -140,7 +143,7 @@ function addTunedPreset() {
   const t = app.evalTable;
   const tuned = t && t.tuned;
   if (!tuned || typeof tuned.schedule !== 'string') return;
-  const row = t.rows.find((r) => r.schedule === tuned.schedule && r.cache === tuned.cache);
+  const row = evalRow(t, tuned);
   if (!row || !(row.flops_ratio > 0)) return;
   const b = el('button', null, 'Tuned');
   b.dataset.preset = tuned.schedule;
@@ -154,9 +157,8 @@ function measuredQuality() {
   const t = app.evalTable;
   if (!t || !app.config || !app.schedule.length) return null;
   if (!measuredSettings()) return null;
-  const find = (schedule, cache) => t.rows.find((r) => r.schedule === schedule && r.cache === cache);
-  const row = find(scheduleString(app.schedule), cacheString());
-  const base = find(t.baseline.schedule, t.baseline.cache);
+  const row = evalRow(t, { schedule: scheduleString(app.schedule), cache: cacheString() });
+  const base = evalRow(t, t.baseline);
   return row && base ? { row, base, table: t } : null;
 }
 
@@ -450,7 +452,6 @@ function renderTradeoff() {
     plot.append(note);
     if (x + 4 + note.getBBox().width > W - 2) { note.setAttribute('x', String(x - 4)); note.setAttribute('text-anchor', 'end'); }
   }
-  const tuned = t.tuned || {};
   // Labels go where they overlap points and earlier labels least (ten candidate spots).
   const dots = t.rows.map((r) => [X(r.gflops_per_image), Y(r.fid)]);
   const boxes = [];
@@ -488,12 +489,13 @@ function renderTradeoff() {
   };
   // The baseline's label is placed first (the reference, at the right edge: it has the fewest
   // spots), then the current schedule's, then the others.
-  const isBaseRow = (r) => r.schedule === t.baseline.schedule && r.cache === t.baseline.cache;
-  const rank = (r) => (isBaseRow(r) ? 2 : r === current ? 1 : 0);
+  const baseRow = evalRow(t, t.baseline);
+  const tunedRow = t.tuned ? evalRow(t, t.tuned) : undefined;
+  const rank = (r) => (r === baseRow ? 2 : r === current ? 1 : 0);
   const order = [...t.rows].sort((a, b) => rank(b) - rank(a));
   for (const r of order) {
-    const isBase = isBaseRow(r);
-    const isTuned = r.schedule === tuned.schedule && r.cache === tuned.cache;
+    const isBase = r === baseRow;
+    const isTuned = r === tunedRow;
     // The baseline is named for what it is (its schedule is in the tooltip).
     const label = isBase ? 'MaskGIT' : r.schedule + (r.cache === 'off' ? ', no cache' : '');
     const [cx, cy] = [X(r.gflops_per_image), Y(r.fid)];
@@ -509,7 +511,7 @@ function renderTradeoff() {
   }
   $('tradeoff-note').textContent = `${t.settings.samples.toLocaleString('en-US')} samples per point, seed ${t.settings.seed}, `
     + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`
-    + (q || !app.plan ? '' : (measuredSettings() ? '' : ' — the current sampling settings differ, so no point is ringed'));
+    + (measuredSettings() ? '' : ' — the current sampling settings differ, so no point is ringed');
 }
 function measuredSettings() {
   const t = app.evalTable, s = app.state;
