@@ -145,9 +145,8 @@ fn shipped_classifier_loads() {
 /// a stale table (model retrained, rows not rerun) fails here.
 #[test]
 fn shipped_eval_table_matches_the_shipped_model() {
-    use sha2::Digest;
     let bytes = std::fs::read("models/magnets-emoji.safetensors").unwrap();
-    let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let sha = magnets::data::sha256_hex(&bytes);
     let table: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string("models/magnets-emoji.eval.json").unwrap()).unwrap();
     assert_eq!(table["model_sha256"].as_str(), Some(sha.as_str()), "rerun scripts/eval-table.mjs");

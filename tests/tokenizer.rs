@@ -159,7 +159,6 @@ fn shipped_tokenizer_and_token_dataset_match_the_contract() {
 /// the same colours assigned to the wrong codes.
 #[test]
 fn shipped_web_assets_match_the_tokenizer_and_preview_its_images() {
-    use sha2::Digest;
     let w = TokenizerWeights::load(std::path::Path::new("models/tokenizer.safetensors")).unwrap();
     let decoder_bytes = std::fs::read("models/tokenizer-decoder.safetensors").expect("committed decoder-only tokenizer");
     let decoder = TokenizerWeights::from_safetensors(&decoder_bytes).unwrap();
@@ -172,7 +171,7 @@ fn shipped_web_assets_match_the_tokenizer_and_preview_its_images() {
     let committed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string("models/tokenizer.palette.json").expect("committed palette")).unwrap();
     assert_eq!(committed["codebook"].as_u64(), Some(512));
-    let sha: String = sha2::Sha256::digest(&decoder_bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let sha = magnets::data::sha256_hex(&decoder_bytes);
     assert_eq!(committed["tokenizer_sha256"].as_str(), Some(sha.as_str()), "the palette names the file the page loads");
     let rgb: Vec<u8> = committed["rgb"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
     assert_eq!(rgb, palette.iter().flatten().copied().collect::<Vec<u8>>(), "rerun `magnets web-assets`");

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 use magnets::tokenizer::TokenizerWeights;
 use magnets::weights::StoredDtype;
-use sha2::Digest;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,7 +30,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     eprintln!("wrote {} ({} bytes, decoder + codebook)", a.decoder_out.display(), bytes.len());
 
     let palette = magnets::tokenizer::code_palette(&decoder)?;
-    let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let sha = magnets::data::sha256_hex(&bytes);
     let rgb: Vec<u8> = palette.iter().flatten().copied().collect();
     let json = serde_json::json!({ "codebook": decoder.config.codebook, "tokenizer_sha256": sha, "rgb": rgb });
     std::fs::write(&a.palette_out, format!("{json}\n"))?;

@@ -23,6 +23,18 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::error::{Error, Result};
 
+/// Lower-case hex of a SHA-256 digest: how the pinned packages, models/manifest.json and the
+/// model-tied JSON files (eval table, palette) name a file's content.
+pub fn hex_digest(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// [`hex_digest`] of SHA-256(`bytes`).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex_digest(&sha2::Sha256::digest(bytes))
+}
+
 /// The 9 category labels, in label-id order ("Component" is dropped).
 pub const CATEGORIES: [&str; 9] = [
     "Smileys & Emotion",

@@ -182,7 +182,7 @@ fn sha256_hex(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::Data(format!("cannot open {}: {e}", path.display())))?;
     let mut h = sha2::Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(|e| Error::Data(format!("cannot read {}: {e}", path.display())))?;
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(super::hex_digest(&h.finalize()))
 }
 
 /// Makes sure `dir/<tarball>` exists and matches the pinned hash, running `npm pack` if needed.
