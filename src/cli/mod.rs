@@ -11,6 +11,7 @@ pub mod tokenize;
 pub mod train_classifier;
 pub mod train_tokenizer;
 pub mod train;
+pub mod train_bench;
 pub mod web_assets;
 
 use magnets::weights::Weights;

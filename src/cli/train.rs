@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use magnets::config::ModelConfig;
+use magnets::reference::MatmulPrecision;
 use magnets::train::{TokenDataset, TrainOptions, Trainer, WidthSampling, make_batch};
 use magnets::weights::{StoredDtype, Weights};
 
@@ -80,9 +81,25 @@ pub struct Args {
     pub ema: f32,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// flex (CPU, default), wgpu, or cuda (needs the `cuda` crate feature).
+    /// flex (CPU, default), tch (LibTorch CPU, `--features tch`), wgpu, or cuda (`--features
+    /// cuda`); a `-bf16` suffix runs the matmuls in bf16 (f32 master weights), e.g. tch-bf16.
+    /// With `--bench`, a comma-separated list to compare in one run.
     #[arg(long, default_value = "flex")]
     pub device: String,
+    /// Throughput bench: train N timed steps (after a warm-up) on each `--device` from the
+    /// same init and data, and print images/s, GFLOP/s and the ratio to the first device.
+    #[arg(long, value_name = "N")]
+    pub bench: Option<u64>,
+    /// With `--bench`: untimed steps first (allocator and kernel warm-up).
+    #[arg(long, default_value_t = 3)]
+    pub bench_warmup: u64,
+    /// With `--bench`: also train the first device with another seed (other batches and
+    /// masks), the noise floor against which the devices' loss curves are compared.
+    #[arg(long)]
+    pub bench_noise: bool,
+    /// With `--bench`: print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: u64,
     #[arg(long, default_value_t = 10)]
@@ -107,16 +124,37 @@ pub struct Args {
     pub flip_cache: PathBuf,
 }
 
-pub fn device(name: &str) -> magnets::Result<burn::tensor::Device> {
-    match name {
-        "flex" | "cpu" => Ok(burn::tensor::Device::flex()),
-        "wgpu" => Ok(burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+/// A `--device` value: a burn device and the precision of its matmuls, e.g. `flex`,
+/// `tch-bf16` (LibTorch on the CPU, bf16 matmuls with f32 master weights), `wgpu`, `cuda`.
+pub fn device(spec: &str) -> magnets::Result<(burn::tensor::Device, MatmulPrecision)> {
+    let (name, precision) = match spec.strip_suffix("-bf16") {
+        Some(name) => (name, MatmulPrecision::Bf16),
+        None => (spec, MatmulPrecision::F32),
+    };
+    let device = match name {
+        "flex" | "cpu" => burn::tensor::Device::flex(),
+        "wgpu" => burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
         #[cfg(feature = "cuda")]
-        "cuda" => Ok(burn::tensor::Device::cuda(0)),
+        "cuda" => burn::tensor::Device::cuda(0),
         #[cfg(not(feature = "cuda"))]
-        "cuda" => Err(magnets::Error::Other("--device cuda needs a build with `--features cuda`".into())),
-        other => Err(magnets::Error::Other(format!("unknown device `{other}`; use flex, wgpu or cuda"))),
-    }
+        "cuda" => return Err(magnets::Error::Other("--device cuda needs a build with `--features cuda`".into())),
+        // burn-tch is deprecated upstream but is the fastest CPU trainer measured here.
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        "tch" => burn::tensor::Device::libtorch(),
+        #[cfg(not(feature = "tch"))]
+        "tch" => {
+            return Err(magnets::Error::Other(
+                "--device tch needs a build with `--features tch` (see README, \"Training\")".into(),
+            ));
+        }
+        other => {
+            return Err(magnets::Error::Other(format!(
+                "--device `{other}`: use flex, tch, wgpu or cuda, optionally with -bf16 (e.g. tch-bf16)"
+            )));
+        }
+    };
+    Ok((device, precision))
 }
 
 /// Categories whose mirror image is not a valid member (text, flags): Symbols, Flags.
@@ -164,7 +202,7 @@ fn flipped_tokens(a: &Args) -> magnets::Result<TokenDataset> {
 }
 
 /// Train set (+ flipped copies) and, for a real token file, its held-out split.
-fn load_data(a: &Args, config: &ModelConfig) -> magnets::Result<(TokenDataset, Option<TokenDataset>)> {
+pub fn load_data(a: &Args, config: &ModelConfig) -> magnets::Result<(TokenDataset, Option<TokenDataset>)> {
     let (mut data, val) = match (&a.data, a.synthetic) {
         (Some(p), None) => (TokenDataset::load(p)?, Some(TokenDataset::load_split(p, 1)?).filter(|v| !v.is_empty())),
         (None, Some(n)) => (TokenDataset::synthetic(config, n, a.seed as u32), None),
@@ -201,25 +239,9 @@ fn validate(t: &Trainer, val: &TokenDataset) -> magnets::Result<Vec<f64>> {
     Ok(sums)
 }
 
-pub fn run(a: Args) -> magnets::Result<()> {
-    let ckpt = a.out.join("checkpoint");
-    let resume = !a.fresh && ckpt.join("state.json").exists();
-    let config = if resume {
-        Weights::load(&ckpt.join("model.safetensors"))?.config
-    } else {
-        match &a.init {
-            Some(p) => Weights::load(p)?.config,
-            None => {
-                let text = std::fs::read_to_string(&a.config)
-                    .map_err(|e| magnets::Error::Config(format!("cannot read {}: {e}", a.config.display())))?;
-                ModelConfig::from_json(&text)?
-            }
-        }
-    };
-    let (data, val) = load_data(&a, &config)?;
-    let per_epoch = (data.len() / a.batch).max(1) as u64;
-    let total_steps = a.steps.unwrap_or((a.epochs * per_epoch as f64).ceil() as u64).max(1);
-    let options = TrainOptions {
+/// The run's options from the flags, for a cosine schedule of `total_steps`.
+pub fn train_options(a: &Args, total_steps: u64) -> magnets::Result<TrainOptions> {
+    Ok(TrainOptions {
         batch_size: a.batch,
         lr: a.lr,
         min_lr: a.min_lr,
@@ -235,8 +257,33 @@ pub fn run(a: Args) -> magnets::Result<()> {
         widths: WidthSampling::parse(&a.widths)?,
         ema_decay: a.ema,
         seed: a.seed,
-    };
-    let dev = device(&a.device)?;
+    })
+}
+
+/// The model config of a fresh run: from `--init` weights, else from `--config`.
+pub fn fresh_config(a: &Args) -> magnets::Result<ModelConfig> {
+    match &a.init {
+        Some(p) => Ok(Weights::load(p)?.config),
+        None => {
+            let text = std::fs::read_to_string(&a.config)
+                .map_err(|e| magnets::Error::Config(format!("cannot read {}: {e}", a.config.display())))?;
+            ModelConfig::from_json(&text).map_err(|e| magnets::Error::Config(format!("{}: {e}", a.config.display())))
+        }
+    }
+}
+
+pub fn run(a: Args) -> magnets::Result<()> {
+    if let Some(steps) = a.bench {
+        return super::train_bench::run(&a, steps);
+    }
+    let ckpt = a.out.join("checkpoint");
+    let resume = !a.fresh && ckpt.join("state.json").exists();
+    let config = if resume { Weights::load(&ckpt.join("model.safetensors"))?.config } else { fresh_config(&a)? };
+    let (data, val) = load_data(&a, &config)?;
+    let per_epoch = (data.len() / a.batch).max(1) as u64;
+    let total_steps = a.steps.unwrap_or((a.epochs * per_epoch as f64).ceil() as u64).max(1);
+    let options = train_options(&a, total_steps)?;
+    let (dev, precision) = device(&a.device)?;
     std::fs::create_dir_all(&a.out)?;
     let mut trainer = if resume {
         // A resumed run keeps its stored options (schedule included) unless --steps is given.
@@ -254,6 +301,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         };
         Trainer::new(&w, options, dev)?
     };
+    trainer.precision = precision;
     let mut o = trainer.options.clone();
     let per_epoch = (data.len() / o.batch_size).max(1) as u64;
     eprintln!(

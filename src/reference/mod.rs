@@ -6,4 +6,4 @@ pub mod engine;
 pub mod model;
 
 pub use engine::ReferenceEngine;
-pub use model::{FlopCounter, KvCache, NestedTransformer};
+pub use model::{FlopCounter, KvCache, MatmulPrecision, NestedTransformer};

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
-use crate::reference::{FlopCounter, NestedTransformer};
+use crate::reference::{FlopCounter, MatmulPrecision, NestedTransformer};
 use crate::rng;
 use crate::weights::{StoredDtype, Weights};
 
@@ -279,6 +279,9 @@ pub struct Trainer {
     pub ema: Option<Weights>,
     pub train_seconds: f64,
     pub forward_flops: u64,
+    /// Precision of the training forward/backward matmuls (f32 by default; a device setting,
+    /// not part of the run: a run may resume with another).
+    pub precision: MatmulPrecision,
 }
 
 fn optimizer(opts: &TrainOptions) -> ModuleOptimizer {
@@ -313,6 +316,7 @@ impl Trainer {
             ema,
             train_seconds: 0.0,
             forward_flops: 0,
+            precision: MatmulPrecision::F32,
         })
     }
 
@@ -370,7 +374,7 @@ impl Trainer {
     pub fn train_step(&mut self, batch: &Batch) -> Result<StepStats> {
         let start = web_time::Instant::now();
         let widths = widths_for_step(&self.config, &self.options, self.step);
-        let counter = FlopCounter::default();
+        let counter = FlopCounter::with_precision(self.precision);
         let (terms, parts) = self.losses(batch, &widths, &counter)?;
         let loss = terms.into_iter().reduce(|a, b| a + b).expect("at least the full width");
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
@@ -458,9 +462,16 @@ impl Trainer {
         }
         let options = options.unwrap_or(state.options);
         let mut t = Trainer::new(&weights, options, device)?;
-        let record = OptimizerRecord::load(dir.join("optimizer.bpk"))
-            .map_err(|e| Error::Other(format!("checkpoint {}: optimizer state: {e:?}", dir.display())))?;
-        t.optim = optimizer(&t.options).load_record(record);
+        // A checkpoint brought back from a GPU lease may come without its optimizer state
+        // (scripts/device-train.sh): AdamW then restarts from zero moments.
+        let opt_path = dir.join("optimizer.bpk");
+        if opt_path.exists() {
+            let record = OptimizerRecord::load(opt_path)
+                .map_err(|e| Error::Other(format!("checkpoint {}: optimizer state: {e:?}", dir.display())))?;
+            t.optim = optimizer(&t.options).load_record(record);
+        } else {
+            eprintln!("checkpoint {}: no optimizer.bpk, AdamW starts from zero moments", dir.display());
+        }
         t.ema = if t.options.ema_decay > 0.0 {
             let p = dir.join("ema.safetensors");
             Some(if p.exists() { Weights::load(&p)? } else { weights.clone() })
