@@ -27,6 +27,8 @@ struct DeviceResult {
     final_ce: Vec<f64>,
     /// Mean |CE − first device's CE| per width over windows of a tenth of the run.
     curve_gap: Vec<f64>,
+    /// The loss curve per width as the means of those windows (to compare across builds).
+    ce_windows: Vec<Vec<f64>>,
 }
 
 struct Run {
@@ -138,6 +140,7 @@ pub fn run(a: &Args, steps: u64) -> magnets::Result<()> {
                 speedup: ips / first_ips,
                 final_ce: r.ce.iter().map(|c| *windows(c, 10).last().unwrap_or(&f64::NAN)).collect(),
                 curve_gap: r.ce.iter().zip(&runs[0].ce).map(|(c, c0)| gap(c, c0)).collect(),
+                ce_windows: r.ce.iter().map(|c| windows(c, 10)).collect(),
             }
         })
         .collect();
@@ -153,6 +156,7 @@ pub fn run(a: &Args, steps: u64) -> magnets::Result<()> {
             "width_names": names,
             "results": results,
             "noise_curve_gap": noise_gap,
+            "noise_ce_windows": noise.as_ref().map(|n| n.ce.iter().map(|c| windows(c, 10)).collect::<Vec<_>>()),
         });
         println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
         return Ok(());
