@@ -23,7 +23,7 @@ const num = (lo, hi, int) => (v) => {
   const x = Number(v);
   if (int && !Number.isInteger(x)) return { error: `“${v}” is not a whole number` };
   if (x < lo || x > hi) return { error: `${v} is outside ${lo}…${hi}` };
-  return { value: x };
+  return { value: x + 0 }; // -0 → 0, so the state formats back to the same link
 };
 const bool = (v) => (v === '1' || v === 'true' ? { value: true } : v === '0' || v === 'false' ? { value: false } : { error: `“${v}” is not 0 or 1` });
 const relUrl = (v) => {
@@ -34,7 +34,9 @@ const relUrl = (v) => {
   return { value: v };
 };
 
-const FIELDS = {
+// URL key → [state name, parser]. A Map, so keys such as `__proto__`, `constructor` or
+// `toString` are unknown settings, never something inherited from Object.prototype.
+const FIELDS = new Map(Object.entries({
   s: ['schedule', (v) => (/^[A-Za-z0-9:]{1,200}$/.test(v) ? { value: v } : { error: `“${v}” is not a schedule like S3M3L3XL3` })],
   T: ['steps', num(1, 1024, true)],
   c: ['cache', (v) => (/^(off|on|on:[1-9]\d{0,3})$/.test(v) ? { value: v } : { error: `cache “${v}” must be off, on or on:K` })],
@@ -49,7 +51,7 @@ const FIELDS = {
   w: ['w', relUrl],
   tok: ['tok', relUrl],
   cpu: ['cpu', bool],
-};
+}));
 
 // Returns {state, problems[]}.
 export function parseHash(hash) {
@@ -69,7 +71,7 @@ export function parseHash(hash) {
       problems.push(`“${part.slice(0, 40)}” is not valid URL text`);
       continue;
     }
-    const field = FIELDS[key];
+    const field = FIELDS.get(key);
     if (!field) { problems.push(`unknown setting “${key.slice(0, 40)}”`); continue; }
     const r = field[1](raw);
     if (r.error) problems.push(`${key}: ${r.error}; using ${String(DEFAULTS[field[0]])}`);
@@ -80,7 +82,7 @@ export function parseHash(hash) {
 
 export function formatHash(state, { includeDefaults = false } = {}) {
   const parts = [];
-  for (const [key, [name]] of Object.entries(FIELDS)) {
+  for (const [key, [name]] of FIELDS) {
     const v = state[name];
     if (!includeDefaults && v === DEFAULTS[name]) continue;
     const text = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
