@@ -57,6 +57,12 @@ test('property: parseHash of seeded random strings', () => {
     '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'zz'];
   const atoms = ['&', '=', '#', '%', '%2', '%zz', '%26', '%3D', '%00', '%E2%82%AC', '€', '\u0000', '..', '/', '-', '.',
     '1', '0', '12', '-3', '1.5', '1e5', '4294967296', 'on', 'off', 'on:3', 'S3M3L3XL3', 'magnets', 'mix', 'null', 'true', ' ', 'https://x'];
+  // Half the values are valid for their key, so both outcomes are exercised.
+  const VALID = {
+    s: ['S3M3L3XL3', 'magnets', 'XL12'], T: ['1', '12', '64'], c: ['on', 'off', 'on:3'], cls: ['mix', 'null', '3'],
+    seed: ['0', '42', '4294967295'], temp: ['0', '0.5', '10'], tau: ['4.5', '0'], g: ['0', '2.5'], cmp: ['1', '0'],
+    embed: ['true', 'false'], speed: ['0.25', '8'], w: ['models/x.safetensors'], tok: ['models/t.safetensors'], cpu: ['0'],
+  };
   const types = Object.fromEntries(Object.entries(DEFAULTS).map(([k, v]) => [k, typeof v]));
   let cases = 0, withProblems = 0;
   for (let i = 0; i < 5000; i++) {
@@ -64,9 +70,11 @@ test('property: parseHash of seeded random strings', () => {
     const parts = rand(6);
     for (let j = 0; j < parts; j++) {
       if (j) h += '&';
-      h += keys[rand(keys.length)];
+      const key = keys[rand(keys.length)];
+      h += key;
       if (rand(4)) h += '=';
-      for (let n = rand(4); n > 0; n--) h += atoms[rand(atoms.length)];
+      if (VALID[key] && rand(2)) h += VALID[key][rand(VALID[key].length)];
+      else for (let n = rand(4); n > 0; n--) h += atoms[rand(atoms.length)];
     }
     if (rand(50) === 0) h += 'x'.repeat(2100);
     let r;
