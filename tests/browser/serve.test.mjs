@@ -14,16 +14,21 @@ fs.writeFileSync(path.join(root, 'index.html'), '<!doctype html><title>t</title>
 fs.writeFileSync(path.join(root, 'model.safetensors'), Buffer.alloc(4096, 7));
 let server;
 let port;
+let requests = 0;
 
 before(async () => {
   server = createServer({ root, base: '/demo/', csp: true, quiet: true });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = server.address().port;
 });
-after(() => new Promise((resolve) => server.close(resolve)));
+after(() => {
+  console.log(`serve.mjs: ${requests} hostile or revalidating requests, the server answered every one`);
+  return new Promise((resolve) => server.close(resolve));
+});
 
 // One raw HTTP/1.1 exchange: returns {status, headers, body} (headers lower-cased).
 function raw(text, timeoutMs = 3000) {
+  requests++;
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks = [];
