@@ -684,3 +684,32 @@ fn fuzz_cli_on_mutated_model_files() {
     }
     println!("fuzz cli: 40 runs on mutated model files: {ok} succeeded, {refused} refused with an error naming the file; 0 panics, 0 signals");
 }
+
+/// Every file reader refuses a FIFO (which would block forever) and a device such as
+/// `/dev/zero` (which never ends) at once, naming the path.
+#[test]
+fn readers_refuse_fifos_and_devices() {
+    let dir = std::env::temp_dir().join(format!("magnets-fuzz-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("pipe.png");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for path in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        let shown = path.display().to_string();
+        let errors = [
+            Weights::load(path).err().map(|e| e.to_string()),
+            TokenizerWeights::load(path).err().map(|e| e.to_string()),
+            TokenDataset::load(path).err().map(|e| e.to_string()),
+            ModelConfig::load(path).err().map(|e| e.to_string()),
+            magnets::data::EmojiDataset::load(path).err().map(|e| e.to_string()),
+            magnets::metrics::classifier::Classifier::load(path, &burn::tensor::Device::flex()).err().map(|e| e.to_string()),
+        ];
+        for (i, e) in errors.into_iter().enumerate() {
+            let e = e.unwrap_or_else(|| panic!("reader {i} accepted {shown}"));
+            assert!(e.contains(&shown) && e.contains("not a regular file"), "reader {i}: {e}");
+        }
+    }
+    let e = magnets::data::load_png_dir(&dir).unwrap_err().to_string();
+    assert!(e.contains("pipe.png") && e.contains("not a regular file"), "{e}");
+    std::fs::remove_file(&fifo).unwrap();
+}
