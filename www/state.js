@@ -42,7 +42,11 @@ const FIELDS = new Map(Object.entries({
   c: ['cache', (v) => (/^(off|on|on:[1-9]\d{0,3})$/.test(v) ? { value: v } : { error: `cache “${v}” must be off, on or on:K` })],
   cls: ['cls', (v) => (/^(mix|null|\d{1,4})$/.test(v) ? { value: v } : { error: `class “${v}” must be mix, null or a class number` })],
   seed: ['seed', num(0, 4294967295, true)],
-  temp: ['temp', num(0, 10, false)],
+  // 0 is arg-max; below 0.01, 1/T overflows in the sampler (src/sampling.rs MIN_TEMPERATURE).
+  temp: ['temp', (v) => {
+    const r = num(0, 10, false)(v);
+    return r.value > 0 && r.value < 0.01 ? { error: `temperature ${v} must be 0 or at least 0.01` } : r;
+  }],
   tau: ['tau', num(0, 100, false)],
   g: ['g', num(0, 20, false)],
   cmp: ['cmp', bool],

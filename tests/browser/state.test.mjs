@@ -21,6 +21,12 @@ test('every bad field is reported and falls back on its own', () => {
   for (const k of ['seed', 'temp', 'steps', 'cache', 'cls', 'cmp', 'w', 'tok', 'schedule']) assert.equal(state[k], DEFAULTS[k], k);
 });
 
+test('a temperature the sampler would refuse is reported at parse time', () => {
+  assert.equal(parseHash('#temp=0.005').problems.length, 1);
+  assert.equal(parseHash('#temp=0').state.temp, 0);
+  assert.equal(parseHash('#temp=0.01').state.temp, 0.01);
+});
+
 test('broken percent-escapes and huge hashes do not throw', () => {
   assert.equal(parseHash('#s=%E0%A4%A').problems.length, 1);
   const big = parseHash('#' + 'a=1&'.repeat(1000));
