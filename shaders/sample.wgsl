@@ -137,6 +137,12 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     }
     let position = idx[p.pos_off + row];
     let g = -log(-log(uniform01(p.seed, b, p.step, position, DRAW_CONFIDENCE)));
-    proposals[2u * row] = code;
-    proposals[2u * row + 1u] = bitcast<u32>(log_p + p.noise * g);
+    let confidence = log_p + p.noise * g;
+    // Non-finite logits (weights that overflow) leave the sum or the score NaN or infinite:
+    // flag the row with code 0xffffffff (>= K, which the decode loop refuses). The test reads
+    // the bits, because a compiler may assume floats are finite and drop a `v != v` test.
+    let inf_bits = 0x7f800000u;
+    let bad = (bitcast<u32>(sum) & inf_bits) == inf_bits || (bitcast<u32>(confidence) & inf_bits) == inf_bits;
+    proposals[2u * row] = select(code, 0xffffffffu, bad);
+    proposals[2u * row + 1u] = bitcast<u32>(confidence);
 }

@@ -8,6 +8,15 @@ use crate::error::{Error, Result};
 /// Metadata key holding the model config inside a weights file.
 pub const CONFIG_METADATA_KEY: &str = "magnets.config";
 
+/// Most image tokens N (grid h·w) a model may have.
+pub const MAX_TOKENS: usize = 4096;
+/// Most classes and most nested widths a config may list.
+pub const MAX_CLASSES: usize = 65_535;
+pub const MAX_WIDTHS: usize = 16;
+/// Most parameters a model may have (1 GiB as f32): every size is checked against this before
+/// anything is allocated, so a config cannot make `init` or a loader allocate without bound.
+pub const MAX_PARAMETERS: usize = 1 << 28;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
@@ -34,9 +43,10 @@ fn default_mlp_ratio() -> usize {
 }
 
 impl ModelConfig {
-    /// Number of image tokens N.
+    /// Number of image tokens N (saturating: an unvalidated huge grid reads as too large,
+    /// never as a small wrapped-around number).
     pub fn tokens(&self) -> usize {
-        self.grid[0] * self.grid[1]
+        self.grid[0].saturating_mul(self.grid[1])
     }
     /// Sequence length N + 1 (class slot first).
     pub fn seq_len(&self) -> usize {
@@ -88,14 +98,15 @@ impl ModelConfig {
         if self.grid[0] == 0 || self.grid[1] == 0 {
             return bad(format!("grid {:?} must have positive sides", self.grid));
         }
-        if self.tokens() > 4096 {
-            return bad(format!("grid {:?} has {} tokens; at most 4096 are supported", self.grid, self.tokens()));
+        match self.grid[0].checked_mul(self.grid[1]) {
+            Some(n) if n <= MAX_TOKENS => {}
+            _ => return bad(format!("grid {:?} has more than {MAX_TOKENS} tokens", self.grid)),
         }
         if self.codebook < 2 || self.codebook > 65_535 {
             return bad(format!("codebook {} must be in 2..=65535", self.codebook));
         }
-        if self.classes == 0 {
-            return bad("classes must be at least 1".into());
+        if self.classes == 0 || self.classes > MAX_CLASSES {
+            return bad(format!("classes {} must be in 1..={MAX_CLASSES}", self.classes));
         }
         if self.class_names.len() != self.classes {
             return bad(format!(
@@ -116,8 +127,8 @@ impl ModelConfig {
         if self.mlp_ratio == 0 || self.mlp_ratio > 16 {
             return bad(format!("mlp_ratio {} must be in 1..=16", self.mlp_ratio));
         }
-        if self.widths.is_empty() {
-            return bad("widths must list at least one width".into());
+        if self.widths.is_empty() || self.widths.len() > MAX_WIDTHS {
+            return bad(format!("widths must list 1 to {MAX_WIDTHS} widths, not {}", self.widths.len()));
         }
         if self.widths.len() != self.width_names.len() {
             return bad(format!(
@@ -145,7 +156,27 @@ impl ModelConfig {
                 return bad(format!("width name {name:?} appears twice"));
             }
         }
-        Ok(())
+        match self.checked_parameter_count() {
+            Some(p) if p <= MAX_PARAMETERS => Ok(()),
+            p => bad(format!(
+                "{} parameters is more than the supported {MAX_PARAMETERS}",
+                p.map_or("an overflowing number of".to_string(), |p| p.to_string())
+            )),
+        }
+    }
+
+    /// Parameter count with checked arithmetic (`None` if it overflows `usize`).
+    fn checked_parameter_count(&self) -> Option<usize> {
+        self.tensor_shapes()
+            .iter()
+            .try_fold(0usize, |acc, (_, s)| acc.checked_add(s.iter().try_fold(1usize, |p, &d| p.checked_mul(d))?))
+    }
+
+    /// Reads and validates a standalone config JSON file; errors name the file.
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let text = crate::files::read_text_capped(path, crate::files::MAX_JSON_BYTES)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        Self::from_json(&text).map_err(|e| Error::Config(format!("{}: {}", path.display(), e.detail())))
     }
 
     pub fn from_json(text: &str) -> Result<Self> {

@@ -151,6 +151,16 @@ pub async fn decode<E: Engine>(
                 images * m[t]
             )));
         }
+        // On-device samplers flag non-finite logits with an out-of-range code; a NaN confidence
+        // would otherwise sort anywhere. Either way the output would be garbage: refuse it.
+        if let Some(p) = proposals.iter().find(|p| p.code as usize >= k || !p.confidence.is_finite()) {
+            return Err(Error::NonFinite(format!(
+                "the model produced non-finite logits at decode step {} of {total_steps} (code {}, confidence {})",
+                t + 1,
+                p.code,
+                p.confidence
+            )));
+        }
 
         let to_fix = m[t] - m[t + 1];
         let mut predicted = tokens.clone();
@@ -162,7 +172,7 @@ pub async fn decode<E: Engine>(
                 }
             }
             for (j, &pos) in masked[b].iter().enumerate() {
-                predicted[b][pos] = props[j].code.min(k as u32 - 1);
+                predicted[b][pos] = props[j].code;
             }
             let confidences: Vec<f32> = props.iter().map(|p| p.confidence).collect();
             let mut newly = Vec::with_capacity(to_fix);

@@ -87,7 +87,18 @@ pub async fn propose_on_host<E: Engine + ?Sized>(
     ctx: StepContext,
 ) -> Result<Vec<Proposal>> {
     let logits = engine.forward(req).await?;
-    Ok(propose_from_logits(engine.config().codebook, &logits, req, params, ctx))
+    propose_from_logits(engine.config().codebook, &logits, req, params, ctx)
+}
+
+/// Refuses logits holding NaN or infinities: sampling would silently turn them into code K−1.
+pub fn check_finite_logits(logits: &[f32], ctx: StepContext) -> Result<()> {
+    match logits.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFinite(format!(
+            "the model produced a non-finite logit ({}) at decode step {} of {}",
+            logits[i], ctx.step, ctx.total_steps
+        ))),
+    }
 }
 
 /// CPU sampling shared by every engine that reads logits back.
@@ -97,7 +108,11 @@ pub fn propose_from_logits(
     req: &ForwardRequest<'_>,
     params: &SamplingParams,
     ctx: StepContext,
-) -> Vec<Proposal> {
+) -> Result<Vec<Proposal>> {
+    check_finite_logits(logits, ctx)?;
+    if logits.len() != req.batch * req.logits_per_sequence() * k {
+        return Err(Error::Engine(format!("{} logits for {} rows of {k} codes", logits.len(), req.logit_rows.len())));
+    }
     let m = req.logits_per_sequence();
     let noise = sampling::noise_scale(params, ctx.step, ctx.total_steps);
     let guided = req.batch == 2 * ctx.images && params.uses_guidance();
@@ -115,7 +130,7 @@ pub fn propose_from_logits(
             out.push(sampling::propose(&row, params, b as u32, ctx.step as u32, pos, noise));
         }
     }
-    out
+    Ok(out)
 }
 
 /// Checks a request against the model and the current decode; shared by every engine.
@@ -137,8 +152,11 @@ pub fn check_request(config: &ModelConfig, batch: usize, req: &ForwardRequest<'_
     if let Some(&c) = req.classes.iter().find(|&&c| c > config.null_class()) {
         return bad(format!("class id {c} out of range 0..={}", config.null_class()));
     }
-    if req.logit_rows.len() % req.batch != 0 || req.logit_rows.iter().any(|&p| p == 0 || p as usize > n) {
-        return bad("logit rows must be image positions 1..=N, the same count per sequence".into());
+    if req.logit_rows.is_empty()
+        || req.logit_rows.len() % req.batch != 0
+        || req.logit_rows.iter().any(|&p| p == 0 || p as usize > n)
+    {
+        return bad("logit rows must be image positions 1..=N, the same non-zero count per sequence".into());
     }
     if let Some(rows) = req.rows {
         if rows.is_empty() || rows.len() % req.batch != 0 {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod flops;
 pub mod rng;
 pub mod sampling;

@@ -25,8 +25,9 @@ impl Default for SamplingParams {
 impl SamplingParams {
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |m: &str| Err(crate::Error::Decode(m.to_string()));
-        if !(self.temperature.is_finite() && (0.0..=10.0).contains(&self.temperature)) {
-            return bad("temperature must be between 0 and 10");
+        // 0 means arg-max; a tiny positive T would make 1/T overflow to infinity (NaN scores).
+        if !(self.temperature == 0.0 || (MIN_TEMPERATURE..=10.0).contains(&self.temperature)) {
+            return bad("temperature must be 0 (arg-max) or between 0.01 and 10");
         }
         if !(self.confidence_noise.is_finite() && (0.0..=100.0).contains(&self.confidence_noise)) {
             return bad("confidence noise τ must be between 0 and 100");
@@ -40,6 +41,9 @@ impl SamplingParams {
         self.guidance > 0.0
     }
 }
+
+/// Smallest positive softmax temperature accepted.
+pub const MIN_TEMPERATURE: f32 = 0.01;
 
 /// Counter draws used per masked position.
 pub const DRAW_SAMPLE: u32 = 0;

@@ -121,6 +121,40 @@ impl Schedule {
         }
     }
 
+    /// What `--schedule` and the page's schedule field accept: a schedule string (`S3M3L3XL3`)
+    /// or a preset name (`baseline`/`maskgit`, `magnets`, `reverse`, `const:<width>`) run for
+    /// `steps` steps. The step count is checked before a preset is built, so no request can
+    /// make it allocate more than [`MAX_STEPS`] entries. The result fits the model.
+    pub fn resolve(text: &str, steps: usize, config: &ModelConfig) -> Result<Self> {
+        let text = text.trim();
+        let preset = match text {
+            "baseline" | "maskgit" => Some(Preset::Baseline),
+            "magnets" => Some(Preset::Magnets),
+            "reverse" => Some(Preset::Reverse),
+            t => match t.strip_prefix("const:") {
+                Some(w) => Some(Preset::Constant(config.width_index(w).ok_or_else(|| {
+                    Error::Schedule(format!("unknown width `{w}`; this model has {}", config.width_names.join(", ")))
+                })?)),
+                None => None,
+            },
+        };
+        let schedule = match preset {
+            Some(p) => {
+                let most = config.tokens().min(MAX_STEPS);
+                if steps == 0 || steps > most {
+                    return Err(Error::Schedule(format!(
+                        "{steps} steps: choose 1 to {most} (each step unmasks at least one of the {} tokens)",
+                        config.tokens()
+                    )));
+                }
+                Self::preset(p, config, steps)
+            }
+            None => Self::parse(text, config)?,
+        };
+        schedule.check(config)?;
+        Ok(schedule)
+    }
+
     /// Checks the schedule fits this model: widths exist, 1 ≤ T ≤ N.
     pub fn check(&self, config: &ModelConfig) -> Result<()> {
         if self.steps.is_empty() {

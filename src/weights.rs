@@ -5,10 +5,44 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensorError, SafeTensors, tensor::TensorView};
 
-use crate::config::{CONFIG_METADATA_KEY, ModelConfig};
+use crate::config::{CONFIG_METADATA_KEY, MAX_PARAMETERS, ModelConfig};
 use crate::error::{Error, Result};
+
+/// Largest weights file read: every parameter as f32, plus the largest header safetensors
+/// accepts (100 MB).
+pub const MAX_WEIGHTS_FILE_BYTES: u64 = 4 * MAX_PARAMETERS as u64 + 100_000_000 + 8;
+
+/// Parses a safetensors buffer, telling a truncated file from trailing bytes and from a corrupt
+/// header (the crate reports the first two alike as "incomplete metadata").
+pub fn parse_safetensors(bytes: &[u8]) -> std::result::Result<(HashMap<String, String>, SafeTensors<'_>), String> {
+    let describe = |e: SafeTensorError| match e {
+        SafeTensorError::MetadataIncompleteBuffer => {
+            // read_metadata checked the header itself, so it can be read again here.
+            let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+            let header: Option<safetensors::tensor::Metadata> = serde_json::from_slice(&bytes[8..8 + n]).ok();
+            let have = bytes.len() - 8 - n;
+            match header.map(|h| h.data_len()) {
+                Some(want) if have < want => {
+                    format!("truncated: the header describes {want} bytes of tensor data but the file holds only {have}")
+                }
+                Some(want) => format!("{} unexpected bytes after the {want} bytes of tensor data", have - want),
+                None => "the header does not match the file size".to_string(),
+            }
+        }
+        other => format!("not a readable safetensors file: {other}"),
+    };
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(describe)?;
+    let st = SafeTensors::deserialize(bytes).map_err(describe)?;
+    Ok((meta.metadata().clone().unwrap_or_default(), st))
+}
+
+/// Refuse weights whose activations could leave f32 range: if no residual, query/key/value,
+/// attention score, MLP hidden value or logit can exceed this for any input (see
+/// [`Weights::activation_bound`]), then no sum overflows and LayerNorm's squares stay finite
+/// (D·(2·1e15)² ≪ f32::MAX), on every engine. Trained models are many orders of magnitude below.
+pub const MAX_ACTIVATION_BOUND: f64 = 1e15;
 
 /// A dense row-major f32 tensor on the host.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,21 +120,75 @@ impl Weights {
             unknown.sort();
             return Err(Error::Weights(format!("unknown tensor `{}` for this config", unknown[0])));
         }
+        let (bound, at) = self.activation_bound();
+        if !(bound <= MAX_ACTIVATION_BOUND) {
+            return Err(Error::Weights(format!(
+                "weights too large: activations could reach {bound:.3e} at {at} (the limit is {MAX_ACTIVATION_BOUND:.0e}, \
+                 far above any trained model), so logits would overflow to NaN"
+            )));
+        }
         Ok(())
+    }
+
+    /// An upper bound on |value| of every activation of the full model (which bounds every
+    /// nested sub-model: they use prefixes of the same tensors) for any tokens and classes, and
+    /// where it is largest. Pre-LN blocks: a LayerNorm output is at most √(D−1)·max|γ| + max|β|
+    /// whatever its input; `x·W + b` is at most max over columns of Σ|W|·|x| + |b|; attention
+    /// outputs are convex mixes of values; |GELU(x)| ≤ |x|; the residual adds the branches.
+    /// Computed in f64 (infinite if even that overflows).
+    pub fn activation_bound(&self) -> (f64, String) {
+        let c = &self.config;
+        let max_abs = |name: &str| self.get(name).data.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
+        // Largest column sum of |W| for W [din, dout] (x·W).
+        let col_sum = |name: &str| {
+            let t = self.get(name);
+            let cols = t.shape[1];
+            let mut sums = vec![0.0f64; cols];
+            for row in t.data.chunks(cols) {
+                for (s, v) in sums.iter_mut().zip(row) {
+                    *s += v.abs() as f64;
+                }
+            }
+            sums.into_iter().fold(0.0, f64::max)
+        };
+        let norm = |g: &str, b: &str| ((c.dim.max(2) - 1) as f64).sqrt() * max_abs(g) + max_abs(b);
+        let linear = |x: f64, w: &str, b: &str| x * col_sum(w) + max_abs(b);
+        let mut worst = (0.0f64, String::new());
+        let mut see = |v: f64, at: String| {
+            if !(v <= worst.0) {
+                worst = (v, at);
+            }
+        };
+        let mut r = max_abs("tokens.embedding").max(max_abs("classes.embedding")) + max_abs("positions.embedding");
+        see(r, "the embeddings".into());
+        let hd = c.head_dim as f64;
+        for l in 0..c.depth {
+            let p = |s: &str| format!("blocks.{l}.{s}");
+            let a = norm(&p("norm1.gamma"), &p("norm1.beta"));
+            let (q, k, v) = (
+                linear(a, &p("attn.wq"), &p("attn.bq")),
+                linear(a, &p("attn.wk"), &p("attn.bk")),
+                linear(a, &p("attn.wv"), &p("attn.bv")),
+            );
+            see(q.max(k).max(v), p("attn"));
+            see(hd * q * k / hd.sqrt(), p("attn scores"));
+            r += linear(v, &p("attn.wo"), &p("attn.bo"));
+            let h = linear(norm(&p("norm2.gamma"), &p("norm2.beta")), &p("mlp.w1"), &p("mlp.b1"));
+            see(h, p("mlp"));
+            r += linear(h, &p("mlp.w2"), &p("mlp.b2"));
+            see(r, format!("the residual after blocks.{l}"));
+        }
+        see(linear(norm("final_norm.gamma", "final_norm.beta"), "head.w", "head.b"), "the logits".into());
+        worst
     }
 
     /// Parses and validates a safetensors file (bytes), refusing anything malformed.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
-        let (_, meta) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| Error::Weights(format!("not a readable safetensors file: {e}")))?;
+        let (meta, st) = parse_safetensors(bytes).map_err(Error::Weights)?;
         let config_json = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(CONFIG_METADATA_KEY))
+            .get(CONFIG_METADATA_KEY)
             .ok_or_else(|| Error::Weights(format!("metadata has no `{CONFIG_METADATA_KEY}` config")))?;
         let config = ModelConfig::from_json(config_json)?;
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| Error::Weights(format!("corrupt or truncated safetensors file: {e}")))?;
         let mut tensors = HashMap::new();
         for (name, view) in st.tensors() {
             tensors.insert(name.clone(), host_from_view(&name, &view)?);
@@ -110,12 +198,13 @@ impl Weights {
         Ok(w)
     }
 
+    /// Reads (a regular file, at most [`MAX_WEIGHTS_FILE_BYTES`]) and validates; every error
+    /// names the file.
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Weights(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = crate::files::read_capped(path, MAX_WEIGHTS_FILE_BYTES).map_err(|e| Error::Weights(e.detail()))?;
         Self::from_safetensors(&bytes).map_err(|e| match e {
             Error::Weights(m) => Error::Weights(format!("{}: {m}", path.display())),
-            other => other,
+            other => Error::Weights(format!("{}: {other}", path.display())),
         })
     }
 
@@ -147,7 +236,7 @@ impl Weights {
 
     pub fn save(&self, path: &std::path::Path, dtype: StoredDtype) -> Result<()> {
         let bytes = self.to_safetensors(dtype)?;
-        std::fs::write(path, bytes).map_err(|e| Error::Weights(format!("cannot write {}: {e}", path.display())))
+        crate::files::write(path, bytes)
     }
 
     /// Random initialisation (seeded): truncated-normal-ish weights with std 0.02, zero biases,
@@ -205,7 +294,8 @@ impl Weights {
     }
 }
 
-fn host_from_view(name: &str, view: &TensorView) -> Result<HostTensor> {
+/// One tensor as f32 from F32, F16 or BF16 storage (the model and tokenizer loaders share it).
+pub(crate) fn host_from_view(name: &str, view: &TensorView) -> Result<HostTensor> {
     let shape = view.shape().to_vec();
     let bytes = view.data();
     let data: Vec<f32> = match view.dtype() {

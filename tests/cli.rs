@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+mod common;
+
 fn magnets(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_magnets")).args(args).output().expect("run magnets");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
@@ -96,4 +98,150 @@ fn bench_json_reports_times_ratios_and_flops_per_image() {
         let got = v[key].as_f64().unwrap();
         assert!((got - expected).abs() <= 1e-9 * expected.max(1.0), "{key}: bench {got} vs flops {expected}");
     }
+}
+
+/// `magnets ARGS` that must finish within `secs` (a hang is a failure, not a stuck CI job).
+fn magnets_within(args: &[&str], secs: u64) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_magnets"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run magnets");
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() >= secs {
+            child.kill().unwrap();
+            panic!("magnets {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// Every reproducer of the bad-input report: a non-zero exit within seconds whose message names
+/// the flag or file and the problem — no panic, no abort, no hang, no giant allocation.
+#[test]
+fn bad_input_is_a_clear_error() {
+    use magnets::config::ModelConfig;
+    use magnets::weights::{StoredDtype, Weights};
+    let tiny = Weights::init(&ModelConfig::tiny(), 1).unwrap();
+    let weights = tmp("bad-tiny.safetensors");
+    tiny.save(&weights, StoredDtype::F32).unwrap();
+    let w = weights.to_str().unwrap();
+
+    // Finite but huge weights: NaN logits, which the sampler used to turn into code K-1; now
+    // refused at load (the run-time check behind it is tested in tests/fuzz.rs).
+    let mut huge = tiny.clone();
+    for name in ["blocks.0.mlp.w1", "head.w"] {
+        huge.tensors.get_mut(name).unwrap().data.iter_mut().for_each(|v| *v = 1e38);
+    }
+    let huge_path = tmp("bad-huge.safetensors");
+    huge.save(&huge_path, StoredDtype::F32).unwrap();
+    let huge_w = huge_path.to_str().unwrap();
+
+    // A model config whose grid product wraps around to 64 (= the shipped tensors' N).
+    let wrapped_model = tmp("bad-wrapped-model.safetensors");
+    std::fs::write(
+        &wrapped_model,
+        common::with_config(&common::shipped("models/magnets-emoji.safetensors"), "magnets.config", |c| {
+            c["grid"] = serde_json::json!([9223372036854775816u64, 8])
+        }),
+    )
+    .unwrap();
+    // A tokenizer config whose `4 * grid` wraps around to image_size.
+    let wrapped_tok = tmp("bad-wrapped-tokenizer.safetensors");
+    std::fs::write(
+        &wrapped_tok,
+        common::with_config(&common::shipped("models/tokenizer-decoder.safetensors"), "magnets.tokenizer", |c| {
+            c["grid"] = serde_json::json!([4611686018427387912u64, 4611686018427387912u64])
+        }),
+    )
+    .unwrap();
+    // A tokenizer whose weights would overflow (f32, ×1e30).
+    let big_tok = tmp("bad-huge-tokenizer.safetensors");
+    let mut t = magnets::tokenizer::TokenizerWeights::load(&common::repo_file("models/tokenizer-decoder.safetensors")).unwrap();
+    t.tensors.values_mut().for_each(|x| x.data.iter_mut().for_each(|v| *v *= 1e30));
+    std::fs::write(&big_tok, common::raw_f32_file(&t.tensors, "magnets.tokenizer", &serde_json::to_string(&t.config).unwrap())).unwrap();
+    // A truncated tensor section.
+    let truncated = tmp("bad-truncated.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
+    // A huge model config, a FIFO, a directory, requests with empty positions.
+    let huge_config = tmp("bad-huge-config.json");
+    let mut c: serde_json::Value = serde_json::from_str(&ModelConfig::tiny().to_json()).unwrap();
+    c["dim"] = serde_json::json!(8192);
+    c["depth"] = serde_json::json!(64);
+    c["widths"] = serde_json::json!([1024, 2048, 4096, 8192]);
+    c["head_dim"] = serde_json::json!(64);
+    c["mlp_ratio"] = serde_json::json!(16);
+    std::fs::write(&huge_config, c.to_string()).unwrap();
+    let fifo = tmp("bad-fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let fifo = fifo.to_str().unwrap();
+    let empty_positions = tmp("bad-positions.json");
+    let n = ModelConfig::tiny().tokens();
+    std::fs::write(&empty_positions, serde_json::json!({"tokens": [vec![0; n]], "classes": [0], "width": "S", "positions": []}).to_string()).unwrap();
+    let empty_row = tmp("bad-positions-row.json");
+    std::fs::write(&empty_row, serde_json::json!({"tokens": [vec![0; n]], "classes": [0], "width": "S", "positions": [[]]}).to_string()).unwrap();
+    let a_file = tmp("bad-a-file");
+    std::fs::write(&a_file, "x").unwrap();
+    let under_file = a_file.join("out");
+    let (empty_positions, empty_row) = (empty_positions.to_str().unwrap(), empty_row.to_str().unwrap());
+    let (wrapped_model, wrapped_tok, big_tok) =
+        (wrapped_model.to_str().unwrap(), wrapped_tok.to_str().unwrap(), big_tok.to_str().unwrap());
+    let dir = tmp("bad-out");
+    let dir = dir.to_str().unwrap();
+
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["generate", "--weights", w, "--steps", "18446744073709551615"], vec!["--steps", "choose 1 to"]),
+        (vec!["generate", "--weights", w, "--steps", "1000000000000"], vec!["--steps", "choose 1 to"]),
+        (vec!["generate", "--weights", w, "--steps", "1000000000"], vec!["--steps"]),
+        (vec!["generate", "--weights", w, "--steps", "0"], vec!["--steps"]),
+        (vec!["generate", "--weights", w, "--batch", "1000000000000"], vec!["--batch", "1 to 64"]),
+        (vec!["generate", "--weights", w, "--batch", "0"], vec!["--batch", "1 to 64"]),
+        (vec!["generate", "--weights", w, "--class", "0,1", "--batch", "3"], vec!["--class", "--batch"]),
+        (vec!["generate", "--weights", w, "--refresh-every", "0"], vec!["--refresh-every"]),
+        (vec!["generate", "--weights", w, "--temperature", "1e-40"], vec!["temperature"]),
+        (vec!["generate", "--weights", w, "--tokenizer", "models/tokenizer.safetensors"], vec!["--out"]),
+        (vec!["generate", "--weights", huge_w], vec!["too large", huge_w]),
+        (vec!["flops", "--weights", huge_w], vec!["too large", huge_w]),
+        (vec!["forward", "--weights", huge_w, "--request", empty_positions], vec!["too large", huge_w]),
+        (vec!["flops", "--weights", wrapped_model], vec![wrapped_model, "grid"]),
+        (vec!["generate", "--weights", wrapped_model], vec![wrapped_model, "grid"]),
+        (vec!["generate", "--weights", w, "--tokenizer", wrapped_tok, "--out", dir], vec![wrapped_tok, "grid"]),
+        (vec!["web-assets", "--tokenizer", wrapped_tok, "--decoder-out", "/tmp/x", "--palette-out", "/tmp/y"], vec![wrapped_tok, "grid"]),
+        (vec!["generate", "--weights", w, "--tokenizer", big_tok, "--out", dir], vec![big_tok, "too large"]),
+        (vec!["generate", "--weights", truncated.to_str().unwrap()], vec!["truncated"]),
+        (vec!["generate", "--weights", "/dev/zero"], vec!["/dev/zero", "not a regular file"]),
+        (vec!["generate", "--weights", fifo], vec![fifo, "not a regular file"]),
+        (vec!["generate", "--weights", "models"], vec!["models", "not a regular file"]),
+        (vec!["forward", "--weights", w, "--request", "/dev/zero"], vec!["/dev/zero", "not a regular file"]),
+        (vec!["forward", "--weights", w, "--request", fifo], vec![fifo, "not a regular file"]),
+        (vec!["forward", "--weights", w, "--request", empty_positions], vec![empty_positions, "positions"]),
+        (vec!["forward", "--weights", w, "--request", empty_row], vec![empty_row, "positions"]),
+        (vec!["init", "--config", huge_config.to_str().unwrap(), "--out", "/tmp/never.safetensors"], vec!["parameters", "bad-huge-config.json"]),
+        (vec!["flops", "--config", "/dev/zero"], vec!["/dev/zero", "not a regular file"]),
+        (vec!["flops", "--config", a_file.to_str().unwrap()], vec!["bad-a-file", "invalid config JSON"]),
+        (vec!["generate", "--weights", w, "--out", a_file.to_str().unwrap()], vec!["bad-a-file"]),
+        (vec!["generate", "--weights", w, "--out", under_file.to_str().unwrap()], vec!["bad-a-file/out"]),
+        (vec!["eval", "--weights", w, "--samples", "10000000000"], vec!["--samples"]),
+        (vec!["eval", "--weights", w, "--samples", "4294967298"], vec!["--samples"]),
+        (vec!["eval", "--weights", w, "--samples", "1"], vec!["--samples"]),
+        (vec!["eval", "--weights", w, "--batch", "0"], vec!["--batch"]),
+        (vec!["eval-images", "--images", dir, "--limit", "0"], vec!["--limit"]),
+        (vec!["bench", "--weights", w, "--batch", "0"], vec!["--batch"]),
+        (vec!["train-tokenizer", "--log-every", "0"], vec!["--log-every"]),
+    ];
+    for (args, needles) in &cases {
+        let (ok, _, err) = magnets_within(args, 60);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(!err.contains("panicked") && !err.contains("memory allocation"), "{args:?}: {err}");
+        for needle in needles {
+            assert!(err.contains(needle), "{args:?}: `{needle}` missing from: {err}");
+        }
+    }
+    println!("cli: {} bad-input cases, each a clear error", cases.len());
 }

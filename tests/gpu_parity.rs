@@ -321,7 +321,7 @@ fn device_sampling_matches_cpu_sampling() {
             let params = SamplingParams { seed: 7, temperature, guidance, ..Default::default() };
             let ctx = StepContext { step: 2, total_steps: 8, images };
             let logits = pollster::block_on(g.forward(&req)).unwrap();
-            let cpu = propose_from_logits(config.codebook, &logits, &req, &params, ctx);
+            let cpu = propose_from_logits(config.codebook, &logits, &req, &params, ctx).unwrap();
             let dev = pollster::block_on(g.propose(&req, &params, ctx)).unwrap();
             assert_eq!(dev.len(), cpu.len());
             let codes_differ = dev.iter().zip(&cpu).filter(|(a, b)| a.code != b.code).count();

@@ -200,3 +200,60 @@ fn shipped_web_assets_match_the_tokenizer_and_preview_its_images() {
     eprintln!("palette mosaic MSE {right:.3}, shuffled {shuffled:.3}");
     assert!(right < 0.25 * shuffled, "palette mosaic MSE {right:.3} vs shuffled {shuffled:.3}");
 }
+
+#[test]
+fn tokenizer_config_sizes_that_overflow_are_refused() {
+    // 4 · grid wraps around to 32 = image_size in usize.
+    let c = TokenizerConfig { grid: [4611686018427387912, 4611686018427387912], ..Default::default() };
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("grid"), "{e}");
+    for c in [
+        TokenizerConfig { hidden: 1 << 40, ..Default::default() },
+        TokenizerConfig { code_dim: usize::MAX, ..Default::default() },
+        TokenizerConfig { grid: [65, 65], image_size: 260, ..Default::default() },
+    ] {
+        assert!(c.validate().is_err(), "{c:?}");
+    }
+}
+
+#[test]
+fn bf16_tokenizer_files_load_like_the_model_loader() {
+    let w = random_weights(&small_config());
+    let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = w
+        .tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.shape.clone(), t.data.iter().flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect()))
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = bufs
+        .iter()
+        .map(|(n, s, b)| (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::BF16, s.clone(), b).unwrap()))
+        .collect();
+    let meta = std::collections::HashMap::from([("magnets.tokenizer".to_string(), serde_json::to_string(&w.config).unwrap())]);
+    let back = TokenizerWeights::from_safetensors(&safetensors::serialize(views, Some(meta)).unwrap()).unwrap();
+    for (name, t) in &w.tensors {
+        for (a, b) in t.data.iter().zip(&back.tensors[name].data) {
+            assert!((a - b).abs() <= 1e-2 * a.abs().max(1e-3), "{name}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn weights_that_would_overflow_the_decoder_are_refused_at_load_and_at_run_time() {
+    let shipped = TokenizerWeights::load(std::path::Path::new("models/tokenizer.safetensors")).unwrap();
+    let bound = shipped.activation_bound();
+    println!("shipped tokenizer: decoder activations bounded by {bound:.3e}");
+    assert!(bound.is_finite() && bound < 1e-6 * magnets::tokenizer::weights::MAX_ACTIVATION_BOUND, "{bound}");
+    let mut huge = shipped.decoder_only();
+    for t in huge.tensors.values_mut() {
+        t.data.iter_mut().for_each(|v| *v *= 1e30);
+    }
+    let e = huge.validate().unwrap_err().to_string();
+    assert!(e.contains("too large"), "{e}");
+    // Bypassing validation (the fields are public), the decoder itself refuses to return the
+    // black image that the sigmoid would make of infinite activations.
+    let codes: Vec<u32> = (0..64).collect();
+    match try_cpu_decode(&huge, &codes) {
+        Err(magnets::Error::NonFinite(m)) => assert!(m.contains("tokenizer"), "{m}"),
+        other => panic!("expected a non-finite error, got {:?}", other.map(|p| p.len())),
+    }
+}

@@ -135,3 +135,63 @@ fn config_json_rejects_unknown_keys() {
     let e = ModelConfig::from_json(&v.to_string()).unwrap_err().to_string();
     assert!(e.contains("unknown field"), "{e}");
 }
+
+#[test]
+fn sizes_that_overflow_or_exceed_the_limits_are_refused() {
+    // grid[0]·grid[1] wraps around to 64 in usize: once accepted, contradicting its tensors.
+    let mut v: serde_json::Value = serde_json::from_str(&ModelConfig::tiny().to_json()).unwrap();
+    v["grid"] = serde_json::json!([9223372036854775816u64, 8]);
+    let e = ModelConfig::from_json(&v.to_string()).unwrap_err().to_string();
+    assert!(e.contains("grid") && e.contains("4096"), "{e}");
+    // A config that is valid in form but would allocate ~155 G parameters.
+    let mut c = ModelConfig::tiny();
+    (c.dim, c.depth, c.head_dim, c.mlp_ratio, c.widths) = (8192, 64, 64, 16, vec![1024, 2048, 4096, 8192]);
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("parameters"), "{e}");
+    assert!(Weights::init(&c, 0).is_err(), "init checks before allocating");
+    // Too many classes or widths.
+    let mut c = ModelConfig::tiny();
+    c.classes = 1 << 40;
+    assert!(c.validate().unwrap_err().to_string().contains("classes"));
+}
+
+#[test]
+fn truncated_data_and_trailing_bytes_say_so() {
+    let bytes = good().to_safetensors(StoredDtype::F16).unwrap();
+    let e = load_err(&bytes[..bytes.len() - 10]);
+    assert!(e.contains("truncated") && e.contains("holds only"), "{e}");
+    let mut longer = bytes.clone();
+    longer.extend([0u8; 5]);
+    let e = load_err(&longer);
+    assert!(e.contains("5 unexpected bytes"), "{e}");
+}
+
+#[test]
+fn load_names_the_file_and_refuses_what_is_not_a_regular_file() {
+    for path in ["/dev/zero", "models", "/nonexistent/x.safetensors"] {
+        let e = Weights::load(std::path::Path::new(path)).unwrap_err().to_string();
+        assert!(e.contains(path), "{path}: {e}");
+    }
+    assert!(Weights::load(std::path::Path::new("/dev/zero")).unwrap_err().to_string().contains("not a regular file"));
+    // A config problem inside a file names the file too.
+    let mut c = ModelConfig::tiny();
+    c.depth = 0;
+    let dir = std::env::temp_dir().join(format!("magnets-weights-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad-config.safetensors");
+    std::fs::write(&path, raw_serialise(&c.to_json(), &good().tensors, safetensors::Dtype::F32)).unwrap();
+    let e = Weights::load(&path).unwrap_err().to_string();
+    assert!(e.contains("bad-config.safetensors") && e.contains("depth"), "{e}");
+}
+
+#[test]
+fn shipped_model_is_far_inside_the_activation_bound_and_huge_weights_are_not() {
+    let w = Weights::load(std::path::Path::new("models/magnets-emoji.safetensors")).unwrap();
+    let (bound, at) = w.activation_bound();
+    println!("shipped model: activations bounded by {bound:.3e} (largest at {at})");
+    assert!(bound < 1e-6 * magnets::weights::MAX_ACTIVATION_BOUND, "{bound} at {at}");
+    let mut huge = w.clone();
+    huge.tensors.get_mut("blocks.0.mlp.w1").unwrap().data.iter_mut().for_each(|v| *v *= 1e30);
+    let e = huge.validate().unwrap_err().to_string();
+    assert!(e.contains("too large") && e.contains("blocks.0"), "{e}");
+}

@@ -23,7 +23,7 @@ const num = (lo, hi, int) => (v) => {
   const x = Number(v);
   if (int && !Number.isInteger(x)) return { error: `“${v}” is not a whole number` };
   if (x < lo || x > hi) return { error: `${v} is outside ${lo}…${hi}` };
-  return { value: x };
+  return { value: x + 0 }; // -0 → 0, so the state formats back to the same link
 };
 const bool = (v) => (v === '1' || v === 'true' ? { value: true } : v === '0' || v === 'false' ? { value: false } : { error: `“${v}” is not 0 or 1` });
 const relUrl = (v) => {
@@ -34,13 +34,19 @@ const relUrl = (v) => {
   return { value: v };
 };
 
-const FIELDS = {
+// URL key → [state name, parser]. A Map, so keys such as `__proto__`, `constructor` or
+// `toString` are unknown settings, never something inherited from Object.prototype.
+const FIELDS = new Map(Object.entries({
   s: ['schedule', (v) => (/^[A-Za-z0-9:]{1,200}$/.test(v) ? { value: v } : { error: `“${v}” is not a schedule like S3M3L3XL3` })],
   T: ['steps', num(1, 1024, true)],
   c: ['cache', (v) => (/^(off|on|on:[1-9]\d{0,3})$/.test(v) ? { value: v } : { error: `cache “${v}” must be off, on or on:K` })],
   cls: ['cls', (v) => (/^(mix|null|\d{1,4})$/.test(v) ? { value: v } : { error: `class “${v}” must be mix, null or a class number` })],
   seed: ['seed', num(0, 4294967295, true)],
-  temp: ['temp', num(0, 10, false)],
+  // 0 is arg-max; below 0.01, 1/T overflows in the sampler (src/sampling.rs MIN_TEMPERATURE).
+  temp: ['temp', (v) => {
+    const r = num(0, 10, false)(v);
+    return r.value > 0 && r.value < 0.01 ? { error: `temperature ${v} must be 0 or at least 0.01` } : r;
+  }],
   tau: ['tau', num(0, 100, false)],
   g: ['g', num(0, 20, false)],
   cmp: ['cmp', bool],
@@ -49,7 +55,7 @@ const FIELDS = {
   w: ['w', relUrl],
   tok: ['tok', relUrl],
   cpu: ['cpu', bool],
-};
+}));
 
 // Returns {state, problems[]}.
 export function parseHash(hash) {
@@ -69,7 +75,7 @@ export function parseHash(hash) {
       problems.push(`“${part.slice(0, 40)}” is not valid URL text`);
       continue;
     }
-    const field = FIELDS[key];
+    const field = FIELDS.get(key);
     if (!field) { problems.push(`unknown setting “${key.slice(0, 40)}”`); continue; }
     const r = field[1](raw);
     if (r.error) problems.push(`${key}: ${r.error}; using ${String(DEFAULTS[field[0]])}`);
@@ -80,7 +86,7 @@ export function parseHash(hash) {
 
 export function formatHash(state, { includeDefaults = false } = {}) {
   const parts = [];
-  for (const [key, [name]] of Object.entries(FIELDS)) {
+  for (const [key, [name]] of FIELDS) {
     const v = state[name];
     if (!includeDefaults && v === DEFAULTS[name]) continue;
     const text = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);

@@ -82,13 +82,13 @@ fn median(mut runs: Vec<Timed>) -> Timed {
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
+    super::common::check_count("--batch", a.batch, magnets::decode::MAX_IMAGES)?;
+    super::common::check_count("--repeats", a.repeats, 1000)?;
     let weights = match &a.weights {
         Some(p) => Weights::load(p)?,
         None => {
             let config = match &a.config {
-                Some(p) => ModelConfig::from_json(&std::fs::read_to_string(p).map_err(|e| {
-                    magnets::Error::Config(format!("cannot read {}: {e}", p.display()))
-                })?)?,
+                Some(p) => ModelConfig::load(p)?,
                 None => default_config()?,
             };
             Weights::init(&config, 0)?

@@ -11,33 +11,37 @@ use magnets::weights::Weights;
 pub const DEFAULT_WEIGHTS: &str = "models/magnets-emoji.safetensors";
 
 pub fn load_weights(path: &Option<PathBuf>) -> magnets::Result<Weights> {
-    let p = path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_WEIGHTS));
-    Weights::load(&p)
+    Weights::load(&weights_path(path))
 }
 
-/// `--schedule` accepts a schedule string or a preset name: baseline, magnets, reverse.
+pub fn weights_path(path: &Option<PathBuf>) -> PathBuf {
+    path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_WEIGHTS))
+}
+
+/// `--schedule` accepts a schedule string or a preset name (baseline, magnets, reverse,
+/// const:W) run for `--steps` steps; errors name the flag.
 pub fn parse_schedule(text: &str, steps: usize, config: &ModelConfig) -> magnets::Result<Schedule> {
-    use magnets::schedule::Preset;
-    let preset = match text {
-        "baseline" | "maskgit" => Some(Preset::Baseline),
-        "magnets" => Some(Preset::Magnets),
-        "reverse" => Some(Preset::Reverse),
-        _ => None,
-    };
-    let s = match preset {
-        Some(p) => Schedule::preset(p, config, steps),
-        None => Schedule::parse(text, config)?,
-    };
-    s.check(config)?;
-    Ok(s)
+    Schedule::resolve(text, steps, config)
+        .map_err(|e| magnets::Error::Schedule(format!("--schedule {text} --steps {steps}: {}", e.detail())))
+}
+
+/// A count flag that must lie in `1..=most` (zero is an error, never silently one).
+pub fn check_count(flag: &str, value: usize, most: usize) -> magnets::Result<usize> {
+    if value == 0 || value > most {
+        return Err(magnets::Error::Other(format!("{flag} {value}: use 1 to {most}")));
+    }
+    Ok(value)
 }
 
 pub fn parse_cache(text: &str, refresh_every: Option<usize>) -> magnets::Result<CachePolicy> {
-    let policy = CachePolicy::parse(text)?;
-    Ok(match (policy, refresh_every) {
-        (CachePolicy::On { .. }, Some(k)) if k > 0 => CachePolicy::On { refresh_every: Some(k) },
-        (p, _) => p,
-    })
+    let policy = CachePolicy::parse(text).map_err(|e| magnets::Error::Schedule(format!("--cache: {}", e.detail())))?;
+    match (policy, refresh_every) {
+        (_, None) => Ok(policy),
+        (CachePolicy::On { .. }, Some(k)) => {
+            Ok(CachePolicy::On { refresh_every: Some(check_count("--refresh-every", k, magnets::schedule::MAX_STEPS)?) })
+        }
+        (CachePolicy::Off, Some(_)) => Err(magnets::Error::Other("--refresh-every needs --cache on".into())),
+    }
 }
 
 /// Schedule, cache, sampling and engine options shared by `generate` and `eval`.
@@ -72,8 +76,11 @@ impl DecodeArgs {
     pub fn cache_policy(&self) -> magnets::Result<CachePolicy> {
         parse_cache(&self.cache, self.refresh_every)
     }
-    pub fn sampling(&self, seed: u32) -> SamplingParams {
-        SamplingParams { seed, temperature: self.temperature, confidence_noise: self.noise, guidance: self.guidance }
+    /// Sampling settings, checked here so an error names the flags.
+    pub fn sampling(&self, seed: u32) -> magnets::Result<SamplingParams> {
+        let s = SamplingParams { seed, temperature: self.temperature, confidence_noise: self.noise, guidance: self.guidance };
+        s.validate().map_err(|e| magnets::Error::Decode(format!("--temperature/--noise/--guidance: {}", e.detail())))?;
+        Ok(s)
     }
     pub fn gpu(&self) -> bool {
         self.engine == "gpu"

@@ -7,11 +7,15 @@ use std::path::{Path, PathBuf};
 use magnets::decode::{DecodeRequest, MAX_IMAGES, decode};
 use magnets::reference::ReferenceEngine;
 use magnets::sampling::SamplingParams;
+use magnets::tokenizer::TokenizerWeights;
 use magnets::weights::Weights;
 
 use magnets::schedule::{CachePolicy, Schedule};
 
-use super::common::{DecodeArgs, load_weights, parse_schedule};
+use super::common::{DecodeArgs, check_count, parse_schedule, weights_path};
+
+/// Most images one `eval` scores (every image is held in memory; the reported rows use 10,000).
+pub const MAX_EVAL_SAMPLES: usize = 100_000;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,7 +39,7 @@ pub struct Args {
     /// Also write a sample grid PNG here (first 8 images of each class, one row per class).
     #[arg(long)]
     pub grid: Option<PathBuf>,
-    /// Images per batch (≤ 64).
+    /// Images per batch (1..=64).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
     /// FID-emoji classifier weights.
@@ -60,7 +64,7 @@ pub fn generate(
     gpu: bool,
     batch: usize,
 ) -> magnets::Result<(Vec<Vec<u32>>, u64, u64)> {
-    let batch = batch.clamp(1, MAX_IMAGES);
+    let batch = check_count("--batch", batch, MAX_IMAGES)?;
     let mut tokens = Vec::with_capacity(classes.len());
     let (mut flops, mut base) = (0u64, 0u64);
     let mut run = |e: &mut dyn FnMut(&DecodeRequest) -> magnets::Result<magnets::decode::DecodeTrace>| -> magnets::Result<()> {
@@ -105,8 +109,12 @@ pub fn generate_tokens(
 
 /// Decodes codes to `[32·32·3]` HWC RGB images in [0, 1] with the plain-Rust VQ decoder.
 pub fn decode_images(tokenizer: &Path, tokens: &[Vec<u32>]) -> magnets::Result<Vec<Vec<f32>>> {
-    let tw = magnets::tokenizer::TokenizerWeights::load(tokenizer)?;
-    tokens.iter().map(|t| magnets::tokenizer::try_cpu_decode(&tw, t)).collect()
+    let tw = TokenizerWeights::load(tokenizer)?;
+    decode_with(&tw, tokenizer, tokens)
+}
+
+fn decode_with(tw: &TokenizerWeights, path: &Path, tokens: &[Vec<u32>]) -> magnets::Result<Vec<Vec<f32>>> {
+    tokens.iter().map(|t| magnets::tokenizer::try_cpu_decode(tw, t).map_err(|e| e.blame_file(path))).collect()
 }
 
 /// Writes decoded images as a grid with `cols` images per row (1 px white gutter).
@@ -135,24 +143,41 @@ pub fn write_image_grid(images: &[Vec<f32>], cols: usize, out: &Path) -> magnets
             }
         }
     }
-    if let Some(d) = out.parent() {
-        std::fs::create_dir_all(d)?;
+    if let Some(d) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        magnets::files::create_dir(d)?;
     }
     magnets::data::write_png(out, &rgb, w as u32, h as u32)
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
-    let weights = load_weights(&a.weights)?;
+    // FID needs at least two images; every limit is checked before anything is allocated.
+    if a.samples < 2 || a.samples > MAX_EVAL_SAMPLES {
+        return Err(magnets::Error::Other(format!("--samples {}: use 2 to {MAX_EVAL_SAMPLES}", a.samples)));
+    }
+    check_count("--batch", a.batch, MAX_IMAGES)?;
+    let weights_file = weights_path(&a.weights);
+    let weights = Weights::load(&weights_file)?;
     let config = weights.config.clone();
+    // The tokenizer (and its fit to the model) is checked before minutes of decoding.
+    let tokenizer = super::load_tokenizer_for(&a.tokenizer, &config)?;
+    let ev = magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?;
+    // Output folders too: a bad --out must not cost the decode.
+    for dir in [a.out.clone(), a.grid.as_ref().and_then(|g| g.parent()).filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf)]
+        .into_iter()
+        .flatten()
+    {
+        magnets::files::create_dir(&dir)?;
+    }
     let c = config.classes as u32;
     let classes: Vec<u32> = (0..a.samples as u32).map(|i| i % c).collect();
-    let sampling = a.decode.sampling(a.seed);
+    let sampling = a.decode.sampling(a.seed)?;
     let schedule = a.decode.schedule(&config)?;
     let cache = a.decode.cache_policy()?;
     let start = web_time::Instant::now();
-    let (tokens, flops, base) = generate(&weights, &schedule, cache, &classes, sampling, a.decode.gpu(), a.batch)?;
+    let (tokens, flops, base) = generate(&weights, &schedule, cache, &classes, sampling, a.decode.gpu(), a.batch)
+        .map_err(|e| e.blame_file(&weights_file))?;
     let gen_seconds = start.elapsed().as_secs_f64();
-    let images = decode_images(&a.tokenizer, &tokens)?;
+    let images = decode_with(&tokenizer, &a.tokenizer, &tokens)?;
     if let Some(g) = &a.grid {
         // Up to 8 per class, one row per class.
         let per = 8.min(a.samples / c as usize).max(1);
@@ -164,13 +189,12 @@ pub fn run(a: Args) -> magnets::Result<()> {
     }
     let u8_images: Vec<Vec<u8>> = images.iter().map(|i| magnets::tokenizer::to_u8(i)).collect();
     if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir)?;
+        magnets::files::create_dir(dir)?;
         let s = magnets::data::IMAGE_SIZE as u32;
         for (i, (img, k)) in u8_images.iter().zip(&classes).enumerate() {
             magnets::data::write_png(&dir.join(format!("{i:05}_{k}.png")), img, s, s)?;
         }
     }
-    let ev = magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?;
     let m = ev.evaluate(&u8_images, Some(&classes))?;
     let n = a.samples.max(1) as f64;
     let out = serde_json::json!({

@@ -40,6 +40,9 @@ fn parse_label(s: &str) -> Option<u32> {
 
 pub fn run(a: Args) -> magnets::Result<()> {
     let err = |m: String| magnets::Error::Data(m);
+    if a.limit.is_some_and(|k| k < 2) {
+        return Err(err(format!("--limit {}: FID needs at least 2 images", a.limit.unwrap_or(0))));
+    }
     let ds = EmojiDataset::load(&a.data)?;
     let split = |s: &str| if s == "train" { Split::Train } else { Split::HeldOut };
     let reference = ds.subset(&ds.indices(split(&a.reference)));
@@ -66,7 +69,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
                 })
                 .collect::<magnets::Result<_>>()?
         } else {
-            let text = std::fs::read_to_string(spec).map_err(|e| err(format!("cannot read {spec}: {e}")))?;
+            let text = magnets::files::read_text_capped(std::path::Path::new(spec), magnets::files::MAX_JSON_BYTES)?;
             let v: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| err(format!("{spec}: expected a JSON array: {e}")))?;
             v.iter()
                 .map(|x| match x {
@@ -79,9 +82,15 @@ pub fn run(a: Args) -> magnets::Result<()> {
         };
         labels = Some(l);
     }
+    let count = images.len() / magnets::data::IMAGE_BYTES;
+    if let Some(k) = a.limit {
+        if k > count {
+            return Err(err(format!("--limit {k}: there are only {count} images")));
+        }
+    }
     let (images, labels) = match a.limit {
-        Some(k) if k >= 2 && k < images.len() / magnets::data::IMAGE_BYTES => {
-            let n = images.len() / magnets::data::IMAGE_BYTES;
+        Some(k) if k < count => {
+            let n = count;
             let pick: Vec<usize> = (0..k).map(|i| i * n / k).collect();
             let imgs: Vec<u8> = pick.iter().flat_map(|&i| images[i * magnets::data::IMAGE_BYTES..(i + 1) * magnets::data::IMAGE_BYTES].iter().copied()).collect();
             // Mismatched label counts pass through unchanged and are refused by the evaluator.

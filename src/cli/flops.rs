@@ -34,9 +34,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> magnets::Result<()> {
     let config = match &a.config {
-        Some(p) => ModelConfig::from_json(
-            &std::fs::read_to_string(p).map_err(|e| magnets::Error::Config(format!("{}: {e}", p.display())))?,
-        )?,
+        Some(p) => ModelConfig::load(p)?,
         None => load_weights(&a.weights)?.config,
     };
     let schedule = parse_schedule(&a.schedule, a.steps, &config)?;

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use magnets::decode::{DecodeRequest, DecodeTrace, decode};
+use magnets::decode::{DecodeRequest, DecodeTrace, MAX_IMAGES, decode};
 use magnets::reference::ReferenceEngine;
 
-use super::common::{DecodeArgs, load_weights};
+use super::common::{DecodeArgs, check_count, weights_path};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,8 +17,9 @@ pub struct Args {
     /// `null` (or the class count) asks for unconditional images.
     #[arg(long, default_value = "0")]
     pub class: String,
-    #[arg(long, default_value_t = 1)]
-    pub batch: usize,
+    /// Images (1..=64); defaults to the number of classes listed.
+    #[arg(long)]
+    pub batch: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u32,
     #[command(flatten)]
@@ -26,12 +27,14 @@ pub struct Args {
     /// Output directory: trace.json (+ PNGs with a tokenizer).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// VQ tokenizer weights, to write PNGs.
-    #[arg(long)]
+    /// VQ tokenizer weights, to write PNGs (into `--out`).
+    #[arg(long, requires = "out")]
     pub tokenizer: Option<PathBuf>,
 }
 
-pub fn parse_classes(text: &str, batch: usize, config: &magnets::config::ModelConfig) -> magnets::Result<Vec<u32>> {
+/// One class per image: a single value repeated `batch` times (default once), or a list whose
+/// length `--batch` must then match.
+pub fn parse_classes(text: &str, batch: Option<usize>, config: &magnets::config::ModelConfig) -> magnets::Result<Vec<u32>> {
     let one = |s: &str| -> magnets::Result<u32> {
         let s = s.trim();
         if s == "null" {
@@ -47,20 +50,34 @@ pub fn parse_classes(text: &str, batch: usize, config: &magnets::config::ModelCo
             .iter()
             .position(|n| n.eq_ignore_ascii_case(s))
             .map(|i| i as u32)
-            .ok_or_else(|| magnets::Error::Decode(format!("unknown class `{s}`; classes: {}", config.class_names.join(", "))))
+            .ok_or_else(|| magnets::Error::Decode(format!("--class: unknown class `{s}`; classes: {}", config.class_names.join(", "))))
     };
-    let list: Vec<u32> = text.split(',').map(one).collect::<magnets::Result<_>>()?;
-    Ok(if list.len() == 1 { vec![list[0]; batch.max(1)] } else { list })
+    let list: Vec<u32> = text.split(',').take(MAX_IMAGES + 1).map(one).collect::<magnets::Result<_>>()?;
+    if list.len() > MAX_IMAGES {
+        return Err(magnets::Error::Other(format!("--class lists more than {MAX_IMAGES} classes (one per image)")));
+    }
+    let batch = check_count("--batch", batch.unwrap_or(list.len()), MAX_IMAGES)?;
+    match list.len() {
+        1 => Ok(vec![list[0]; batch]),
+        n if n == batch => Ok(list),
+        n => Err(magnets::Error::Other(format!("--class lists {n} classes but --batch is {batch}"))),
+    }
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
-    let weights = load_weights(&a.weights)?;
+    let weights_file = weights_path(&a.weights);
+    let weights = magnets::weights::Weights::load(&weights_file)?;
     let config = weights.config.clone();
+    // Everything that can be refused is checked before the decode, so an error costs nothing.
+    let tokenizer = a.tokenizer.as_ref().map(|p| super::load_tokenizer_for(p, &config)).transpose()?;
+    if let Some(dir) = &a.out {
+        magnets::files::create_dir(dir)?;
+    }
     let req = DecodeRequest {
         schedule: a.decode.schedule(&config)?,
         cache: a.decode.cache_policy()?,
         classes: parse_classes(&a.class, a.batch, &config)?,
-        sampling: a.decode.sampling(a.seed),
+        sampling: a.decode.sampling(a.seed)?,
     };
     let print_step = |s: &magnets::decode::StepTrace| {
         eprintln!(
@@ -78,10 +95,11 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let trace: DecodeTrace = match a.decode.gpu() {
         false => {
             let mut e = ReferenceEngine::cpu(&weights);
-            pollster::block_on(decode(&mut e, &req, print_step))?
+            pollster::block_on(decode(&mut e, &req, print_step))
         }
-        _ => super::gpu_engine(&weights, |e| pollster::block_on(decode(e, &req, print_step)))?,
-    };
+        _ => super::gpu_engine(&weights, |e| pollster::block_on(decode(e, &req, print_step))),
+    }
+    .map_err(|e| e.blame_file(&weights_file))?;
     eprintln!(
         "{}: {} images, {:.4} GFLOPs/image vs baseline {:.4} ({:.2}x less), {:.1} ms",
         trace.engine,
@@ -93,10 +111,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
     );
     match &a.out {
         Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            std::fs::write(dir.join("trace.json"), serde_json::to_string(&trace).expect("serialisable"))?;
-            if let Some(tok) = &a.tokenizer {
-                super::write_pngs(tok, &trace.tokens, dir)?;
+            magnets::files::create_dir(dir)?;
+            magnets::files::write(&dir.join("trace.json"), serde_json::to_string(&trace).expect("serialisable"))?;
+            if let (Some(tok), Some(path)) = (&tokenizer, &a.tokenizer) {
+                super::write_pngs(tok, path, &trace.tokens, dir)?;
             }
             eprintln!("wrote {}", dir.join("trace.json").display());
         }

@@ -20,9 +20,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
-    let text = std::fs::read_to_string(&a.config)
-        .map_err(|e| magnets::Error::Config(format!("cannot read {}: {e}", a.config.display())))?;
-    let config = ModelConfig::from_json(&text)?;
+    let config = ModelConfig::load(&a.config)?;
     let w = Weights::init(&config, a.seed)?;
     w.save(&a.out, if a.f32 { StoredDtype::F32 } else { StoredDtype::F16 })?;
     eprintln!("wrote {} ({} parameters)", a.out.display(), config.parameter_count());

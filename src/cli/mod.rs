@@ -14,6 +14,7 @@ pub mod train;
 pub mod train_bench;
 pub mod web_assets;
 
+use magnets::tokenizer::TokenizerWeights;
 use magnets::weights::Weights;
 
 /// Runs `f` with the WGSL engine on the default adapter, sized for the largest decode
@@ -28,14 +29,20 @@ pub fn gpu_engine<T>(
     f(&mut engine)
 }
 
+/// Loads a tokenizer for PNG output and checks it fits the model; errors name the file.
+pub fn load_tokenizer_for(path: &std::path::Path, model: &magnets::config::ModelConfig) -> magnets::Result<TokenizerWeights> {
+    let w = TokenizerWeights::load(path)?;
+    w.check_matches(model).map_err(|e| magnets::Error::Weights(format!("{}: {}", path.display(), e.detail())))?;
+    Ok(w)
+}
+
 /// Decodes final token grids to PNGs (`{dir}/{i:03}.png`, 32×32 RGB) with the VQ tokenizer's
-/// plain-Rust decoder.
-pub fn write_pngs(tokenizer: &std::path::Path, tokens: &[Vec<u32>], dir: &std::path::Path) -> magnets::Result<()> {
-    let w = magnets::tokenizer::TokenizerWeights::load(tokenizer)?;
-    let s = w.config.image_size as u32;
-    std::fs::create_dir_all(dir)?;
+/// plain-Rust decoder (`path` is the tokenizer's file, named in errors).
+pub fn write_pngs(tokenizer: &TokenizerWeights, path: &std::path::Path, tokens: &[Vec<u32>], dir: &std::path::Path) -> magnets::Result<()> {
+    let s = tokenizer.config.image_size as u32;
+    magnets::files::create_dir(dir)?;
     for (i, codes) in tokens.iter().enumerate() {
-        let rgb = magnets::tokenizer::try_cpu_decode(&w, codes)?;
+        let rgb = magnets::tokenizer::try_cpu_decode(tokenizer, codes).map_err(|e| e.blame_file(path))?;
         magnets::data::write_png(&dir.join(format!("{i:03}.png")), &magnets::tokenizer::to_u8(&rgb), s, s)?;
     }
     Ok(())

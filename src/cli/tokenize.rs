@@ -45,13 +45,13 @@ pub fn run(a: Args) -> magnets::Result<()> {
         (0..img).map(|j| (r[(j % 3) * hw + j / 3] * 255.0).round().clamp(0.0, 255.0) as u8).collect()
     };
     if let Some(dir) = &a.recon_dir {
-        std::fs::create_dir_all(dir)?;
+        magnets::files::create_dir(dir)?;
         for &i in &held {
             magnets::data::write_png(&dir.join(format!("{i:05}.png")), &recon_hwc(i), IMAGE_SIZE as u32, IMAGE_SIZE as u32)?;
         }
         // Labels in file-name order, for `eval-images --labels DIR/labels.json`.
         let labels: Vec<u8> = held.iter().map(|&i| ds.labels[i]).collect();
-        std::fs::write(dir.join("labels.json"), serde_json::to_string(&labels).expect("serialisable"))?;
+        magnets::files::write(&dir.join("labels.json"), serde_json::to_string(&labels).expect("serialisable"))?;
         eprintln!("wrote {} reconstructions (+ labels.json) to {}", held.len(), dir.display());
     }
     if let Some(path) = &a.contact_sheet {

@@ -28,6 +28,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
+    super::common::check_count("--batch", a.batch, 4096)?;
+    super::common::check_count("--epochs", a.epochs, 100_000)?;
     let ds = EmojiDataset::load(&a.data)?;
     let tr = ds.subset(&ds.indices(Split::Train));
     let ho = ds.subset(&ds.indices(Split::HeldOut));
@@ -48,10 +50,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
     })?;
     bar.finish();
     let model = model.to_device(&device);
-    if let Some(dir) = a.out.parent() {
-        std::fs::create_dir_all(dir)?;
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        magnets::files::create_dir(dir)?;
     }
-    std::fs::write(&a.out, model.to_safetensors()?)?;
+    magnets::files::write(&a.out, model.to_safetensors()?)?;
     let (_, preds) = model.features_and_predictions(&ho.images, &device)?;
     let mut per = [[0usize; 2]; 9];
     for (p, &l) in preds.iter().zip(&ho.labels) {

@@ -46,10 +46,15 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
+    use super::common::check_count;
+    check_count("--batch", a.batch, 4096)?;
+    check_count("--checkpoint-every", a.checkpoint_every, usize::MAX)?;
+    check_count("--log-every", a.log_every, usize::MAX)?;
     let ds = EmojiDataset::load(&a.data)?;
     let train = ds.subset(&ds.indices(Split::Train));
     let held = ds.subset(&ds.indices(Split::HeldOut));
     let config = TokenizerConfig { codebook: a.codebook, code_dim: a.code_dim, hidden: a.hidden, ..Default::default() };
+    config.validate().map_err(|e| magnets::Error::Weights(format!("--codebook/--code-dim/--hidden: {}", e.detail())))?;
     let tc = TrainConfig {
         steps: a.steps,
         batch: a.batch,
@@ -91,8 +96,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
     bar.finish();
     eprintln!("codebook restarts so far: {}", trainer.state.restarts);
     let w = trainer.weights()?;
-    if let Some(dir) = a.out.parent() {
-        std::fs::create_dir_all(dir)?;
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        magnets::files::create_dir(dir)?;
     }
     w.save(&a.out, StoredDtype::F16)?;
     // Evaluate the shipped (f16) file, i.e. what everybody else will use.

@@ -26,14 +26,14 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let decoder = full.decoder_only();
     // f16 like the shipped file: its values are f16 already, so this is exact.
     let bytes = decoder.to_safetensors(StoredDtype::F16)?;
-    std::fs::write(&a.decoder_out, &bytes)?;
+    magnets::files::write(&a.decoder_out, &bytes)?;
     eprintln!("wrote {} ({} bytes, decoder + codebook)", a.decoder_out.display(), bytes.len());
 
-    let palette = magnets::tokenizer::code_palette(&decoder)?;
+    let palette = magnets::tokenizer::code_palette(&decoder).map_err(|e| e.blame_file(&a.tokenizer))?;
     let sha = magnets::data::sha256_hex(&bytes);
     let rgb: Vec<u8> = palette.iter().flatten().copied().collect();
     let json = serde_json::json!({ "codebook": decoder.config.codebook, "tokenizer_sha256": sha, "rgb": rgb });
-    std::fs::write(&a.palette_out, format!("{json}\n"))?;
+    magnets::files::write(&a.palette_out, format!("{json}\n"))?;
     eprintln!("wrote {} ({} codes)", a.palette_out.display(), palette.len());
     Ok(())
 }

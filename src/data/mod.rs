@@ -235,9 +235,8 @@ impl EmojiDataset {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::Data(format!("cannot read {} ({e}); run `magnets data` first", path.display()))
-        })?;
+        let bytes = crate::files::read_capped(path, 1 << 30)
+            .map_err(|e| Error::Data(format!("{} (run `magnets data` first)", e.detail())))?;
         Self::from_bytes(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
     }
 
@@ -285,7 +284,7 @@ pub fn load_png_dir(dir: &Path) -> Result<(Vec<String>, Vec<u8>)> {
     let mut names = Vec::new();
     let mut images = Vec::with_capacity(paths.len() * IMAGE_BYTES);
     for p in paths {
-        let bytes = std::fs::read(&p).map_err(|e| Error::Data(format!("cannot read {}: {e}", p.display())))?;
+        let bytes = crate::files::read_capped(&p, 16 * crate::files::MIB).map_err(|e| Error::Data(e.detail()))?;
         images.extend_from_slice(&pipeline::decode_png_32(&bytes, &p.display().to_string())?);
         names.push(p.file_name().unwrap_or_default().to_string_lossy().into_owned());
     }

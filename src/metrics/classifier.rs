@@ -139,8 +139,8 @@ impl Classifier {
     }
 
     pub fn load(path: &std::path::Path, device: &Device) -> Result<Self> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Weights(format!("cannot read {} ({e}); run `magnets train-classifier`", path.display())))?;
+        let bytes = crate::files::read_capped(path, 1 << 30)
+            .map_err(|e| Error::Weights(format!("{} (run `magnets train-classifier`)", e.detail())))?;
         Self::from_safetensors(&bytes, device).map_err(|e| match e {
             Error::Weights(m) => Error::Weights(format!("{}: {m}", path.display())),
             o => o,

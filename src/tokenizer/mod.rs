@@ -120,8 +120,12 @@ pub fn try_cpu_decode(w: &TokenizerWeights, codes: &[u32]) -> Result<Vec<f32>> {
     let x = upsample2(&x, h / 2, 2 * g, 2 * g);
     let mut x = conv("decoder.up2", &x, h / 2, 4 * g);
     silu_inplace(&mut x);
-    // 6. conv_out + sigmoid, CHW → HWC
+    // 6. conv_out + sigmoid, CHW → HWC. Checked before the sigmoid, which would squash an
+    // infinite value into a plausible-looking 0 or 1 (a black image, not an error).
     let x = conv("decoder.conv_out", &x, h / 4, 4 * g);
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(Error::NonFinite("the tokenizer decoder produced NaN or infinite pixels".into()));
+    }
     let s = 4 * g;
     let mut out = vec![0.0; 3 * s * s];
     for ch in 0..3 {

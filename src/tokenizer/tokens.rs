@@ -7,13 +7,15 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 pub const DEFAULT_TOKENS: &str = "models/emoji_tokens.safetensors";
 const KEY: &str = "magnets.tokens";
+/// Largest token dataset read (the shipped one is about 0.5 MB).
+pub const MAX_TOKEN_FILE_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenMeta {
@@ -42,7 +44,7 @@ impl TokenDataset {
         self.labels.is_empty()
     }
     pub fn tokens_per_image(&self) -> usize {
-        self.meta.grid[0] * self.meta.grid[1]
+        self.meta.grid[0].saturating_mul(self.meta.grid[1])
     }
     /// Codes of image `i`.
     pub fn image_codes(&self, i: usize) -> &[u16] {
@@ -80,7 +82,7 @@ impl TokenDataset {
     pub fn validate(&self) -> Result<()> {
         let n = self.len();
         let per = self.tokens_per_image();
-        if per == 0 || self.codes.len() != n * per || self.split.len() != n || self.vendor.len() != n || self.meta.names.len() != n
+        if per == 0 || n.checked_mul(per) != Some(self.codes.len()) || self.split.len() != n || self.vendor.len() != n || self.meta.names.len() != n
         {
             return Err(Error::Data(format!("token dataset arrays disagree on the image count ({n} labels)")));
         }
@@ -112,12 +114,9 @@ impl TokenDataset {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Data(format!("not a token file: {e}")))?;
-        let (_, md) = SafeTensors::read_metadata(bytes).map_err(|e| Error::Data(format!("not a token file: {e}")))?;
+        let (md, st) = crate::weights::parse_safetensors(bytes).map_err(|e| Error::Data(format!("not a token file: {e}")))?;
         let meta: TokenMeta = md
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(KEY))
+            .get(KEY)
             .ok_or_else(|| Error::Data(format!("no `{KEY}` metadata")))
             .and_then(|s| serde_json::from_str(s).map_err(|e| Error::Data(format!("bad `{KEY}` metadata: {e}"))))?;
         let get = |k: &str, dt: Dtype| -> Result<Vec<u8>> {
@@ -134,12 +133,12 @@ impl TokenDataset {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::Data(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_bytes(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+        let bytes = crate::files::read_capped(path, MAX_TOKEN_FILE_BYTES).map_err(|e| Error::Data(e.detail()))?;
+        Self::from_bytes(&bytes).map_err(|e| Error::Data(format!("{}: {}", path.display(), e.detail())))
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes = self.to_bytes()?;
-        std::fs::write(path, bytes).map_err(|e| Error::Data(format!("cannot write {}: {e}", path.display())))
+        crate::files::write(path, bytes)
     }
 }

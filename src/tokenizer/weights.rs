@@ -12,13 +12,23 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::weights::{HostTensor, StoredDtype};
+use crate::weights::{HostTensor, StoredDtype, host_from_view, parse_safetensors};
 
 pub const TOKENIZER_METADATA_KEY: &str = "magnets.tokenizer";
+
+/// Limits on the config, checked before any size is computed from it: a 64×64 grid is 4096
+/// tokens (the model's limit too) and a 256×256 image.
+pub const MAX_GRID_SIDE: usize = 64;
+pub const MAX_CHANNELS: usize = 1024;
+/// Largest tokenizer file read (the largest config's tensors as f32 are well below this).
+pub const MAX_TOKENIZER_FILE_BYTES: u64 = 1 << 30;
+/// Refuse weights whose decoder could leave f32 range: if no activation can exceed this for
+/// any codes (see `activation_bound`), no sum in the decoder overflows, on any engine.
+pub const MAX_ACTIVATION_BOUND: f64 = 1e30;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenizerConfig {
@@ -36,8 +46,9 @@ impl Default for TokenizerConfig {
 }
 
 impl TokenizerConfig {
+    /// Saturating, so an unvalidated huge grid never wraps to a small count.
     pub fn tokens(&self) -> usize {
-        self.grid[0] * self.grid[1]
+        self.grid[0].saturating_mul(self.grid[1])
     }
 
     /// The decoder is two 2× upsamplings, so the image is 4× the grid; channels halve twice.
@@ -45,6 +56,12 @@ impl TokenizerConfig {
         let bad = |m: String| Err(Error::Weights(format!("tokenizer config: {m}")));
         if self.grid[0] == 0 || self.grid[1] == 0 || self.grid[0] != self.grid[1] {
             return bad(format!("grid {:?} must be square and non-empty", self.grid));
+        }
+        if self.grid[0] > MAX_GRID_SIDE {
+            return bad(format!("grid {:?}: at most {MAX_GRID_SIDE}×{MAX_GRID_SIDE} is supported", self.grid));
+        }
+        if self.code_dim > MAX_CHANNELS || self.hidden > MAX_CHANNELS {
+            return bad(format!("code_dim {} / hidden {}: at most {MAX_CHANNELS} channels", self.code_dim, self.hidden));
         }
         if self.image_size != 4 * self.grid[0] {
             return bad(format!("image_size {} must be 4 × grid {}", self.image_size, self.grid[0]));
@@ -113,6 +130,17 @@ impl TokenizerWeights {
         self.tensors.get(name).unwrap_or_else(|| panic!("validated tokenizer lacks {name}"))
     }
 
+    /// Refuses a tokenizer that does not speak the model's token language (grid and codebook).
+    pub fn check_matches(&self, model: &crate::config::ModelConfig) -> Result<()> {
+        if self.config.grid != model.grid || self.config.codebook != model.codebook {
+            return Err(Error::Weights(format!(
+                "the tokenizer (grid {:?}, {} codes) does not match the model (grid {:?}, {} codes)",
+                self.config.grid, self.config.codebook, model.grid, model.codebook
+            )));
+        }
+        Ok(())
+    }
+
     pub fn has_encoder(&self) -> bool {
         self.tensors.contains_key("encoder.conv_in.weight")
     }
@@ -147,46 +175,60 @@ impl TokenizerWeights {
             unknown.sort();
             return Err(Error::Weights(format!("tokenizer: unknown tensor `{}`", unknown[0])));
         }
+        let bound = self.activation_bound();
+        if !(bound <= MAX_ACTIVATION_BOUND) {
+            return Err(Error::Weights(format!(
+                "tokenizer: weights too large: decoder activations could reach {bound:.3e} (the limit is \
+                 {MAX_ACTIVATION_BOUND:.0e}, far above any trained decoder), so images would overflow to NaN or black"
+            )));
+        }
         Ok(())
     }
 
+    /// An upper bound on |value| anywhere in the decoder before the final sigmoid, for any codes:
+    /// each conv maps inputs bounded by `x` to outputs bounded by max over output channels of
+    /// (Σ|weight|)·x + |bias| (zero padding only drops terms), SiLU and upsampling never grow a
+    /// magnitude, and the residual adds its branch's bound. Computed in f64 (inf if it overflows).
+    pub fn activation_bound(&self) -> f64 {
+        let conv = |name: &str, x: f64| -> f64 {
+            let (w, b) = (&self.get(&format!("{name}.weight")), &self.get(&format!("{name}.bias")).data);
+            let per_out = w.data.len() / b.len().max(1);
+            w.data
+                .chunks(per_out.max(1))
+                .zip(b)
+                .map(|(row, &bias)| row.iter().map(|v| v.abs() as f64).sum::<f64>() * x + bias.abs() as f64)
+                .fold(0.0, f64::max)
+        };
+        let codes = self.get("quantizer.codebook").data.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
+        let h = conv("decoder.conv_in", codes);
+        let h = h + conv("decoder.res.conv2", conv("decoder.res.conv1", h));
+        conv("decoder.conv_out", conv("decoder.up2", conv("decoder.up1", h)))
+    }
+
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
-        let (_, meta) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| Error::Weights(format!("tokenizer: not a readable safetensors file (truncated or corrupt?): {e}")))?;
+        let (meta, st) = parse_safetensors(bytes).map_err(|m| Error::Weights(format!("tokenizer: {m}")))?;
         let json = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(TOKENIZER_METADATA_KEY))
+            .get(TOKENIZER_METADATA_KEY)
             .ok_or_else(|| Error::Weights(format!("tokenizer: metadata has no `{TOKENIZER_METADATA_KEY}` config")))?;
         let config: TokenizerConfig = serde_json::from_str(json)
             .map_err(|e| Error::Weights(format!("tokenizer: bad `{TOKENIZER_METADATA_KEY}` config: {e}")))?;
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| Error::Weights(format!("tokenizer: corrupt or truncated safetensors file: {e}")))?;
+        // Sizes come from the config: check it before comparing any tensor against it.
+        config.validate()?;
         let mut tensors = HashMap::new();
         for (name, view) in st.tensors() {
-            let data: Vec<f32> = match view.dtype() {
-                Dtype::F32 => view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-                Dtype::F16 => view.data().chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-                other => {
-                    return Err(Error::Weights(format!(
-                        "tokenizer: tensor `{name}` has unsupported dtype {other:?} (expected F32 or F16)"
-                    )));
-                }
-            };
-            tensors.insert(name.clone(), HostTensor { shape: view.shape().to_vec(), data });
+            let t = host_from_view(&name, &view).map_err(|e| Error::Weights(format!("tokenizer: {}", e.detail())))?;
+            tensors.insert(name, t);
         }
         let w = TokenizerWeights { config, tensors };
         w.validate()?;
         Ok(w)
     }
 
+    /// Reads (a regular file, at most [`MAX_TOKENIZER_FILE_BYTES`]) and validates; every error
+    /// names the file.
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::Weights(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_safetensors(&bytes).map_err(|e| match e {
-            Error::Weights(m) => Error::Weights(format!("{}: {m}", path.display())),
-            other => other,
-        })
+        let bytes = crate::files::read_capped(path, MAX_TOKENIZER_FILE_BYTES).map_err(|e| Error::Weights(e.detail()))?;
+        Self::from_safetensors(&bytes).map_err(|e| Error::Weights(format!("{}: {}", path.display(), e.detail())))
     }
 
     pub fn to_safetensors(&self, dtype: StoredDtype) -> Result<Vec<u8>> {
@@ -221,6 +263,6 @@ impl TokenizerWeights {
 
     pub fn save(&self, path: &std::path::Path, dtype: StoredDtype) -> Result<()> {
         let bytes = self.to_safetensors(dtype)?;
-        std::fs::write(path, bytes).map_err(|e| Error::Weights(format!("cannot write {}: {e}", path.display())))
+        crate::files::write(path, bytes)
     }
 }

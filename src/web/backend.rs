@@ -4,19 +4,14 @@
 //! (`tokenizer::try_cpu_decode`) on the CPU.
 
 use crate::config::ModelConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tokenizer::TokenizerWeights;
 use crate::weights::Weights;
 
 /// Parses the tokenizer and checks that it speaks the model's token language.
 fn load_tokenizer(config: &ModelConfig, bytes: &[u8]) -> Result<TokenizerWeights> {
     let tok = TokenizerWeights::from_safetensors(bytes)?;
-    if tok.config.grid != config.grid || tok.config.codebook != config.codebook {
-        return Err(Error::Weights(format!(
-            "the tokenizer (grid {:?}, {} codes) does not match the model (grid {:?}, {} codes)",
-            tok.config.grid, tok.config.codebook, config.grid, config.codebook
-        )));
-    }
+    tok.check_matches(config)?;
     Ok(tok)
 }
 

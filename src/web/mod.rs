@@ -18,7 +18,7 @@ use crate::decode::{DecodeRequest, MAX_IMAGES, decode};
 use crate::engine::Engine;
 use crate::flops::summarize;
 use crate::sampling::SamplingParams;
-use crate::schedule::{CachePolicy, MAX_STEPS, Preset, Schedule};
+use crate::schedule::{CachePolicy, Schedule};
 use crate::weights::Weights;
 
 mod backend;
@@ -66,35 +66,7 @@ pub fn normalize_schedule(config_json: &str, text: &str, steps: usize) -> Result
 }
 
 fn schedule_from_text(config: &ModelConfig, text: &str, steps: usize) -> Result<Schedule, JsError> {
-    let preset = match text.trim() {
-        "baseline" | "maskgit" => Some(Preset::Baseline),
-        "magnets" => Some(Preset::Magnets),
-        "reverse" => Some(Preset::Reverse),
-        t => t
-            .strip_prefix("const:")
-            .map(|w| {
-                config
-                    .width_index(w)
-                    .map(Preset::Constant)
-                    .ok_or_else(|| js_err(format!("unknown width `{w}`; this model has {}", config.width_names.join(", "))))
-            })
-            .transpose()?,
-    };
-    let schedule = match preset {
-        Some(p) => {
-            if steps == 0 || steps > config.tokens().min(MAX_STEPS) {
-                return Err(js_err(format!(
-                    "{steps} steps: choose 1 to {} (each step unmasks at least one of the {} tokens)",
-                    config.tokens().min(MAX_STEPS),
-                    config.tokens()
-                )));
-            }
-            Schedule::preset(p, config, steps)
-        }
-        None => Schedule::parse(text, config).map_err(js_err)?,
-    };
-    schedule.check(config).map_err(js_err)?;
-    Ok(schedule)
+    Schedule::resolve(text, steps, config).map_err(js_err)
 }
 
 /// Per-step plan (FLOPs, rows, refreshes) of a schedule without running it, as JSON
@@ -294,7 +266,8 @@ impl PageEngine {
         let n = self.config.tokens();
         let k = self.config.codebook as u32;
         wasm_bindgen_futures::future_to_promise(async move {
-            if batch == 0 || codes.len() != batch * n {
+            // Checked: on wasm32 `batch · n` could wrap around to the length of a short array.
+            if batch == 0 || batch.checked_mul(n) != Some(codes.len()) {
                 return Err(js_err(format!("{} codes for {batch} images of {n} tokens", codes.len())).into());
             }
             if let Some(&c) = codes.iter().find(|&&c| c >= k) {

@@ -426,3 +426,20 @@ test('WebGPU disabled: the CPU fallback generates', async () => {
   await shot(page, 'phone-cpu-fallback');
   assert.deepEqual(page.problems, []);
 });
+
+test('hostile URL keys (__proto__, constructor, toString…): reported, and the page starts and follows the hash', async () => {
+  const ctx = await launch(WEBGPU);
+  const page = await open(ctx, '__proto__=1&constructor=1&toString=x&hasOwnProperty=1&seed=9');
+  await waitStatus(page, ['generating', 'done'], 60000);
+  const banner = await page.textContent('#banner');
+  for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) assert.ok(banner.includes(`unknown setting “${key}”`), `${key}: ${banner}`);
+  assert.doesNotMatch(banner, /could not start/);
+  assert.equal(await page.inputValue('#seed'), '9', 'the good setting in the same link applies');
+  // The same keys through a hashchange: no exception, and the UI follows the URL.
+  await page.evaluate(() => { location.hash = '#constructor=1&valueOf=2&seed=77'; });
+  await page.waitForFunction(() => document.getElementById('seed').value === '77', null, { timeout: 60000 });
+  assert.match(await page.textContent('#banner'), /unknown setting “valueOf”/);
+  await waitStatus(page, ['generating', 'done'], 60000);
+  await shot(page, 'hostile-hash', { fullPage: false });
+  assert.deepEqual(page.problems, []);
+});

@@ -1,0 +1,54 @@
+//! Helpers shared by the bad-input tests: safetensors files taken apart and put back together
+//! without validation, so a test can write exactly the broken file it needs.
+#![allow(dead_code)]
+
+use serde_json::Value;
+
+pub fn repo_file(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+pub fn shipped(path: &str) -> Vec<u8> {
+    std::fs::read(repo_file(path)).unwrap()
+}
+
+/// A safetensors file as (header JSON, tensor bytes).
+pub fn split(bytes: &[u8]) -> (Value, Vec<u8>) {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    (serde_json::from_slice(&bytes[8..8 + n]).unwrap(), bytes[8 + n..].to_vec())
+}
+
+pub fn join(header: &Value, data: &[u8]) -> Vec<u8> {
+    let h = serde_json::to_vec(header).unwrap();
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend(h);
+    out.extend(data);
+    out
+}
+
+/// The file with its config JSON (metadata `key`) edited by `edit`.
+pub fn with_config(bytes: &[u8], key: &str, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let (mut header, data) = split(bytes);
+    let mut config: Value = serde_json::from_str(header["__metadata__"][key].as_str().unwrap()).unwrap();
+    edit(&mut config);
+    header["__metadata__"][key] = Value::String(config.to_string());
+    join(&header, &data)
+}
+
+/// An f32 safetensors file of `tensors` with `config_json` under metadata `key`, written
+/// without any validation.
+pub fn raw_f32_file(
+    tensors: &std::collections::HashMap<String, magnets::weights::HostTensor>,
+    key: &str,
+    config_json: &str,
+) -> Vec<u8> {
+    let bufs: Vec<(String, Vec<usize>, Vec<u8>)> =
+        tensors.iter().map(|(n, t)| (n.clone(), t.shape.clone(), bytemuck::cast_slice(&t.data).to_vec())).collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = bufs
+        .iter()
+        .map(|(n, s, b)| (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap()))
+        .collect();
+    let mut meta = std::collections::HashMap::new();
+    meta.insert(key.to_string(), config_json.to_string());
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
