@@ -490,7 +490,7 @@ test('WebGPU: finished images are clean, exports decode, the keyboard reaches an
   assert.equal(bad, 0, 'the exported finished image is the decoded one');
   assert.ok(anim.h > anim.w, 'the timeline strip sits under the grid');
   // The page's own decoder (Chromium) reads it as an image too.
-  assert.deepEqual(await page.evaluate(async (b64) => { const bmp = await createImageBitmap(await (await fetch('data:image/png;base64,' + b64)).blob()); return [bmp.width, bmp.height]; }, apng.toString('base64')), [anim.w, anim.h]);
+  assert.deepEqual(await page.evaluate(async (b64) => { const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)); const bmp = await createImageBitmap(new Blob([bytes], { type: 'image/png' })); return [bmp.width, bmp.height]; }, apng.toString('base64')), [anim.w, anim.h]);
   assert.match(await page.textContent('#export-note'), new RegExp(`${T + 1} frames`));
 
   const [dl2] = await Promise.all([page.waitForEvent('download'), page.click('#export-png')]);
@@ -555,6 +555,7 @@ test('WebGPU: finished images are clean, exports decode, the keyboard reaches an
   await page.setViewportSize({ width: 390, height: 844 });
   await shot(page, 'phone-dark', { fullPage: false });
   assert.deepEqual(page.problems, []);
+  await ctx.close();
 });
 
 test('WebGPU: the Baseline preset is XL12 without cache; the budget slider picks the eval table’s row', async () => {
@@ -602,11 +603,12 @@ test('WebGPU: the Baseline preset is XL12 without cache; the budget slider picks
   else assert.match(pick, new RegExp(`${(even.fid - frontAt.fid).toFixed(1)} FID above the front`));
   assert.equal(await page.locator('#tradeoff-plot path.front').count(), 1);
   await page.locator('#tradeoff').screenshot({ path: path.join(artifacts, 'desktop-budget.png') });
-  // The keyboard moves the slider too.
+  // The keyboard moves the slider too (it sits at the right end now).
   await page.focus('#budget');
-  await page.keyboard.press('End');
+  await page.keyboard.press('Home');
   assert.equal(await page.inputValue('#schedule-text'), expected(Number(await page.getAttribute('#budget', 'data-budget'))).schedule);
   assert.deepEqual(page.problems, []);
+  await ctx.close();
 });
 
 test('WebGPU: the <iframe> snippet in a 390-px blog post fits, explains itself and waits until seen', async () => {
@@ -675,6 +677,7 @@ test('WebGPU: the <iframe> snippet in a 390-px blog post fits, explains itself a
   assert.ok((await frameEl.boundingBox()).width <= 560.5);
   await frameEl.screenshot({ path: path.join(artifacts, 'embed-desktop-post.png') });
   assert.deepEqual(host.problems, []);
+  await ctx.close();
 });
 
 test('malformed URL state: a readable message and the defaults', async () => {
