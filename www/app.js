@@ -398,7 +398,7 @@ function writeHash() {
   updateEmbedSnippet();
 }
 
-const EMBED_HEIGHT = 800;
+const EMBED_HEIGHT = 920;
 function updateEmbedSnippet() {
   const base = location.href.split('#')[0];
   const h = formatHash({ ...app.state, embed: true });

@@ -637,7 +637,8 @@ test('WebGPU: the <iframe> snippet in a 390-px blog post fits, explains itself a
   await frameEl.scrollIntoViewIfNeeded();
   const frame = await frameEl.contentFrame();
   await frame.waitForFunction(() => ['done', 'error', 'error-run'].includes(document.body.dataset.status), null, { timeout: GEN_TIMEOUT, polling: 250 });
-  assert.equal(await frame.evaluate(() => document.body.dataset.status), 'done');
+  assert.equal(await frame.evaluate(() => document.body.dataset.status), 'done', await frame.evaluate(() => document.getElementById('banner').textContent));
+  metrics.embedEngine = await frame.evaluate(() => ({ badge: document.getElementById('engine-badge').textContent, notice: document.getElementById('notice').textContent }));
   await frame.waitForFunction(() => document.body.dataset.images === 'done', null, { timeout: GEN_TIMEOUT, polling: 250 });
   assert.equal(await host.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), 0, 'the post does not scroll sideways');
   const box = await frameEl.boundingBox();
@@ -664,13 +665,14 @@ test('WebGPU: the <iframe> snippet in a 390-px blog post fits, explains itself a
       legend: [...document.querySelectorAll('#timeline-legend span')].filter(vis).map((s) => s.textContent),
     };
   });
+  await frameEl.screenshot({ path: path.join(artifacts, 'embed-phone-post.png') });
+  metrics.embedPhone = inside;
   assert.deepEqual(inside.overlaps, [], 'nothing overlaps in the embed');
   assert.deepEqual(inside.outside, [], 'nothing sticks out of the embed');
   assert.ok(inside.scrollW <= inside.width, `no sideways scroll inside (${inside.scrollW} > ${inside.width})`);
   assert.ok(inside.scrollH <= inside.height, `the snippet's height holds the whole player (${inside.scrollH} > ${inside.height})`);
   assert.match(inside.title, /MaGNeTS/);
   for (const w of ['S', 'M', 'L', 'XL']) assert.ok(inside.legend.some((t) => t.startsWith(w + ' ')), `legend names ${w}`);
-  await frameEl.screenshot({ path: path.join(artifacts, 'embed-phone-post.png') });
   // The same snippet in a wide column stops at its max-width.
   await host.setViewportSize({ width: 1280, height: 900 });
   await host.waitForTimeout(300);
