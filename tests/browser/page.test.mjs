@@ -298,7 +298,7 @@ test('WebGPU: the URL round trip restores the state and the same images', async 
 
   // Embed mode: compact layout.
   const page3 = await ctx.newPage();
-  await page3.setViewportSize({ width: 520, height: 760 });
+  await page3.setViewportSize({ width: 520, height: 920 }); // the snippet's height
   await page3.goto(url + '&embed=1');
   await waitDone(page3);
   await waitImages(page3);
