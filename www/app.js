@@ -1,6 +1,9 @@
 // MaGNeTS page controller: state (URL hash), engine worker, grid + timeline rendering,
 // schedule editor, transport, stats, compare and embed modes. Plain ES modules, no framework.
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
+import { paintCell, countStates } from './cells.js';
+import { wireExports } from './export.js';
+import { bestUnder, front, budgetScale, renderBudgetControl } from './budget.js';
 
 const $ = (id) => document.getElementById(id);
 const IMAGES = 16;
@@ -147,6 +150,7 @@ function addTunedPreset() {
   if (!row || !(row.flops_ratio > 0)) return;
   const b = el('button', null, 'Tuned');
   b.dataset.preset = tuned.schedule;
+  b.dataset.cache = tuned.cache;
   b.dataset.tuned = '1';
   b.title = `${tuned.schedule}: ${row.flops_ratio.toFixed(1)}× less compute than the baseline; ${tuned.chosen || 'tuned for this model'}`;
   group.append(b);
@@ -219,14 +223,15 @@ function onReady(m) {
   app.metrics.readyMs = performance.now() - app.metrics.start;
   $('loading').classList.add('done');
   setEngineBadge(m.bundle);
-  if (m.bundle !== 'webgpu') {
-    showNotice('WebGPU is not available, so the CPU fallback runs the reference model: it works, only slower.' + (m.note ? ' (' + m.note + ')' : ''));
-  }
+  const notes = [];
+  if (m.bundle !== 'webgpu') notes.push(fallbackSentence(m.fallback));
+  if (m.note) notes.push(m.note);
+  if (notes.length) showNotice(notes.join(' '));
   const mb = $('model-badge');
   const entry = manifestEntry(app.state.w);
   mb.textContent = entry && entry.random ? 'untrained random weights' : `${app.config.grid[0]}×${app.config.grid[1]} tokens · ${app.config.codebook} codes`;
   mb.hidden = false;
-  if (!m.info.tokenizer) showNotice(($('notice').textContent ? $('notice').textContent + ' ' : '') + 'No tokenizer loaded: tokens are shown as colours instead of pixels.');
+  if (!m.info.tokenizer && !m.note) showNotice(($('notice').textContent ? $('notice').textContent + ' ' : '') + 'No tokenizer loaded: tokens are shown as colours instead of pixels.');
   buildControls();
   applyStateToControls();
   generate();
@@ -243,13 +248,27 @@ function onRecovered(m) {
   generate();
 }
 
+// Why the CPU engine runs, from what the worker detected ({code, detail}; worker.js). The CPU path
+// decodes the same tokens; on a software GPU adapter it is the quicker of the two.
+function fallbackSentence(f) {
+  const same = 'runs the same model on the CPU (WebAssembly): the same decode, the same images.';
+  const code = f && f.code;
+  const detail = f && f.detail ? ` (${f.detail})` : '';
+  if (code === 'no-webgpu') return `This browser does not offer WebGPU, so the demo ${same}`;
+  if (code === 'no-adapter') return `This browser supports WebGPU but found no GPU adapter to use, so the demo ${same}`;
+  if (code === 'adapter-error') return `Asking for a WebGPU adapter failed${detail}, so the demo ${same}`;
+  if (code === 'engine-failed') return `WebGPU is available, but the GPU engine could not start on it${detail}, so the demo ${same}`;
+  if (code === 'requested') return `The link asks for the CPU engine (cpu=1): the demo ${same}`;
+  return `The demo ${same}`;
+}
+
 function setEngineBadge(bundle) {
   const badge = $('engine-badge');
   if (bundle === 'webgpu') {
     badge.textContent = 'WebGPU';
     badge.className = 'badge';
   } else {
-    badge.textContent = 'CPU fallback (slow)';
+    badge.textContent = 'CPU fallback';
     badge.className = 'badge cpu';
   }
 }
@@ -266,6 +285,7 @@ function buildControls() {
   c.width_names.forEach((n) => {
     const b = el('button', null, n + ' only');
     b.dataset.preset = 'const:' + n;
+    b.dataset.cache = 'on';
     b.title = `constant ${n} (width ${c.widths[c.width_names.indexOf(n)]})`;
     cp.append(b);
   });
@@ -281,7 +301,7 @@ function buildControls() {
     leg.append(s);
   });
   const extra = [['↻', 'cache refresh (all rows)'], ['▬', 'rows processed'], ['▮', 'FLOPs (dashed: baseline)']];
-  for (const [sym, text] of extra) { const s = el('span', null, `${sym} ${text}`); leg.append(s); }
+  for (const [sym, text] of extra) { const s = el('span', 'extra', `${sym} ${text}`); leg.append(s); }
 }
 
 // Resolves state.schedule (+ steps) against the model; a bad value → problem + default.
@@ -358,7 +378,12 @@ function applyStateToControls() {
   $('compare').checked = s.cmp;
   $('speed').value = String(s.speed);
   if (![...$('speed').options].some((o) => o.value === String(s.speed))) $('speed').append(new Option(s.speed + '×', String(s.speed), true, true));
-  document.querySelectorAll('.presets button[data-preset]').forEach((b) => b.classList.toggle('active', b.dataset.preset === s.schedule));
+  document.querySelectorAll('.presets button[data-preset]').forEach((b) => {
+    const on = b.dataset.preset === s.schedule && (!b.dataset.cache || b.dataset.cache === s.cache);
+    b.classList.toggle('active', on);
+    b.setAttribute('aria-pressed', String(on));
+  });
+  $('watch-steps').textContent = String(app.schedule.length);
   updatePlan();
   writeHash();
 }
@@ -373,11 +398,14 @@ function writeHash() {
   updateEmbedSnippet();
 }
 
+const EMBED_HEIGHT = 920;
 function updateEmbedSnippet() {
   const base = location.href.split('#')[0];
   const h = formatHash({ ...app.state, embed: true });
   const src = `${base}#${h}`;
-  $('embed-code').value = `<iframe src="${src}" width="520" height="760" style="border:0;border-radius:12px" loading="lazy" title="MaGNeTS: nested MaskGIT decoding"></iframe>`;
+  // Fluid width up to the embed's design width; the height fits the player at any width (its
+  // grid stops growing at 340 px), so a 390-px phone post neither scrolls sideways nor cuts it.
+  $('embed-code').value = `<iframe src="${src}" width="100%" height="${EMBED_HEIGHT}" style="max-width:560px;border:0;border-radius:12px" loading="lazy" title="MaGNeTS: a nested transformer decoding emoji, live"></iframe>`;
   const open = $('embed-open');
   open.href = `${base}#${formatHash({ ...app.state, embed: false })}`;
 }
@@ -445,6 +473,20 @@ function renderTradeoff() {
   }
   plot.append(svg('text', { x: (L + W - R) / 2, y: H - 4, class: 'axis', 'text-anchor': 'middle' }, 'GFLOPs per image (log) →'));
   plot.append(svg('text', { x: 12, y: (T + H - B) / 2, class: 'axis', 'text-anchor': 'middle', transform: `rotate(-90 12 ${(T + H - B) / 2})` }, 'FID-emoji (log), lower is better'));
+  // The quality–compute front (the best measured FID at each budget) as a staircase, and the
+  // reader's budget as a line.
+  const fr = front(t.rows);
+  let d = '';
+  fr.forEach((r, i) => {
+    const x = X(r.gflops_per_image), y = Y(r.fid);
+    d += i === 0 ? `M${x},${y}` : `V${y}`;
+    d += `H${i + 1 < fr.length ? X(fr[i + 1].gflops_per_image) : W - R}`;
+  });
+  plot.append(svg('path', { d, class: 'front' }));
+  if (app.budget != null) {
+    const x = Math.min(W - R, Math.max(L, X(app.budget)));
+    plot.append(svg('line', { x1: x, x2: x, y1: T, y2: H - B, class: 'budget-line' }));
+  }
   if (gNow && !current) {
     const x = X(gNow);
     plot.append(svg('line', { x1: x, x2: x, y1: T, y2: H - B, class: 'now-line' }));
@@ -511,7 +553,9 @@ function renderTradeoff() {
   }
   $('tradeoff-note').textContent = `${t.settings.samples.toLocaleString('en-US')} samples per point, seed ${t.settings.seed}, `
     + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`
-    + (measuredSettings() ? '' : ' — the current sampling settings differ, so no point is ringed');
+    + (measuredSettings() ? '' : ' — the current sampling settings differ, so no point is ringed')
+    + '; the staircase is the best measured FID at each compute';
+  renderBudget();
 }
 function measuredSettings() {
   const t = app.evalTable, s = app.state;
@@ -605,6 +649,16 @@ function renderTimeline() {
       `${s.rows} of ${seq} rows processed${s.refresh ? ' (cache refresh)' : ''}\n` +
       (s.flops ? `${(s.flops / 1e6).toFixed(1)} MFLOPs per image (baseline ${(s.baseline_flops / 1e6).toFixed(1)})` : '');
     if (i + 1 === app.cur) col.classList.add('current');
+    // Each bar is a vertical slider over the widths; one tab stop for the row (← → move along it).
+    const focusAt = Math.min(app.tlFocus || 0, steps.length - 1);
+    col.tabIndex = i === focusAt ? 0 : -1;
+    col.setAttribute('role', 'slider');
+    col.setAttribute('aria-orientation', 'vertical');
+    col.setAttribute('aria-label', `Step ${i + 1} sub-model`);
+    col.setAttribute('aria-valuemin', '0');
+    col.setAttribute('aria-valuemax', String(nW - 1));
+    col.setAttribute('aria-valuenow', String(s.width));
+    col.setAttribute('aria-valuetext', `${app.config.width_names[s.width]}, width ${app.config.widths[s.width]}${s.refresh ? ', cache refresh' : ''}`);
     const w = el('div', 'twidth');
     const bar = el('div', 'tbar', app.config.width_names[s.width]);
     bar.style.height = `${((s.width + 1) / nW) * 100}%`;
@@ -674,6 +728,29 @@ function setupTimelineEditing() {
   };
   tl.addEventListener('pointerup', end);
   tl.addEventListener('pointercancel', end);
+  // Keyboard: ↑ ↓ (PageUp/PageDown) change the focused step's width, ← → Home End move.
+  tl.addEventListener('keydown', (ev) => {
+    const col = ev.target.closest('.tcol');
+    if (!col || !app.config) return;
+    const idx = Number(col.dataset.step) - 1, n = app.schedule.length, nW = app.config.widths.length;
+    const move = { ArrowLeft: idx - 1, ArrowRight: idx + 1, Home: 0, End: n - 1 }[ev.key];
+    const delta = { ArrowUp: 1, PageUp: 1, ArrowDown: -1, PageDown: -1 }[ev.key];
+    if (move == null && delta == null) return;
+    ev.preventDefault();
+    if (move != null) {
+      app.tlFocus = Math.max(0, Math.min(n - 1, move));
+    } else {
+      const level = Math.max(0, Math.min(nW - 1, app.schedule[idx] + delta));
+      if (level === app.schedule[idx]) return;
+      app.schedule[idx] = level;
+      app.state.schedule = scheduleString(app.schedule);
+      app.tlFocus = idx;
+      applyStateToControls();
+      scheduleGenerate();
+    }
+    renderTimeline();
+    $('tl-cols').children[app.tlFocus].focus();
+  });
 }
 
 // ---------------------------------------------------------------- generation
@@ -721,10 +798,37 @@ function generate() {
   stopPlaying();
   setStatus('generating');
   if (app.bannerFromRun) { app.bannerFromRun = false; reportProblems(); }
-  worker.postMessage({ type: 'cancel-images' });
-  worker.postMessage({ type: 'generate', runs });
   buildGrids();
+  if (app.waitingForView) {
+    app.pendingRuns = runs;
+    setStatus('waiting');
+  } else {
+    worker.postMessage({ type: 'cancel-images' });
+    worker.postMessage({ type: 'generate', runs });
+  }
+  updateExportButtons();
   render();
+}
+
+// An embed decodes only once it is scrolled into view (a page of several embeds, or one far
+// down a post, costs nothing until the reader gets there). Inside an iframe the observer's
+// implicit root is the top-level viewport, so this works cross-origin too.
+function holdUntilSeen() {
+  if (!app.state.embed || typeof IntersectionObserver === 'undefined') return;
+  app.waitingForView = true;
+  const io = new IntersectionObserver((entries) => {
+    if (!entries.some((e) => e.isIntersecting)) return;
+    io.disconnect();
+    app.waitingForView = false;
+    if (app.pendingRuns) {
+      setStatus('generating');
+      worker.postMessage({ type: 'cancel-images' });
+      worker.postMessage({ type: 'generate', runs: app.pendingRuns });
+      app.pendingRuns = null;
+      render();
+    }
+  });
+  io.observe($('grids'));
 }
 
 function onStep(id, step) {
@@ -767,7 +871,64 @@ function maybeFinished() {
   }
   if (runs.every((r) => r.imagesDone)) document.body.dataset.images = 'done';
   else document.body.dataset.images = 'pending';
+  updateExportButtons();
   render();
+}
+
+// ---------------------------------------------------------------- exports
+function exportData() {
+  const run = app.runs[app.main];
+  if (!run || !run.done || run.error || !run.steps.length) return null;
+  if (app.info.tokenizer && !run.imagesDone) return null;
+  const css = getComputedStyle(document.documentElement);
+  return {
+    config: app.config, palette: app.palette, run, schedule: run.schedule,
+    widthColours: app.config.widths.map((_, i) => css.getPropertyValue(`--w${Math.min(i, 5)}`).trim()),
+  };
+}
+function updateExportButtons() {
+  const ready = !!exportData();
+  for (const id of ['export-anim', 'export-png', 'copy-image']) $(id).disabled = !ready;
+  if (!ready) $('export-note').textContent = 'available when the pictures are decoded';
+  else if (/available when/.test($('export-note').textContent)) $('export-note').textContent = '';
+}
+function setupExports() {
+  wireExports({
+    anim: $('export-anim'), png: $('export-png'), copy: $('copy-image'),
+    say: (t) => { $('export-note').textContent = t; },
+    data: exportData,
+    fileName: (ext) => `magnets-${app.runs[app.main].schedule}-seed${app.state.seed}${ext}`,
+    msPerStep: () => 700 / app.state.speed,
+  });
+}
+
+// ---------------------------------------------------------------- compute budget
+// The slider's budget stays where the reader put it (app.budget); until then it follows the
+// current schedule's compute.
+function renderBudget() {
+  const t = app.evalTable;
+  const q = measuredQuality();
+  renderBudgetControl({ box: $('budget-box'), slider: $('budget'), out: $('budget-out'), pick: $('budget-pick') }, {
+    table: t && t.rows.length && app.plan ? t : null,
+    budget: app.budget != null ? app.budget : app.plan && app.plan.total_gflops,
+    current: app.plan && { schedule: scheduleString(app.schedule), gflops: app.plan.total_gflops, fid: q ? q.row.fid : null },
+    fmt: fmt3,
+  });
+}
+function setupBudget() {
+  const slider = $('budget');
+  slider.addEventListener('input', () => {
+    const t = app.evalTable;
+    if (!t || !app.config) return;
+    app.budget = budgetScale(t.rows).toGflops(Number(slider.value));
+    const best = bestUnder(t.rows, app.budget);
+    if (best && (best.schedule !== scheduleString(app.schedule) || best.cache !== app.state.cache)) {
+      app.state.schedule = best.schedule;
+      app.state.cache = best.cache;
+      applyStateToControls(); // re-renders the chart and the budget line
+      scheduleGenerate();
+    } else renderTradeoff();
+  });
 }
 
 // ---------------------------------------------------------------- grid rendering
@@ -794,70 +955,24 @@ function buildGrids() {
   }
 }
 
-const scratch = document.createElement('canvas');
-function codeColour(code) {
-  const p = app.palette;
-  if (p && p.codebook === app.config.codebook && code < p.codebook) {
-    return `rgb(${p.rgb[3 * code]} ${p.rgb[3 * code + 1]} ${p.rgb[3 * code + 2]})`;
-  }
-  const h = (code * 137.508) % 360;
-  return `hsl(${h.toFixed(0)} 55% ${45 + (code % 5) * 6}%)`;
+// A finished image is shown clean: at the last step of a finished decode the token states are
+// drawn only while the pointer is over that grid or the "states on finished images" box is on.
+function overlayShown(run, gridId) {
+  const finished = run.done && !run.error && app.cur === run.steps.length && app.cur === app.schedule.length;
+  return !finished || $('overlay').checked || app.hoverGrid === gridId;
 }
 
-function drawCell(cv, run, b) {
+function drawCell(cv, run, b, overlay) {
   const ctx = cv.getContext('2d');
-  const [gh, gw] = app.config.grid;
-  const tw = CELL_PX / gw, th = CELL_PX / gh;
   const idx = app.cur - 1;
   const step = idx >= 0 ? run.steps[idx] : null;
+  const imgs = step ? run.images.get(idx) : null;
   ctx.clearRect(0, 0, CELL_PX, CELL_PX);
-  if (!step) {
-    ctx.fillStyle = '#2a3142';
-    ctx.fillRect(0, 0, CELL_PX, CELL_PX);
-    drawMaskTexture(ctx, gw, gh, tw, th, null);
-    return { masked: gw * gh, now: 0, earlier: 0 };
-  }
-  const imgs = run.images.get(idx);
-  if (imgs && imgs[b]) {
-    const im = imgs[b];
-    scratch.width = im.width;
-    scratch.height = im.height;
-    scratch.getContext('2d').putImageData(im, 0, 0);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(scratch, 0, 0, CELL_PX, CELL_PX);
-  } else {
-    const pred = step.predicted[b];
-    for (let i = 0; i < gw * gh; i++) {
-      ctx.fillStyle = codeColour(pred[i]);
-      ctx.fillRect((i % gw) * tw, Math.floor(i / gw) * th, tw + 0.5, th + 0.5);
-    }
-  }
-  return drawMaskTexture(ctx, gw, gh, tw, th, step.states[b]);
-}
-
-function drawMaskTexture(ctx, gw, gh, tw, th, states) {
-  const counts = { masked: 0, now: 0, earlier: 0 };
-  for (let i = 0; i < gw * gh; i++) {
-    const st = states ? states[i] : 0;
-    const x = (i % gw) * tw, y = Math.floor(i / gw) * th;
-    if (st === 0) {
-      counts.masked++;
-      ctx.fillStyle = 'rgba(29, 36, 51, 0.80)';
-      ctx.fillRect(x, y, tw, th);
-      ctx.fillStyle = 'rgba(255, 255, 255, 0.10)';
-      ctx.fillRect(x + tw / 2 - 1.5, y + th / 2 - 1.5, 3, 3);
-    } else if (st === 1) {
-      counts.now++;
-      ctx.fillStyle = 'rgba(245, 165, 36, 0.22)';
-      ctx.fillRect(x, y, tw, th);
-      ctx.strokeStyle = '#f5a524';
-      ctx.lineWidth = 3;
-      ctx.strokeRect(x + 1.5, y + 1.5, tw - 3, th - 3);
-    } else {
-      counts.earlier++;
-    }
-  }
-  return counts;
+  paintCell(ctx, 0, 0, CELL_PX, {
+    grid: app.config.grid, codebook: app.config.codebook, palette: app.palette,
+    step, image: imgs ? imgs[b] : null, b, overlay,
+  });
+  return countStates(step ? step.states[b] : null, app.config.grid[0] * app.config.grid[1]);
 }
 
 function render() {
@@ -868,13 +983,16 @@ function render() {
   scrub.max = String(T);
   scrub.value = String(app.cur);
   $('step-label').textContent = `step ${app.cur} / ${T}`;
+  scrub.setAttribute('aria-valuetext', `step ${app.cur} of ${T}`);
   let totals = { masked: 0, now: 0, earlier: 0 };
   for (const [gridId, runId] of [['grid-main', app.main], ['grid-base', app.base]]) {
     const run = app.runs[runId];
     if (!run) continue;
     const cells = $(gridId).querySelectorAll('canvas');
+    const overlay = overlayShown(run, gridId);
+    $(gridId).dataset.overlay = overlay ? 'on' : 'off';
     cells.forEach((cv, b) => {
-      const c = drawCell(cv, run, b);
+      const c = drawCell(cv, run, b, overlay);
       if (runId === app.main) { totals.masked += c.masked; totals.now += c.now; totals.earlier += c.earlier; }
     });
   }
@@ -888,7 +1006,31 @@ function render() {
     c.classList.toggle('current', i + 1 === app.cur);
     c.classList.toggle('done-step', !!(main && i < main.steps.length));
   });
+  renderProgress(main, $('main-progress'), $('main-progress-bar'));
+  renderProgress(app.runs[app.base], $('base-progress'), $('base-progress-bar'));
   renderStats();
+}
+
+// The grid header says how far the decode is, with the time left once steps are slow enough
+// to wait for (a software GPU or the CPU fallback: seconds per step).
+function renderProgress(run, label, bar) {
+  const T = app.schedule.length;
+  if (!run) { label.textContent = ''; bar.parentElement.hidden = true; return; }
+  const n = run.steps.length;
+  let text, frac;
+  if (run.error) { text = 'failed'; frac = 0; }
+  else if (app.waitingForView) { text = 'starts when this is on screen'; frac = 0; }
+  else if (!run.done) {
+    const ms = meanStepMs(run);
+    const left = ms != null ? ms * (T - n) : null;
+    text = n === 0 ? (run.kind === 'base' && !app.runs[app.main]?.done ? 'waits for your schedule' : 'decoding step 1…')
+      : `decoding: step ${n} of ${T}` + (left != null && ms > 400 ? ` · about ${Math.max(1, Math.round(left / 1000))} s left` : '');
+    frac = n / T;
+  } else if (app.info && app.info.tokenizer && !run.images.has(n - 1)) { text = 'finishing the pictures…'; frac = 1; }
+  else { text = `done in ${(run.trace.ms / 1000).toFixed(1)} s`; frac = 1; }
+  label.textContent = text;
+  bar.style.width = `${(100 * frac).toFixed(1)}%`;
+  bar.parentElement.hidden = run.done && !!run.trace;
 }
 
 // ---------------------------------------------------------------- transport
@@ -947,7 +1089,7 @@ function setupControls() {
     if (app.playing) startPlaying();
   };
   document.addEventListener('keydown', (ev) => {
-    if (ev.target.closest('input, select, textarea')) return;
+    if (ev.target.closest('input, select, textarea, #timeline, #tradeoff-plot')) return;
     if (ev.key === 'ArrowLeft') step(-1);
     else if (ev.key === 'ArrowRight') step(1);
     else if (ev.key === ' ' && !ev.target.closest('button')) { ev.preventDefault(); app.playing ? stopPlaying() : startPlaying(); }
@@ -957,6 +1099,8 @@ function setupControls() {
     if (!b || !app.config) return;
     app.state.schedule = b.dataset.preset;
     app.state.steps = app.schedule.length || DEFAULTS.steps;
+    // A preset is a schedule and a cache policy: the MaskGIT baseline recomputes every row.
+    if (b.dataset.cache) app.state.cache = b.dataset.cache;
     applyStateToControls();
     scheduleGenerate();
   }));
@@ -1056,12 +1200,20 @@ function setupControls() {
     app.problems = problems;
     reportProblems();
     document.body.classList.toggle('embed', state.embed);
+    $('embed-head').hidden = !state.embed;
     if (!app.config) return;
     applyStateToControls();
     if (embedBefore !== state.embed) buildGrids();
     generate();
   });
   setupTimelineEditing();
+  setupExports();
+  setupBudget();
+  $('overlay').onchange = () => render();
+  for (const id of ['grid-main', 'grid-base']) {
+    $(id).addEventListener('pointerenter', () => { app.hoverGrid = id; render(); });
+    $(id).addEventListener('pointerleave', () => { if (app.hoverGrid === id) app.hoverGrid = null; render(); });
+  }
 }
 
 // ---------------------------------------------------------------- start
@@ -1071,7 +1223,8 @@ async function main() {
   app.problems = problems;
   reportProblems();
   document.body.classList.toggle('embed', state.embed);
-  $('embed-open').hidden = !state.embed;
+  $('embed-head').hidden = !state.embed;
+  holdUntilSeen();
   setupControls();
   updateEmbedSnippet();
   if (typeof Worker === 'undefined' || typeof WebAssembly === 'undefined') {

@@ -5,7 +5,9 @@
 //        {type:'generate', runs:[{id, request}]}   request = PageRequest (src/web/mod.rs)
 //        {type:'cancel-images'} {type:'simulate-device-loss'} (test hook)
 //   out: {type:'status', text} {type:'progress', what, loaded, total}
-//        {type:'ready', info, bundle, note} {type:'fatal', message}
+//        {type:'ready', info, bundle, fallback, note} {type:'fatal', message}
+//          fallback (CPU engine only): {code, detail}, code one of no-webgpu | no-adapter |
+//          adapter-error | engine-failed | requested; note: anything else the page should say
 //        {type:'recovered', info, bundle, note}  (the GPU device was lost; a new engine is ready
 //                                                 and the interrupted generation was dropped)
 //        {type:'step', id, step} {type:'done', id, trace} {type:'error', id, message}
@@ -43,19 +45,21 @@ const errText = (e) => {
 };
 let crashed = false;
 
+// null when WebGPU can be tried, else why not: {code, detail} (see the protocol above).
 async function webgpuUsable() {
-  if (!('gpu' in navigator) || !navigator.gpu) return 'this browser has no WebGPU (navigator.gpu is missing)';
+  if (!('gpu' in navigator) || !navigator.gpu) return { code: 'no-webgpu', detail: 'navigator.gpu is missing' };
   try {
     const adapter = await navigator.gpu.requestAdapter();
-    if (!adapter) return 'WebGPU is present but no GPU adapter is available';
+    if (!adapter) return { code: 'no-adapter', detail: 'requestAdapter() returned none' };
     const i = adapter.info || {};
     softwareAdapter = !!(i.isFallbackAdapter || adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${i.architecture} ${i.description} ${i.device}`));
     adapterText = [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || 'WebGPU adapter';
   } catch (e) {
-    return 'WebGPU adapter request failed: ' + errText(e);
+    return { code: 'adapter-error', detail: errText(e) };
   }
   return null;
 }
+const whyText = (f) => `${f.code}: ${f.detail}`;
 
 async function loadBundle(kind) {
   const path = kind === 'webgpu' ? './pkg/magnets.js' : './pkg-fallback/magnets.js';
@@ -127,15 +131,15 @@ async function buildEngine(kind) {
 }
 
 // Builds a WebGPU engine when `kind` says so and it works, else the CPU fallback; sets the
-// module state and returns the note for the page (why the fallback, if it is one).
-async function startEngine(kind, note) {
+// module state and returns why the CPU engine runs ({code, detail}), or null on WebGPU.
+async function startEngine(kind, fallback) {
   try {
     engine = await buildEngine(kind);
   } catch (e) {
     const m = errText(e);
     // A bad weights/tokenizer file fails the same way on both engines: report it as it is.
     if (kind === 'webgpu' && !/weights file|model config|tokenizer/i.test(m)) {
-      note = (note ? note + '; ' : '') + 'WebGPU engine failed (' + m + ')';
+      fallback = { code: 'engine-failed', detail: m };
       kind = 'cpu';
       engine = await buildEngine(kind);
     } else {
@@ -152,17 +156,18 @@ async function startEngine(kind, note) {
     info.images = info.tokenizer ? (kind === 'webgpu' ? 'WebGPU' : 'CPU') : 'none';
   }
   if (kind === 'webgpu' && adapterText) info.adapter = `WebGPU · ${adapterText}`;
-  return note;
+  return kind === 'webgpu' ? null : fallback;
 }
 
 async function init(msg) {
   let note = '';
   let kind = 'cpu';
+  let fallback = null;
   if (!msg.forceCpu) {
-    const why = await webgpuUsable();
-    if (why) note = why; else kind = 'webgpu';
+    fallback = await webgpuUsable();
+    if (!fallback) kind = 'webgpu';
   } else {
-    note = 'CPU engine requested';
+    fallback = { code: 'requested', detail: 'cpu=1' };
   }
   const weights = await getBytes(msg.weights, 'model weights');
   let tokenizer = null;
@@ -170,14 +175,14 @@ async function init(msg) {
     try {
       tokenizer = await getBytes(msg.tokenizer, 'tokenizer');
     } catch (e) {
-      note += (note ? '; ' : '') + 'no tokenizer (' + errText(e) + '): tokens are shown as colours';
+      note = 'The tokenizer could not be loaded (' + errText(e) + '): tokens are shown as colours.';
     }
   }
   files = { weights: weights.bytes, tokenizer: tokenizer ? tokenizer.bytes : null, batch: msg.batch };
-  note = await startEngine(kind, note);
+  fallback = await startEngine(kind, fallback);
   await weights.store();
   if (tokenizer && info.tokenizer) await tokenizer.store();
-  post({ type: 'ready', info, bundle, note });
+  post({ type: 'ready', info, bundle, fallback, note });
 }
 
 // After a device loss: a new engine on a new device (WebGPU again when an adapter is still
@@ -190,11 +195,11 @@ async function recover(reason) {
   // A GPU that keeps failing would loop (lost → rebuilt → regenerated → lost): the third loss
   // moves to the CPU fallback for good.
   deviceLosses++;
-  const why = deviceLosses >= 3 ? `the GPU device was lost ${deviceLosses} times` : await webgpuUsable();
+  const why = deviceLosses >= 3 ? { code: 'engine-failed', detail: `the GPU device was lost ${deviceLosses} times` } : await webgpuUsable();
   const kind = why ? 'cpu' : 'webgpu';
   const said = reason.charAt(0).toUpperCase() + reason.slice(1);
-  const failed = await startEngine(kind, why || '');
-  const where = bundle === 'webgpu' ? 'a new GPU device' : `the CPU fallback (${failed})`;
+  const failed = await startEngine(kind, why);
+  const where = bundle === 'webgpu' ? 'a new GPU device' : `the CPU fallback (${failed.code === 'engine-failed' ? failed.detail : whyText(failed)})`;
   post({ type: 'recovered', info, bundle, note: `${said}. The engine was restarted on ${where}.` });
 }
 

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -297,7 +298,7 @@ test('WebGPU: the URL round trip restores the state and the same images', async 
 
   // Embed mode: compact layout.
   const page3 = await ctx.newPage();
-  await page3.setViewportSize({ width: 520, height: 760 });
+  await page3.setViewportSize({ width: 520, height: 920 }); // the snippet's height
   await page3.goto(url + '&embed=1');
   await waitDone(page3);
   await waitImages(page3);
@@ -355,7 +356,7 @@ test('WebGPU: a lost GPU device restarts the engine and regenerates the same ima
     await waitDone(page);
   }
   await waitImages(page);
-  assert.equal(await page.textContent('#engine-badge'), 'CPU fallback (slow)');
+  assert.equal(await page.textContent('#engine-badge'), 'CPU fallback');
   assert.match(await page.textContent('#notice'), /restarted on the CPU fallback \(the GPU device was lost 3 times\)/);
   // Same seed, other engine: the same tokens up to float near-ties (WGSL and burn logits differ by
   // ~1e-6, which can flip an inverse-CDF draw that lands on a boundary: 1 of 1,024 here).
@@ -364,6 +365,321 @@ test('WebGPU: a lost GPU device restarts the engine and regenerates the same ima
   a.forEach((row, i) => row.forEach((v, j) => { differ += v !== b[i][j]; }));
   assert.ok(differ <= 10, `${differ} of 1024 tokens differ after moving to the CPU fallback`);
   assert.deepEqual(page.problems, []);
+});
+
+// ---------------------------------------------------------------- the visitor's and the blogger's page
+// PNG chunks of a file: [{type, data}], with every CRC checked.
+function pngChunks(buf) {
+  assert.deepEqual([...buf.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'PNG signature');
+  const out = [];
+  for (let o = 8; o < buf.length;) {
+    const len = buf.readUInt32BE(o);
+    const type = buf.toString('latin1', o + 4, o + 8);
+    const data = buf.subarray(o + 8, o + 8 + len);
+    assert.equal(buf.readUInt32BE(o + 8 + len), zlib.crc32(buf.subarray(o + 4, o + 8 + len)), `CRC of ${type} at ${o}`);
+    out.push({ type, data });
+    o += 12 + len;
+  }
+  assert.equal(out[out.length - 1].type, 'IEND');
+  return out;
+}
+// An APNG's frames as RGB8 pixel rows (8-bit RGB, no interlace; every frame full size).
+function apngFrames(buf) {
+  const chunks = pngChunks(buf);
+  const ihdr = chunks[0];
+  assert.equal(ihdr.type, 'IHDR');
+  const w = ihdr.data.readUInt32BE(0), h = ihdr.data.readUInt32BE(4);
+  assert.deepEqual([ihdr.data[8], ihdr.data[9], ihdr.data[12]], [8, 2, 0], '8-bit RGB, not interlaced');
+  const actl = chunks.find((c) => c.type === 'acTL');
+  const frames = [];
+  let seq = 0, cur = null;
+  for (const c of chunks) {
+    if (c.type === 'fcTL') {
+      assert.equal(c.data.readUInt32BE(0), seq++, 'fcTL sequence number');
+      assert.deepEqual([c.data.readUInt32BE(4), c.data.readUInt32BE(8)], [w, h], 'full-size frames');
+      cur = { delay: c.data.readUInt16BE(20) / (c.data.readUInt16BE(22) || 100), parts: [] };
+      frames.push(cur);
+    } else if (c.type === 'IDAT' && cur) cur.parts.push(c.data);
+    else if (c.type === 'fdAT') { assert.equal(c.data.readUInt32BE(0), seq++, 'fdAT sequence number'); cur.parts.push(c.data.subarray(4)); }
+  }
+  const stride = 1 + 3 * w;
+  for (const f of frames) {
+    const raw = zlib.inflateSync(Buffer.concat(f.parts));
+    assert.equal(raw.length, stride * h, 'one filtered scanline per row');
+    // Undo the per-row filters (None, Sub, Up; the page writes Up).
+    f.rgb = Buffer.alloc(3 * w * h);
+    for (let y = 0; y < h; y++) {
+      const type = raw[y * stride];
+      for (let i = 0; i < 3 * w; i++) {
+        const v = raw[y * stride + 1 + i], up = y ? f.rgb[(y - 1) * 3 * w + i] : 0, left = i >= 3 ? f.rgb[y * 3 * w + i - 3] : 0;
+        assert.ok(type <= 2, `filter ${type}`);
+        f.rgb[y * 3 * w + i] = (v + (type === 1 ? left : type === 2 ? up : 0)) & 0xff;
+      }
+    }
+  }
+  return { w, h, numFrames: actl && actl.data.readUInt32BE(0), frames };
+}
+
+// Pixels of each grid canvas that differ from its final decoded image, scaled up (nearest).
+const overlayPixels = (page, gridId = 'grid-main') => page.evaluate((gid) => {
+  const a = window.magnets;
+  const run = gid === 'grid-main' ? a.runs[a.main] : a.runs[a.base];
+  const imgs = run.images.get(run.steps.length - 1);
+  return [...document.getElementById(gid).querySelectorAll('canvas')].map((cv, b) => {
+    const got = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+    const im = imgs[b], k = cv.width / im.width;
+    let differ = 0;
+    for (let y = 0; y < cv.height; y++) for (let x = 0; x < cv.width; x++) {
+      const s = 4 * (Math.floor(y / k) * im.width + Math.floor(x / k)), d = 4 * (y * cv.width + x);
+      if (Math.abs(got[d] - im.data[s]) + Math.abs(got[d + 1] - im.data[s + 1]) + Math.abs(got[d + 2] - im.data[s + 2]) > 6) differ++;
+    }
+    return differ;
+  });
+}, gridId);
+
+test('WebGPU: finished images are clean, exports decode, the keyboard reaches and edits everything', async () => {
+  const ctx = await launch(WEBGPU);
+  await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://127.0.0.1:${PORT}` });
+  const T = 6;
+  const page = await open(ctx, `T=${T}&seed=2`);
+  // The first seconds: progress in the grid's header, and what the visitor is watching on top.
+  await page.waitForFunction(() => /decoding/.test(document.getElementById('main-progress').textContent), null, { timeout: GEN_TIMEOUT, polling: 100 });
+  assert.match(await page.textContent('#watch'), new RegExp(`${T} parallel steps`));
+  const watch = await page.locator('#watch').boundingBox();
+  assert.ok(watch.y + watch.height < 900, 'the paragraph on what is happening is above the fold');
+  await waitDone(page);
+  await waitImages(page);
+  await page.waitForFunction(() => /done in/.test(document.getElementById('main-progress').textContent), null, { timeout: 30000 });
+
+  // At the last step of a finished decode the pictures are clean: every canvas pixel is the
+  // decoded image's.
+  assert.equal(await page.getAttribute('#grid-main', 'data-overlay'), 'off');
+  assert.deepEqual(await overlayPixels(page), Array(16).fill(0));
+  await shot(page, 'desktop-finished-clean', { fullPage: false });
+  // The toggle and hovering bring the token states back; stepping back shows them too.
+  await page.check('#overlay');
+  const withStates = await overlayPixels(page);
+  assert.ok(withStates.every((n) => n > 0), `token states drawn with the toggle on: ${withStates}`);
+  await page.uncheck('#overlay');
+  await page.hover('#grid-main canvas >> nth=5');
+  assert.equal(await page.getAttribute('#grid-main', 'data-overlay'), 'on', 'hovering the grid shows the token states');
+  await page.mouse.move(2, 2);
+  assert.equal(await page.getAttribute('#grid-main', 'data-overlay'), 'off');
+  await page.click('#prev');
+  assert.equal(await page.getAttribute('#grid-main', 'data-overlay'), 'on', `step ${T - 1} of ${T} shows the states`);
+  await page.click('#next');
+  assert.equal(await page.getAttribute('#grid-main', 'data-overlay'), 'off');
+
+  // Animated PNG: one frame per step plus the finished images, the last one clean.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-anim')]);
+  const apng = fs.readFileSync(await dl.path());
+  fs.writeFileSync(path.join(artifacts, 'export-decode.png'), apng);
+  const anim = apngFrames(apng);
+  assert.equal(anim.numFrames, T + 1, 'acTL: T steps + the finished frame');
+  assert.equal(anim.frames.length, T + 1, 'fcTL count');
+  assert.ok(anim.frames[T].delay > anim.frames[0].delay, 'the finished frame is held longer');
+  assert.notDeepEqual(anim.frames[T].rgb, anim.frames[T - 1].rgb, 'the last step (with states) and the finished frame differ');
+  // The finished frame's first cell is the first decoded image at 3×.
+  const img0 = await page.evaluate(() => { const a = window.magnets, r = a.runs[a.main]; const im = r.images.get(r.steps.length - 1)[0]; return { w: im.width, data: [...im.data] }; });
+  const fin = anim.frames[T].rgb, k = 3, x0 = 6, y0 = 6;
+  let bad = 0;
+  for (let y = 0; y < img0.w * k; y++) for (let x = 0; x < img0.w * k; x++) {
+    const s = 4 * (Math.floor(y / k) * img0.w + Math.floor(x / k)), d = 3 * ((y0 + y) * anim.w + x0 + x);
+    for (let c = 0; c < 3; c++) bad += Math.abs(fin[d + c] - img0.data[s + c]) > 2;
+  }
+  assert.equal(bad, 0, 'the exported finished image is the decoded one');
+  assert.ok(anim.h > anim.w, 'the timeline strip sits under the grid');
+  // The page's own decoder (Chromium) reads it as an image too.
+  assert.deepEqual(await page.evaluate(async (b64) => { const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)); const bmp = await createImageBitmap(new Blob([bytes], { type: 'image/png' })); return [bmp.width, bmp.height]; }, apng.toString('base64')), [anim.w, anim.h]);
+  assert.match(await page.textContent('#export-note'), new RegExp(`${T + 1} frames`));
+
+  const [dl2] = await Promise.all([page.waitForEvent('download'), page.click('#export-png')]);
+  const png = fs.readFileSync(await dl2.path());
+  const chunks = pngChunks(png);
+  assert.equal(chunks.filter((c) => c.type === 'acTL').length, 0, 'the final grid is a still PNG');
+  assert.equal(chunks[0].data.readUInt32BE(0), anim.w);
+  // Copy image: copied (permission granted here), or a message that says what to do instead.
+  await page.click('#copy-image');
+  await page.waitForFunction(() => /Copied|clipboard|https|refused/.test(document.getElementById('export-note').textContent), null, { timeout: 10000 });
+  const copied = await page.textContent('#export-note');
+  metrics.copyImage = copied;
+  if (/Copied/.test(copied)) {
+    const types = await page.evaluate(async () => (await navigator.clipboard.read()).flatMap((i) => i.types));
+    assert.ok(types.includes('image/png'), `clipboard holds a PNG: ${types}`);
+  } else assert.match(copied, /Download PNG/);
+
+  // Keyboard: Tab reaches every control, each has an accessible name.
+  const controls = await page.evaluate(() => {
+    const name = (e) => (e.getAttribute('aria-label') || (e.labels && e.labels[0] && e.labels[0].textContent) || e.textContent || e.title || '').trim();
+    return [...document.querySelectorAll('button, input, select, textarea, a[href], [role=slider], [role=button]')]
+      .filter((e) => e.offsetParent !== null && !e.disabled && e.closest('[hidden]') == null && e.getClientRects().length)
+      .map((e, i) => { e.dataset.ctl = String(i); return { i, tag: e.tagName, id: e.id, name: name(e), tabbable: e.tabIndex >= 0 }; });
+  });
+  for (const c of controls) assert.ok(c.name, `control ${c.tag}#${c.id} has a name`);
+  const reached = new Set();
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.focus('body');
+  for (let i = 0; i < controls.length * 2 + 20; i++) {
+    await page.keyboard.press('Tab');
+    const k = await page.evaluate(() => document.activeElement && document.activeElement.dataset.ctl);
+    if (k != null) reached.add(Number(k));
+  }
+  // One tab stop per group of sliders (the timeline's bars) and per chart point set is enough.
+  const missed = controls.filter((c) => c.tabbable && !reached.has(c.i));
+  assert.deepEqual(missed, [], 'every tabbable control is reached with Tab');
+  assert.ok(controls.some((c) => c.tag === 'DIV' && reached.has(c.i)), 'the timeline is reachable');
+  // Timeline bars: ↑ ↓ change the focused step's width, → moves to the next bar.
+  const before = Number(await page.textContent('#st-gflops'));
+  const first = await page.inputValue('#schedule-text');
+  await page.focus('.tcol[data-step="1"]');
+  await page.keyboard.press('ArrowUp');
+  const after = await page.inputValue('#schedule-text');
+  assert.notEqual(after, first);
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.step), '1', 'focus stays on the edited bar');
+  assert.equal(await page.getAttribute('.tcol[data-step="1"]', 'aria-valuenow'), '1');
+  assert.ok(Number(await page.textContent('#st-gflops')) > before, 'a wider first step costs more');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.step), '2');
+  await page.keyboard.press('ArrowDown');
+  assert.match(page.url(), new RegExp(`s=${encodeURIComponent(await page.inputValue('#schedule-text'))}`));
+
+  // Dark theme from the system setting.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await waitDone(page);
+  await waitImages(page);
+  const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  const [r, g, b] = bg.match(/\d+/g).map(Number);
+  assert.ok(r + g + b < 120, `dark background (${bg})`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, 'desktop-dark', { fullPage: false });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'phone-dark', { fullPage: false });
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('WebGPU: the Baseline preset is XL12 without cache; the budget slider picks the eval table’s row', async () => {
+  const ctx = await launch(WEBGPU);
+  const page = await open(ctx, 'T=6');
+  await waitStatus(page, ['generating', 'done'], 60000);
+  const table = JSON.parse(fs.readFileSync(path.join(repo, 'models/magnets-emoji.eval.json'), 'utf8'));
+  await page.click('button[data-preset="baseline"]');
+  assert.equal(await page.inputValue('#schedule-text'), 'XL6');
+  await page.fill('#steps', '12');
+  await page.press('#steps', 'Enter');
+  assert.equal(await page.inputValue('#schedule-text'), 'XL12');
+  assert.equal(await page.isChecked('#cache-on'), false, 'the MaskGIT baseline has no KV cache');
+  assert.match(page.url(), /c=off/);
+  assert.equal(await page.textContent('#st-fid'), 'baseline');
+  assert.equal(await page.textContent('#st-ratio'), '1.00×');
+  assert.ok(await page.locator('button[data-preset="baseline"]').evaluate((b) => b.classList.contains('active')));
+  // The MaGNeTS preset turns the cache back on.
+  await page.click('button[data-preset="magnets"]');
+  assert.equal(await page.isChecked('#cache-on'), true);
+  assert.equal(await page.inputValue('#schedule-text'), 'S3M3L3XL3');
+
+  // Budget: the page's pick is the eval table's lowest FID at or under the budget.
+  await page.locator('#budget').scrollIntoViewIfNeeded();
+  const expected = (g) => table.rows.filter((r) => r.gflops_per_image <= g * (1 + 1e-9)).sort((a, b) => a.fid - b.fid)[0];
+  const seen = new Set();
+  for (const pos of [0, 150, 450, 600, 700, 760, 840, 1000]) {
+    await page.evaluate((p) => { const s = document.getElementById('budget'); s.value = String(p); s.dispatchEvent(new Event('input')); }, pos);
+    const budget = Number(await page.getAttribute('#budget', 'data-budget'));
+    const want = expected(budget);
+    assert.ok(want, `some row fits ${budget}`);
+    assert.equal(await page.inputValue('#schedule-text'), want.schedule, `budget ${budget.toFixed(3)} GFLOPs`);
+    assert.equal(await page.isChecked('#cache-on'), want.cache !== 'off');
+    assert.equal(await page.getAttribute('#budget-pick', 'data-pick'), `${want.schedule}/${want.cache}`);
+    assert.ok(Number(await page.textContent('#st-gflops')) <= budget * 1.0001, 'the pick fits the budget');
+    seen.add(want.schedule);
+  }
+  assert.ok(seen.size >= 4, `the slider walks the front: ${[...seen]}`);
+  // Where the current schedule sits: the paper's even split is above the front at its compute.
+  await page.click('button[data-preset="magnets"]');
+  const pick = await page.textContent('#budget-pick');
+  const even = table.rows.find((r) => r.schedule === 'S3M3L3XL3' && r.cache === 'on');
+  const frontAt = expected(even.gflops_per_image);
+  if (frontAt === even) assert.match(pick, /on the front/);
+  else assert.match(pick, new RegExp(`${(even.fid - frontAt.fid).toFixed(1)} FID above the front`));
+  assert.equal(await page.locator('#tradeoff-plot path.front').count(), 1);
+  await page.locator('#tradeoff').screenshot({ path: path.join(artifacts, 'desktop-budget.png') });
+  // The keyboard moves the slider too (it sits at the right end now).
+  await page.focus('#budget');
+  await page.keyboard.press('Home');
+  assert.equal(await page.inputValue('#schedule-text'), expected(Number(await page.getAttribute('#budget', 'data-budget'))).schedule);
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});
+
+test('WebGPU: the <iframe> snippet in a 390-px blog post fits, explains itself and waits until seen', async () => {
+  const ctx = await launch(WEBGPU, { width: 390, height: 844 });
+  const page = await open(ctx, 'T=6&seed=4');
+  await waitStatus(page, ['generating', 'done'], 60000);
+  const snippet = await page.inputValue('#embed-code');
+  assert.doesNotMatch(snippet, /width="\d+"/, 'no fixed pixel width');
+  // A plain blog theme: a column with margins and the common `iframe { max-width: 100% }` rule.
+  const host = await ctx.newPage();
+  host.problems = [];
+  host.on('pageerror', (e) => host.problems.push(e.message));
+  await host.setContent(`<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1">
+    <style>body{margin:0;padding:0 12px;font:17px Georgia,serif} iframe{max-width:100%}</style>
+    <h1>A post about MaGNeTS</h1><p>${'Some text before the figure. '.repeat(40)}</p><div style="height:1400px"></div>
+    ${snippet}<p>After the figure.</p>`);
+  const frameEl = await host.waitForSelector('iframe');
+  // Off screen: the embed may load, but it does not decode.
+  await host.waitForTimeout(4000);
+  const frame0 = await frameEl.contentFrame();
+  if (frame0) {
+    const st = await frame0.evaluate(() => ({ status: document.body.dataset.status, decoded: document.getElementById('grid-main').dataset.decoded || '0' })).catch(() => null);
+    if (st) { assert.notEqual(st.status, 'generating'); assert.notEqual(st.status, 'done'); assert.equal(st.decoded, '0'); }
+    metrics.embedOffscreen = st;
+  }
+  await frameEl.scrollIntoViewIfNeeded();
+  const frame = await frameEl.contentFrame();
+  await frame.waitForFunction(() => ['done', 'error', 'error-run'].includes(document.body.dataset.status), null, { timeout: GEN_TIMEOUT, polling: 250 });
+  assert.equal(await frame.evaluate(() => document.body.dataset.status), 'done', await frame.evaluate(() => document.getElementById('banner').textContent));
+  metrics.embedEngine = await frame.evaluate(() => ({ badge: document.getElementById('engine-badge').textContent, notice: document.getElementById('notice').textContent }));
+  await frame.waitForFunction(() => document.body.dataset.images === 'done', null, { timeout: GEN_TIMEOUT, polling: 250 });
+  assert.equal(await host.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), 0, 'the post does not scroll sideways');
+  const box = await frameEl.boundingBox();
+  assert.ok(box.width <= 390 - 24 + 0.5, `the embed fits the column (${box.width}px)`);
+  const inside = await frame.evaluate(() => {
+    const vis = (e) => e && e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden';
+    const r = (e) => { const b = e.getBoundingClientRect(); return { x: b.left, y: b.top, r: b.right, b: b.bottom, id: e.id || e.className }; };
+    const groups = [
+      ['.embed-title', '.embed-open'],
+      ['#embed-head', '#grids', '.legend', '.transport', '.timeline-card', '.stats'],
+      [...document.querySelectorAll('.transport > *')].filter(vis).map((e, i) => { e.dataset.tr = i; return `[data-tr="${i}"]`; }),
+      [...document.querySelectorAll('.stats > .stat')].filter(vis).map((e, i) => { e.dataset.st = i; return `[data-st="${i}"]`; }),
+    ].map((g) => g.map((s) => document.querySelector(s)).filter(vis).map(r));
+    const overlaps = [];
+    for (const g of groups) for (let i = 0; i < g.length; i++) for (let j = i + 1; j < g.length; j++) {
+      const a = g[i], b = g[j];
+      if (Math.min(a.r, b.r) - Math.max(a.x, b.x) > 0.5 && Math.min(a.b, b.b) - Math.max(a.y, b.y) > 0.5) overlaps.push(`${a.id} / ${b.id}`);
+    }
+    const all = groups.flat();
+    return {
+      overlaps, width: innerWidth, scrollW: document.documentElement.scrollWidth, scrollH: document.documentElement.scrollHeight, height: innerHeight,
+      outside: all.filter((b) => b.r > innerWidth + 0.5 || b.x < -0.5).map((b) => b.id),
+      title: document.querySelector('.embed-title').textContent,
+      legend: [...document.querySelectorAll('#timeline-legend span')].filter(vis).map((s) => s.textContent),
+    };
+  });
+  await frameEl.screenshot({ path: path.join(artifacts, 'embed-phone-post.png') });
+  metrics.embedPhone = inside;
+  assert.deepEqual(inside.overlaps, [], 'nothing overlaps in the embed');
+  assert.deepEqual(inside.outside, [], 'nothing sticks out of the embed');
+  assert.ok(inside.scrollW <= inside.width, `no sideways scroll inside (${inside.scrollW} > ${inside.width})`);
+  assert.ok(inside.scrollH <= inside.height, `the snippet's height holds the whole player (${inside.scrollH} > ${inside.height})`);
+  assert.match(inside.title, /MaGNeTS/);
+  for (const w of ['S', 'M', 'L', 'XL']) assert.ok(inside.legend.some((t) => t.startsWith(w + ' ')), `legend names ${w}`);
+  // The same snippet in a wide column stops at its max-width.
+  await host.setViewportSize({ width: 1280, height: 900 });
+  await host.waitForTimeout(300);
+  assert.ok((await frameEl.boundingBox()).width <= 560.5);
+  await frameEl.screenshot({ path: path.join(artifacts, 'embed-desktop-post.png') });
+  assert.deepEqual(host.problems, []);
+  await ctx.close();
 });
 
 test('malformed URL state: a readable message and the defaults', async () => {
@@ -419,6 +735,11 @@ test('WebGPU disabled: the CPU fallback generates', async () => {
   await waitDone(page, GEN_TIMEOUT * 2);
   assert.match(await page.textContent('#engine-badge'), /CPU fallback/);
   assert.ok(await page.isVisible('#notice'));
+  // Worded from what the worker detected (with the blink feature off, its navigator.gpu gives no
+  // adapter): one reason, no contradiction, and the CPU path is not called slow.
+  const notice = await page.textContent('#notice');
+  assert.match(notice, /^This browser supports WebGPU but found no GPU adapter to use, so the demo runs the same model on the CPU/);
+  assert.doesNotMatch(notice + (await page.textContent('#engine-badge')), /slow|not available/i);
   const m = await page.evaluate(() => ({ ...window.magnets.metrics, steps: window.magnets.runs[window.magnets.main].steps.map((s) => s.ms) }));
   metrics.cpu = { readyMs: m.readyMs, decodeMs: m.lastDecodeMs, stepMs: m.steps };
   const g = await gridData(page);
