@@ -119,3 +119,101 @@ fn split_is_about_ten_percent_and_stable() {
     assert!((800..1200).contains(&held), "{held}");
     assert_eq!(split_of("grinning"), split_of("grinning"));
 }
+
+/// An iconify `icons.json` of four 16×16 icons: a red left half, a green square, a blue square,
+/// a yellow square (names chosen to exercise each matching rule).
+fn icons_json() -> String {
+    let half = |c: &str| format!(r#"<path fill="{c}" d="M0 0h8v16H0z"/>"#);
+    let full = |c: &str| format!(r#"<rect width="16" height="16" fill="{c}"/>"#);
+    serde_json::json!({
+        "prefix": "t", "width": 16, "height": 16,
+        "icons": {
+            "grinning-face": {"body": half("#ff0000")},
+            "waving-hand-1": {"body": full("#00ff00")},
+            "waving-hand-2": {"body": full("#0000ff")},
+            "flag-for-xx": {"body": full("#ffff00")},
+            "unrelated-thing": {"body": full("#000000")},
+            "broken": {"body": "<path d=\"M0 0h"}
+        },
+        "aliases": {"smile-alias": {"parent": "grinning-face"}, "flipped": {"parent": "flag-for-xx", "hFlip": true}}
+    })
+    .to_string()
+}
+
+fn entries_with_names() -> Vec<magnets::data::pipeline::EmojiEntry> {
+    let json = serde_json::json!([
+        {"short_name": "grinning", "name": "GRINNING FACE", "unified": "1F600", "image": "a.png", "category": "Smileys & Emotion"},
+        {"short_name": "wave", "name": "WAVING HAND SIGN", "short_names": ["wave"], "unified": "1F44B", "image": "b.png", "category": "People & Body"},
+        {"short_name": "flag-xx", "name": "XX FLAG", "short_names": ["flag-xx"], "unified": "1F1FD-1F1FD", "image": "d.png", "category": "Flags"},
+        {"short_name": "heart", "name": "HEAVY BLACK HEART", "unified": "2764-FE0F", "non_qualified": "2764", "image": "h.png", "category": "Smileys & Emotion"}
+    ]);
+    parse_emoji_json(json.to_string().as_bytes(), "emoji.json").unwrap()
+}
+
+/// A set with chars.json: it teaches the name table its CLDR name for 1F44B ("waving-hand").
+fn cldr_set() -> magnets::data::iconify::IconSet {
+    magnets::data::iconify::IconSet::parse(
+        serde_json::json!({"icons": {"waving-hand": {"body": ""}, "red-heart": {"body": ""}}}).to_string().as_bytes(),
+        Some(br#"{"1f44b": "waving-hand", "2764-fe0f": "red-heart"}"#),
+        "cldr.tgz",
+    )
+    .unwrap()
+}
+
+#[test]
+fn iconify_names_and_codepoints_map_to_base_emoji() {
+    use magnets::data::iconify::{IconSet, codepoint_key, map_icons, slug};
+    assert_eq!(slug("WAVING HAND SIGN"), "waving-hand-sign");
+    assert_eq!(slug("Flag: Côte d’Ivoire"), "flag-c-te-d-ivoire");
+    assert_eq!(codepoint_key("2764-FE0F"), "2764");
+    let entries = entries_with_names();
+    let cldr = cldr_set();
+    let table = magnets::data::pipeline::name_table(&entries, &[&cldr]);
+    let by_chars = map_icons(&cldr, &table);
+    assert_eq!(by_chars.get("heart").map(String::as_str), Some("red-heart"));
+    let set = IconSet::parse(icons_json().as_bytes(), None, "t.tgz").unwrap();
+    let m = map_icons(&set, &table);
+    assert_eq!(m.get("grinning").map(String::as_str), Some("grinning-face")); // slug of `name`
+    assert_eq!(m.get("wave").map(String::as_str), Some("waving-hand-1")); // numbered variant, lowest first
+    assert_eq!(m.get("flag-xx").map(String::as_str), Some("flag-for-xx")); // flag spelling
+    assert_eq!(m.len(), 3, "{m:?}"); // unrelated and broken icons match nothing
+    // Flipped aliases are not plain drawings of their parent.
+    assert!(!set.aliases.contains_key("flipped") && set.aliases.contains_key("smile-alias"));
+    // Bad input names the package.
+    let e = IconSet::parse(b"{", None, "pkg-1.0.tgz").unwrap_err().to_string();
+    assert!(e.contains("pkg-1.0.tgz"), "{e}");
+}
+
+#[test]
+fn svg_is_rendered_over_white_and_box_filtered() {
+    use magnets::data::iconify::{IconSet, render_svg_32};
+    let set = IconSet::parse(icons_json().as_bytes(), None, "t.tgz").unwrap();
+    let img = render_svg_32(&set.svg("grinning-face").unwrap(), "t: grinning-face").unwrap();
+    assert_eq!(img.len(), IMAGE_BYTES);
+    let px = |x: usize, y: usize| &img[(y * 32 + x) * 3..(y * 32 + x) * 3 + 3];
+    assert_eq!(px(3, 10), &[255, 0, 0]); // the drawn half
+    assert_eq!(px(28, 10), &[255, 255, 255]); // nothing drawn → white
+    let e = render_svg_32(&set.svg("broken").unwrap(), "t: icon `broken`").unwrap_err().to_string();
+    assert!(e.contains("broken"), "{e}");
+}
+
+#[test]
+fn every_vendor_of_an_emoji_is_on_one_side_of_the_split() {
+    use magnets::data::iconify::IconSet;
+    use magnets::data::pipeline::{add_icon_set, name_table};
+    let entries = entries_with_names();
+    let table = name_table(&entries, &[&cldr_set()]);
+    let set = IconSet::parse(icons_json().as_bytes(), None, "t.tgz").unwrap();
+    let mut ds = EmojiDataset::default();
+    let n = add_icon_set(&mut ds, &entries, &set, &table, "a", false).unwrap();
+    let n2 = add_icon_set(&mut ds, &entries, &set, &table, "b", false).unwrap();
+    assert_eq!((n, n2), (3, 3));
+    assert_eq!(ds.vendors, ["a", "b"]);
+    ds.validate().unwrap();
+    for i in 0..ds.len() {
+        assert_eq!(ds.split[i], (split_of(&ds.names[i]) == Split::HeldOut) as u8);
+        let other = (0..ds.len()).find(|&j| j != i && ds.names[j] == ds.names[i]).unwrap();
+        assert_eq!((ds.split[i], ds.labels[i]), (ds.split[other], ds.labels[other]));
+        assert_ne!(ds.vendor[i], ds.vendor[other]);
+    }
+}

@@ -97,8 +97,9 @@ fn fid_of_a_set_with_itself_is_zero_and_grows_with_noise() {
     let device = Device::flex();
     device.seed(1);
     let reference = images(200, 11);
-    let ev = QualityEvaluator::with_reference(Classifier::new(&device), &reference).unwrap();
+    let ev = QualityEvaluator::with_reference(Classifier::new(&device), &reference).unwrap().with_bootstrap(0);
     let same = ev.evaluate_flat(&reference, None).unwrap();
+    assert_eq!(same.fid_ci95, None);
     assert!(same.fid.abs() < 1e-3, "FID(set, set) = {}", same.fid);
     assert_eq!(same.recall, 1.0);
     assert_eq!(same.precision, 1.0);
@@ -115,6 +116,25 @@ fn fid_of_a_set_with_itself_is_zero_and_grows_with_noise() {
     assert!(ev.evaluate_flat(&reference, Some(&labels)).unwrap().class_accuracy.is_some());
     assert!(ev.evaluate_flat(&reference, Some(&labels[..3])).is_err());
     assert!(ev.evaluate(&[vec![0u8; 10], vec![0u8; 3072]], None).is_err());
+}
+
+/// The bootstrap interval brackets the point estimate, is repeatable (fixed seed), and is wider
+/// for a smaller set of images.
+#[test]
+fn fid_interval_brackets_the_estimate_and_narrows_with_more_images() {
+    let device = Device::flex();
+    device.seed(2);
+    let reference = images(300, 21);
+    let ev = QualityEvaluator::with_reference(Classifier::new(&device), &reference).unwrap().with_bootstrap(24);
+    let mut s = 9u64;
+    let fake: Vec<u8> = images(300, 77).iter().map(|&v| (v as f32 + 60.0 * lcg(&mut s)).clamp(0.0, 255.0) as u8).collect();
+    let m = ev.evaluate_flat(&fake, None).unwrap();
+    let [lo, hi] = m.fid_ci95.expect("an interval");
+    assert!(lo <= m.fid && m.fid <= hi && hi > lo, "{m:?}");
+    assert_eq!(ev.evaluate_flat(&fake, None).unwrap().fid_ci95, m.fid_ci95);
+    let few = ev.evaluate_flat(&fake[..60 * 3072], None).unwrap();
+    let [flo, fhi] = few.fid_ci95.unwrap();
+    assert!(fhi - flo > hi - lo, "60 images: {flo}..{fhi}, 300 images: {lo}..{hi}");
 }
 
 #[test]

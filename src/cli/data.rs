@@ -1,29 +1,126 @@
-//! `magnets data`: fetch the two emoji art packages with `npm pack`, verify, and build the
-//! 32×32 dataset file (a no-op when it already exists). See `magnets::data` for the policies.
+//! `magnets data`: fetch the emoji art packages with `npm pack`, verify, and build the 32×32
+//! dataset file (a no-op when it already exists). `--all-art` adds the iconify SVG sets and
+//! writes OpenMoji, the held-out art style, to a file of its own. See `magnets::data`.
 
 use std::path::PathBuf;
 
-use magnets::data::{CATEGORIES, DEFAULT_DATASET, pipeline};
+use magnets::data::{ALL_ART_DATASET, CATEGORIES, DEFAULT_DATASET, EmojiDataset, IMAGE_SIZE, STYLE_TEST_DATASET, pipeline};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Folder for the downloaded tarballs.
     #[arg(long, default_value = "data")]
     pub dir: PathBuf,
-    /// Dataset file to write.
-    #[arg(long, default_value = DEFAULT_DATASET)]
-    pub out: PathBuf,
+    /// Dataset file to write [default: data/emoji32.safetensors, with --all-art
+    /// data/emoji32-all.safetensors].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Every open art set: the two PNG packages plus six iconify SVG sets (8 vendors).
+    #[arg(long)]
+    pub all_art: bool,
+    /// With --all-art: where OpenMoji (evaluation only, never trained on) goes.
+    #[arg(long, default_value = STYLE_TEST_DATASET)]
+    pub style_out: PathBuf,
+    /// Write a contact sheet PNG: one row per vendor, the same emoji in every column.
+    #[arg(long)]
+    pub contact_sheet: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
-    let ds = pipeline::build(&a.dir, &a.out)?;
-    let counts = ds.counts();
-    println!("| category | train | held-out |\n|---|---:|---:|");
-    for (c, name) in CATEGORIES.iter().enumerate() {
-        println!("| {name} | {} | {} |", counts[c][0], counts[c][1]);
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(if a.all_art { ALL_ART_DATASET } else { DEFAULT_DATASET }));
+    let (ds, style) = if a.all_art {
+        let (ds, style) = pipeline::build_all_art(&a.dir, &out, &a.style_out)?;
+        (ds, Some(style))
+    } else {
+        (pipeline::build(&a.dir, &out)?, None)
+    };
+    print_counts(&ds, style.as_ref());
+    if let Some(path) = &a.contact_sheet {
+        contact_sheet(&ds, style.as_ref(), path)?;
+        eprintln!("wrote {}", path.display());
     }
-    let (tr, ho): (usize, usize) = counts.iter().fold((0, 0), |(a, b), c| (a + c[0], b + c[1]));
-    println!("| total | {tr} | {ho} |");
-    eprintln!("dataset: {} ({} images, vendors {:?})", a.out.display(), ds.len(), ds.vendors);
+    eprintln!("dataset: {} ({} images, vendors {:?})", out.display(), ds.len(), ds.vendors);
+    if let Some(s) = &style {
+        eprintln!("held-out art style: {} ({} images)", a.style_out.display(), s.len());
+    }
     Ok(())
+}
+
+/// Markdown tables: images per category × vendor (train / held-out), then totals.
+fn print_counts(ds: &EmojiDataset, style: Option<&EmojiDataset>) {
+    let mut vendors: Vec<(&EmojiDataset, usize, String)> = (0..ds.vendors.len()).map(|v| (ds, v, ds.vendors[v].clone())).collect();
+    if let Some(s) = style {
+        vendors.extend((0..s.vendors.len()).map(|v| (s, v, format!("{} (test only)", s.vendors[v]))));
+    }
+    let count = |d: &EmojiDataset, v: usize, c: usize, sp: u8| {
+        (0..d.len()).filter(|&i| d.vendor[i] as usize == v && d.labels[i] as usize == c && d.split[i] == sp).count()
+    };
+    println!("| category | {} | total |", vendors.iter().map(|v| v.2.as_str()).collect::<Vec<_>>().join(" | "));
+    println!("|---|{}---:|", "---:|".repeat(vendors.len()));
+    let mut col_tot = vec![[0usize; 2]; vendors.len()];
+    for (c, name) in CATEGORIES.iter().enumerate() {
+        let mut row = [0usize; 2];
+        let cells: Vec<String> = vendors
+            .iter()
+            .enumerate()
+            .map(|(k, (d, v, _))| {
+                let (t, h) = (count(d, *v, c, 0), count(d, *v, c, 1));
+                col_tot[k][0] += t;
+                col_tot[k][1] += h;
+                if std::ptr::eq(*d, ds) {
+                    row[0] += t;
+                    row[1] += h;
+                }
+                format!("{t} / {h}")
+            })
+            .collect();
+        println!("| {name} | {} | {} / {} |", cells.join(" | "), row[0], row[1]);
+    }
+    let (tr, ho) = ds.split.iter().fold((0, 0), |(t, h), &s| if s == 0 { (t + 1, h) } else { (t, h + 1) });
+    let cells: Vec<String> = col_tot.iter().map(|c| format!("**{} / {}**", c[0], c[1])).collect();
+    println!("| total (train / held-out) | {} | **{tr} / {ho}** |", cells.join(" | "));
+}
+
+/// One row per vendor (the style-test set last), 24 emoji that every vendor draws, spread over
+/// the `emoji.json` order; 2× nearest upscale.
+fn contact_sheet(ds: &EmojiDataset, style: Option<&EmojiDataset>, path: &std::path::Path) -> magnets::Result<()> {
+    use std::collections::HashMap;
+    let mut rows: Vec<HashMap<&str, usize>> = (0..ds.vendors.len()).map(|_| HashMap::new()).collect();
+    for i in 0..ds.len() {
+        rows[ds.vendor[i] as usize].insert(ds.names[i].as_str(), i);
+    }
+    let mut sources: Vec<(&EmojiDataset, HashMap<&str, usize>)> = rows.into_iter().map(|r| (ds, r)).collect();
+    if let Some(s) = style {
+        sources.push((s, (0..s.len()).map(|i| (s.names[i].as_str(), i)).collect()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let common: Vec<&str> = ds
+        .names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| seen.insert(*n) && sources.iter().all(|(_, m)| m.contains_key(n)))
+        .collect();
+    if common.is_empty() {
+        return Err(magnets::Error::Data("no emoji is drawn by every vendor; no contact sheet".into()));
+    }
+    let cols = 24.min(common.len());
+    let picks: Vec<&str> = (0..cols).map(|k| common[k * common.len() / cols]).collect();
+    let (sc, cell) = (2usize, IMAGE_SIZE * 2 + 2);
+    let (wd, ht) = (cols * cell, sources.len() * cell);
+    let mut sheet = vec![255u8; wd * ht * 3];
+    for (r, (d, m)) in sources.iter().enumerate() {
+        for (c, name) in picks.iter().enumerate() {
+            let pix = d.image(m[name]);
+            for y in 0..IMAGE_SIZE * sc {
+                for x in 0..IMAGE_SIZE * sc {
+                    let s = ((y / sc) * IMAGE_SIZE + x / sc) * 3;
+                    let o = ((r * cell + y) * wd + c * cell + x) * 3;
+                    sheet[o..o + 3].copy_from_slice(&pix[s..s + 3]);
+                }
+            }
+        }
+    }
+    let order: Vec<String> = sources.iter().map(|(d, m)| d.vendors[d.vendor[*m.values().next().expect("non-empty")] as usize].clone()).collect();
+    eprintln!("contact sheet rows: {order:?}; columns: {picks:?}");
+    magnets::data::write_png(path, &sheet, wd as u32, ht as u32)
 }

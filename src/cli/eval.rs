@@ -204,6 +204,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "seed": a.seed,
         "guidance": a.decode.guidance,
         "fid": m.fid,
+        "fid_ci95": m.fid_ci95,
         "precision": m.precision,
         "recall": m.recall,
         "class_accuracy": m.class_accuracy,

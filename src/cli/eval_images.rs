@@ -29,6 +29,9 @@ pub struct Args {
     /// Score only N images, evenly spaced in order (size-matched floors: FID grows as N shrinks).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Bootstrap replicates behind the printed FID interval (`fid_ci95`; 0: none).
+    #[arg(long, default_value_t = magnets::metrics::BOOTSTRAP_REPLICATES)]
+    pub bootstrap: usize,
     /// Print JSON only.
     #[arg(long)]
     pub json: bool,
@@ -46,7 +49,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let ds = EmojiDataset::load(&a.data)?;
     let split = |s: &str| if s == "train" { Split::Train } else { Split::HeldOut };
     let reference = ds.subset(&ds.indices(split(&a.reference)));
-    let ev = QualityEvaluator::with_reference(Classifier::load(&a.classifier, &burn::tensor::Device::flex())?, &reference.images)?;
+    let ev = QualityEvaluator::with_reference(Classifier::load(&a.classifier, &burn::tensor::Device::flex())?, &reference.images)?.with_bootstrap(a.bootstrap);
     let (names, images, mut labels) = match (&a.images, &a.split) {
         (Some(dir), None) => {
             let (names, images) = magnets::data::load_png_dir(dir)?;

@@ -40,6 +40,9 @@ pub struct Args {
     /// Shipped weights (f16).
     #[arg(long, default_value = "models/tokenizer.safetensors")]
     pub out: PathBuf,
+    /// Start from these weights (e.g. models/tokenizer.safetensors) instead of a random init.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// Log a line every N steps (for runs whose stderr is a file).
     #[arg(long, default_value_t = 25)]
     pub log_every: usize,
@@ -63,6 +66,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         checkpoint_dir: a.checkpoint_dir.clone(),
         checkpoint_every: a.checkpoint_every,
         max_minutes: a.max_minutes,
+        init: a.init.clone(),
         ..Default::default()
     };
     let device = burn::tensor::Device::flex();

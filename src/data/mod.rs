@@ -1,9 +1,12 @@
 //! The emoji dataset (DESIGN §5): 32×32 RGB emoji art from two vendors, 9 category labels and
 //! a fixed train / held-out split, stored as one compact safetensors file of `u8` arrays.
 //!
-//! Pipeline (`magnets data`, [`build`]): `npm pack` the two pinned packages, check their
+//! Pipeline (`magnets data`, [`pipeline::build`]): `npm pack` the two pinned packages, check their
 //! SHA-256, read `package/emoji.json` and `package/img/<vendor>/64/*.png` straight from the
 //! tarball, composite alpha over white, box-filter 64→32 (once), label, split, write.
+//! `magnets data --all-art` ([`pipeline::build_all_art`]) adds six SVG sets ([`iconify`],
+//! [`ICONIFY_PACKAGES`]) as further vendors of the same emoji, and writes OpenMoji
+//! ([`STYLE_TEST_PACKAGE`]) to a file of its own that only measurements read.
 //!
 //! Policies (also in docs/RESULTS.md):
 //! - **Skin tones**: only the base entries of `emoji.json` are used; every `skin_variations`
@@ -11,9 +14,10 @@
 //! - **Categories**: the 9 groups of [`CATEGORIES`]; "Component" (skin-tone swatches, hair
 //!   parts) is dropped.
 //! - **Split**: held-out iff the first 4 bytes of SHA-256(`short_name`) as a big-endian u32,
-//!   mod 10, are 0 (~10%). Both vendors' images of one emoji land on the same side, and the
+//!   mod 10, are 0 (~10%). Every vendor's image of one emoji lands on the same side, and the
 //!   split does not depend on the order or on which other emoji exist.
 
+pub mod iconify;
 pub mod pipeline;
 
 use std::collections::HashMap;
@@ -48,35 +52,107 @@ pub const CATEGORIES: [&str; 9] = [
     "Flags",
 ];
 
-/// The two art packages, pinned by version and SHA-256 of the `npm pack` tarball.
+/// The two PNG art packages, pinned by version and SHA-256 of the `npm pack` tarball.
 pub const PACKAGES: [Package; 2] = [
     Package {
         npm_name: "emoji-datasource-twitter",
         version: "16.0.0",
         vendor: "twitter",
         sha256: "f64a530c63bca463bd8317fdc4615ce63a53a0c65018e4ce2d848aaba7a28877",
+        credit: "Twemoji graphics © Twitter, Inc. and other contributors",
+        licence: "CC-BY-4.0",
     },
     Package {
         npm_name: "emoji-datasource-google",
         version: "16.0.0",
         vendor: "google",
         sha256: "fb5fd131b362aab7a55542d2a147a79708cce0a8b1c1bbacd470172708b5c438",
+        credit: "Noto Emoji graphics © Google LLC",
+        licence: "Apache-2.0",
     },
 ];
+
+/// The SVG sets of `magnets data --all-art` (see [`iconify`]), pinned like [`PACKAGES`].
+pub const ICONIFY_PACKAGES: [Package; 6] = [
+    Package {
+        npm_name: "@iconify-json/fluent-emoji-flat",
+        version: "1.2.6",
+        vendor: "fluent-flat",
+        sha256: "7d064769dee690815f823bc5bcc511d957198caf9f5edd8dd9c1aa48a6aeb175",
+        credit: "Fluent Emoji (Flat) © Microsoft Corporation",
+        licence: "MIT",
+    },
+    Package {
+        npm_name: "@iconify-json/fluent-emoji",
+        version: "1.2.7",
+        vendor: "fluent-color",
+        sha256: "8044210dbf11e016d4de85f15d01a243423bd832457e7e2491df1b751c0e272b",
+        credit: "Fluent Emoji (Color) © Microsoft Corporation",
+        licence: "MIT",
+    },
+    Package {
+        npm_name: "@iconify-json/noto-v1",
+        version: "1.2.5",
+        vendor: "noto-v1",
+        sha256: "2bf62c26c2c2884aa99e90aec942cdaee17a5921f05690694f4978ad4b017c37",
+        credit: "Noto Emoji (v1, the older style) © Google Inc.",
+        licence: "Apache-2.0",
+    },
+    Package {
+        npm_name: "@iconify-json/emojione",
+        version: "1.2.3",
+        vendor: "emojione",
+        sha256: "26a14f44284407e8bcde91799388dca2bfd91dbcd55a97f425524a1c5b73610e",
+        credit: "Emoji One 2 (Emojitwo) © Ranks.com and the Emojitwo contributors",
+        licence: "CC-BY-4.0",
+    },
+    Package {
+        npm_name: "@iconify-json/fxemoji",
+        version: "1.2.2",
+        vendor: "fxemoji",
+        sha256: "f3e72b3c59d05e1db03b7e308d55c0d05bd7ba3f625a90da1b79313c12858eef",
+        credit: "Firefox OS Emoji © Mozilla",
+        licence: "Apache-2.0",
+    },
+    Package {
+        npm_name: "@iconify-json/streamline-emojis",
+        version: "1.2.4",
+        vendor: "streamline",
+        sha256: "5dac87c876b322500989828c5823143e0100d78881627a2e4081a4b897cbfdbc",
+        credit: "Streamline Emojis © Webalys (Streamline)",
+        licence: "CC-BY-4.0",
+    },
+];
+
+/// OpenMoji (CC BY-SA 4.0) is rendered into its own file and used only to *measure* (the FID
+/// classifier's accuracy on an art style it never saw): nothing is trained on it, so no shipped
+/// weights are an adaptation of share-alike art.
+pub const STYLE_TEST_PACKAGE: Package = Package {
+    npm_name: "@iconify-json/openmoji",
+    version: "1.2.29",
+    vendor: "openmoji",
+    sha256: "03181e2c156cab35cf4a62f1f7886bd971d59212e75ac3f189d5a4cae3930fc5",
+    credit: "OpenMoji © HfG Schwäbisch Gmünd and the OpenMoji contributors",
+    licence: "CC-BY-SA-4.0",
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Package {
     pub npm_name: &'static str,
     pub version: &'static str,
-    /// Directory name under `package/img/` and suffix of the `has_img_*` flag.
+    /// The vendor label in the dataset (for the PNG packages also the folder under
+    /// `package/img/` and the suffix of the `has_img_*` flag).
     pub vendor: &'static str,
     pub sha256: &'static str,
+    /// Copyright line and SPDX licence, for the credits.
+    pub credit: &'static str,
+    pub licence: &'static str,
 }
 
 impl Package {
-    /// File name `npm pack` writes.
+    /// File name `npm pack` writes (`@scope/name` → `scope-name-VERSION.tgz`).
     pub fn tarball_name(&self) -> String {
-        format!("{}-{}.tgz", self.npm_name, self.version)
+        format!("{}-{}.tgz", self.npm_name.trim_start_matches('@').replace('/', "-"), self.version)
     }
 }
 
@@ -85,6 +161,10 @@ pub const IMAGE_SIZE: usize = 32;
 pub const IMAGE_BYTES: usize = IMAGE_SIZE * IMAGE_SIZE * 3;
 /// Default location of the dataset file.
 pub const DEFAULT_DATASET: &str = "data/emoji32.safetensors";
+/// `magnets data --all-art`: the two PNG vendors and the six iconify sets (train + held-out).
+pub const ALL_ART_DATASET: &str = "data/emoji32-all.safetensors";
+/// `magnets data --all-art`: OpenMoji alone, the art style no model is trained on.
+pub const STYLE_TEST_DATASET: &str = "data/emoji32-openmoji.safetensors";
 const METADATA_KEY: &str = "magnets.dataset";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use sha2::Digest;
 
+use super::iconify::{IconSet, NameTable, map_icons, render_svg_32};
 use super::{CATEGORIES, EmojiDataset, IMAGE_BYTES, IMAGE_SIZE, Package, Split, split_of};
 use crate::error::{Error, Result};
 
@@ -23,6 +24,10 @@ pub struct EmojiEntry {
     pub sort_order: i64,
     /// Vendors with art for it (`has_img_<vendor>`).
     pub vendors: Vec<String>,
+    /// Codepoint sequences (`unified`, `non_qualified`) and names (`name`, `short_names`), for
+    /// matching the iconify sets; empty when `emoji.json` lacks them.
+    pub codepoints: Vec<String>,
+    pub names: Vec<String>,
 }
 
 /// Parses `emoji.json`: keeps base entries of the 9 categories (skin-tone variants, which live
@@ -60,6 +65,14 @@ pub fn parse_emoji_json(bytes: &[u8], file: &str) -> Result<Vec<EmojiEntry>> {
             label: label as u8,
             sort_order: e.get("sort_order").and_then(|x| x.as_i64()).unwrap_or(i as i64),
             vendors,
+            codepoints: ["unified", "non_qualified"].iter().filter_map(|k| e.get(*k)?.as_str().map(str::to_string)).collect(),
+            names: e
+                .get("name")
+                .and_then(|x| x.as_str())
+                .into_iter()
+                .chain(e.get("short_names").and_then(|x| x.as_array()).into_iter().flatten().filter_map(|x| x.as_str()))
+                .map(str::to_string)
+                .collect(),
         });
     }
     if out.is_empty() {
@@ -235,4 +248,120 @@ pub fn build(dir: &Path, out: &Path) -> Result<EmojiDataset> {
     let ds = build_dataset(&packages, true)?;
     ds.save(out)?;
     Ok(ds)
+}
+
+/// Reads the named files of a `.tgz` (paths inside the archive) in one pass; missing ones are
+/// simply absent from the map.
+pub fn read_tar_files(path: &Path, wanted: &[&str]) -> Result<HashMap<String, Vec<u8>>> {
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| Error::Data(format!("cannot open {name}: {e}")))?;
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    let mut out = HashMap::new();
+    let entries = ar.entries().map_err(|e| Error::Data(format!("{name}: not a tar.gz archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::Data(format!("{name}: corrupt archive: {e}")))?;
+        let p = entry.path().map_err(|e| Error::Data(format!("{name}: bad entry path: {e}")))?.to_string_lossy().into_owned();
+        if wanted.contains(&p.as_str()) {
+            let mut buf = Vec::new();
+            entry.read_to_end(&mut buf).map_err(|e| Error::Data(format!("{name}: cannot read {p}: {e}")))?;
+            out.insert(p, buf);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one iconify package (`package/icons.json`, optional `package/chars.json`).
+pub fn read_icon_set(path: &Path) -> Result<IconSet> {
+    let (icons, chars) = ("package/icons.json", "package/chars.json");
+    let mut files = read_tar_files(path, &[icons, chars])?;
+    let name = path.display().to_string();
+    let icons_json = files.remove(icons).ok_or_else(|| Error::Data(format!("{name}: no {icons} inside")))?;
+    IconSet::parse(&icons_json, files.get(chars).map(Vec::as_slice), &name)
+}
+
+/// The name table of the base emoji of `emoji.json`, plus the CLDR icon names of every set
+/// that maps icons by codepoint.
+pub fn name_table(entries: &[EmojiEntry], sets: &[&IconSet]) -> NameTable {
+    let mut t = NameTable::new(entries.iter().map(|e| {
+        (e.short_name.as_str(), e.codepoints.iter().map(String::as_str).collect(), e.names.iter().map(String::as_str).collect())
+    }));
+    for s in sets {
+        t.learn_names(s);
+    }
+    t
+}
+
+/// Appends one icon set to `ds` as vendor `vendor`: every base emoji it draws (in `emoji.json`
+/// order), rendered to 32×32. Returns how many images it added.
+pub fn add_icon_set(ds: &mut EmojiDataset, entries: &[EmojiEntry], set: &IconSet, table: &NameTable, vendor: &str, progress: bool) -> Result<usize> {
+    let mapped = map_icons(set, table);
+    let keep: Vec<(&EmojiEntry, &String)> = entries.iter().filter_map(|e| mapped.get(&e.short_name).map(|icon| (e, icon))).collect();
+    let bar = if progress { ProgressBar::new(keep.len() as u64) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed}").expect("valid template").progress_chars("=> "));
+    bar.set_message(vendor.to_string());
+    let images: Vec<Result<Vec<u8>>> = keep
+        .par_iter()
+        .map(|(_, icon)| {
+            let svg = set.svg(icon).expect("mapped icons exist");
+            let img = render_svg_32(&svg, &format!("{vendor}: icon `{icon}`"));
+            bar.inc(1);
+            img
+        })
+        .collect();
+    bar.finish();
+    let vi = match ds.vendors.iter().position(|v| v == vendor) {
+        Some(i) => i,
+        None => {
+            ds.vendors.push(vendor.to_string());
+            ds.vendors.len() - 1
+        }
+    };
+    if vi > u8::MAX as usize {
+        return Err(Error::Data("more than 256 vendors".into()));
+    }
+    for ((e, _), img) in keep.iter().zip(images) {
+        ds.images.extend_from_slice(&img?);
+        ds.labels.push(e.label);
+        ds.split.push((split_of(&e.short_name) == Split::HeldOut) as u8);
+        ds.vendor.push(vi as u8);
+        ds.names.push(e.short_name.clone());
+    }
+    Ok(keep.len())
+}
+
+/// `magnets data --all-art`: the PNG vendors plus [`super::ICONIFY_PACKAGES`] into `out`, and
+/// [`super::STYLE_TEST_PACKAGE`] alone into `style_out`. Both are rebuilt only when missing.
+pub fn build_all_art(dir: &Path, out: &Path, style_out: &Path) -> Result<(EmojiDataset, EmojiDataset)> {
+    let present = |p: &Path| p.exists().then(|| EmojiDataset::load(p).ok()).flatten();
+    if let (Some(a), Some(b)) = (present(out), present(style_out)) {
+        eprintln!("{} and {} already present; nothing to do", out.display(), style_out.display());
+        return Ok((a, b));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::Data(format!("cannot create {}: {e}", dir.display())))?;
+    let mut packages = Vec::new();
+    for pkg in &super::PACKAGES {
+        let tgz = fetch_package(pkg, dir)?;
+        eprintln!("reading {}", tgz.display());
+        packages.push((pkg.vendor, read_tarball(&tgz, pkg.vendor)?));
+    }
+    let entries = parse_emoji_json(&packages[0].1.emoji_json, &format!("{}: package/emoji.json", packages[0].0))?;
+    let mut ds = build_dataset(&packages, true)?;
+    drop(packages);
+    let mut sets = Vec::new();
+    for pkg in super::ICONIFY_PACKAGES.iter().chain([&super::STYLE_TEST_PACKAGE]) {
+        let tgz = fetch_package(pkg, dir)?;
+        eprintln!("reading {}", tgz.display());
+        sets.push((pkg.vendor, read_icon_set(&tgz)?));
+    }
+    let table = name_table(&entries, &sets.iter().map(|(_, s)| s).collect::<Vec<_>>());
+    let (style_vendor, style_set) = sets.pop().expect("the style-test set was pushed last");
+    for (vendor, set) in &sets {
+        add_icon_set(&mut ds, &entries, set, &table, vendor, true)?;
+    }
+    let mut style = EmojiDataset::default();
+    add_icon_set(&mut style, &entries, &style_set, &table, style_vendor, true)?;
+    ds.validate()?;
+    ds.save(out)?;
+    style.save(style_out)?;
+    Ok((ds, style))
 }

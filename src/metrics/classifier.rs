@@ -178,11 +178,13 @@ pub struct ClassifierTrainConfig {
     pub augment: bool,
     /// Stop after the epoch that crosses this many minutes.
     pub max_minutes: Option<f64>,
+    /// Start from these weights instead of a random init.
+    pub init: Option<std::path::PathBuf>,
 }
 
 impl Default for ClassifierTrainConfig {
     fn default() -> Self {
-        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: true, max_minutes: None }
+        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: true, max_minutes: None, init: None }
     }
 }
 
@@ -222,7 +224,10 @@ pub fn train(
     }
     let device = Device::flex().autodiff();
     device.seed(cfg.seed);
-    let mut model = Classifier::new(&device);
+    let mut model = match &cfg.init {
+        Some(p) => Classifier::load(p, &device)?,
+        None => Classifier::new(&device),
+    };
     let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
     let mut rng = cfg.seed ^ 0xC1A5;
     let mut order: Vec<usize> = (0..n).collect();

@@ -21,6 +21,11 @@
 //!   precision = share of images inside the real manifold, recall = share of real images inside
 //!   the images' manifold.
 //! - `class_accuracy`: share of images the classifier assigns to their label (when given).
+//! - `fid_ci95`: a 95% interval for `fid` from [`BOOTSTRAP_REPLICATES`] bootstrap replicates
+//!   (both the images and the reference resampled with replacement, fixed seed):
+//!   `fid ± 1.96 · sd(replicates)`. Resampling duplicates rows, which shifts every replicate's
+//!   FID up by about the same amount; the spread, not the replicates' mean, is what it measures.
+//!   Two FIDs whose intervals overlap are not a measured difference.
 //!
 //! [`QualityEvaluator::with_reference`] takes any reference image set (e.g. the train split,
 //! for the real/real floor).
@@ -37,6 +42,8 @@ use crate::data::{EmojiDataset, IMAGE_BYTES, Split};
 use crate::error::{Error, Result};
 use classifier::{Classifier, FEATURES};
 
+/// Bootstrap replicates behind `fid_ci95` (0 turns the interval off).
+pub const BOOTSTRAP_REPLICATES: usize = 100;
 /// k of the k-NN manifolds.
 pub const K_NEAREST: usize = 3;
 pub const DEFAULT_CLASSIFIER: &str = "models/classifier.safetensors";
@@ -44,6 +51,9 @@ pub const DEFAULT_CLASSIFIER: &str = "models/classifier.safetensors";
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Metrics {
     pub fid: f64,
+    /// 95% bootstrap interval of `fid` (see the module docs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fid_ci95: Option<[f64; 2]>,
     pub precision: f64,
     pub recall: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +69,7 @@ pub struct QualityEvaluator {
     ref_mu: Vec<f64>,
     ref_cov: Vec<f64>,
     ref_radii: Vec<f32>,
+    bootstrap: usize,
 }
 
 impl QualityEvaluator {
@@ -80,7 +91,43 @@ impl QualityEvaluator {
         let (ref_features, _) = classifier.features_and_predictions(reference, &device)?;
         let (ref_mu, ref_cov) = stats::mean_cov(&ref_features, FEATURES);
         let ref_radii = stats::knn_radii(&ref_features, FEATURES, K_NEAREST);
-        Ok(QualityEvaluator { classifier, device, ref_features, ref_mu, ref_cov, ref_radii })
+        Ok(QualityEvaluator { classifier, device, ref_features, ref_mu, ref_cov, ref_radii, bootstrap: BOOTSTRAP_REPLICATES })
+    }
+
+    /// Sets the number of bootstrap replicates behind `fid_ci95` (0: no interval).
+    pub fn with_bootstrap(mut self, replicates: usize) -> Self {
+        self.bootstrap = replicates;
+        self
+    }
+
+    /// `fid ± 1.96·sd` over bootstrap replicates of both feature sets (fixed seed, so a rerun
+    /// prints the same interval).
+    fn fid_interval(&self, fid: f64, f: &[f32]) -> Option<[f64; 2]> {
+        use rayon::prelude::*;
+        if self.bootstrap < 2 {
+            return None;
+        }
+        let resample = |x: &[f32], rng: &mut u64| -> Vec<f32> {
+            let n = x.len() / FEATURES;
+            let mut out = Vec::with_capacity(x.len());
+            for _ in 0..n {
+                let i = (crate::tokenizer::train::splitmix(rng) % n as u64) as usize;
+                out.extend_from_slice(&x[i * FEATURES..(i + 1) * FEATURES]);
+            }
+            out
+        };
+        let reps: Vec<f64> = (0..self.bootstrap as u64)
+            .into_par_iter()
+            .map(|r| {
+                let mut rng = 0xB007_5742u64 ^ r.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let (mu, cov) = stats::mean_cov(&resample(f, &mut rng), FEATURES);
+                let (rmu, rcov) = stats::mean_cov(&resample(&self.ref_features, &mut rng), FEATURES);
+                stats::frechet_distance(&mu, &cov, &rmu, &rcov)
+            })
+            .collect();
+        let mean = reps.iter().sum::<f64>() / reps.len() as f64;
+        let sd = (reps.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (reps.len() - 1) as f64).sqrt();
+        Some([(fid - 1.96 * sd).max(0.0), fid + 1.96 * sd])
     }
 
     pub fn reference_count(&self) -> usize {
@@ -114,11 +161,12 @@ impl QualityEvaluator {
         let (f, preds) = self.classifier.features_and_predictions(images, &self.device)?;
         let (mu, cov) = stats::mean_cov(&f, FEATURES);
         let fid = stats::frechet_distance(&mu, &cov, &self.ref_mu, &self.ref_cov);
+        let fid_ci95 = self.fid_interval(fid, &f);
         let precision = stats::coverage(&f, &self.ref_features, &self.ref_radii, FEATURES);
         let radii = stats::knn_radii(&f, FEATURES, K_NEAREST);
         let recall = stats::coverage(&self.ref_features, &f, &radii, FEATURES);
         let class_accuracy = labels.map(|l| l.iter().zip(&preds).filter(|(a, b)| a == b).count() as f64 / n as f64);
-        Ok(Metrics { fid, precision, recall, class_accuracy, count: n })
+        Ok(Metrics { fid, fid_ci95, precision, recall, class_accuracy, count: n })
     }
 
     /// Predicted category ids.

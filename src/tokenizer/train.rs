@@ -39,6 +39,9 @@ pub struct TrainConfig {
     pub checkpoint_every: usize,
     /// Stop (and save) after this many minutes even if `steps` is not reached.
     pub max_minutes: Option<f64>,
+    /// Start from these weights (encoder included, same config) instead of a random init, when
+    /// the checkpoint folder is empty: a longer run of an earlier tokenizer on new data.
+    pub init: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -55,6 +58,7 @@ impl Default for TrainConfig {
             checkpoint_dir: PathBuf::from("data/tokenizer-ckpt"),
             checkpoint_every: 100,
             max_minutes: None,
+            init: None,
         }
     }
 }
@@ -141,6 +145,30 @@ impl Trainer {
             eprintln!("resuming from {} at step {}", ckpt.display(), state.step);
             let step = state.step;
             (VqAutoencoder::from_weights(&w, device), w.get("quantizer.codebook").clone(), state, step)
+        } else if let Some(init) = &train.init {
+            let w = TokenizerWeights::load(init)?;
+            if w.config != config || !w.has_encoder() {
+                return Err(Error::Other(format!(
+                    "--init {}: needs an encoder and the config {config:?} (it has {:?}{})",
+                    init.display(),
+                    w.config,
+                    if w.has_encoder() { "" } else { ", no encoder" }
+                )));
+            }
+            eprintln!("starting from {}", init.display());
+            let codebook = w.get("quantizer.codebook").clone();
+            // The EMA starts at the given code vectors, each as if used evenly by one batch.
+            let count = (train.batch * config.tokens()) as f32 / k as f32;
+            let state = CodebookState {
+                step: 0,
+                initialised: true,
+                ema_count: vec![count; k],
+                ema_sum: codebook.data.iter().map(|v| v * count).collect(),
+                last_used: vec![0; k],
+                restarts: 0,
+                rng: train.seed ^ 0x5EED,
+            };
+            (VqAutoencoder::from_weights(&w, device), codebook, state, 0)
         } else {
             device.seed(train.seed);
             let state = CodebookState {

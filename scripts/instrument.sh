@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The all-art data and the quality instrument built on it, one step per command, each
+# resumable and each the exact command behind its numbers in docs/RESULTS.md:
+#
+#   scripts/instrument.sh data        # npm pack + render: data/emoji32-all.safetensors (8 vendors)
+#                                     #   + data/emoji32-openmoji.safetensors (held-out art style)
+#                                     #   + docs/data_all_art.png (contact sheet, every vendor)
+#   scripts/instrument.sh tokenizer   # models/next/tokenizer.safetensors (warm start from the shipped
+#                                     #   tokenizer, fixed 1,100 steps; checkpoints in data/tokenizer-next-ckpt)
+#   scripts/instrument.sh tokens      # models/next/emoji_tokens.safetensors + the page's decoder assets
+#                                     #   (models/next/tokenizer-decoder.safetensors, .palette.json)
+#   scripts/instrument.sh classifier  # models/next/classifier.safetensors (FID-emoji features)
+#   scripts/instrument.sh floors      # FID floors with bootstrap intervals on the new instrument
+#
+# Long steps take MAX_MINUTES (a cap; the step counts are fixed so a run repeats;
+# TOKENIZER_STEPS / CLASSIFIER_EPOCHS change them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${MAGNETS_BIN:-${CARGO_TARGET_DIR:-target}/release/magnets}
+[ -x "$BIN" ] || cargo build --release
+DATA=data/emoji32-all.safetensors
+STYLE=data/emoji32-openmoji.safetensors
+NEXT=models/next
+mkdir -p "$NEXT"
+
+case "${1:-}" in
+  data)
+    "$BIN" data --all-art --contact-sheet docs/data_all_art.png ;;
+  tokenizer)
+    "$BIN" train-tokenizer --data "$DATA" --init models/tokenizer.safetensors --steps "${TOKENIZER_STEPS:-1100}" --lr 5e-4 \
+      --max-minutes "${MAX_MINUTES:-25}" --checkpoint-dir data/tokenizer-next-ckpt --out "$NEXT/tokenizer.safetensors" ;;
+  tokens)
+    "$BIN" tokenize --data "$DATA" --tokenizer "$NEXT/tokenizer.safetensors" --out "$NEXT/emoji_tokens.safetensors" \
+      --contact-sheet docs/tokenizer_next_recon.png --recon-dir data/recon-heldout-next
+    "$BIN" web-assets --tokenizer "$NEXT/tokenizer.safetensors" \
+      --decoder-out "$NEXT/tokenizer-decoder.safetensors" --palette-out "$NEXT/tokenizer.palette.json" ;;
+  classifier)
+    "$BIN" train-classifier --data "$DATA" --style-test "$STYLE" --init models/classifier.safetensors \
+      --epochs "${CLASSIFIER_EPOCHS:-5}" --lr 2e-3 --max-minutes "${MAX_MINUTES:-15}" --out "$NEXT/classifier.safetensors" ;;
+  floors)
+    C="--data $DATA --classifier $NEXT/classifier.safetensors --json"
+    "$BIN" eval-images --split held-out --reference train $C
+    "$BIN" eval-images --split train $C
+    "$BIN" eval-images --split train --limit 1000 $C
+    "$BIN" eval-images --images data/recon-heldout-next --labels data/recon-heldout-next/labels.json $C ;;
+  *)
+    sed -n '2,17p' "$0"; exit 2 ;;
+esac
