@@ -16,8 +16,11 @@
 # TOKENIZER_STEPS / CLASSIFIER_EPOCHS change them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${MAGNETS_BIN:-${CARGO_TARGET_DIR:-target}/release/magnets}
-[ -x "$BIN" ] || cargo build --release
+# Its own target dir: the `svg-art` feature (resvg) changes shared dependency features, so
+# building it into the default dir would rebuild burn there on every switch.
+export CARGO_TARGET_DIR=${ART_TARGET_DIR:-$HOME/.cache/magnets-target-art}
+BIN=${MAGNETS_BIN:-$CARGO_TARGET_DIR/release/magnets}
+[ -n "${MAGNETS_BIN:-}" ] || cargo build --release --features svg-art
 DATA=data/emoji32-all.safetensors
 STYLE=data/emoji32-openmoji.safetensors
 NEXT=models/next

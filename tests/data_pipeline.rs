@@ -184,6 +184,18 @@ fn iconify_names_and_codepoints_map_to_base_emoji() {
     assert!(e.contains("pkg-1.0.tgz"), "{e}");
 }
 
+/// Runs in the `svg-art` build (`cargo test --release --features svg-art --test data_pipeline`
+/// with CARGO_TARGET_DIR=~/.cache/magnets-target-art); the default build refuses clearly.
+#[test]
+fn svg_render_without_the_feature_is_a_clear_error() {
+    if cfg!(feature = "svg-art") {
+        return;
+    }
+    let e = magnets::data::iconify::render_svg_32("<svg/>", "t: icon").unwrap_err().to_string();
+    assert!(e.contains("svg-art") && e.contains("t: icon"), "{e}");
+}
+
+#[cfg(feature = "svg-art")]
 #[test]
 fn svg_is_rendered_over_white_and_box_filtered() {
     use magnets::data::iconify::{IconSet, render_svg_32};
@@ -197,6 +209,7 @@ fn svg_is_rendered_over_white_and_box_filtered() {
     assert!(e.contains("broken"), "{e}");
 }
 
+#[cfg(feature = "svg-art")]
 #[test]
 fn every_vendor_of_an_emoji_is_on_one_side_of_the_split() {
     use magnets::data::iconify::IconSet;

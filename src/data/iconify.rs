@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 
+#[cfg(feature = "svg-art")]
 use super::IMAGE_SIZE;
 use crate::error::{Error, Result};
 
@@ -206,8 +207,17 @@ pub fn map_icons(set: &IconSet, table: &NameTable) -> HashMap<String, String> {
     best.into_iter().map(|(k, (_, v))| (k, v)).collect()
 }
 
+/// Without the `svg-art` feature: a clear error (the default build has no SVG renderer).
+#[cfg(not(feature = "svg-art"))]
+pub fn render_svg_32(_svg: &str, file: &str) -> Result<Vec<u8>> {
+    Err(Error::Data(format!(
+        "{file}: rendering SVG art needs a build with `--features svg-art` (scripts/instrument.sh builds one)"
+    )))
+}
+
 /// Renders an SVG document to 32×32 RGB (HWC u8): drawn at 64×64 over white, 2×2 box filter.
 /// A non-square view box is fitted and centred. `file` names the icon in errors.
+#[cfg(feature = "svg-art")]
 pub fn render_svg_32(svg: &str, file: &str) -> Result<Vec<u8>> {
     use resvg::{tiny_skia, usvg};
     let tree = usvg::Tree::from_str(svg, &usvg::Options::default()).map_err(|e| Error::Data(format!("{file}: cannot parse SVG: {e}")))?;
