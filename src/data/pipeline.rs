@@ -230,6 +230,18 @@ pub fn fetch_package(pkg: &Package, dir: &Path) -> Result<PathBuf> {
 }
 
 /// `magnets data`: everything above; a no-op when `out` already holds a valid dataset.
+/// The two emoji-datasource packages (PNG art + emoji.json), fetched into `dir` and read.
+fn fetch_base_packages(dir: &Path) -> Result<Vec<(&'static str, PackageFiles)>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Data(format!("cannot create {}: {e}", dir.display())))?;
+    let mut packages = Vec::new();
+    for pkg in &super::PACKAGES {
+        let tgz = fetch_package(pkg, dir)?;
+        eprintln!("reading {}", tgz.display());
+        packages.push((pkg.vendor, read_tarball(&tgz, pkg.vendor)?));
+    }
+    Ok(packages)
+}
+
 pub fn build(dir: &Path, out: &Path) -> Result<EmojiDataset> {
     if out.exists() {
         if let Ok(ds) = EmojiDataset::load(out) {
@@ -238,13 +250,7 @@ pub fn build(dir: &Path, out: &Path) -> Result<EmojiDataset> {
         }
         eprintln!("{} is unreadable; rebuilding it", out.display());
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::Data(format!("cannot create {}: {e}", dir.display())))?;
-    let mut packages = Vec::new();
-    for pkg in &super::PACKAGES {
-        let tgz = fetch_package(pkg, dir)?;
-        eprintln!("reading {}", tgz.display());
-        packages.push((pkg.vendor, read_tarball(&tgz, pkg.vendor)?));
-    }
+    let packages = fetch_base_packages(dir)?;
     let ds = build_dataset(&packages, true)?;
     ds.save(out)?;
     Ok(ds)
@@ -337,13 +343,7 @@ pub fn build_all_art(dir: &Path, out: &Path, style_out: &Path) -> Result<(EmojiD
         eprintln!("{} and {} already present; nothing to do", out.display(), style_out.display());
         return Ok((a, b));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::Data(format!("cannot create {}: {e}", dir.display())))?;
-    let mut packages = Vec::new();
-    for pkg in &super::PACKAGES {
-        let tgz = fetch_package(pkg, dir)?;
-        eprintln!("reading {}", tgz.display());
-        packages.push((pkg.vendor, read_tarball(&tgz, pkg.vendor)?));
-    }
+    let packages = fetch_base_packages(dir)?;
     let entries = parse_emoji_json(&packages[0].1.emoji_json, &format!("{}: package/emoji.json", packages[0].0))?;
     let mut ds = build_dataset(&packages, true)?;
     drop(packages);
