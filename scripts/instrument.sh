@@ -13,7 +13,8 @@
 #   scripts/instrument.sh floors      # FID floors with bootstrap intervals on the new instrument
 #
 # Long steps take MAX_MINUTES (a cap; the step counts are fixed so a run repeats;
-# TOKENIZER_STEPS / CLASSIFIER_EPOCHS change them).
+# TOKENIZER_STEPS / CLASSIFIER_EPOCHS change them). TRAIN_DEVICE=tch trains the tokenizer and
+# the classifier on LibTorch (~14x faster here) with MAGNETS_BIN from scripts/magnets-fast.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Its own target dir: the `svg-art` feature (resvg) changes shared dependency features, so
@@ -31,7 +32,8 @@ case "${1:-}" in
     "$BIN" data --all-art --contact-sheet docs/data_all_art.png ;;
   tokenizer)
     "$BIN" train-tokenizer --data "$DATA" --init models/tokenizer.safetensors --steps "${TOKENIZER_STEPS:-1100}" --lr 5e-4 \
-      --max-minutes "${MAX_MINUTES:-25}" --checkpoint-dir data/tokenizer-next-ckpt --out "$NEXT/tokenizer.safetensors" ;;
+      --max-minutes "${MAX_MINUTES:-25}" --checkpoint-dir data/tokenizer-next-ckpt --out "$NEXT/tokenizer.safetensors" \
+      --device "${TRAIN_DEVICE:-flex}" ;;
   tokens)
     "$BIN" tokenize --data "$DATA" --tokenizer "$NEXT/tokenizer.safetensors" --out "$NEXT/emoji_tokens.safetensors" \
       --contact-sheet docs/tokenizer_next_recon.png --recon-dir data/recon-heldout-next
@@ -39,7 +41,8 @@ case "${1:-}" in
       --decoder-out "$NEXT/tokenizer-decoder.safetensors" --palette-out "$NEXT/tokenizer.palette.json" ;;
   classifier)
     "$BIN" train-classifier --data "$DATA" --style-test "$STYLE" --init models/classifier.safetensors \
-      --epochs "${CLASSIFIER_EPOCHS:-5}" --lr 2e-3 --max-minutes "${MAX_MINUTES:-15}" --out "$NEXT/classifier.safetensors" ;;
+      --epochs "${CLASSIFIER_EPOCHS:-5}" --lr 2e-3 --max-minutes "${MAX_MINUTES:-15}" --out "$NEXT/classifier.safetensors" \
+      --device "${TRAIN_DEVICE:-flex}" ;;
   floors)
     C="--data $DATA --classifier $NEXT/classifier.safetensors --json"
     "$BIN" eval-images --split held-out --reference train $C

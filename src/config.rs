@@ -222,6 +222,24 @@ impl ModelConfig {
         out
     }
 
+    /// The nesting rule, stated once: the sub-model at width index `width` is the model of
+    /// dimension `widths[width]` whose every tensor is the leading slice (`[:extent]` along
+    /// each axis) of the full model's tensor of the same name, with the extents of
+    /// [`Self::tensor_shapes`] at that dimension. Model dimension, heads and MLP width shrink;
+    /// vocabulary, classes and positions do not.
+    pub fn submodel(&self, width: usize) -> ModelConfig {
+        let mut sub = self.clone();
+        sub.dim = self.widths[width];
+        sub.widths = self.widths[..=width].to_vec();
+        sub.width_names = self.width_names[..=width].to_vec();
+        sub
+    }
+
+    /// Per tensor name, the leading extents that width index `width` uses (see [`Self::submodel`]).
+    pub fn prefix_shapes(&self, width: usize) -> Vec<(String, Vec<usize>)> {
+        self.submodel(width).tensor_shapes()
+    }
+
     pub fn parameter_count(&self) -> usize {
         self.tensor_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
     }

@@ -60,18 +60,19 @@ impl HostTensor {
         let n = shape.iter().product();
         HostTensor { shape, data: vec![0.0; n] }
     }
-    /// The leading `[..rows, ..cols]` block of a matrix (or `[..rows]` of a vector, cols ignored).
-    pub fn prefix(&self, rows: usize, cols: usize) -> HostTensor {
-        match self.shape.as_slice() {
-            [_] => HostTensor::new(vec![rows], self.data[..rows].to_vec()),
-            [_, c] => {
-                let mut out = Vec::with_capacity(rows * cols);
-                for r in 0..rows {
-                    out.extend_from_slice(&self.data[r * c..r * c + cols]);
+    /// The leading block `[..extents[0], ..extents[1]]` of a vector or matrix (the nesting
+    /// rule's slice, [`crate::config::ModelConfig::submodel`]).
+    pub fn leading(&self, extents: &[usize]) -> HostTensor {
+        match (self.shape.as_slice(), extents) {
+            ([n], &[e]) if e <= *n => HostTensor::new(vec![e], self.data[..e].to_vec()),
+            ([r, c], &[er, ec]) if er <= *r && ec <= *c => {
+                let mut out = Vec::with_capacity(er * ec);
+                for row in self.data.chunks(*c).take(er) {
+                    out.extend_from_slice(&row[..ec]);
                 }
-                HostTensor::new(vec![rows, cols], out)
+                HostTensor::new(vec![er, ec], out)
             }
-            s => panic!("prefix of a rank-{} tensor", s.len()),
+            (s, e) => panic!("leading {e:?} of a tensor of shape {s:?}"),
         }
     }
 }
@@ -268,28 +269,15 @@ impl Weights {
     /// The standalone model of width `config.widths[width]` made of the sliced weights (used to
     /// test that a nested sub-model is exactly a smaller model).
     pub fn standalone_submodel(&self, width: usize) -> Weights {
-        let c = &self.config;
-        let d = c.widths[width];
-        let r = c.mlp_dim(d);
-        let mut sub_cfg = c.clone();
-        sub_cfg.dim = d;
-        sub_cfg.widths = c.widths[..=width].to_vec();
-        sub_cfg.width_names = c.width_names[..=width].to_vec();
-        let mut tensors = HashMap::new();
-        for (name, _) in sub_cfg.tensor_shapes() {
-            let t = self.get(&name);
-            let sliced = match (name.as_str(), t.shape.as_slice()) {
-                (n, [rows, _]) if n.ends_with("embedding") => t.prefix(*rows, d),
-                ("head.w", [_, k]) => t.prefix(d, *k),
-                ("head.b", _) => t.clone(),
-                (n, _) if n.ends_with("mlp.w1") => t.prefix(d, r),
-                (n, _) if n.ends_with("mlp.w2") => t.prefix(r, d),
-                (n, _) if n.ends_with("mlp.b1") => t.prefix(r, 0),
-                (_, [_, _]) => t.prefix(d, d),
-                (_, _) => t.prefix(d, 0),
-            };
-            tensors.insert(name, sliced);
-        }
+        let sub_cfg = self.config.submodel(width);
+        let tensors = sub_cfg
+            .tensor_shapes()
+            .into_iter()
+            .map(|(name, extents)| {
+                let sliced = self.get(&name).leading(&extents);
+                (name, sliced)
+            })
+            .collect();
         Weights { config: sub_cfg, tensors }
     }
 }

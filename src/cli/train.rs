@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use magnets::config::ModelConfig;
 use magnets::reference::MatmulPrecision;
-use magnets::train::{TokenDataset, TrainOptions, Trainer, WidthSampling, make_batch};
+use magnets::train::{TokenDataset, TrainLoop, TrainOptions, Trainer, WidthSampling, make_batch};
 use magnets::weights::{StoredDtype, Weights};
 
 #[derive(clap::Args)]
@@ -124,12 +124,23 @@ pub struct Args {
     pub flip_cache: PathBuf,
 }
 
-/// A `--device` value: a burn device and the precision of its matmuls, e.g. `flex`,
-/// `tch-bf16` (LibTorch on the CPU, bf16 matmuls with f32 master weights), `wgpu`, `cuda`.
-pub fn device(spec: &str) -> magnets::Result<(burn::tensor::Device, MatmulPrecision)> {
+/// Where a run trains: a burn device (the reference trainer), or LibTorch's own autograd
+/// (`torch`), each with the precision of its matmuls.
+pub enum TrainDevice {
+    Burn(burn::tensor::Device, MatmulPrecision),
+    #[cfg_attr(not(feature = "tch"), allow(dead_code))]
+    Torch(MatmulPrecision),
+}
+
+/// A `--device` value, e.g. `flex`, `tch-bf16` (burn on LibTorch, bf16 matmuls with f32 master
+/// weights), `torch-bf16` (LibTorch's autograd and fused kernels), `wgpu`, `cuda`.
+pub fn device(spec: &str) -> magnets::Result<TrainDevice> {
     let (name, precision) = match spec.strip_suffix("-bf16") {
         Some(name) => (name, MatmulPrecision::Bf16),
         None => (spec, MatmulPrecision::F32),
+    };
+    let needs_tch = |flag: &str| {
+        magnets::Error::Other(format!("--device {flag} needs a build with `--features tch` (scripts/magnets-fast.sh; README, \"Training\")"))
     };
     let device = match name {
         "flex" | "cpu" => burn::tensor::Device::flex(),
@@ -138,23 +149,52 @@ pub fn device(spec: &str) -> magnets::Result<(burn::tensor::Device, MatmulPrecis
         "cuda" => burn::tensor::Device::cuda(0),
         #[cfg(not(feature = "cuda"))]
         "cuda" => return Err(magnets::Error::Other("--device cuda needs a build with `--features cuda`".into())),
-        // burn-tch is deprecated upstream but is the fastest CPU trainer measured here.
+        // burn-tch is deprecated upstream; kept as a comparison point for `torch`.
         #[cfg(feature = "tch")]
         #[allow(deprecated)]
         "tch" => burn::tensor::Device::libtorch(),
+        #[cfg(feature = "tch")]
+        "torch" => return Ok(TrainDevice::Torch(precision)),
         #[cfg(not(feature = "tch"))]
-        "tch" => {
-            return Err(magnets::Error::Other(
-                "--device tch needs a build with `--features tch` (see README, \"Training\")".into(),
-            ));
-        }
+        "tch" | "torch" => return Err(needs_tch(name)),
         other => {
             return Err(magnets::Error::Other(format!(
-                "--device `{other}`: use flex, tch, wgpu or cuda, optionally with -bf16 (e.g. tch-bf16)"
+                "--device `{other}`: use flex, torch, tch, wgpu or cuda, optionally with -bf16 (e.g. torch-bf16)"
             )));
         }
     };
-    Ok((device, precision))
+    let _ = needs_tch;
+    Ok(TrainDevice::Burn(device, precision))
+}
+
+/// A fresh trainer from `weights` on `device`.
+pub fn new_trainer(device: &TrainDevice, weights: &Weights, options: TrainOptions) -> magnets::Result<Box<dyn TrainLoop>> {
+    match device {
+        TrainDevice::Burn(dev, precision) => {
+            let mut t = Trainer::new(weights, options, dev.clone())?;
+            t.precision = *precision;
+            Ok(Box::new(t))
+        }
+        #[cfg(feature = "tch")]
+        TrainDevice::Torch(precision) => Ok(Box::new(magnets::train::torch::TorchTrainer::new(weights, options, *precision)?)),
+        #[cfg(not(feature = "tch"))]
+        TrainDevice::Torch(_) => unreachable!("`device` refuses torch without the tch feature"),
+    }
+}
+
+/// A trainer resumed from the checkpoint in `dir` (either trainer's).
+pub fn resume_trainer(device: &TrainDevice, dir: &std::path::Path) -> magnets::Result<Box<dyn TrainLoop>> {
+    match device {
+        TrainDevice::Burn(dev, precision) => {
+            let mut t = Trainer::load_checkpoint(dir, None, dev.clone())?;
+            t.precision = *precision;
+            Ok(Box::new(t))
+        }
+        #[cfg(feature = "tch")]
+        TrainDevice::Torch(precision) => Ok(Box::new(magnets::train::torch::TorchTrainer::load_checkpoint(dir, None, *precision)?)),
+        #[cfg(not(feature = "tch"))]
+        TrainDevice::Torch(_) => unreachable!("`device` refuses torch without the tch feature"),
+    }
 }
 
 /// Categories whose mirror image is not a valid member (text, flags): Symbols, Flags.
@@ -221,19 +261,17 @@ pub fn load_data(a: &Args, config: &ModelConfig) -> magnets::Result<(TokenDatase
 }
 
 /// Mean CE per width on the held-out tokens (fixed masks, no class dropout).
-fn validate(t: &Trainer, val: &TokenDataset) -> magnets::Result<Vec<f64>> {
-    let mut o = t.options.clone();
+fn validate(t: &dyn TrainLoop, val: &TokenDataset) -> magnets::Result<Vec<f64>> {
+    let mut o = t.options().clone();
     o.seed = 0x0a11_da7a;
     o.class_dropout = 0.0;
     o.batch_size = o.batch_size.min(val.len()).max(1);
-    let widths: Vec<usize> = (0..t.config.widths.len()).collect();
     let steps = (val.len() / o.batch_size).max(1) as u64;
-    let mut sums = vec![0.0; widths.len()];
+    let mut sums = vec![0.0; t.config().widths.len()];
     for s in 0..steps {
-        let b = make_batch(&t.config, &o, val, s);
-        let (_, parts) = t.losses(&b, &widths, &magnets::reference::FlopCounter::default())?;
-        for (w, ce, _) in parts {
-            sums[w] += ce.into_scalar::<f32>() as f64 / steps as f64;
+        let b = make_batch(t.config(), &o, val, s);
+        for (w, ce) in t.eval_ce(&b)? {
+            sums[w] += ce / steps as f64;
         }
     }
     Ok(sums)
@@ -283,26 +321,25 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let per_epoch = (data.len() / a.batch).max(1) as u64;
     let total_steps = a.steps.unwrap_or((a.epochs * per_epoch as f64).ceil() as u64).max(1);
     let options = train_options(&a, total_steps)?;
-    let (dev, precision) = device(&a.device)?;
+    let dev = device(&a.device)?;
     std::fs::create_dir_all(&a.out)?;
     let mut trainer = if resume {
         // A resumed run keeps its stored options (schedule included) unless --steps is given.
-        let mut t = Trainer::load_checkpoint(&ckpt, None, dev)?;
+        let mut t = resume_trainer(&dev, &ckpt)?;
         if let Some(steps) = a.steps {
-            t.options.total_steps = steps;
+            t.set_total_steps(steps);
         }
         let _ = options;
-        eprintln!("resumed {} at step {}", ckpt.display(), t.step);
+        eprintln!("resumed {} at step {}", ckpt.display(), t.step());
         t
     } else {
         let w = match &a.init {
             Some(p) => Weights::load(p)?,
             None => Weights::init(&config, a.seed)?,
         };
-        Trainer::new(&w, options, dev)?
+        new_trainer(&dev, &w, options)?
     };
-    trainer.precision = precision;
-    let mut o = trainer.options.clone();
+    let mut o = trainer.options().clone();
     let per_epoch = (data.len() / o.batch_size).max(1) as u64;
     eprintln!(
         "model D={} depth={} widths={:?} ({} parameters); {} images, batch {}, {} steps/epoch, schedule {} steps ({:.1} epochs), widths/step {:?}, device {}",
@@ -319,9 +356,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
         a.device
     );
 
-    let mut stop_step = a.max_steps.map_or(o.total_steps, |m| (trainer.step + m).min(o.total_steps));
+    let mut stop_step = a.max_steps.map_or(o.total_steps, |m| (trainer.step() + m).min(o.total_steps));
     let run_start = web_time::Instant::now();
-    let first_step = trainer.step;
+    let first_step = trainer.step();
     let mut calib: Option<(u64, web_time::Instant)> = None;
     let mut refit: Option<(u64, web_time::Instant)> = None;
     let max_total = match (a.steps, resume) {
@@ -336,41 +373,41 @@ pub fn run(a: Args) -> magnets::Result<()> {
             .expect("template")
             .progress_chars("=> "),
     );
-    bar.set_position(trainer.step);
+    bar.set_position(trainer.step());
     let mut log = std::fs::OpenOptions::new().create(true).append(true).open(a.out.join("train.jsonl"))?;
     let names = config.width_names.clone();
     // Running means for the bar (reset every log interval).
     let mut acc = vec![(0.0f64, 0.0f64, 0usize); config.widths.len()];
     let (mut win_images, mut win_flops, mut win_secs) = (0u64, 0u64, 0.0f64);
-    while trainer.step < stop_step {
+    while trainer.step() < stop_step {
         if deadline.is_some_and(|d| web_time::Instant::now() >= d) {
             eprintln!("time limit reached");
             break;
         }
         if let Some(budget) = a.budget_minutes {
             // Skip the first steps (kernel compilation on GPUs), then time `calibrate` steps.
-            if trainer.step == first_step + 5 {
-                calib = Some((trainer.step, web_time::Instant::now()));
-            } else if let Some((s0, t0)) = calib.filter(|(s0, _)| trainer.step == s0 + a.calibrate) {
-                let per_step = t0.elapsed().as_secs_f64() / (trainer.step - s0) as f64;
+            if trainer.step() == first_step + 5 {
+                calib = Some((trainer.step(), web_time::Instant::now()));
+            } else if let Some((s0, t0)) = calib.filter(|(s0, _)| trainer.step() == s0 + a.calibrate) {
+                let per_step = t0.elapsed().as_secs_f64() / (trainer.step() - s0) as f64;
                 let left = budget * 60.0 - run_start.elapsed().as_secs_f64() - 30.0;
-                let fit = trainer.step + (left.max(0.0) / per_step) as u64;
-                let total = fit.min(max_total).max(trainer.step + 1);
+                let fit = trainer.step() + (left.max(0.0) / per_step) as u64;
+                let total = fit.min(max_total).max(trainer.step() + 1);
                 eprintln!(
                     "calibration: {:.3} s/step ({:.1} img/s); schedule set to {total} steps ({:.1} epochs) to fit {budget} min",
                     per_step,
                     o.batch_size as f64 / per_step,
                     total as f64 / per_epoch as f64
                 );
-                trainer.options.total_steps = total;
+                trainer.set_total_steps(total);
                 o.total_steps = total;
                 stop_step = stop_step.min(total);
                 bar.set_length(total);
                 calib = None;
-                refit = Some((trainer.step, web_time::Instant::now()));
+                refit = Some((trainer.step(), web_time::Instant::now()));
             }
         }
-        let batch = make_batch(&config, &o, &data, trainer.step);
+        let batch = make_batch(&config, &o, &data, trainer.step());
         let s = trainer.train_step(&batch)?;
         for &(w, ce, kl) in &s.losses {
             acc[w].0 += ce as f64;
@@ -380,8 +417,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
         win_images += o.batch_size as u64;
         win_flops += 3 * s.forward_flops;
         win_secs += s.seconds;
-        bar.set_position(trainer.step);
-        if trainer.step % a.log_every == 0 || trainer.step == stop_step {
+        bar.set_position(trainer.step());
+        if trainer.step() % a.log_every == 0 || trainer.step() == stop_step {
             let per_width: Vec<String> = acc
                 .iter()
                 .enumerate()
@@ -392,37 +429,37 @@ pub fn run(a: Args) -> magnets::Result<()> {
             let gfs = win_flops as f64 / win_secs.max(1e-9) / 1e9;
             bar.set_message(format!(
                 "ep {:.2} lr {:.2e} | CE {} | {:.1} img/s {:.1} GFLOP/s",
-                trainer.step as f64 / per_epoch as f64,
+                trainer.step() as f64 / per_epoch as f64,
                 s.lr,
                 per_width.join(" "),
                 ips,
                 gfs
             ));
             let entry = serde_json::json!({
-                "step": trainer.step,
-                "epoch": trainer.step as f64 / per_epoch as f64,
+                "step": trainer.step(),
+                "epoch": trainer.step() as f64 / per_epoch as f64,
                 "lr": s.lr,
                 "ce": acc.iter().map(|a| if a.2 > 0 { Some(a.0 / a.2 as f64) } else { None }).collect::<Vec<_>>(),
                 "kl": acc.iter().map(|a| if a.2 > 0 { Some(a.1 / a.2 as f64) } else { None }).collect::<Vec<_>>(),
                 "images_per_s": ips,
                 "train_gflops_per_s": gfs,
-                "train_seconds": trainer.train_seconds,
+                "train_seconds": trainer.train_seconds(),
             });
             writeln!(log, "{entry}")?;
             acc.iter_mut().for_each(|a| *a = (0.0, 0.0, 0));
             (win_images, win_flops, win_secs) = (0, 0, 0.0);
         }
-        if trainer.step % a.checkpoint_every == 0 {
+        if trainer.step() % a.checkpoint_every == 0 {
             // Re-fit the schedule to the budget from the step time of the last interval (the
             // CPU here is shared, so throughput drifts); the cosine decay then still completes.
             if let (Some(budget), None) = (a.budget_minutes, calib) {
-                if let Some((s0, t0)) = refit.replace((trainer.step, web_time::Instant::now())) {
-                    let per_step = t0.elapsed().as_secs_f64() / (trainer.step - s0).max(1) as f64;
+                if let Some((s0, t0)) = refit.replace((trainer.step(), web_time::Instant::now())) {
+                    let per_step = t0.elapsed().as_secs_f64() / (trainer.step() - s0).max(1) as f64;
                     let left = budget * 60.0 - run_start.elapsed().as_secs_f64() - 30.0;
-                    let total = (trainer.step + (left.max(0.0) / per_step) as u64).min(max_total).max(trainer.step + 1);
+                    let total = (trainer.step() + (left.max(0.0) / per_step) as u64).min(max_total).max(trainer.step() + 1);
                     if total != o.total_steps {
                         eprintln!("refit: {per_step:.3} s/step; schedule {} → {total} steps", o.total_steps);
-                        trainer.options.total_steps = total;
+                        trainer.set_total_steps(total);
                         o.total_steps = total;
                         stop_step = a.max_steps.map_or(total, |m| (first_step + m).min(total));
                         bar.set_length(total);
@@ -431,15 +468,15 @@ pub fn run(a: Args) -> magnets::Result<()> {
             }
             trainer.save_checkpoint(&ckpt)?;
             if let Some(v) = &val {
-                let ce = validate(&trainer, v)?;
+                let ce = validate(trainer.as_ref(), v)?;
                 let txt: Vec<String> = ce.iter().enumerate().map(|(w, c)| format!("{} {c:.3}", names[w])).collect();
-                bar.println(format!("step {} held-out CE: {}", trainer.step, txt.join(" ")));
-                writeln!(log, "{}", serde_json::json!({ "step": trainer.step, "val_ce": ce }))?;
+                bar.println(format!("step {} held-out CE: {}", trainer.step(), txt.join(" ")));
+                writeln!(log, "{}", serde_json::json!({ "step": trainer.step(), "val_ce": ce }))?;
             }
         }
-        if a.sample_every > 0 && trainer.step % a.sample_every == 0 {
+        if a.sample_every > 0 && trainer.step() % a.sample_every == 0 {
             if let Some(tok) = &a.tokenizer {
-                let p = a.out.join(format!("samples_{:06}.png", trainer.step));
+                let p = a.out.join(format!("samples_{:06}.png", trainer.step()));
                 if let Err(e) = sample_grid(&trainer.export_weights()?, tok, &p) {
                     bar.println(format!("sample grid skipped: {e}"));
                 }
@@ -449,9 +486,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
     bar.finish();
     trainer.save_checkpoint(&ckpt)?;
     if let Some(v) = &val {
-        let ce = validate(&trainer, v)?;
+        let ce = validate(trainer.as_ref(), v)?;
         eprintln!("final held-out CE per width: {ce:?}");
-        writeln!(log, "{}", serde_json::json!({ "step": trainer.step, "val_ce": ce }))?;
+        writeln!(log, "{}", serde_json::json!({ "step": trainer.step(), "val_ce": ce }))?;
     }
     let w = trainer.export_weights()?;
     w.save(&a.out.join("model.safetensors"), StoredDtype::F16)?;
@@ -467,11 +504,11 @@ pub fn run(a: Args) -> magnets::Result<()> {
     }
     eprintln!(
         "step {} of {} ({:.2} epochs); {:.1} min training, {:.3} PFLOP (3x forward)",
-        trainer.step,
+        trainer.step(),
         o.total_steps,
-        trainer.step as f64 / per_epoch as f64,
-        trainer.train_seconds / 60.0,
-        3.0 * trainer.forward_flops as f64 / 1e15
+        trainer.step() as f64 / per_epoch as f64,
+        trainer.train_seconds() / 60.0,
+        3.0 * trainer.forward_flops() as f64 / 1e15
     );
     Ok(())
 }

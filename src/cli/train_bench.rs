@@ -6,11 +6,11 @@
 //! first device's by more than the seed-to-seed noise (`--bench-noise`) computes something else.
 
 use magnets::config::ModelConfig;
-use magnets::train::{TokenDataset, Trainer, make_batch};
+use magnets::train::{TokenDataset, make_batch};
 use magnets::weights::Weights;
 use serde::Serialize;
 
-use super::train::{Args, device, fresh_config, load_data, train_options};
+use super::train::{Args, device, fresh_config, load_data, new_trainer, train_options};
 
 /// Synthetic images when neither `--data` nor `--synthetic` is given.
 const DEFAULT_SYNTHETIC: usize = 2048;
@@ -40,7 +40,7 @@ struct Run {
 }
 
 fn train_steps(spec: &str, a: &Args, config: &ModelConfig, data: &TokenDataset, steps: u64, seed: u64) -> magnets::Result<Run> {
-    let (dev, precision) = device(spec)?;
+    let dev = device(spec)?;
     let total = a.bench_warmup + steps;
     let mut options = train_options(a, total)?;
     options.seed = seed;
@@ -48,15 +48,14 @@ fn train_steps(spec: &str, a: &Args, config: &ModelConfig, data: &TokenDataset, 
         Some(p) => Weights::load(p)?,
         None => Weights::init(config, a.seed)?,
     };
-    let mut t = Trainer::new(&init, options.clone(), dev)?;
-    t.precision = precision;
+    let mut t = new_trainer(&dev, &init, options.clone())?;
     let mut run = Run { seconds: 0.0, images: 0, train_flops: 0.0, ce: vec![Vec::new(); config.widths.len()] };
     let mut start = None;
-    while t.step < total {
-        if t.step == a.bench_warmup {
+    while t.step() < total {
+        if t.step() == a.bench_warmup {
             start = Some(web_time::Instant::now());
         }
-        let batch = make_batch(config, &options, data, t.step);
+        let batch = make_batch(config, &options, data, t.step());
         let s = t.train_step(&batch)?;
         for &(w, ce, _) in &s.losses {
             run.ce[w].push(ce as f64);

@@ -33,6 +33,9 @@ pub struct Args {
     pub style_test: Option<PathBuf>,
     #[arg(long, default_value = DEFAULT_CLASSIFIER)]
     pub out: PathBuf,
+    /// burn device to train on: flex (default), tch (LibTorch, `--features tch`), wgpu, cuda.
+    #[arg(long, default_value = "flex")]
+    pub device: String,
 }
 
 fn accuracy(model: &Classifier, ds: &EmojiDataset, device: &burn::tensor::Device) -> magnets::Result<Vec<u32>> {
@@ -85,6 +88,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         augment: true,
         max_minutes: a.max_minutes,
         init: a.init.clone(),
+        device: super::train_tokenizer::burn_f32_device(&a.device)?,
     };
     let device = burn::tensor::Device::flex();
     let bar = indicatif::ProgressBar::new(a.epochs as u64);

@@ -43,9 +43,21 @@ pub struct Args {
     /// Start from these weights (e.g. models/tokenizer.safetensors) instead of a random init.
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// burn device to train on: flex (default), tch (LibTorch's conv kernels, `--features
+    /// tch`), wgpu, cuda.
+    #[arg(long, default_value = "flex")]
+    pub device: String,
     /// Log a line every N steps (for runs whose stderr is a file).
     #[arg(long, default_value_t = 25)]
     pub log_every: usize,
+}
+
+/// A `--device` for the convolutional trainers (tokenizer, classifier): a burn device in f32.
+pub fn burn_f32_device(spec: &str) -> magnets::Result<burn::tensor::Device> {
+    match super::train::device(spec)? {
+        super::train::TrainDevice::Burn(d, magnets::reference::MatmulPrecision::F32) => Ok(d),
+        _ => Err(magnets::Error::Other(format!("--device {spec}: this trainer runs on a burn device in f32 (flex, tch, wgpu, cuda)"))),
+    }
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
@@ -69,8 +81,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
         init: a.init.clone(),
         ..Default::default()
     };
+    let train_device = burn_f32_device(&a.device)?;
     let device = burn::tensor::Device::flex();
-    let mut trainer = Trainer::new(config.clone(), tc, &device.clone().autodiff())?;
+    let mut trainer = Trainer::new(config.clone(), tc, &train_device.autodiff())?;
     let bar = ProgressBar::new(a.steps as u64);
     bar.set_style(
         ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} {msg} (eta {eta})")

@@ -180,11 +180,13 @@ pub struct ClassifierTrainConfig {
     pub max_minutes: Option<f64>,
     /// Start from these weights instead of a random init.
     pub init: Option<std::path::PathBuf>,
+    /// burn device to train on (autodiff is added here).
+    pub device: Device,
 }
 
 impl Default for ClassifierTrainConfig {
     fn default() -> Self {
-        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: true, max_minutes: None, init: None }
+        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: true, max_minutes: None, init: None, device: Device::flex() }
     }
 }
 
@@ -222,7 +224,7 @@ pub fn train(
     if n == 0 || images.len() != n * img {
         return Err(Error::Data("classifier training needs images and one label per image".into()));
     }
-    let device = Device::flex().autodiff();
+    let device = cfg.device.clone().autodiff();
     device.seed(cfg.seed);
     let mut model = match &cfg.init {
         Some(p) => Classifier::load(p, &device)?,

@@ -16,6 +16,8 @@
 //! continues bit-identically (tests/train.rs).
 
 pub mod data;
+#[cfg(feature = "tch")]
+pub mod torch;
 
 use std::path::Path;
 
@@ -143,6 +145,27 @@ pub struct StepStats {
     pub seconds: f64,
 }
 
+/// What a training run needs from a trainer: burn's [`Trainer`] (the reference, every
+/// burn device) or, with the `tch` feature, [`torch::TorchTrainer`] (LibTorch's autograd).
+pub trait TrainLoop {
+    fn config(&self) -> &ModelConfig;
+    fn options(&self) -> &TrainOptions;
+    /// Lengthens or shortens the cosine schedule (a budget re-fit, `--steps` on resume).
+    fn set_total_steps(&mut self, steps: u64);
+    /// Steps done so far.
+    fn step(&self) -> u64;
+    fn train_seconds(&self) -> f64;
+    fn forward_flops(&self) -> u64;
+    /// One optimisation step on `batch` (see the module docs).
+    fn train_step(&mut self, batch: &Batch) -> Result<StepStats>;
+    /// `(width, CE)` for every width on `batch`, without updating anything.
+    fn eval_ce(&self, batch: &Batch) -> Result<Vec<(usize, f64)>>;
+    /// The weights to ship: the EMA when enabled, else the raw weights.
+    fn export_weights(&self) -> Result<Weights>;
+    /// Writes a resumable checkpoint into `dir` (atomically: see [`write_checkpoint`]).
+    fn save_checkpoint(&self, dir: &Path) -> Result<()>;
+}
+
 const SALT_PERM: u32 = 0x5eed_0001;
 const SALT_MASK: u32 = 0x5eed_0002;
 const SALT_WIDTH: u32 = 0x5eed_0003;
@@ -259,14 +282,14 @@ impl ModuleMapper for Renumber {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct CheckpointState {
-    step: u64,
-    options: TrainOptions,
-    model: ModelConfig,
+pub(crate) struct CheckpointState {
+    pub(crate) step: u64,
+    pub(crate) options: TrainOptions,
+    pub(crate) model: ModelConfig,
     /// Wall time spent training so far (across resumes), seconds.
-    train_seconds: f64,
+    pub(crate) train_seconds: f64,
     /// Forward FLOPs performed so far.
-    forward_flops: u64,
+    pub(crate) forward_flops: u64,
 }
 
 pub struct Trainer {
@@ -410,23 +433,8 @@ impl Trainer {
         Ok(stats)
     }
 
-    /// Writes `dir/{model.safetensors, optimizer.bpk, ema.safetensors, state.json}` (f32,
-    /// exact), through a temporary directory renamed into place so a crash never leaves a
-    /// half-written checkpoint.
+    /// Writes `dir/{model.safetensors, optimizer.bpk, ema.safetensors, state.json}`.
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.with_extension("tmp");
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
-        }
-        std::fs::create_dir_all(&tmp)?;
-        self.weights()?.save(&tmp.join("model.safetensors"), StoredDtype::F32)?;
-        if let Some(e) = &self.ema {
-            e.save(&tmp.join("ema.safetensors"), StoredDtype::F32)?;
-        }
-        self.optim
-            .to_record()
-            .save(tmp.join("optimizer.bpk"))
-            .map_err(|e| Error::Other(format!("save optimizer state: {e:?}")))?;
         let state = CheckpointState {
             step: self.step,
             options: self.options.clone(),
@@ -434,36 +442,22 @@ impl Trainer {
             train_seconds: self.train_seconds,
             forward_flops: self.forward_flops,
         };
-        std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(&state).expect("serialisable"))?;
-        let old = dir.with_extension("old");
-        if dir.exists() {
-            if old.exists() {
-                std::fs::remove_dir_all(&old)?;
-            }
-            std::fs::rename(dir, &old)?;
-        }
-        std::fs::rename(&tmp, dir)?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old)?;
-        }
-        Ok(())
+        write_checkpoint(dir, &state, &self.weights()?, self.ema.as_ref(), |tmp| {
+            self.optim
+                .to_record()
+                .save(tmp.join("optimizer.bpk"))
+                .map_err(|e| Error::Other(format!("save optimizer state: {e:?}")))
+        })
     }
 
     /// Resumes from a checkpoint directory. `options` (when given) replaces the stored options
     /// (e.g. a longer `total_steps`); the model config always comes from the checkpoint.
     pub fn load_checkpoint(dir: &Path, options: Option<TrainOptions>, device: Device) -> Result<Self> {
-        let text = std::fs::read_to_string(dir.join("state.json"))
-            .map_err(|e| Error::Other(format!("checkpoint {}: cannot read state.json: {e}", dir.display())))?;
-        let state: CheckpointState = serde_json::from_str(&text)
-            .map_err(|e| Error::Other(format!("checkpoint {}: bad state.json: {e}", dir.display())))?;
-        let weights = Weights::load(&dir.join("model.safetensors"))?;
-        if weights.config != state.model {
-            return Err(Error::Other(format!("checkpoint {}: model config differs from state.json", dir.display())));
-        }
+        let (state, weights, ema) = read_checkpoint(dir)?;
         let options = options.unwrap_or(state.options);
         let mut t = Trainer::new(&weights, options, device)?;
-        // A checkpoint brought back from a GPU lease may come without its optimizer state
-        // (scripts/device-train.sh): AdamW then restarts from zero moments.
+        // A checkpoint brought back from a GPU lease, or written by the LibTorch trainer, may
+        // come without burn's optimizer state: AdamW then restarts from zero moments.
         let opt_path = dir.join("optimizer.bpk");
         if opt_path.exists() {
             let record = OptimizerRecord::load(opt_path)
@@ -472,17 +466,97 @@ impl Trainer {
         } else {
             eprintln!("checkpoint {}: no optimizer.bpk, AdamW starts from zero moments", dir.display());
         }
-        t.ema = if t.options.ema_decay > 0.0 {
-            let p = dir.join("ema.safetensors");
-            Some(if p.exists() { Weights::load(&p)? } else { weights.clone() })
-        } else {
-            None
-        };
+        t.ema = (t.options.ema_decay > 0.0).then(|| ema.unwrap_or_else(|| weights.clone()));
         t.step = state.step;
         t.train_seconds = state.train_seconds;
         t.forward_flops = state.forward_flops;
         Ok(t)
     }
+}
+
+impl TrainLoop for Trainer {
+    fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+    fn options(&self) -> &TrainOptions {
+        &self.options
+    }
+    fn set_total_steps(&mut self, steps: u64) {
+        self.options.total_steps = steps;
+    }
+    fn step(&self) -> u64 {
+        self.step
+    }
+    fn train_seconds(&self) -> f64 {
+        self.train_seconds
+    }
+    fn forward_flops(&self) -> u64 {
+        self.forward_flops
+    }
+    fn train_step(&mut self, batch: &Batch) -> Result<StepStats> {
+        Trainer::train_step(self, batch)
+    }
+    fn eval_ce(&self, batch: &Batch) -> Result<Vec<(usize, f64)>> {
+        let widths: Vec<usize> = (0..self.config.widths.len()).collect();
+        let (_, parts) = self.losses(batch, &widths, &FlopCounter::default())?;
+        Ok(parts.into_iter().map(|(w, ce, _)| (w, ce.into_scalar::<f32>() as f64)).collect())
+    }
+    fn export_weights(&self) -> Result<Weights> {
+        Trainer::export_weights(self)
+    }
+    fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        Trainer::save_checkpoint(self, dir)
+    }
+}
+
+/// Writes a checkpoint — `model.safetensors`, `ema.safetensors` (f32, exact), `state.json`,
+/// plus what `optimizer` writes — into a temporary directory renamed into place, so that a
+/// crash never leaves a half-written checkpoint.
+pub(crate) fn write_checkpoint(
+    dir: &Path,
+    state: &CheckpointState,
+    model: &Weights,
+    ema: Option<&Weights>,
+    optimizer: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let tmp = dir.with_extension("tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp)?;
+    model.save(&tmp.join("model.safetensors"), StoredDtype::F32)?;
+    if let Some(e) = ema {
+        e.save(&tmp.join("ema.safetensors"), StoredDtype::F32)?;
+    }
+    optimizer(&tmp)?;
+    std::fs::write(tmp.join("state.json"), serde_json::to_string_pretty(state).expect("serialisable"))?;
+    let old = dir.with_extension("old");
+    if dir.exists() {
+        if old.exists() {
+            std::fs::remove_dir_all(&old)?;
+        }
+        std::fs::rename(dir, &old)?;
+    }
+    std::fs::rename(&tmp, dir)?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint's state, raw weights and EMA weights (when present).
+pub(crate) fn read_checkpoint(dir: &Path) -> Result<(CheckpointState, Weights, Option<Weights>)> {
+    let text = std::fs::read_to_string(dir.join("state.json"))
+        .map_err(|e| Error::Other(format!("checkpoint {}: cannot read state.json: {e}", dir.display())))?;
+    let state: CheckpointState = serde_json::from_str(&text)
+        .map_err(|e| Error::Other(format!("checkpoint {}: bad state.json: {e}", dir.display())))?;
+    let weights = Weights::load(&dir.join("model.safetensors"))?;
+    if weights.config != state.model {
+        return Err(Error::Other(format!("checkpoint {}: model config differs from state.json", dir.display())));
+    }
+    let p = dir.join("ema.safetensors");
+    let ema = if p.exists() { Some(Weights::load(&p)?) } else { None };
+    Ok((state, weights, ema))
 }
 
 /// Training throughput model: forward FLOPs per image at width index `w` (every image row,
