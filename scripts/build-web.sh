@@ -7,8 +7,7 @@
 # Usage: scripts/build-web.sh [--no-fallback] [--models-only]   (env MAGNETS_WEIGHTS=file to stage other weights)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/magnets-target}"
-WB_VERSION=0.2.130
+. scripts/env.sh
 FALLBACK=1; MODELS_ONLY=0
 for a in "$@"; do
   case "$a" in

@@ -3,7 +3,7 @@
 # on http://localhost:8080 (PORT=… to change). Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/magnets-target}"
+. scripts/env.sh
 ./scripts/setup.sh
 ./scripts/build-web.sh
 PORT="${PORT:-8080}"

@@ -11,7 +11,7 @@ set -u
 BIN=.devcarry/gpu
 if [ "${1:-}" = pack ]; then
   set -e
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/magnets-target}"
+  . scripts/env.sh
   cargo build --release
   cargo test --release --no-run 2>&1 | tee /tmp/devbin-tests.txt | tail -1
   mkdir -p "$BIN"

@@ -21,7 +21,7 @@ PART=15m
 case "${1:-}" in
 pack)
   RUN=${2:?run directory}; DATA=${3:?token data file}
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/magnets-target}"
+  . scripts/env.sh
   [ -f "$RUN/checkpoint/state.json" ] || { echo "$RUN/checkpoint/state.json is missing: start the run here first (magnets train --out $RUN --max-steps 1 ...)" >&2; exit 2; }
   [ -f "$DATA" ] || { echo "token data $DATA is missing" >&2; exit 2; }
   cargo build --release

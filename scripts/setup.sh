@@ -2,6 +2,7 @@
 # Installs everything the demo and the tests need on a fresh Debian machine (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/env.sh
 
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need_apt=()
@@ -16,7 +17,6 @@ fi
 
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-WB_VERSION=0.2.130
 if ! wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
   echo "== cargo install wasm-bindgen-cli $WB_VERSION"
   # --locked can fail when the registry lacks an exact locked dependency (seen: webpki-roots

@@ -6,7 +6,7 @@
 # Exits non-zero on any failure.   Options: --no-build (use www/ as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/magnets-target}"
+. scripts/env.sh
 if [ "${1:-}" != "--no-build" ]; then ./scripts/build-web.sh; fi
 command -v chromium >/dev/null || { echo "chromium is missing: run scripts/setup.sh" >&2; exit 1; }
 cd tests/browser

@@ -3,7 +3,7 @@
 # WGSL engine on Mesa lavapipe) and the headless-Chromium page tests (WebGPU on SwiftShader).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/magnets-target}"
+. scripts/env.sh
 # The Vulkan loader (lavapipe) complains on every device creation without a runtime dir.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/runtime-$(id -u)}"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training throughput, every CPU candidate in one run (docs/RESULTS.md "Training throughput"):
 # burn-flex as the default build has it, against the `tch,x86-v4` build: burn-flex with its
-# AVX-512 matmul kernels, LibTorch f32 and LibTorch with bf16 matmuls (f32 master weights).
+# AVX-512 matmul kernels, the LibTorch-autograd trainer (`torch`, `torch-bf16`) and burn on
+# LibTorch (`tch`, `tch-bf16`), f32 and with bf16 matmuls (f32 master weights).
 # Every candidate trains the same init on the same batches (`magnets train --bench`), so the
 # loss curves are compared too, against a noise floor (the default flex with another seed).
 #
@@ -17,9 +18,9 @@ CARGO_TARGET_DIR=$TARGET cargo build --release -q
 OUT=$(mktemp -d)
 echo "== default build: flex (+ noise floor)" >&2
 "$TARGET/release/magnets" train --bench "$STEPS" --config "$CONFIG" --device flex --bench-noise --json "$@" > "$OUT/default.json"
-echo "== tch,x86-v4 build: flex (AVX-512), tch, tch-bf16" >&2
+echo "== tch,x86-v4 build: flex (AVX-512), torch-bf16, torch, tch-bf16, tch" >&2
 ./scripts/magnets-fast.sh train --bench "$STEPS" --config "$CONFIG" \
-  --device flex,tch,tch-bf16 --json "$@" > "$OUT/fast.json"
+  --device "${FAST_DEVICES:-flex,torch-bf16,torch,tch-bf16,tch}" --json "$@" > "$OUT/fast.json"
 python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, ForwardRequest, StepContext};
 use crate::error::{Error, Result};
-use crate::flops::{PlannedStep, plan};
+use crate::plan::{PlannedStep, plan};
 use crate::sampling::{SamplingParams, most_confident};
 use crate::schedule::{CachePolicy, Schedule, masked_counts};
 
@@ -32,7 +32,7 @@ pub struct DecodeRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepTrace {
     /// Step number, width, refresh, masked counts, rows processed and FLOPs (per image, both
-    /// guidance passes) next to the baseline's — exactly what `flops::plan` predicts.
+    /// guidance passes) next to the baseline's — exactly what `plan::plan` predicts.
     #[serde(flatten)]
     pub cost: PlannedStep,
     pub ms: f64,

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod files;
 pub mod flops;
+pub mod plan;
 pub mod rng;
 pub mod sampling;
 pub mod schedule;

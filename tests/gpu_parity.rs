@@ -264,7 +264,7 @@ fn decode_same_tokens_and_flops() {
             images * tg.total_flops,
             "{schedule}: engine FLOPs vs flops.rs"
         );
-        let planned: u64 = magnets::flops::plan(&config, &req.schedule, cache, guidance > 0.0)
+        let planned: u64 = magnets::plan::plan(&config, &req.schedule, cache, guidance > 0.0)
             .iter()
             .map(|s| s.flops)
             .sum();

@@ -181,9 +181,9 @@ fn shipped_eval_table_matches_the_shipped_model() {
     for r in rows {
         let schedule = magnets::schedule::Schedule::parse(r["schedule"].as_str().unwrap(), &config).unwrap();
         let cache = magnets::schedule::CachePolicy::parse(r["cache"].as_str().unwrap()).unwrap();
-        let flops: u64 = magnets::flops::plan(&config, &schedule, cache, false).iter().map(|s| s.flops).sum();
+        let flops: u64 = magnets::plan::plan(&config, &schedule, cache, false).iter().map(|s| s.flops).sum();
         let gflops = r["gflops_per_image"].as_f64().unwrap();
-        assert!((gflops - flops as f64 / 1e9).abs() < 1e-9, "{r}: GFLOPs vs flops::plan");
+        assert!((gflops - flops as f64 / 1e9).abs() < 1e-9, "{r}: GFLOPs vs plan::plan");
         let fid = r["fid"].as_f64().unwrap();
         assert!(fid.is_finite() && fid > 0.0);
     }

@@ -175,7 +175,7 @@ fn flop_formula_equals_work_performed() {
                 let images = req.classes.len() as u64;
                 assert_eq!(performed, trace.total_flops * images, "{schedule} {cache:?} guidance {guidance}");
                 // And the plan (no engine) predicts the same per-step numbers.
-                let plan = magnets::flops::plan(&config, &req.schedule, cache, guidance > 0.0);
+                let plan = magnets::plan::plan(&config, &req.schedule, cache, guidance > 0.0);
                 for (p, s) in plan.iter().zip(&trace.steps) {
                     assert_eq!((p.flops, p.rows, p.refresh), (s.cost.flops, s.cost.rows, s.cost.refresh));
                 }

@@ -14,6 +14,9 @@ use magnets::reference::MatmulPrecision;
 use magnets::train::{TokenDataset, TrainLoop, TrainOptions, Trainer, WidthSampling, make_batch};
 use magnets::weights::{StoredDtype, Weights};
 
+/// The flags' defaults are the library's ([`TrainOptions::default`]), stated once there.
+const DEFAULTS: TrainOptions = TrainOptions::DEFAULT;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Model config JSON for a fresh run (ignored when resuming).
@@ -51,35 +54,35 @@ pub struct Args {
     pub budget_minutes: Option<f64>,
     #[arg(long, default_value_t = 30)]
     pub calibrate: u64,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = DEFAULTS.batch_size)]
     pub batch: usize,
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = DEFAULTS.lr)]
     pub lr: f64,
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = DEFAULTS.min_lr)]
     pub min_lr: f64,
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = DEFAULTS.warmup_steps)]
     pub warmup: u64,
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = DEFAULTS.weight_decay)]
     pub weight_decay: f32,
     /// Per-parameter gradient-norm clip (0 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = DEFAULTS.clip_norm)]
     pub clip: f32,
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = DEFAULTS.label_smoothing)]
     pub label_smoothing: f32,
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = DEFAULTS.class_dropout)]
     pub class_dropout: f32,
     /// λ: distillation weight for the smaller widths (their loss is (1−λ)·CE + λ·KL).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = DEFAULTS.distill_weight)]
     pub distill: f32,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = DEFAULTS.distill_temperature)]
     pub distill_temperature: f32,
     /// Smaller widths trained per step besides the full one: `all` or a count (sampled).
     #[arg(long, default_value = "all")]
     pub widths: String,
     /// EMA decay of the weights (0 = off).
-    #[arg(long, default_value_t = 0.999)]
+    #[arg(long, default_value_t = DEFAULTS.ema_decay)]
     pub ema: f32,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULTS.seed)]
     pub seed: u64,
     /// flex (CPU, default), tch (LibTorch CPU, `--features tch`), wgpu, or cuda (`--features
     /// cuda`); a `-bf16` suffix runs the matmuls in bf16 (f32 master weights), e.g. tch-bf16.
@@ -286,7 +289,7 @@ pub fn train_options(a: &Args, total_steps: u64) -> magnets::Result<TrainOptions
         warmup_steps: a.warmup.min(total_steps / 2).max(1),
         total_steps,
         weight_decay: a.weight_decay,
-        beta2: 0.99,
+        beta2: DEFAULTS.beta2,
         clip_norm: a.clip,
         label_smoothing: a.label_smoothing,
         class_dropout: a.class_dropout,

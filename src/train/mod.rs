@@ -1,4 +1,4 @@
-//! Nested MaskGIT training (issue 4): the MaskGIT objective on VQ tokens, trained jointly at
+//! Nested MaskGIT training: the MaskGIT objective on VQ tokens, trained jointly at
 //! every nested width with online distillation from the full width into the smaller ones.
 //!
 //! One step:
@@ -86,25 +86,30 @@ pub struct TrainOptions {
     pub seed: u64,
 }
 
+impl TrainOptions {
+    /// The defaults (a `const`, so that the CLI's flags can show them without restating them).
+    pub const DEFAULT: TrainOptions = TrainOptions {
+        batch_size: 64,
+        lr: 1e-3,
+        min_lr: 1e-5,
+        warmup_steps: 200,
+        total_steps: 10_000,
+        weight_decay: 0.05,
+        beta2: 0.99,
+        clip_norm: 1.0,
+        label_smoothing: 0.1,
+        class_dropout: 0.1,
+        distill_weight: 0.5,
+        distill_temperature: 1.0,
+        widths: WidthSampling::All,
+        ema_decay: 0.999,
+        seed: 0,
+    };
+}
+
 impl Default for TrainOptions {
     fn default() -> Self {
-        TrainOptions {
-            batch_size: 64,
-            lr: 1e-3,
-            min_lr: 1e-5,
-            warmup_steps: 200,
-            total_steps: 10_000,
-            weight_decay: 0.05,
-            beta2: 0.99,
-            clip_norm: 1.0,
-            label_smoothing: 0.1,
-            class_dropout: 0.1,
-            distill_weight: 0.5,
-            distill_temperature: 1.0,
-            widths: WidthSampling::All,
-            ema_decay: 0.999,
-            seed: 0,
-        }
+        TrainOptions::DEFAULT
     }
 }
 
@@ -557,10 +562,4 @@ pub(crate) fn read_checkpoint(dir: &Path) -> Result<(CheckpointState, Weights, O
     let p = dir.join("ema.safetensors");
     let ema = if p.exists() { Some(Weights::load(&p)?) } else { None };
     Ok((state, weights, ema))
-}
-
-/// Training throughput model: forward FLOPs per image at width index `w` (every image row,
-/// logits for every position), from the DESIGN §3 formula. Training ≈ 3× forward.
-pub fn forward_flops_per_image(config: &ModelConfig, w: usize) -> u64 {
-    crate::flops::step_flops(config, w, config.seq_len(), config.tokens())
 }

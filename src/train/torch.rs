@@ -139,6 +139,11 @@ impl TorchTrainer {
         })
     }
 
+    /// Current raw weights (not the EMA).
+    pub fn weights(&self) -> Result<Weights> {
+        self.weights_of(&self.params)
+    }
+
     fn weights_of(&self, tensors: &[Tensor]) -> Result<Weights> {
         let mut map = std::collections::HashMap::new();
         for (n, t) in self.names.iter().zip(tensors) {
