@@ -51,13 +51,21 @@ pub struct Args {
     pub cpu_sampling: bool,
     /// Weight buffer of the WGSL engine: f16 (packed, unpacked in the kernels), f32, or auto
     /// (f16 when exact, i.e. for f16 files; the random default weights are f32).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "f16", "f32"])]
-    pub weight_storage: String,
+    #[arg(long, value_enum, default_value_t = StorageChoice::Auto)]
+    pub weight_storage: StorageChoice,
     /// After the timed rounds, decode once more per configuration with GPU timestamps around
     /// every dispatch and report where each step's time went (needs timestamp queries), plus
     /// the bare host↔GPU round trip of an empty step.
     #[arg(long)]
     pub profile: bool,
+}
+
+/// `--weight-storage`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageChoice {
+    Auto,
+    F16,
+    F32,
 }
 
 /// The project's default model config, `models/default-config.json`.
@@ -115,10 +123,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
         sampling,
     };
 
-    let storage = match a.weight_storage.as_str() {
-        "f16" => WeightStorage::F16,
-        "f32" => WeightStorage::F32,
-        _ => WeightStorage::auto(&weights),
+    let storage = match a.weight_storage {
+        StorageChoice::F16 => WeightStorage::F16,
+        StorageChoice::F32 => WeightStorage::F32,
+        StorageChoice::Auto => WeightStorage::auto(&weights),
     };
     let mut gpu = pollster::block_on(GpuEngine::new_with_storage(&weights, a.batch, storage))?;
     gpu.sample_on_device = !a.cpu_sampling;

@@ -65,8 +65,24 @@ pub struct DecodeArgs {
     pub noise: f32,
     #[arg(long, default_value_t = 0.0)]
     pub guidance: f32,
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
-    pub engine: String,
+    #[arg(long, value_enum, default_value_t = EngineChoice::Cpu)]
+    pub engine: EngineChoice,
+}
+
+/// `--engine`: the burn reference model on the CPU, or the WGSL engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineChoice {
+    Cpu,
+    Gpu,
+}
+
+impl EngineChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineChoice::Cpu => "cpu",
+            EngineChoice::Gpu => "gpu",
+        }
+    }
 }
 
 impl DecodeArgs {
@@ -83,6 +99,6 @@ impl DecodeArgs {
         Ok(s)
     }
     pub fn gpu(&self) -> bool {
-        self.engine == "gpu"
+        self.engine == EngineChoice::Gpu
     }
 }

@@ -12,7 +12,7 @@ use magnets::weights::Weights;
 
 use magnets::schedule::{CachePolicy, Schedule};
 
-use super::common::{DecodeArgs, check_count, parse_schedule, weights_path};
+use super::common::{DecodeArgs, check_count, weights_path};
 
 /// Most images one `eval` scores (every image is held in memory; the reported rows use 10,000).
 pub const MAX_EVAL_SAMPLES: usize = 100_000;
@@ -89,22 +89,6 @@ pub fn generate(
         run(&mut |r| pollster::block_on(decode(&mut e, r, |_| {})))?;
     }
     Ok((tokens, flops, base))
-}
-
-/// Baseline-schedule tokens for sample grids during training.
-pub fn generate_tokens(
-    weights: &Weights,
-    schedule: &str,
-    cache: bool,
-    classes: &[u32],
-    seed: u32,
-    guidance: f32,
-    gpu: bool,
-) -> magnets::Result<Vec<Vec<u32>>> {
-    let sampling = SamplingParams { seed, guidance, ..Default::default() };
-    let schedule = parse_schedule(schedule, 12, &weights.config)?;
-    let cache = if cache { CachePolicy::On { refresh_every: None } } else { CachePolicy::Off };
-    Ok(generate(weights, &schedule, cache, classes, sampling, gpu, 64)?.0)
 }
 
 /// Decodes codes to `[32·32·3]` HWC RGB images in [0, 1] with the plain-Rust VQ decoder.
@@ -212,7 +196,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "baseline_gflops_per_image": base as f64 / n / 1e9,
         "flops_ratio": base as f64 / flops.max(1) as f64,
         "generate_seconds": gen_seconds,
-        "engine": a.decode.engine,
+        "engine": a.decode.engine.name(),
     });
     if a.json {
         println!("{out}");

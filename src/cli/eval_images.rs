@@ -13,15 +13,15 @@ pub struct Args {
     #[arg(long)]
     pub images: Option<PathBuf>,
     /// Score a split of the dataset itself instead of a folder (train or held-out).
-    #[arg(long, value_parser = ["train", "held-out"])]
-    pub split: Option<String>,
+    #[arg(long, value_enum)]
+    pub split: Option<SplitChoice>,
     /// Labels: a JSON file with one category id (or name) per image in file-name order, or
     /// `names` to read `..._<class id>.png`-style suffixes from the file names.
     #[arg(long)]
     pub labels: Option<String>,
     /// Reference set.
-    #[arg(long, default_value = "held-out", value_parser = ["train", "held-out"])]
-    pub reference: String,
+    #[arg(long, value_enum, default_value_t = SplitChoice::HeldOut)]
+    pub reference: SplitChoice,
     #[arg(long, default_value = DEFAULT_DATASET)]
     pub data: PathBuf,
     #[arg(long, default_value = DEFAULT_CLASSIFIER)]
@@ -37,6 +37,13 @@ pub struct Args {
     pub json: bool,
 }
 
+/// `--split`, `--reference`: a split of the dataset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitChoice {
+    Train,
+    HeldOut,
+}
+
 fn parse_label(s: &str) -> Option<u32> {
     s.parse::<u32>().ok().filter(|&v| (v as usize) < CATEGORIES.len()).or_else(|| CATEGORIES.iter().position(|c| *c == s).map(|v| v as u32))
 }
@@ -47,8 +54,11 @@ pub fn run(a: Args) -> magnets::Result<()> {
         return Err(err(format!("--limit {}: FID needs at least 2 images", a.limit.unwrap_or(0))));
     }
     let ds = EmojiDataset::load(&a.data)?;
-    let split = |s: &str| if s == "train" { Split::Train } else { Split::HeldOut };
-    let reference = ds.subset(&ds.indices(split(&a.reference)));
+    let split = |s: SplitChoice| match s {
+        SplitChoice::Train => Split::Train,
+        SplitChoice::HeldOut => Split::HeldOut,
+    };
+    let reference = ds.subset(&ds.indices(split(a.reference)));
     let ev = QualityEvaluator::with_reference(Classifier::load(&a.classifier, &burn::tensor::Device::flex())?, &reference.images)?.with_bootstrap(a.bootstrap);
     let (names, images, mut labels) = match (&a.images, &a.split) {
         (Some(dir), None) => {
@@ -56,7 +66,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
             (names, images, None)
         }
         (None, Some(s)) => {
-            let sub = ds.subset(&ds.indices(split(s)));
+            let sub = ds.subset(&ds.indices(split(*s)));
             let labels: Vec<u32> = sub.labels.iter().map(|&l| l as u32).collect();
             (sub.names.clone(), sub.images, Some(labels))
         }
@@ -106,7 +116,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     if a.json {
         println!("{}", serde_json::to_string(&m).expect("serialisable"));
     } else {
-        println!("{} images vs {} reference ({}):", m.count, ev.reference_count(), a.reference);
+        println!("{} images vs {} reference ({}):", m.count, ev.reference_count(), if a.reference == SplitChoice::Train { "train" } else { "held-out" });
         println!("{}", serde_json::to_string_pretty(&m).expect("serialisable"));
     }
     Ok(())

@@ -15,8 +15,8 @@ pub struct Args {
     /// `{"tokens": [[id; N]; B], "classes": [id; B], "width": "S", "positions": [[pos; m]; B]?}`.
     #[arg(long)]
     request: PathBuf,
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
-    engine: String,
+    #[arg(long, value_enum, default_value_t = super::common::EngineChoice::Cpu)]
+    engine: super::common::EngineChoice,
 }
 
 #[derive(Deserialize)]
@@ -56,15 +56,15 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let tokens: Vec<u32> = req.tokens.concat();
     let logit_rows: Vec<u32> = positions.iter().flatten().map(|&i| i + 1).collect();
     let fwd = ForwardRequest { width, batch, tokens: &tokens, classes: &req.classes, rows: None, logit_rows: &logit_rows };
-    let logits = match a.engine.as_str() {
-        "cpu" => {
+    let logits = match a.engine {
+        super::common::EngineChoice::Cpu => {
             let mut e = ReferenceEngine::cpu(&weights);
             pollster::block_on(async {
                 e.begin(batch).await?;
                 e.forward(&fwd).await
             })
         }
-        _ => super::gpu_engine(&weights, |e| {
+        super::common::EngineChoice::Gpu => super::gpu_engine(&weights, |e| {
             pollster::block_on(async {
                 e.begin(batch).await?;
                 e.forward(&fwd).await

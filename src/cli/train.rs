@@ -522,6 +522,9 @@ pub fn sample_grid(weights: &Weights, tokenizer: &std::path::Path, out: &std::pa
     let c = &weights.config;
     let per_class = 4;
     let classes: Vec<u32> = (0..c.classes as u32).flat_map(|k| std::iter::repeat_n(k, per_class)).collect();
-    let tokens = super::eval::generate_tokens(weights, "XL12", true, &classes, 0, 0.0, false)?;
+    let schedule = magnets::schedule::Schedule::resolve("XL12", 12, c)?;
+    let cache = magnets::schedule::CachePolicy::On { refresh_every: None };
+    let sampling = magnets::sampling::SamplingParams { seed: 0, guidance: 0.0, ..Default::default() };
+    let (tokens, _, _) = super::eval::generate(weights, &schedule, cache, &classes, sampling, false, 64)?;
     super::eval::write_grid(tokenizer, &tokens, per_class, out)
 }
