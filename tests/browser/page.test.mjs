@@ -234,6 +234,14 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
   assert.equal(await page.locator('#tradeoff-plot .pt.current').count(), 0);
   assert.match(await page.textContent('#tradeoff-plot .now-label'), /S2M2L2XL6: not measured/);
   await page.locator('#tradeoff').screenshot({ path: path.join(artifacts, 'desktop-tradeoff.png') });
+  // A schedule the model cannot run: the field says why in the Rust parser's words, the error
+  // crosses the wasm boundary named by its kind, and the schedule in use stays.
+  await page.fill('#schedule-text', 'S2Q3');
+  await page.press('#schedule-text', 'Enter');
+  assert.equal(await page.getAttribute('#schedule-help', 'data-error-kind'), 'bad-schedule');
+  assert.match(await page.textContent('#schedule-help'), /Q/);
+  assert.ok(await page.locator('#schedule-help.bad').count() === 1);
+  assert.match(page.url(), /s=S2M2L2XL6/);
   assert.deepEqual(page.problems, []);
 });
 
@@ -711,12 +719,17 @@ test('missing or corrupt weights: an error message, not a blank page', async () 
     await waitStatus(page, ['error'], 60000);
     const t1 = await page.textContent('#banner');
     assert.match(t1, /could not download the model weights.*404/s);
+    // The failure card's advice follows the error's kind (protocol.js ErrorKind), not its wording.
+    assert.equal(await page.evaluate(() => document.body.dataset.failure), 'download-failed');
+    assert.match(await page.textContent('#failure-text'), /could not be downloaded/);
     await shot(page, 'missing-weights', { fullPage: false });
     const page2 = await ctx.newPage();
     await page2.goto(BASE + '#w=models/corrupt-test.safetensors');
     await waitStatus(page2, ['error'], 60000);
     const t2 = await page2.textContent('#banner');
     assert.match(t2, /weights file/i);
+    assert.equal(await page2.evaluate(() => document.body.dataset.failure), 'bad-weights', 'the Rust error kind reaches the page');
+    assert.match(await page2.textContent('#failure-text'), /damaged/);
     await shot(page2, 'corrupt-weights', { fullPage: false });
     const page3 = await ctx.newPage();
     await page3.goto(BASE + '#w=https://example.com/x.safetensors');
