@@ -232,7 +232,10 @@ function generate() {
     runs.push({ id, request });
     return id;
   };
-  // Old runs are dropped; their late messages are ignored.
+  // Old runs are dropped; their late messages are ignored. A decode still running is cancelled
+  // by the worker (counted: the tests check that a replaced decode ends quietly).
+  const running = app.runs[app.main];
+  if (running && !running.done && !app.waitingForView) app.metrics.replacedRuns = (app.metrics.replacedRuns || 0) + 1;
   app.runs = {};
   app.main = mk('main', scheduleText(), s.cache);
   const full = app.config.width_names[app.config.widths.length - 1];

@@ -12,7 +12,7 @@ let imageGeneration = 0;
 let adapterText = '';
 let latestGenerate = null;
 let softwareAdapter = false;
-let bundle = null;     // 'webgpu' | 'cpu': the kind of the engine in use
+let bundle = null;     // Bundle.webgpu | Bundle.cpu: the engine in use
 let files = null;      // {weights, tokenizer} bytes, kept to rebuild the engine after a device loss
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);

@@ -122,16 +122,23 @@ impl Planner {
 /// The names both sides of the boundary must agree on, as JSON: `{error_kinds, token_states}`
 /// (`www/protocol.js` holds the page's copy; a node test compares the two).
 #[wasm_bindgen]
-pub fn protocol_constants() -> String {
-    serde_json::json!({
-        "error_kinds": crate::error::ERROR_KINDS,
-        "token_states": {
-            "masked": crate::decode::STATE_MASKED,
-            "fixed_now": crate::decode::STATE_FIXED_NOW,
-            "fixed_earlier": crate::decode::STATE_FIXED_EARLIER,
-        },
+pub fn protocol_constants() -> Result<String, JsValue> {
+    #[derive(Serialize)]
+    struct TokenStates {
+        masked: u8,
+        fixed_now: u8,
+        fixed_earlier: u8,
+    }
+    #[derive(Serialize)]
+    struct Constants {
+        error_kinds: &'static [&'static str],
+        token_states: TokenStates,
+    }
+    use crate::decode::{STATE_FIXED_EARLIER, STATE_FIXED_NOW, STATE_MASKED};
+    to_json(&Constants {
+        error_kinds: &crate::error::ERROR_KINDS,
+        token_states: TokenStates { masked: STATE_MASKED, fixed_now: STATE_FIXED_NOW, fixed_earlier: STATE_FIXED_EARLIER },
     })
-    .to_string()
 }
 
 /// Checks a weights file without building an engine; returns its config as JSON.

@@ -274,8 +274,9 @@ test('WebGPU: compare mode shows baseline and schedule side by side', async () =
 
 test('WebGPU: the URL round trip restores the state and the same images', async () => {
   const ctx = await launch(WEBGPU);
-  const page = await open(ctx, 's=S1');
-  await waitStatus(page, ['generating', 'done'], 60000);
+  // A long decode to start with, edited once its first step is out (so the edits replace it).
+  const page = await open(ctx, 's=XL12');
+  await page.waitForFunction(() => Number(document.getElementById('grid-main').dataset.decoded || 0) >= 1, null, { timeout: GEN_TIMEOUT, polling: 100 });
   await page.fill('#schedule-text', 'S2L1XL2');
   await page.press('#schedule-text', 'Enter');
   await page.fill('#seed', '7');
@@ -285,6 +286,10 @@ test('WebGPU: the URL round trip restores the state and the same images', async 
   await page.fill('#tau', '3');
   await page.press('#tau', 'Enter');
   await waitDone(page);
+  // The edits replaced the first decode while it ran: the worker cancelled it (an error named
+  // `cancelled` in the wasm bundle), which ends quietly, without a banner.
+  assert.ok(await page.evaluate(() => window.magnets.metrics.replacedRuns) >= 1, 'a running decode was replaced');
+  assert.ok(await page.isHidden('#banner'), await page.textContent('#banner'));
   const url = page.url();
   assert.match(url, /s=S2L1XL2/);
   assert.match(url, /seed=7/);
