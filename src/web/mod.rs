@@ -1,4 +1,4 @@
-//! The page's wasm-bindgen API (issue 6). Two bundles are built from this module:
+//! The page's wasm-bindgen API. Two bundles are built from this module:
 //! - feature `web`: the WebGPU path (`gpu::GpuEngine` + `gpu::GpuImageDecoder`), burn-free;
 //! - feature `web-fallback`: the burn reference model on burn-flex (CPU) + the plain-Rust
 //!   tokenizer decoder, loaded lazily by the page only when WebGPU is unavailable.
