@@ -170,16 +170,23 @@ export function setupControls(ctx) {
   };
   $('cache-on').onchange = cacheChanged;
   $('refresh').onchange = cacheChanged;
-  // The sampling settings: the same ranges the link is checked against (state.js RANGES).
+  // The sampling settings: the ranges the link is checked against (state.js RANGES), and the
+  // sampler's own check (Rust) once the model is loaded.
   for (const key of ['seed', 'temp', 'tau', 'g']) {
     const input = $(key), { min, max, int } = RANGES[key];
     input.min = String(min);
     input.max = String(max);
     input.onchange = () => {
       const v = Number(input.value);
-      if (input.value === '' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) {
+      let why = null;
+      if (input.value === '' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) why = `${min} to ${max}`;
+      else if (key !== 'seed' && app.planner) {
+        try { app.planner.checkSampling({ ...app.state, [key]: v }); } catch (e) { why = e.message; }
+      }
+      input.dataset.problem = why || '';
+      if (why) {
         input.classList.add('bad');
-        input.title = `${min} to ${max}`;
+        input.title = why;
         return;
       }
       input.classList.remove('bad');

@@ -48,5 +48,7 @@ export function makePlanner(mod, config) {
     resolve: (text, steps) => JSON.parse(p.resolve(text, steps)),
     format: (widths) => p.format(Uint32Array.from(widths)),
     plan: (schedule, cache, guidance) => JSON.parse(p.plan(schedule, cache, guidance)),
+    // Throws (ErrorKind.badRequest, the sampler's message) when a decode would refuse these.
+    checkSampling: ({ temp, tau, g }) => p.check_sampling(temp, tau, g),
   };
 }

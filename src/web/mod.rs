@@ -109,6 +109,12 @@ impl Planner {
         Ok(schedule.format(&self.config))
     }
 
+    /// Checks sampling settings as a decode would (the page's number fields), with the
+    /// sampler's own message when they are refused.
+    pub fn check_sampling(&self, temperature: f32, tau: f32, guidance: f32) -> Result<(), JsValue> {
+        SamplingParams { seed: 0, temperature, confidence_noise: tau, guidance }.validate().map_err(js_err)
+    }
+
     /// Per-step plan (FLOPs, rows, refreshes) of a schedule without running it, as JSON
     /// (`flops::FlopsSummary`).
     pub fn plan(&self, schedule: &str, cache: &str, guidance: bool) -> Result<String, JsValue> {

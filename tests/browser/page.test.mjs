@@ -242,6 +242,12 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
   assert.match(await page.textContent('#schedule-help'), /Q/);
   assert.ok(await page.locator('#schedule-help.bad').count() === 1);
   assert.match(page.url(), /s=S2M2L2XL6/);
+  // A temperature the sampler refuses: the field says so in the sampler's words, nothing runs.
+  await page.fill('#temp', '0.005');
+  await page.press('#temp', 'Enter');
+  assert.match(await page.getAttribute('#temp', 'data-problem'), /temperature must be 0/);
+  assert.ok(await page.locator('#temp.bad').count() === 1);
+  assert.doesNotMatch(page.url(), /temp=/);
   assert.deepEqual(page.problems, []);
 });
 

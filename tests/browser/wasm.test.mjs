@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorKind, RUST_ERROR_KINDS, TokenState, kindOf } from '../../www/protocol.js';
+import { RANGES, MIN_TEMPERATURE, DEFAULTS } from '../../www/state.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkg = path.resolve(here, '../../www/pkg');
@@ -56,4 +57,20 @@ test('wasm errors are named by their kind, with a readable message', () => {
   throws(() => p.plan(`${config.width_names[0]}2`, 'sometimes', false), ErrorKind.badSchedule, /cache/);
   throws(() => new wasm.Planner('{"grid": [8]}'), ErrorKind.badConfig, /model config/);
   throws(() => wasm.inspect_weights(new Uint8Array([1, 2, 3])), ErrorKind.badWeights, /weights file/);
+});
+
+test('the link\'s sampling ranges (state.js RANGES) are the ones the sampler accepts', () => {
+  const p = new wasm.Planner(JSON.stringify(config));
+  const check = (s) => p.check_sampling(s.temp, s.tau, s.g);
+  const base = { temp: DEFAULTS.temp, tau: DEFAULTS.tau, g: DEFAULTS.g };
+  for (const key of ['temp', 'tau', 'g']) {
+    const { min, max } = RANGES[key];
+    check({ ...base, [key]: min });
+    check({ ...base, [key]: max });
+    for (const bad of [min - 0.01, max + 0.01]) {
+      assert.throws(() => check({ ...base, [key]: bad }), (e) => e.name === ErrorKind.badRequest, `${key} = ${bad} is refused`);
+    }
+  }
+  check({ ...base, temp: MIN_TEMPERATURE });
+  assert.throws(() => check({ ...base, temp: MIN_TEMPERATURE / 2 }), (e) => e.name === ErrorKind.badRequest && /temperature/.test(e.message));
 });
