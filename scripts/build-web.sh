@@ -95,7 +95,7 @@ fi
 echo "== sizes (gzip -9)"
 total=0
 report() { local f=$1; [ -f "$f" ] || return 0; local raw gzb; raw=$(stat -c %s "$f"); gzb=$(gz "$f"); total=$((total + gzb)); printf '  %-42s %9d bytes  %9d gz\n' "$f" "$raw" "$gzb"; }
-for f in www/pkg/magnets_bg.wasm www/pkg/magnets.js www/index.html www/app.js www/state.js www/worker.js www/cells.js www/export.js www/budget.js www/style.css www/favicon.svg www/models/magnets-emoji.safetensors www/models/tokenizer.safetensors www/models/tokenizer.palette.json www/models/magnets-emoji.eval.json; do report "$f"; done
+for f in www/pkg/magnets_bg.wasm www/pkg/magnets.js www/index.html www/*.js www/style.css www/favicon.svg www/models/magnets-emoji.safetensors www/models/tokenizer.safetensors www/models/tokenizer.palette.json www/models/magnets-emoji.eval.json; do report "$f"; done
 echo "  first visit (WebGPU path: wasm + JS + CSS + HTML + models): $total bytes gz"
 if [ -f www/pkg-fallback/magnets_bg.wasm ]; then
   printf '  fallback bundle (only without WebGPU): %d bytes gz\n' "$(gz www/pkg-fallback/magnets_bg.wasm)"

@@ -24,15 +24,58 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Other(String),
+    /// A newer request replaced this decode before it finished (the page drops it quietly).
+    #[error("cancelled: a newer request replaced this decode")]
+    Cancelled,
+    /// The GPU device is gone or failed (driver reset, GPU process crash, out of memory): this
+    /// engine can never run again, so the page builds a new one. The text says what happened.
+    #[error("{0}")]
+    DeviceLost(String),
 }
 
+/// Every name [`Error::kind`] returns. Code outside Rust tells failures apart by these names
+/// (the page's worker: fall back to the CPU, drop a cancelled decode, rebuild after a device
+/// loss), so they are an interface: `tests/error_kinds.rs` pins them.
+pub const ERROR_KINDS: [&str; 11] = [
+    "bad-config",
+    "bad-weights",
+    "bad-schedule",
+    "bad-request",
+    "engine-failed",
+    "bad-data",
+    "non-finite",
+    "io",
+    "other",
+    "cancelled",
+    "device-lost",
+];
+
 impl Error {
+    /// A stable name for this kind of failure (one of [`ERROR_KINDS`]); the page's JavaScript
+    /// errors carry it as their `name`, so nothing has to match on the wording.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "bad-config",
+            Error::Weights(_) => "bad-weights",
+            Error::Schedule(_) => "bad-schedule",
+            Error::Decode(_) => "bad-request",
+            Error::Engine(_) => "engine-failed",
+            Error::Data(_) => "bad-data",
+            Error::NonFinite(_) => "non-finite",
+            Error::Io(_) => "io",
+            Error::Other(_) => "other",
+            Error::Cancelled => "cancelled",
+            Error::DeviceLost(_) => "device-lost",
+        }
+    }
+
     /// The message without the kind prefix, for wrapping with more context of the same kind.
     pub fn detail(&self) -> String {
         match self {
             Error::Config(m) | Error::Weights(m) | Error::Schedule(m) | Error::Decode(m) | Error::Engine(m)
-            | Error::Data(m) | Error::NonFinite(m) | Error::Other(m) => m.clone(),
+            | Error::Data(m) | Error::NonFinite(m) | Error::Other(m) | Error::DeviceLost(m) => m.clone(),
             Error::Io(e) => e.to_string(),
+            Error::Cancelled => self.to_string(),
         }
     }
 

@@ -2,6 +2,8 @@
 // tokenizer's preview colour per predicted code) under the token states. The live grid and the
 // exported animation both paint through here, so they show the same thing.
 
+import { TokenState } from './protocol.js';
+
 let scratch = null;
 
 // Preview colour of a code: the tokenizer's palette (`magnets web-assets`) when it matches the
@@ -14,12 +16,12 @@ export function codeColour(palette, codebook, code) {
   return `hsl(${h.toFixed(0)} 55% ${45 + (code % 5) * 6}%)`;
 }
 
-// Token-state counts of one image at a step (0 masked, 1 fixed this step, 2 fixed earlier).
+// Token-state counts of one image at a step (protocol.js TokenState).
 export function countStates(states, tokens) {
   const counts = { masked: 0, now: 0, earlier: 0 };
   for (let i = 0; i < tokens; i++) {
-    const st = states ? states[i] : 0;
-    if (st === 0) counts.masked++; else if (st === 1) counts.now++; else counts.earlier++;
+    const st = states ? states[i] : TokenState.masked;
+    if (st === TokenState.masked) counts.masked++; else if (st === TokenState.fixedNow) counts.now++; else counts.earlier++;
   }
   return counts;
 }
@@ -57,14 +59,14 @@ export function paintCell(ctx, x, y, size, { grid, codebook, palette, step, imag
 function paintStates(ctx, x0, y0, size, gw, gh, states) {
   const tw = size / gw, th = size / gh, k = size / 160;
   for (let i = 0; i < gw * gh; i++) {
-    const st = states ? states[i] : 0;
+    const st = states ? states[i] : TokenState.masked;
     const x = x0 + (i % gw) * tw, y = y0 + Math.floor(i / gw) * th;
-    if (st === 0) {
+    if (st === TokenState.masked) {
       ctx.fillStyle = 'rgba(29, 36, 51, 0.80)';
       ctx.fillRect(x, y, tw, th);
       ctx.fillStyle = 'rgba(255, 255, 255, 0.10)';
       ctx.fillRect(x + tw / 2 - 1.5 * k, y + th / 2 - 1.5 * k, 3 * k, 3 * k);
-    } else if (st === 1) {
+    } else if (st === TokenState.fixedNow) {
       ctx.fillStyle = 'rgba(245, 165, 36, 0.22)';
       ctx.fillRect(x, y, tw, th);
       ctx.strokeStyle = '#f5a524';

@@ -18,6 +18,17 @@ export const DEFAULTS = Object.freeze({
   cpu: false,
 });
 
+// The sampling settings' ranges, as src/sampling.rs (SamplingParams::validate) accepts them: the
+// link's parser and the page's number fields both check against these. (The Rust check stays
+// the authority; this copy lets a link be checked before the wasm bundle has loaded.)
+export const RANGES = Object.freeze({
+  seed: { min: 0, max: 4294967295, int: true },
+  temp: { min: 0, max: 10, int: false },  // and 0 (arg-max) or at least MIN_TEMPERATURE
+  tau: { min: 0, max: 100, int: false },
+  g: { min: 0, max: 20, int: false },
+});
+export const MIN_TEMPERATURE = 0.01;
+
 const num = (lo, hi, int) => (v) => {
   if (!/^-?\d+(\.\d+)?$/.test(v)) return { error: `“${v}” is not a number` };
   const x = Number(v);
@@ -25,6 +36,7 @@ const num = (lo, hi, int) => (v) => {
   if (x < lo || x > hi) return { error: `${v} is outside ${lo}…${hi}` };
   return { value: x + 0 }; // -0 → 0, so the state formats back to the same link
 };
+const inRange = (name) => num(RANGES[name].min, RANGES[name].max, RANGES[name].int);
 const bool = (v) => (v === '1' || v === 'true' ? { value: true } : v === '0' || v === 'false' ? { value: false } : { error: `“${v}” is not 0 or 1` });
 const relUrl = (v) => {
   // Same-origin, relative paths only (a shared link must not point the page elsewhere).
@@ -41,14 +53,14 @@ const FIELDS = new Map(Object.entries({
   T: ['steps', num(1, 1024, true)],
   c: ['cache', (v) => (/^(off|on|on:[1-9]\d{0,3})$/.test(v) ? { value: v } : { error: `cache “${v}” must be off, on or on:K` })],
   cls: ['cls', (v) => (/^(mix|null|\d{1,4})$/.test(v) ? { value: v } : { error: `class “${v}” must be mix, null or a class number` })],
-  seed: ['seed', num(0, 4294967295, true)],
-  // 0 is arg-max; below 0.01, 1/T overflows in the sampler (src/sampling.rs MIN_TEMPERATURE).
+  seed: ['seed', inRange('seed')],
+  // 0 is arg-max; below MIN_TEMPERATURE, 1/T overflows in the sampler.
   temp: ['temp', (v) => {
-    const r = num(0, 10, false)(v);
-    return r.value > 0 && r.value < 0.01 ? { error: `temperature ${v} must be 0 or at least 0.01` } : r;
+    const r = inRange('temp')(v);
+    return r.value > 0 && r.value < MIN_TEMPERATURE ? { error: `temperature ${v} must be 0 or at least ${MIN_TEMPERATURE}` } : r;
   }],
-  tau: ['tau', num(0, 100, false)],
-  g: ['g', num(0, 20, false)],
+  tau: ['tau', inRange('tau')],
+  g: ['g', inRange('g')],
   cmp: ['cmp', bool],
   embed: ['embed', bool],
   speed: ['speed', num(0.25, 8, false)],

@@ -1,17 +1,8 @@
 // The engine worker: loads the wasm bundle (WebGPU, or the CPU fallback), downloads the
 // weights with progress (cached with the Cache API), runs decodes and decodes images.
-// Protocol (all messages are plain objects):
-//   in : {type:'init', weights, tokenizer, forceCpu, batch}
-//        {type:'generate', runs:[{id, request}]}   request = PageRequest (src/web/mod.rs)
-//        {type:'cancel-images'} {type:'simulate-device-loss'} (test hook)
-//   out: {type:'status', text} {type:'progress', what, loaded, total}
-//        {type:'ready', info, bundle, fallback, note} {type:'fatal', message}
-//          fallback (CPU engine only): {code, detail}, code one of no-webgpu | no-adapter |
-//          adapter-error | engine-failed | requested; note: anything else the page should say
-//        {type:'recovered', info, bundle, note}  (the GPU device was lost; a new engine is ready
-//                                                 and the interrupted generation was dropped)
-//        {type:'step', id, step} {type:'done', id, trace} {type:'error', id, message}
-//        {type:'images', id, index, rgba, batch, size} {type:'images-done', id}
+// The messages it answers and sends are listed in protocol.js. Failures are told apart by
+// their kind (the error's name: protocol.js ErrorKind), never by their wording.
+import { Msg, Bundle, Fallback, ErrorKind, isBadModelFile, kindError, kindOf } from './protocol.js';
 
 const CACHE_NAME = 'magnets-weights-v1';
 let wasm = null;       // the bundle's module namespace
@@ -21,49 +12,44 @@ let imageGeneration = 0;
 let adapterText = '';
 let latestGenerate = null;
 let softwareAdapter = false;
-let bundle = null;     // 'webgpu' | 'cpu': the kind of the engine in use
+let bundle = null;     // Bundle.webgpu | Bundle.cpu: the engine in use
 let files = null;      // {weights, tokenizer} bytes, kept to rebuild the engine after a device loss
 
-// Thrown out of a generation when the GPU device is gone (driver reset, GPU process crash, …):
-// the engine can never run again, so the worker builds a new one instead of reporting an error.
-class DeviceLost extends Error {}
-const lostDevice = () => {
-  try { return engine && engine.failure ? engine.failure() : null; } catch (_) { return null; }
-};
-
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
-const errText = (e) => {
+// {message, kind} of a caught value. A Rust panic aborts the module (a RuntimeError): it is
+// reported with the panic's message, and the engine is unusable from then on.
+let crashed = false;
+const describe = (e) => {
   const m = (e && e.message) ? e.message : String(e);
-  // A Rust panic aborts the module (a RuntimeError); report its message instead.
   if (e instanceof WebAssembly.RuntimeError && wasm && wasm.last_panic) {
     let p = null;
     try { p = wasm.last_panic(); } catch (_) { p = null; }
     crashed = true;
-    return `the engine crashed (${p || m}); reload the page`;
+    return { message: `the engine crashed (${p || m}); reload the page`, kind: ErrorKind.crashed };
   }
-  return m;
+  return { message: m, kind: kindOf(e) };
 };
-let crashed = false;
+const errText = (e) => describe(e).message;
 
-// null when WebGPU can be tried, else why not: {code, detail} (see the protocol above).
+// null when WebGPU can be tried, else why not: {code: Fallback.X, detail}.
 async function webgpuUsable() {
-  if (!('gpu' in navigator) || !navigator.gpu) return { code: 'no-webgpu', detail: 'navigator.gpu is missing' };
+  if (!('gpu' in navigator) || !navigator.gpu) return { code: Fallback.noWebgpu, detail: 'navigator.gpu is missing' };
   try {
     const adapter = await navigator.gpu.requestAdapter();
-    if (!adapter) return { code: 'no-adapter', detail: 'requestAdapter() returned none' };
+    if (!adapter) return { code: Fallback.noAdapter, detail: 'requestAdapter() returned none' };
     const i = adapter.info || {};
     softwareAdapter = !!(i.isFallbackAdapter || adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${i.architecture} ${i.description} ${i.device}`));
     adapterText = [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || 'WebGPU adapter';
   } catch (e) {
-    return { code: 'adapter-error', detail: errText(e) };
+    return { code: Fallback.adapterError, detail: errText(e) };
   }
   return null;
 }
 const whyText = (f) => `${f.code}: ${f.detail}`;
 
 async function loadBundle(kind) {
-  const path = kind === 'webgpu' ? './pkg/magnets.js' : './pkg-fallback/magnets.js';
-  post({ type: 'status', text: kind === 'webgpu' ? 'Loading the WebGPU engine…' : 'Loading the CPU fallback engine…' });
+  const path = kind === Bundle.webgpu ? './pkg/magnets.js' : './pkg-fallback/magnets.js';
+  post({ type: Msg.status, text: kind === Bundle.webgpu ? 'Loading the WebGPU engine…' : 'Loading the CPU fallback engine…' });
   const mod = await import(path);
   await mod.default();
   return mod;
@@ -78,7 +64,7 @@ async function fetchBytes(url, what) {
     const hit = await cache.match(absolute);
     if (hit) {
       const buf = new Uint8Array(await hit.arrayBuffer());
-      post({ type: 'progress', what, loaded: buf.length, total: buf.length, cached: true });
+      post({ type: Msg.progress, what, loaded: buf.length, total: buf.length, cached: true });
       return buf;
     }
   }
@@ -86,9 +72,9 @@ async function fetchBytes(url, what) {
   try {
     resp = await fetch(absolute);
   } catch (e) {
-    throw new Error(`could not download the ${what} (${url}): ${errText(e)}`);
+    throw kindError(ErrorKind.downloadFailed, `could not download the ${what} (${url}): ${errText(e)}`);
   }
-  if (!resp.ok) throw new Error(`could not download the ${what} (${url}): HTTP ${resp.status} ${resp.statusText}`);
+  if (!resp.ok) throw kindError(ErrorKind.downloadFailed, `could not download the ${what} (${url}): HTTP ${resp.status} ${resp.statusText}`);
   const total = Number(resp.headers.get('content-length')) || 0;
   const chunks = [];
   let loaded = 0;
@@ -98,12 +84,12 @@ async function fetchBytes(url, what) {
     if (done) break;
     chunks.push(value);
     loaded += value.length;
-    post({ type: 'progress', what, loaded, total });
+    post({ type: Msg.progress, what, loaded, total });
   }
   const bytes = new Uint8Array(loaded);
   let off = 0;
   for (const c of chunks) { bytes.set(c, off); off += c.length; }
-  post({ type: 'progress', what, loaded, total: loaded });
+  post({ type: Msg.progress, what, loaded, total: loaded });
   return { bytes, cache, absolute };
 }
 
@@ -125,7 +111,7 @@ async function getBytes(url, what) {
 // Builds the engine of `kind` from the kept files (loads that bundle first).
 async function buildEngine(kind) {
   wasm = await loadBundle(kind);
-  post({ type: 'status', text: 'Building the engine…' });
+  post({ type: Msg.status, text: 'Building the engine…' });
   // Copies: wasm-bindgen takes ownership of the Vec<u8>.
   return wasm.create_engine(files.weights.slice(), files.tokenizer ? files.tokenizer.slice() : undefined, files.batch);
 }
@@ -136,11 +122,10 @@ async function startEngine(kind, fallback) {
   try {
     engine = await buildEngine(kind);
   } catch (e) {
-    const m = errText(e);
-    // A bad weights/tokenizer file fails the same way on both engines: report it as it is.
-    if (kind === 'webgpu' && !/weights file|model config|tokenizer/i.test(m)) {
-      fallback = { code: 'engine-failed', detail: m };
-      kind = 'cpu';
+    const { message, kind: why } = describe(e);
+    if (kind === Bundle.webgpu && !isBadModelFile(why)) {
+      fallback = { code: Fallback.engineFailed, detail: message };
+      kind = Bundle.cpu;
       engine = await buildEngine(kind);
     } else {
       throw e;
@@ -149,25 +134,25 @@ async function startEngine(kind, fallback) {
   bundle = kind;
   info = JSON.parse(engine.info());
   // On a software adapter (SwiftShader) the plain-Rust image decoder beats the WGSL one.
-  if (kind === 'webgpu' && softwareAdapter && info.tokenizer) {
+  if (kind === Bundle.webgpu && softwareAdapter && info.tokenizer) {
     engine.prefer_cpu_images(true);
     info.images = 'CPU (software GPU adapter)';
   } else {
-    info.images = info.tokenizer ? (kind === 'webgpu' ? 'WebGPU' : 'CPU') : 'none';
+    info.images = info.tokenizer ? (kind === Bundle.webgpu ? 'WebGPU' : 'CPU') : 'none';
   }
-  if (kind === 'webgpu' && adapterText) info.adapter = `WebGPU · ${adapterText}`;
-  return kind === 'webgpu' ? null : fallback;
+  if (kind === Bundle.webgpu && adapterText) info.adapter = `WebGPU · ${adapterText}`;
+  return kind === Bundle.webgpu ? null : fallback;
 }
 
 async function init(msg) {
   let note = '';
-  let kind = 'cpu';
+  let kind = Bundle.cpu;
   let fallback = null;
   if (!msg.forceCpu) {
     fallback = await webgpuUsable();
-    if (!fallback) kind = 'webgpu';
+    if (!fallback) kind = Bundle.webgpu;
   } else {
-    fallback = { code: 'requested', detail: 'cpu=1' };
+    fallback = { code: Fallback.requested, detail: 'cpu=1' };
   }
   const weights = await getBytes(msg.weights, 'model weights');
   let tokenizer = null;
@@ -182,31 +167,32 @@ async function init(msg) {
   fallback = await startEngine(kind, fallback);
   await weights.store();
   if (tokenizer && info.tokenizer) await tokenizer.store();
-  post({ type: 'ready', info, bundle, fallback, note });
+  post({ type: Msg.ready, info, bundle, fallback, note });
 }
 
 // After a device loss: a new engine on a new device (WebGPU again when an adapter is still
 // there, else the CPU fallback), from the files already in memory. Nothing is downloaded again.
 let deviceLosses = 0;
 async function recover(reason) {
-  post({ type: 'status', text: 'The GPU device was lost: restarting the engine…' });
+  post({ type: Msg.status, text: 'The GPU device was lost: restarting the engine…' });
   try { engine.free(); } catch (_) { /* already unusable */ }
   engine = null;
   // A GPU that keeps failing would loop (lost → rebuilt → regenerated → lost): the third loss
   // moves to the CPU fallback for good.
   deviceLosses++;
-  const why = deviceLosses >= 3 ? { code: 'engine-failed', detail: `the GPU device was lost ${deviceLosses} times` } : await webgpuUsable();
-  const kind = why ? 'cpu' : 'webgpu';
+  const why = deviceLosses >= 3 ? { code: Fallback.engineFailed, detail: `the GPU device was lost ${deviceLosses} times` } : await webgpuUsable();
+  const kind = why ? Bundle.cpu : Bundle.webgpu;
   const said = reason.charAt(0).toUpperCase() + reason.slice(1);
   const failed = await startEngine(kind, why);
-  const where = bundle === 'webgpu' ? 'a new GPU device' : `the CPU fallback (${failed.code === 'engine-failed' ? failed.detail : whyText(failed)})`;
-  post({ type: 'recovered', info, bundle, note: `${said}. The engine was restarted on ${where}.` });
+  const where = bundle === Bundle.webgpu ? 'a new GPU device' : `the CPU fallback (${failed.code === Fallback.engineFailed ? failed.detail : whyText(failed)})`;
+  post({ type: Msg.recovered, info, bundle, note: `${said}. The engine was restarted on ${where}.` });
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 // msg.runs = [{id, request}]: each run is decoded (token states stream out step by step) and its
-// final grid decoded to pixels right away; then every run's other steps, in order.
+// final grid decoded to pixels right away; then every run's other steps, in order. A device
+// loss is thrown out of here (the caller rebuilds the engine); a cancelled decode ends it quietly.
 async function generate(msg) {
   const myGen = imageGeneration;
   const done = [];
@@ -217,12 +203,12 @@ async function generate(msg) {
     const codes = new Uint32Array(grid.flat());
     try {
       const rgba = await engine.decode_images(codes, batch);
-      post({ type: 'images', id: r.id, index, rgba, batch, size: info.image_size }, [rgba.buffer]);
+      post({ type: Msg.images, id: r.id, index, rgba, batch, size: info.image_size }, [rgba.buffer]);
       return true;
     } catch (e) {
-      const lost = lostDevice();
-      if (lost) throw new DeviceLost(lost);
-      post({ type: 'error', id: r.id, message: 'image decoding failed: ' + errText(e), images: true });
+      const { message, kind } = describe(e);
+      if (kind === ErrorKind.deviceLost) throw e;
+      post({ type: Msg.error, id: r.id, message: 'image decoding failed: ' + message, kind, images: true });
       return false;
     }
   };
@@ -232,15 +218,14 @@ async function generate(msg) {
       const traceJson = await engine.generate(JSON.stringify(run.request), (json) => {
         const step = JSON.parse(json);
         steps.push(step);
-        post({ type: 'step', id: run.id, step });
+        post({ type: Msg.step, id: run.id, step });
       });
-      post({ type: 'done', id: run.id, trace: JSON.parse(traceJson) });
+      post({ type: Msg.done, id: run.id, trace: JSON.parse(traceJson) });
     } catch (e) {
-      const m = errText(e);
-      if (m.startsWith('cancelled')) return; // a newer request replaced this one
-      const lost = lostDevice();
-      if (lost) throw new DeviceLost(lost);
-      post({ type: 'error', id: run.id, message: m });
+      const { message, kind } = describe(e);
+      if (kind === ErrorKind.cancelled) return; // a newer request replaced this one
+      if (kind === ErrorKind.deviceLost) throw e;
+      post({ type: Msg.error, id: run.id, message, kind });
       continue;
     }
     const r = { id: run.id, steps };
@@ -248,48 +233,50 @@ async function generate(msg) {
     if (info.tokenizer && !(await decodeStep(r, steps.length - 1))) return;
     await tick();
   }
-  if (!info.tokenizer) { for (const r of done) post({ type: 'images-done', id: r.id }); return; }
+  if (!info.tokenizer) { for (const r of done) post({ type: Msg.imagesDone, id: r.id }); return; }
   for (const r of done) {
     for (let i = 0; i < r.steps.length - 1; i++) {
       await tick();
       if (!(await decodeStep(r, i))) return;
     }
   }
-  for (const r of done) post({ type: 'images-done', id: r.id });
+  for (const r of done) post({ type: Msg.imagesDone, id: r.id });
 }
 
 let queue = Promise.resolve();
 self.onmessage = (ev) => {
   const msg = ev.data;
-  if (msg.type === 'cancel-images') { imageGeneration++; return; }
-  if (msg.type === 'simulate-device-loss') {
-    queue = queue.then(() => { try { engine.simulate_device_loss(); } catch (e) { post({ type: 'error', id: null, message: errText(e) }); } });
+  if (msg.type === Msg.cancelImages) { imageGeneration++; return; }
+  if (msg.type === Msg.simulateDeviceLoss) {
+    queue = queue.then(() => {
+      try { engine.simulate_device_loss(); } catch (e) { post({ type: Msg.error, id: null, ...describe(e) }); }
+    });
     return;
   }
-  if (msg.type === 'generate') {
+  if (msg.type === Msg.generate) {
     latestGenerate = msg;
     if (engine) engine.cancel(); // stops a running decode at its next step
   }
   queue = queue.then(async () => {
     try {
-      if (msg.type === 'init') await init(msg);
-      else if (msg.type === 'generate') {
+      if (msg.type === Msg.init) await init(msg);
+      else if (msg.type === Msg.generate) {
         if (msg !== latestGenerate) return; // superseded while it waited
-        if (!engine) throw new Error('the engine is not ready');
+        if (!engine) throw kindError(ErrorKind.notReady, 'the engine is not ready');
         try {
           await generate(msg);
         } catch (e) {
-          if (!(e instanceof DeviceLost)) throw e;
+          if (e.name !== ErrorKind.deviceLost) throw e;
           imageGeneration++; // drop the lost engine's pending image work
-          await recover(e.message); // the page starts the generation again on 'recovered'
+          await recover(e.message); // the page starts the generation again on Msg.recovered
         }
       }
     } catch (e) {
-      const message = errText(e);
-      if (msg.type === 'init' || crashed) post({ type: 'fatal', message });
-      else post({ type: 'error', id: msg.runs ? msg.runs[0].id : null, message });
+      const d = describe(e);
+      if (msg.type === Msg.init || crashed) post({ type: Msg.fatal, ...d });
+      else post({ type: Msg.error, id: msg.runs ? msg.runs[0].id : null, ...d });
     }
   });
 };
-self.addEventListener('error', (ev) => post({ type: 'fatal', message: 'engine crashed: ' + (ev.message || 'unknown error') }));
-self.addEventListener('unhandledrejection', (ev) => post({ type: 'fatal', message: 'engine crashed: ' + errText(ev.reason) }));
+self.addEventListener('error', (ev) => post({ type: Msg.fatal, message: 'engine crashed: ' + (ev.message || 'unknown error'), kind: ErrorKind.crashed }));
+self.addEventListener('unhandledrejection', (ev) => post({ type: Msg.fatal, message: 'engine crashed: ' + errText(ev.reason), kind: ErrorKind.crashed }));

@@ -1,10 +1,11 @@
-//! The page's wasm-bindgen API (issue 6). Two bundles are built from this module:
+//! The page's wasm-bindgen API. Two bundles are built from this module:
 //! - feature `web`: the WebGPU path (`gpu::GpuEngine` + `gpu::GpuImageDecoder`), burn-free;
 //! - feature `web-fallback`: the burn reference model on burn-flex (CPU) + the plain-Rust
 //!   tokenizer decoder, loaded lazily by the page only when WebGPU is unavailable.
 //!
-//! Everything crosses the boundary as JSON strings or byte arrays, and every failure is a
-//! `JsError` with a readable message (the page shows it); nothing here panics on user input.
+//! Everything crosses the boundary as JSON strings or byte arrays, and every failure is a JS
+//! `Error` named by its kind (`crate::Error::kind`) with a readable message (the page shows
+//! it); nothing here panics on user input.
 //! The decode loop is [`crate::decode::decode`] — the page animates its `StepTrace`s.
 
 use std::cell::RefCell;
@@ -23,8 +24,13 @@ use crate::weights::Weights;
 
 mod backend;
 
-fn js_err(e: impl std::fmt::Display) -> JsError {
-    JsError::new(&e.to_string())
+/// The page's view of a failure: a JS `Error` whose `name` is [`crate::Error::kind`]
+/// (`bad-weights`, `cancelled`, `device-lost`, …) and whose message is the readable text, so
+/// the worker switches on the name and shows the message.
+fn js_err(e: crate::Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name(e.kind());
+    err.into()
 }
 
 thread_local! {
@@ -52,37 +58,98 @@ pub fn bundle_kind() -> String {
     backend::KIND.to_string()
 }
 
-fn parse_config(config_json: &str) -> Result<ModelConfig, JsError> {
+fn parse_config(config_json: &str) -> Result<ModelConfig, JsValue> {
     ModelConfig::from_json(config_json).map_err(js_err)
 }
 
-/// Parses a schedule string (`S3M3L3XL3`) or preset name (`baseline`, `magnets`, `reverse`,
-/// `const:<W>`) for `steps` steps, checks it against the model, and returns its canonical form.
-#[wasm_bindgen]
-pub fn normalize_schedule(config_json: &str, text: &str, steps: usize) -> Result<String, JsError> {
-    let config = parse_config(config_json)?;
-    let schedule = schedule_from_text(&config, text, steps)?;
-    Ok(schedule.format(&config))
+fn to_json(value: &impl Serialize) -> Result<String, JsValue> {
+    serde_json::to_string(value).map_err(|e| js_err(crate::Error::Other(format!("JSON: {e}"))))
 }
 
-fn schedule_from_text(config: &ModelConfig, text: &str, steps: usize) -> Result<Schedule, JsError> {
-    Schedule::resolve(text, steps, config).map_err(js_err)
+/// A schedule as the page's editor holds it.
+#[derive(Serialize)]
+struct ResolvedSchedule {
+    /// Canonical text (`S3M3L3XL3`).
+    schedule: String,
+    /// Width index per step.
+    widths: Vec<usize>,
+    /// Whether the text was a preset name (`magnets`, `const:M`, …), whose length follows the
+    /// step count, rather than a schedule string, whose length is its own.
+    preset: bool,
 }
 
-/// Per-step plan (FLOPs, rows, refreshes) of a schedule without running it, as JSON
-/// (`flops::FlopsSummary`).
+/// The main thread's questions about schedules for one model, answered by the same Rust the
+/// decode uses (nothing about schedules is written twice in JavaScript). Needs no GPU.
 #[wasm_bindgen]
-pub fn plan(config_json: &str, schedule: &str, cache: &str, guidance: bool) -> Result<String, JsError> {
-    let config = parse_config(config_json)?;
-    let schedule = Schedule::parse(schedule, &config).map_err(js_err)?;
-    schedule.check(&config).map_err(js_err)?;
-    let cache = CachePolicy::parse(cache).map_err(js_err)?;
-    serde_json::to_string(&summarize(&config, &schedule, cache, guidance)).map_err(js_err)
+pub struct Planner {
+    config: ModelConfig,
+}
+
+#[wasm_bindgen]
+impl Planner {
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str) -> Result<Planner, JsValue> {
+        Ok(Planner { config: parse_config(config_json)? })
+    }
+
+    /// Parses a schedule string (`S3M3L3XL3`) or preset name (`baseline`, `magnets`, `reverse`,
+    /// `const:<W>`) for `steps` steps and checks it against the model. JSON:
+    /// `{schedule, widths, preset}`.
+    pub fn resolve(&self, text: &str, steps: usize) -> Result<String, JsValue> {
+        let schedule = Schedule::resolve(text, steps, &self.config).map_err(js_err)?;
+        // A text that resolves but is not runs of widths with counts is a preset name.
+        let preset = Schedule::parse(text, &self.config).is_err();
+        to_json(&ResolvedSchedule { schedule: schedule.format(&self.config), widths: schedule.steps, preset })
+    }
+
+    /// The canonical text of a schedule given as a width index per step (the timeline editor).
+    pub fn format(&self, widths: Vec<u32>) -> Result<String, JsValue> {
+        let schedule = Schedule { steps: widths.into_iter().map(|w| w as usize).collect() };
+        schedule.check(&self.config).map_err(js_err)?;
+        Ok(schedule.format(&self.config))
+    }
+
+    /// Checks sampling settings as a decode would (the page's number fields), with the
+    /// sampler's own message when they are refused.
+    pub fn check_sampling(&self, temperature: f32, tau: f32, guidance: f32) -> Result<(), JsValue> {
+        SamplingParams { seed: 0, temperature, confidence_noise: tau, guidance }.validate().map_err(js_err)
+    }
+
+    /// Per-step plan (FLOPs, rows, refreshes) of a schedule without running it, as JSON
+    /// (`flops::FlopsSummary`).
+    pub fn plan(&self, schedule: &str, cache: &str, guidance: bool) -> Result<String, JsValue> {
+        let schedule = Schedule::parse(schedule, &self.config).map_err(js_err)?;
+        schedule.check(&self.config).map_err(js_err)?;
+        let cache = CachePolicy::parse(cache).map_err(js_err)?;
+        to_json(&summarize(&self.config, &schedule, cache, guidance))
+    }
+}
+
+/// The names both sides of the boundary must agree on, as JSON: `{error_kinds, token_states}`
+/// (`www/protocol.js` holds the page's copy; a node test compares the two).
+#[wasm_bindgen]
+pub fn protocol_constants() -> Result<String, JsValue> {
+    #[derive(Serialize)]
+    struct TokenStates {
+        masked: u8,
+        fixed_now: u8,
+        fixed_earlier: u8,
+    }
+    #[derive(Serialize)]
+    struct Constants {
+        error_kinds: &'static [&'static str],
+        token_states: TokenStates,
+    }
+    use crate::decode::{STATE_FIXED_EARLIER, STATE_FIXED_NOW, STATE_MASKED};
+    to_json(&Constants {
+        error_kinds: &crate::error::ERROR_KINDS,
+        token_states: TokenStates { masked: STATE_MASKED, fixed_now: STATE_FIXED_NOW, fixed_earlier: STATE_FIXED_EARLIER },
+    })
 }
 
 /// Checks a weights file without building an engine; returns its config as JSON.
 #[wasm_bindgen]
-pub fn inspect_weights(bytes: &[u8]) -> Result<String, JsError> {
+pub fn inspect_weights(bytes: &[u8]) -> Result<String, JsValue> {
     let w = Weights::from_safetensors(bytes).map_err(js_err)?;
     Ok(w.config.to_json())
 }
@@ -135,9 +202,6 @@ struct Inner {
     decoder: Option<backend::ImageDecoder>,
 }
 
-/// Message of the error a cancelled decode ends with (the worker ignores it).
-pub const CANCELLED: &str = "cancelled: a newer request replaced this decode";
-
 /// The backend engine with a cancel flag checked before every engine call, so a newer request
 /// from the page stops a running decode at its next step (the loop itself stays `decode::decode`).
 struct Cancellable {
@@ -147,7 +211,7 @@ struct Cancellable {
 
 impl Cancellable {
     fn check(&self) -> crate::Result<()> {
-        if self.cancel.get() { Err(crate::Error::Other(CANCELLED.into())) } else { Ok(()) }
+        if self.cancel.get() { Err(crate::Error::Cancelled) } else { Ok(()) }
     }
 }
 
@@ -180,6 +244,19 @@ impl Engine for Cancellable {
     }
 }
 
+fn busy() -> JsValue {
+    js_err(crate::Error::Engine("the engine is busy with another call".into()))
+}
+
+/// A failed engine call on a device that is gone is a device loss, whatever step noticed it
+/// first: the engine can never run again, and the page must build a new one.
+fn lost_or(engine: &backend::Backend, e: crate::Error) -> crate::Error {
+    match backend::failure(engine) {
+        Some(why) if !matches!(e, crate::Error::Cancelled) => crate::Error::DeviceLost(why),
+        _ => e,
+    }
+}
+
 /// An engine (+ image decoder) living in the page's worker.
 #[wasm_bindgen]
 pub struct PageEngine {
@@ -193,7 +270,7 @@ pub struct PageEngine {
 /// Builds the engine from weights bytes (and the tokenizer's, if any). Rejects corrupt or
 /// mismatched files with a message naming the problem.
 #[wasm_bindgen]
-pub async fn create_engine(weights: Vec<u8>, tokenizer: Option<Vec<u8>>, max_batch: usize) -> Result<PageEngine, JsError> {
+pub async fn create_engine(weights: Vec<u8>, tokenizer: Option<Vec<u8>>, max_batch: usize) -> Result<PageEngine, JsValue> {
     let weights = Weights::from_safetensors(&weights).map_err(js_err)?;
     let max_batch = max_batch.clamp(1, MAX_IMAGES);
     let engine = backend::create_engine(&weights, max_batch).await.map_err(js_err)?;
@@ -205,15 +282,14 @@ pub async fn create_engine(weights: Vec<u8>, tokenizer: Option<Vec<u8>>, max_bat
         _ => (None, 0),
     };
     let config = weights.config.clone();
-    let info = serde_json::to_string(&EngineInfo {
+    let info = to_json(&EngineInfo {
         kind: backend::KIND,
         describe: engine.describe(),
         adapter: backend::adapter_name(&engine),
         config: &config,
         tokenizer: decoder.is_some(),
         image_size,
-    })
-    .map_err(js_err)?;
+    })?;
     let cancel = Rc::new(std::cell::Cell::new(false));
     let engine = Cancellable { inner: engine, cancel: cancel.clone() };
     Ok(PageEngine { inner: Rc::new(RefCell::new(Inner { engine, decoder })), cancel, config, info, image_size })
@@ -234,19 +310,19 @@ impl PageEngine {
         let cancel = self.cancel.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let page: PageRequest = serde_json::from_str(&request_json)
-                .map_err(|e| js_err(format!("bad request: {e}")))?;
+                .map_err(|e| js_err(crate::Error::Decode(format!("bad request: {e}"))))?;
             let req = page.to_decode_request(&config).map_err(js_err)?;
-            let mut guard = inner.try_borrow_mut().map_err(|_| js_err("the engine is busy with another decode"))?;
+            let mut guard = inner.try_borrow_mut().map_err(|_| busy())?;
             cancel.set(false);
             let mut callback_error = None;
-            let mut trace = decode(&mut guard.engine, &req, |step| {
+            let decoded = decode(&mut guard.engine, &req, |step| {
                 let json = serde_json::to_string(step).unwrap_or_default();
                 if let Err(e) = on_step.call1(&JsValue::NULL, &JsValue::from_str(&json)) {
                     callback_error.get_or_insert(e);
                 }
             })
-            .await
-            .map_err(js_err)?;
+            .await;
+            let mut trace = decoded.map_err(|e| js_err(lost_or(&guard.engine.inner, e)))?;
             if let Some(e) = callback_error {
                 return Err(e);
             }
@@ -255,7 +331,7 @@ impl PageEngine {
                 s.predicted.clear();
                 s.states.clear();
             }
-            Ok(JsValue::from_str(&serde_json::to_string(&trace).map_err(js_err)?))
+            Ok(JsValue::from_str(&to_json(&trace)?))
         })
     }
 
@@ -268,25 +344,27 @@ impl PageEngine {
         wasm_bindgen_futures::future_to_promise(async move {
             // Checked: on wasm32 `batch · n` could wrap around to the length of a short array.
             if batch == 0 || batch.checked_mul(n) != Some(codes.len()) {
-                return Err(js_err(format!("{} codes for {batch} images of {n} tokens", codes.len())).into());
+                return Err(js_err(crate::Error::Decode(format!("{} codes for {batch} images of {n} tokens", codes.len()))));
             }
             if let Some(&c) = codes.iter().find(|&&c| c >= k) {
-                return Err(js_err(format!("code {c} out of range 0..{k}")).into());
+                return Err(js_err(crate::Error::Decode(format!("code {c} out of range 0..{k}"))));
             }
-            let mut guard = inner.try_borrow_mut().map_err(|_| js_err("the engine is busy"))?;
+            let mut guard = inner.try_borrow_mut().map_err(|_| busy())?;
             let inner = &mut *guard;
             let Some(decoder) = inner.decoder.as_mut() else {
-                return Err(js_err("no tokenizer loaded").into());
+                return Err(js_err(crate::Error::Decode("no tokenizer loaded".into())));
             };
-            let rgba = backend::decode_images(decoder, &inner.engine.inner, &codes, batch).await.map_err(js_err)?;
+            let rgba = backend::decode_images(decoder, &inner.engine.inner, &codes, batch)
+                .await
+                .map_err(|e| js_err(lost_or(&inner.engine.inner, e)))?;
             Ok(js_sys::Uint8Array::from(rgba.as_slice()).into())
         })
     }
 
     /// Decode images on the CPU even where a GPU decoder exists (the worker asks for this on
     /// software adapters, where it is faster).
-    pub fn prefer_cpu_images(&self, prefer: bool) -> Result<(), JsError> {
-        let mut guard = self.inner.try_borrow_mut().map_err(|_| js_err("the engine is busy"))?;
+    pub fn prefer_cpu_images(&self, prefer: bool) -> Result<(), JsValue> {
+        let mut guard = self.inner.try_borrow_mut().map_err(|_| busy())?;
         if let Some(d) = guard.decoder.as_mut() {
             backend::set_prefer_cpu(d, prefer);
         }
@@ -301,12 +379,13 @@ impl PageEngine {
     }
 
     /// Test hook: destroys the GPU device as a driver reset would (the page's recovery test).
-    pub fn simulate_device_loss(&self) -> Result<(), JsError> {
-        let guard = self.inner.try_borrow().map_err(|_| js_err("the engine is busy"))?;
+    pub fn simulate_device_loss(&self) -> Result<(), JsValue> {
+        let guard = self.inner.try_borrow().map_err(|_| busy())?;
         backend::simulate_device_loss(&guard.engine.inner).map_err(js_err)
     }
 
-    /// Stops the running decode (if any) before its next step; it rejects with [`CANCELLED`].
+    /// Stops the running decode (if any) before its next step; it rejects with an error named
+    /// `cancelled`.
     pub fn cancel(&self) {
         self.cancel.set(true);
     }

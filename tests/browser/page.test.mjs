@@ -234,6 +234,20 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
   assert.equal(await page.locator('#tradeoff-plot .pt.current').count(), 0);
   assert.match(await page.textContent('#tradeoff-plot .now-label'), /S2M2L2XL6: not measured/);
   await page.locator('#tradeoff').screenshot({ path: path.join(artifacts, 'desktop-tradeoff.png') });
+  // A schedule the model cannot run: the field says why in the Rust parser's words, the error
+  // crosses the wasm boundary named by its kind, and the schedule in use stays.
+  await page.fill('#schedule-text', 'S2Q3');
+  await page.press('#schedule-text', 'Enter');
+  assert.equal(await page.getAttribute('#schedule-help', 'data-error-kind'), 'bad-schedule');
+  assert.match(await page.textContent('#schedule-help'), /Q/);
+  assert.ok(await page.locator('#schedule-help.bad').count() === 1);
+  assert.match(page.url(), /s=S2M2L2XL6/);
+  // A temperature the sampler refuses: the field says so in the sampler's words, nothing runs.
+  await page.fill('#temp', '0.005');
+  await page.press('#temp', 'Enter');
+  assert.match(await page.getAttribute('#temp', 'data-problem'), /temperature must be 0/);
+  assert.ok(await page.locator('#temp.bad').count() === 1);
+  assert.doesNotMatch(page.url(), /temp=/);
   assert.deepEqual(page.problems, []);
 });
 
@@ -266,8 +280,9 @@ test('WebGPU: compare mode shows baseline and schedule side by side', async () =
 
 test('WebGPU: the URL round trip restores the state and the same images', async () => {
   const ctx = await launch(WEBGPU);
-  const page = await open(ctx, 's=S1');
-  await waitStatus(page, ['generating', 'done'], 60000);
+  // A long decode to start with, edited once its first step is out (so the edits replace it).
+  const page = await open(ctx, 's=XL12');
+  await page.waitForFunction(() => Number(document.getElementById('grid-main').dataset.decoded || 0) >= 1, null, { timeout: GEN_TIMEOUT, polling: 100 });
   await page.fill('#schedule-text', 'S2L1XL2');
   await page.press('#schedule-text', 'Enter');
   await page.fill('#seed', '7');
@@ -277,6 +292,10 @@ test('WebGPU: the URL round trip restores the state and the same images', async 
   await page.fill('#tau', '3');
   await page.press('#tau', 'Enter');
   await waitDone(page);
+  // The edits replaced the first decode while it ran: the worker cancelled it (an error named
+  // `cancelled` in the wasm bundle), which ends quietly, without a banner.
+  assert.ok(await page.evaluate(() => window.magnets.metrics.replacedRuns) >= 1, 'a running decode was replaced');
+  assert.ok(await page.isHidden('#banner'), await page.textContent('#banner'));
   const url = page.url();
   assert.match(url, /s=S2L1XL2/);
   assert.match(url, /seed=7/);
@@ -711,12 +730,17 @@ test('missing or corrupt weights: an error message, not a blank page', async () 
     await waitStatus(page, ['error'], 60000);
     const t1 = await page.textContent('#banner');
     assert.match(t1, /could not download the model weights.*404/s);
+    // The failure card's advice follows the error's kind (protocol.js ErrorKind), not its wording.
+    assert.equal(await page.evaluate(() => document.body.dataset.failure), 'download-failed');
+    assert.match(await page.textContent('#failure-text'), /could not be downloaded/);
     await shot(page, 'missing-weights', { fullPage: false });
     const page2 = await ctx.newPage();
     await page2.goto(BASE + '#w=models/corrupt-test.safetensors');
     await waitStatus(page2, ['error'], 60000);
     const t2 = await page2.textContent('#banner');
     assert.match(t2, /weights file/i);
+    assert.equal(await page2.evaluate(() => document.body.dataset.failure), 'bad-weights', 'the Rust error kind reaches the page');
+    assert.match(await page2.textContent('#failure-text'), /damaged/);
     await shot(page2, 'corrupt-weights', { fullPage: false });
     const page3 = await ctx.newPage();
     await page3.goto(BASE + '#w=https://example.com/x.safetensors');

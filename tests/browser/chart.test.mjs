@@ -1,0 +1,47 @@
+// Label placement of the quality–compute chart (www/chart.js placeLabels): pure JS, no browser.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { placeLabels } from '../../www/chart.js';
+
+const bounds = { left: 46, right: 598, top: 0, bottom: 244 };
+const area = (a, b) => Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x)) * Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
+
+test('a lone point is labelled up and to its right', () => {
+  const [p] = placeLabels([{ cx: 200, cy: 100, w: 60 }], [[200, 100]], bounds);
+  assert.deepEqual({ x: p.x, y: p.y, anchor: p.anchor }, { x: 208, y: 94, anchor: 'start' });
+});
+
+test('a label at the right edge turns to the left of its point', () => {
+  const [p] = placeLabels([{ cx: 580, cy: 100, w: 60 }], [[580, 100]], bounds);
+  assert.equal(p.anchor, 'end');
+  assert.ok(p.box.x + p.box.w <= bounds.right, JSON.stringify(p.box));
+});
+
+test('labels of nearby points do not overlap each other or the points', () => {
+  const dots = [[200, 100], [215, 104], [230, 96], [205, 118]];
+  const placed = placeLabels(dots.map(([cx, cy]) => ({ cx, cy, w: 50, mustShow: true })), dots, bounds);
+  for (let i = 0; i < placed.length; i++) {
+    for (let j = i + 1; j < placed.length; j++) assert.equal(area(placed[i].box, placed[j].box), 0, `labels ${i} and ${j}`);
+  }
+  for (const p of placed) for (const [x, y] of dots) assert.equal(area(p.box, { x: x - 3, y: y - 3, w: 6, h: 6 }), 0);
+});
+
+test('a label is never nearer to another point than to its own', () => {
+  const gap = (b, [px, py]) => Math.hypot(Math.max(b.x - px, 0, px - b.x - b.w), Math.max(b.y - py, 0, py - b.y - b.h));
+  // B sits just right of where A's first-choice label would go: that spot would name B.
+  const dots = [[200, 100], [266, 90]];
+  const [a] = placeLabels([{ cx: 200, cy: 100, w: 50 }], dots, bounds);
+  assert.notDeepEqual([a.x, a.y], [208, 94], 'the first-choice spot is refused');
+  assert.ok(gap(a.box, dots[0]) <= gap(a.box, dots[1]), JSON.stringify(a));
+});
+
+test('on a crowded plot a label that only fits over others is left out, unless it must show', () => {
+  const dots = [];
+  for (let i = 0; i < 7; i++) for (let j = 0; j < 7; j++) dots.push([150 + 10 * i, 80 + 10 * j]);
+  const labels = dots.map(([cx, cy]) => ({ cx, cy, w: 80 }));
+  labels.push({ cx: 180, cy: 110, w: 80, mustShow: true });
+  const placed = placeLabels(labels, dots, bounds);
+  assert.ok(placed.slice(0, -1).some((p) => p === null), 'some labels are dropped');
+  assert.ok(placed[placed.length - 1] !== null, 'the one that must show is placed');
+  assert.ok(placed.filter(Boolean).length >= 1);
+});

@@ -1,0 +1,54 @@
+// The page's side of the engine: the worker that decodes (worker.js, spoken to in the messages
+// of protocol.js) and the planner, the same wasm bundle's pure functions on the main thread
+// (schedules and their cost: no GPU needed, answered at once while the worker is busy).
+import { Msg } from './protocol.js';
+
+// Starts the worker. `on` maps message types (Msg.X) to handlers of that message; `onCrash`
+// gets a sentence when the worker itself cannot start.
+export function startEngine(on, onCrash) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = (ev) => {
+    const handler = on[ev.data.type];
+    if (handler) handler(ev.data);
+  };
+  worker.onerror = (ev) => onCrash('the engine worker failed to start' + (ev.message ? ': ' + ev.message : ''));
+  const post = (msg) => worker.postMessage(msg);
+  return {
+    // Loads the model files (URLs) and builds the engine; answered by Msg.ready or Msg.fatal.
+    init: ({ weights, tokenizer, forceCpu, batch }) => post({ type: Msg.init, weights, tokenizer, forceCpu, batch }),
+    // Decodes runs [{id, request}], replacing whatever was running.
+    generate: (runs) => {
+      post({ type: Msg.cancelImages });
+      post({ type: Msg.generate, runs });
+    },
+    simulateDeviceLoss: () => post({ type: Msg.simulateDeviceLoss }),
+  };
+}
+
+// The wasm module for the planner: the WebGPU bundle (the worker loads the same file: one
+// download), else the CPU one; null when neither loads.
+export async function loadPlannerModule() {
+  for (const path of ['./pkg/magnets.js', './pkg-fallback/magnets.js']) {
+    try {
+      const mod = await import(path);
+      await mod.default();
+      return mod;
+    } catch (_) { /* try the next */ }
+  }
+  return null;
+}
+
+// The planner for one model: schedule text ↔ width per step, and a schedule's per-step cost.
+// Every answer comes from the Rust the decode uses; a bad schedule throws an Error named
+// ErrorKind.badSchedule with a readable message.
+export function makePlanner(mod, config) {
+  const p = new mod.Planner(JSON.stringify(config));
+  return {
+    // {schedule (canonical text), widths (index per step), preset (the text was a preset name)}
+    resolve: (text, steps) => JSON.parse(p.resolve(text, steps)),
+    format: (widths) => p.format(Uint32Array.from(widths)),
+    plan: (schedule, cache, guidance) => JSON.parse(p.plan(schedule, cache, guidance)),
+    // Throws (ErrorKind.badRequest, the sampler's message) when a decode would refuse these.
+    checkSampling: ({ temp, tau, g }) => p.check_sampling(temp, tau, g),
+  };
+}
