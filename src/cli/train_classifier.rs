@@ -90,7 +90,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
         init: a.init.clone(),
         device: super::train_tokenizer::burn_f32_device(&a.device)?,
     };
-    let device = burn::tensor::Device::flex();
+    // Evaluate where the model trains: a model on one backend cannot read tensors of another.
+    let device = cfg.device.clone();
     let bar = indicatif::ProgressBar::new(a.epochs as u64);
     bar.set_style(indicatif::ProgressStyle::with_template("[{elapsed_precise}] {bar:30} epoch {pos}/{len} {msg}").expect("valid template"));
     let t0 = std::time::Instant::now();
