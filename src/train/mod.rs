@@ -440,14 +440,7 @@ impl Trainer {
 
     /// Writes `dir/{model.safetensors, optimizer.bpk, ema.safetensors, state.json}`.
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
-        let state = CheckpointState {
-            step: self.step,
-            options: self.options.clone(),
-            model: self.config.clone(),
-            train_seconds: self.train_seconds,
-            forward_flops: self.forward_flops,
-        };
-        write_checkpoint(dir, &state, &self.weights()?, self.ema.as_ref(), |tmp| {
+        write_checkpoint(dir, &CheckpointState::of(self), &self.weights()?, self.ema.as_ref(), |tmp| {
             self.optim
                 .to_record()
                 .save(tmp.join("optimizer.bpk"))
@@ -511,6 +504,19 @@ impl TrainLoop for Trainer {
     }
     fn save_checkpoint(&self, dir: &Path) -> Result<()> {
         Trainer::save_checkpoint(self, dir)
+    }
+}
+
+impl CheckpointState {
+    /// What `state.json` records of a trainer (either kind).
+    pub(crate) fn of(t: &dyn TrainLoop) -> Self {
+        CheckpointState {
+            step: t.step(),
+            options: t.options().clone(),
+            model: t.config().clone(),
+            train_seconds: t.train_seconds(),
+            forward_flops: t.forward_flops(),
+        }
     }
 }
 

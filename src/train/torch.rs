@@ -373,13 +373,7 @@ impl TrainLoop for TorchTrainer {
     }
 
     fn save_checkpoint(&self, dir: &Path) -> Result<()> {
-        let state = CheckpointState {
-            step: self.step,
-            options: self.options.clone(),
-            model: self.config.clone(),
-            train_seconds: self.train_seconds,
-            forward_flops: self.forward_flops,
-        };
+        let state = CheckpointState::of(self);
         let model = self.weights_of(&self.params)?;
         let ema = self.ema.as_ref().map(|e| self.weights_of(e)).transpose()?;
         let (m, v) = (self.weights_of(&self.adam.m)?, self.weights_of(&self.adam.v)?);
