@@ -14,14 +14,12 @@
 #
 # Long steps take MAX_MINUTES (a cap; the step counts are fixed so a run repeats;
 # TOKENIZER_STEPS / CLASSIFIER_EPOCHS change them). TRAIN_DEVICE=tch trains the tokenizer and
-# the classifier on LibTorch (~14x faster here) with MAGNETS_BIN from scripts/magnets-fast.sh.
+# the classifier on LibTorch (~14x faster here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Its own target dir: the `svg-art` feature (resvg) changes shared dependency features, so
-# building it into the default dir would rebuild burn there on every switch.
-export CARGO_TARGET_DIR=${ART_TARGET_DIR:-$HOME/.cache/magnets-target-art}
-BIN=${MAGNETS_BIN:-$CARGO_TARGET_DIR/release/magnets}
-[ -n "${MAGNETS_BIN:-}" ] || cargo build --release --features svg-art
+# The model-making build (LibTorch + the SVG renderer, its own target dir): the `svg-art`
+# feature changes shared dependency features, so it never goes into the default build.
+BIN=${MAGNETS_BIN:-scripts/magnets-fast.sh}
 DATA=data/emoji32-all.safetensors
 STYLE=data/emoji32-openmoji.safetensors
 NEXT=models/next

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `magnets` built for fast CPU training: LibTorch (`--device tch`, `tch-bf16`) and burn-flex's
-# AVX-512 kernels (features tch + x86-v4). Installs libtorch from the PyPI `torch` wheel into a
-# virtual environment the first time, builds into its own target dir, then runs the command:
+# `magnets` built for making models: fast CPU training on LibTorch (`--device torch`, `tch`, ...)
+# with burn-flex's AVX-512 kernels, and the SVG art renderer for the data step (features tch +
+# x86-v4 + svg-art: one build, one target dir, since each of them changes shared dependency
+# features). Installs libtorch from the PyPI `torch` wheel into a virtual environment the first
+# time, builds into its own target dir, then runs the command:
 #
 #   scripts/magnets-fast.sh train --device tch-bf16 --data models/emoji_tokens.safetensors ...
 #
@@ -16,6 +18,6 @@ if ! "$TORCH_VENV/bin/python" -c "import torch; assert torch.__version__.startsw
   python3 -m venv "$TORCH_VENV"
   "$TORCH_VENV/bin/pip" install -q "torch==$TORCH_VERSION"
 fi
-PATH="$TORCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --release -q --features tch,x86-v4
+PATH="$TORCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --release -q --features tch,x86-v4,svg-art
 TORCH_LIB=$("$TORCH_VENV/bin/python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
 LD_LIBRARY_PATH="$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$CARGO_TARGET_DIR/release/magnets" "$@"

@@ -184,8 +184,8 @@ fn iconify_names_and_codepoints_map_to_base_emoji() {
     assert!(e.contains("pkg-1.0.tgz"), "{e}");
 }
 
-/// Runs in the `svg-art` build (`cargo test --release --features svg-art --test data_pipeline`
-/// with CARGO_TARGET_DIR=~/.cache/magnets-target-art); the default build refuses clearly.
+/// Runs in the model-making build (`cargo test --release --features tch,x86-v4,svg-art --test
+/// data_pipeline` with CARGO_TARGET_DIR=~/.cache/magnets-target-tch); the default build refuses clearly.
 #[test]
 fn svg_render_without_the_feature_is_a_clear_error() {
     if cfg!(feature = "svg-art") {
