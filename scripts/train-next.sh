@@ -3,6 +3,8 @@
 # all-art tokens (models/next/), trained with LibTorch's autograd in bf16 (scripts/magnets-fast.sh).
 # Fixed steps and seed, so the run repeats; resumable: run the same command again to continue
 # from data/runs/next/checkpoint (each invocation stops cleanly after MINUTES, default 60).
+# Every checkpoint also leaves models/next/snapshot (f16 weights + step, ~10 MB: commit it), from
+# which a fresh clone resumes when data/ is gone (AdamW's moments restart at zero).
 #
 #   scripts/train-next.sh                 # train (or resume) for up to 60 minutes
 #   MINUTES=20 scripts/train-next.sh      # a shorter slice
@@ -14,7 +16,8 @@ cd "$(dirname "$0")/.."
 RUN=${RUN:-data/runs/next}
 exec scripts/magnets-fast.sh train --device "${TRAIN_DEVICE:-torch-bf16}" \
   --config models/magnets-emoji-d256.config.json --data models/next/emoji_tokens.safetensors \
-  --flip --images data/emoji32-all.safetensors --flip-cache data/emoji_tokens_flip_next.safetensors \
+  --flip --images data/emoji32-all.safetensors --flip-cache models/next/emoji_tokens_flip.safetensors \
+  --snapshot models/next/snapshot \
   --tokenizer models/next/tokenizer.safetensors --out "$RUN" \
   --steps 12000 --batch 32 --lr 7e-4 --warmup 300 --ema 0.999 --distill 0.8 \
   --checkpoint-every 250 --sample-every 1000 --log-every 25 --seed 0 --minutes "${MINUTES:-60}" "$@"

@@ -111,6 +111,51 @@ fn checkpoint_round_trip_resumes_bit_identically() {
     assert_same(a.ema.as_ref().unwrap(), b.ema.as_ref().unwrap());
 }
 
+/// A snapshot keeps the step, the schedule and the weights (rounded to f16), drops the
+/// optimizer state and the EMA, and a trainer resumes from it and keeps learning.
+#[test]
+fn snapshot_resumes_at_its_step_with_f16_weights() {
+    let (config, data, w) = setup();
+    let mut a = Trainer::new(&w, options(40), Device::flex()).unwrap();
+    for _ in 0..4 {
+        let b = make_batch(&config, &a.options, &data, a.step);
+        a.train_step(&b).unwrap();
+    }
+    let root = std::env::temp_dir().join(format!("magnets-train-snap-{}", std::process::id()));
+    let (ckpt, snap) = (root.join("checkpoint"), root.join("snapshot"));
+    a.save_checkpoint(&ckpt).unwrap();
+    magnets::train::write_snapshot(&ckpt, &snap).unwrap();
+    let files: Vec<String> =
+        std::fs::read_dir(&snap).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut sorted = files.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["model.safetensors", "state.json"], "a snapshot holds no optimizer state or EMA");
+    let bytes = |p: std::path::PathBuf| std::fs::metadata(p).unwrap().len();
+    let (snap_bytes, ckpt_bytes) = (bytes(snap.join("model.safetensors")), bytes(ckpt.join("model.safetensors")));
+    assert!(snap_bytes * 2 <= ckpt_bytes + 4096, "f16 snapshot {snap_bytes} B vs f32 checkpoint {ckpt_bytes} B");
+
+    let mut b = Trainer::load_checkpoint(&snap, None, Device::flex()).unwrap();
+    std::fs::remove_dir_all(&root).ok();
+    assert_eq!(b.step, a.step);
+    assert_eq!(b.options.total_steps, a.options.total_steps);
+    let (wa, wb) = (a.weights().unwrap(), b.weights().unwrap());
+    for (name, t) in &wa.tensors {
+        for (x, y) in t.data.iter().zip(&wb.get(name).data) {
+            assert_eq!(half::f16::from_f32(*x).to_f32().to_bits(), y.to_bits(), "{name}: not the f16 rounding");
+        }
+    }
+    assert_same(&wb, b.ema.as_ref().unwrap());
+    let before = eval_ce(&b, &config, &data);
+    for _ in 0..12 {
+        let batch = make_batch(&config, &b.options, &data, b.step);
+        b.train_step(&batch).unwrap();
+    }
+    let after = eval_ce(&b, &config, &data);
+    for w in 0..config.widths.len() {
+        assert!(after[w].is_finite() && after[w] < before[w], "width {w} after resuming from a snapshot: {} → {}", before[w], after[w]);
+    }
+}
+
 #[test]
 fn distillation_is_zero_when_student_equals_teacher() {
     let dev = Device::flex();

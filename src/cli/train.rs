@@ -125,6 +125,11 @@ pub struct Args {
     pub images: PathBuf,
     #[arg(long, default_value = "data/emoji_tokens_flip.safetensors")]
     pub flip_cache: PathBuf,
+    /// Where this run's compact snapshot lives (f16 weights + step, no optimizer state; see
+    /// `magnets::train::write_snapshot`): written with every checkpoint, and resumed from when
+    /// `OUT/checkpoint` is missing (e.g. a fresh clone).
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
 }
 
 /// Where a run trains: a burn device (the reference trainer), or LibTorch's own autograd
@@ -318,22 +323,30 @@ pub fn run(a: Args) -> magnets::Result<()> {
         return super::train_bench::run(&a, steps);
     }
     let ckpt = a.out.join("checkpoint");
-    let resume = !a.fresh && ckpt.join("state.json").exists();
-    let config = if resume { Weights::load(&ckpt.join("model.safetensors"))?.config } else { fresh_config(&a)? };
+    // Resume from the run's own checkpoint, else from its committed snapshot.
+    let resume_from = [Some(ckpt.clone()), a.snapshot.clone()]
+        .into_iter()
+        .flatten()
+        .find(|d| !a.fresh && d.join("state.json").exists());
+    let resume = resume_from.is_some();
+    let config = match &resume_from {
+        Some(dir) => Weights::load(&dir.join("model.safetensors"))?.config,
+        None => fresh_config(&a)?,
+    };
     let (data, val) = load_data(&a, &config)?;
     let per_epoch = (data.len() / a.batch).max(1) as u64;
     let total_steps = a.steps.unwrap_or((a.epochs * per_epoch as f64).ceil() as u64).max(1);
     let options = train_options(&a, total_steps)?;
     let dev = device(&a.device)?;
     std::fs::create_dir_all(&a.out)?;
-    let mut trainer = if resume {
+    let mut trainer = if let Some(dir) = &resume_from {
         // A resumed run keeps its stored options (schedule included) unless --steps is given.
-        let mut t = resume_trainer(&dev, &ckpt)?;
+        let mut t = resume_trainer(&dev, dir)?;
         if let Some(steps) = a.steps {
             t.set_total_steps(steps);
         }
         let _ = options;
-        eprintln!("resumed {} at step {}", ckpt.display(), t.step());
+        eprintln!("resumed {} at step {}", dir.display(), t.step());
         t
     } else {
         let w = match &a.init {
@@ -469,7 +482,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
                     }
                 }
             }
-            trainer.save_checkpoint(&ckpt)?;
+            save_checkpoint(trainer.as_ref(), &ckpt, a.snapshot.as_deref())?;
             if let Some(v) = &val {
                 let ce = validate(trainer.as_ref(), v)?;
                 let txt: Vec<String> = ce.iter().enumerate().map(|(w, c)| format!("{} {c:.3}", names[w])).collect();
@@ -487,7 +500,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         }
     }
     bar.finish();
-    trainer.save_checkpoint(&ckpt)?;
+    save_checkpoint(trainer.as_ref(), &ckpt, a.snapshot.as_deref())?;
     if let Some(v) = &val {
         let ce = validate(trainer.as_ref(), v)?;
         eprintln!("final held-out CE per width: {ce:?}");
@@ -513,6 +526,15 @@ pub fn run(a: Args) -> magnets::Result<()> {
         trainer.train_seconds() / 60.0,
         3.0 * trainer.forward_flops() as f64 / 1e15
     );
+    Ok(())
+}
+
+/// The run's checkpoint, and its compact snapshot when the run keeps one.
+fn save_checkpoint(trainer: &dyn TrainLoop, ckpt: &std::path::Path, snapshot: Option<&std::path::Path>) -> magnets::Result<()> {
+    trainer.save_checkpoint(ckpt)?;
+    if let Some(dir) = snapshot {
+        magnets::train::write_snapshot(ckpt, dir)?;
+    }
     Ok(())
 }
 
