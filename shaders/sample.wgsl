@@ -65,7 +65,7 @@ fn logit(cond: u32, uncond: u32, i: u32) -> f32 {
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    // util::grid folds more than 65,535 workgroups into y, as for every 1-D kernel here.
+    // dispatch::grid folds more than 65,535 workgroups into y, as for every 1-D kernel here.
     let row = wid.y * nwg.x + wid.x;
     if (row >= p.images * p.m) {
         return; // the whole workgroup: uniform
