@@ -17,12 +17,11 @@ const HD4: u32 = (HEAD_DIM + 3u) / 4u;
 const QT: u32 = 64u;
 const GROUPS_PER_THREAD: u32 = (KT * HD4 + QT - 1u) / QT;
 
+// Field for field the Rust struct in src/gpu/params.rs (tests/gpu_kernels.rs compares them).
 struct Params {
     rows: u32, r: u32, seq: u32, heads: u32,
     ld: u32, k_off: u32, scale: f32, v_off: u32,
     q_off: u32,
-    _p2: u32, _p3: u32, _p4: u32,
-    _p5: u32, _p6: u32, _p7: u32, _p8: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -3,11 +3,11 @@
 // optional nearest 2× upsampling of its input, SiLU on its input, SiLU/sigmoid on its output,
 // accumulate into the output for the residual), `rgba` (→ packed RGBA8, alpha 255).
 
+// Field for field the Rust struct in src/gpu/params.rs (tests/gpu_kernels.rs compares them).
 struct Params {
     batch: u32, cin: u32, cout: u32, size: u32,
     up: u32, pre_silu: u32, act: u32, accumulate: u32,
     w_off: u32, b_off: u32, tokens: u32, code_dim: u32,
-    _p0: u32, _p1: u32, _p2: u32, _p3: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

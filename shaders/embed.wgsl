@@ -3,11 +3,10 @@
 // weight buffer; the host gives each processed row its table id (idx[ids_off + i]) and its flat
 // cache row b·S + pos (idx[map_off + i]), so pos = flat % S.
 
+// Field for field the Rust struct in src/gpu/params.rs (tests/gpu_kernels.rs compares them).
 struct Params {
     rows: u32, d: u32, ld: u32, seq: u32,
     tab_off: u32, pos_off: u32, ids_off: u32, map_off: u32,
-    _p0: u32, _p1: u32, _p2: u32, _p3: u32,
-    _p4: u32, _p5: u32, _p6: u32, _p7: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -4,11 +4,11 @@
 // passes (mean, then variance of the centred values, as the reference computes it); no
 // barriers, which suits the widths here (d ≤ a few hundred) on GPUs and CPU rasterisers alike.
 
+// Field for field the Rust struct in src/gpu/params.rs (tests/gpu_kernels.rs compares them).
 struct Params {
     rows: u32, d: u32, ld_in: u32, ld_out: u32,
     g_off: u32, b_off: u32, gather: u32, idx_off: u32,
-    eps: f32, _p0: u32, _p1: u32, _p2: u32,
-    _p3: u32, _p4: u32, _p5: u32, _p6: u32,
+    eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -8,6 +8,7 @@
 // out_off2.
 // Output tiles in workgroup memory with 16-deep K tiles (see WX/WY below).
 
+// Field for field the Rust struct in src/gpu/params.rs (tests/gpu_kernels.rs compares them).
 struct Params {
     m: u32, n: u32, k: u32, ld_x: u32,
     w_zstride: u32, w_off: u32, ld_w: u32, b_off: u32,

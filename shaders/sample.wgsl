@@ -10,11 +10,11 @@
 // serially from global memory cost 0.16 ms per step on an H200.) KCAP = K, substituted by
 // the host (gpu::engine::sample_source).
 
+// Field for field the Rust struct in src/gpu/params.rs (tests/gpu_kernels.rs compares them).
 struct Params {
     images: u32, m: u32, k: u32, guided: u32,
     guidance: f32, inv_t: f32, greedy: u32, seed: u32,
-    step: u32, noise: f32, pos_off: u32, _p0: u32,
-    _p1: u32, _p2: u32, _p3: u32, _p4: u32,
+    step: u32, noise: f32, pos_off: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -65,7 +65,7 @@ fn logit(cond: u32, uncond: u32, i: u32) -> f32 {
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    // util::grid folds more than 65,535 workgroups into y, as for every 1-D kernel here.
+    // dispatch::grid folds more than 65,535 workgroups into y, as for every 1-D kernel here.
     let row = wid.y * nwg.x + wid.x;
     if (row >= p.images * p.m) {
         return; // the whole workgroup: uniform

@@ -56,29 +56,29 @@ fn every_shader_validates() {
         validate(name, src);
     }
     use magnets::gpu::WeightStorage;
-    use magnets::gpu::engine::{SHADER_EMBED, SHADER_LAYERNORM, matmul_source};
+    use magnets::gpu::kernels::{SHADER_EMBED, SHADER_LAYERNORM, attention_source, matmul_source, sample_source};
     for storage in [WeightStorage::F32, WeightStorage::F16] {
         for wx in [4, 8, 16] {
-            validate("matmul.wgsl (WX, storage)", &storage.kernel_source(&matmul_source(wx)));
+            validate("matmul.wgsl (WX, storage)", &storage.kernel_source(&matmul_source(wx).unwrap()).unwrap());
         }
         for src in [SHADER_EMBED, SHADER_LAYERNORM] {
-            validate("embed/layernorm (storage)", &storage.kernel_source(src));
+            validate("embed/layernorm (storage)", &storage.kernel_source(src).unwrap());
         }
     }
     // The f16 variant really swaps the binding (the replaced lines exist in every kernel).
-    for src in [SHADER_EMBED, SHADER_LAYERNORM, &matmul_source(8)] {
-        let f16 = WeightStorage::F16.kernel_source(src);
+    for src in [SHADER_EMBED, SHADER_LAYERNORM, &matmul_source(8).unwrap()] {
+        let f16 = WeightStorage::F16.kernel_source(src).unwrap();
         assert!(f16.contains("array<u32>") && f16.contains("unpack2x16float"), "f16 variant not applied");
     }
     // The sampling kernel holds one row of the codebook in workgroup memory.
     for k in [1, 37, 512, 3000] {
-        validate("sample.wgsl (codebook {k})", &magnets::gpu::engine::sample_source(k));
+        validate("sample.wgsl (codebook {k})", &sample_source(k).unwrap());
     }
     // The attention kernel is specialised per model head size.
     for hd in [1, 6, 12, 32, 64, 256] {
         validate(
             "attention.wgsl (head_dim {hd})",
-            &magnets::gpu::engine::attention_source(hd),
+            &attention_source(hd).unwrap(),
         );
     }
 }

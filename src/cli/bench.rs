@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use magnets::config::ModelConfig;
 use magnets::decode::{DecodeRequest, DecodeTrace, decode};
 use magnets::engine::Engine;
-use magnets::gpu::engine::StepProfile;
+use magnets::gpu::profile::StepProfile;
 use magnets::gpu::{GpuEngine, WeightStorage};
 use magnets::reference::ReferenceEngine;
 use magnets::sampling::SamplingParams;

@@ -15,25 +15,35 @@
 //! operands in workgroup memory. `magnets bench --profile` times every dispatch with GPU
 //! timestamps (docs/RESULTS.md has an H200 profile).
 //!
-//! A decode step is one command buffer of `5·depth + 3` dispatches and one readback (a code
-//! and confidence per masked token; the logits when sampling on the host). `GpuEngine::with_device` installs its own device-lost and
-//! uncaptured-error handlers (they turn into `Error::Engine` values on the next call).
+//! A decode step is one command buffer of `5·depth + 4` dispatches (embed; qkv, attention, wo,
+//! w1, w2 per block; final norm, head, sampler) and one readback of a code and confidence per
+//! masked token; sampling on the host drops the sampler and reads back the logits instead.
+//! The step is recorded as plain data first ([`record::record_step`]), so its dispatches and
+//! FLOPs are tested without a GPU. [`GpuContext`] installs device-lost and uncaptured-error
+//! handlers (they turn into `Error::Engine` values on the next call).
+//!
+//! Modules: [`engine`] (the `Engine` implementation), [`record`] (a step as dispatches),
+//! [`kernels`] (sources and their checked specialisation), [`params`] (each kernel's uniform
+//! struct), [`dispatch`] (recorded dispatches, parameter slots), [`context`] (device, layouts,
+//! faults, submission), [`buffers`], [`weights`] (weight layout and storage), [`limits`],
+//! [`profile`], [`readback`], [`decoder`] (the tokenizer's image decoder).
 
+pub mod buffers;
+pub mod context;
 pub mod decoder;
+pub mod dispatch;
 pub mod engine;
-pub mod util;
+pub mod kernels;
+pub mod limits;
+pub mod params;
+pub mod profile;
+pub mod readback;
+pub mod record;
+pub mod weights;
 
+pub use context::GpuContext;
 pub use decoder::GpuImageDecoder;
-pub use engine::{Footprint, GpuEngine, WeightLayout, WeightStorage, check_limits};
-
-/// Every WGSL source with its file name, for validation tests.
-pub fn shader_sources() -> Vec<(&'static str, String)> {
-    vec![
-        ("embed.wgsl", engine::SHADER_EMBED.to_string()),
-        ("layernorm.wgsl", engine::SHADER_LAYERNORM.to_string()),
-        ("matmul.wgsl", engine::SHADER_MATMUL.to_string()),
-        ("attention.wgsl", engine::SHADER_ATTENTION.to_string()),
-        ("sample.wgsl", engine::SHADER_SAMPLE.to_string()),
-        ("decoder.wgsl", decoder::SHADER_DECODER.to_string()),
-    ]
-}
+pub use engine::GpuEngine;
+pub use kernels::shader_sources;
+pub use limits::{Footprint, check_limits};
+pub use weights::{WeightLayout, WeightStorage};
