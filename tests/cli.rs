@@ -195,7 +195,7 @@ fn bad_input_is_a_clear_error() {
     let dir = tmp("bad-out");
     let dir = dir.to_str().unwrap();
 
-    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+    let mut cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (vec!["generate", "--weights", w, "--steps", "18446744073709551615"], vec!["--steps", "choose 1 to"]),
         (vec!["generate", "--weights", w, "--steps", "1000000000000"], vec!["--steps", "choose 1 to"]),
         (vec!["generate", "--weights", w, "--steps", "1000000000"], vec!["--steps"]),
@@ -235,6 +235,9 @@ fn bad_input_is_a_clear_error() {
         (vec!["bench", "--weights", w, "--batch", "0"], vec!["--batch"]),
         (vec!["train-tokenizer", "--log-every", "0"], vec!["--log-every"]),
     ];
+    if !cfg!(feature = "tch") {
+        cases.push((vec!["generate", "--weights", w, "--engine", "torch"], vec!["--engine torch", "--features tch"]));
+    }
     for (args, needles) in &cases {
         let (ok, _, err) = magnets_within(args, 60);
         assert!(!ok, "{args:?} succeeded");

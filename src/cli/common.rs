@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use magnets::config::ModelConfig;
+use magnets::reference::ReferenceEngine;
 use magnets::sampling::SamplingParams;
 use magnets::schedule::{CachePolicy, Schedule};
 use magnets::weights::Weights;
@@ -69,10 +70,13 @@ pub struct DecodeArgs {
     pub engine: EngineChoice,
 }
 
-/// `--engine`: the burn reference model on the CPU, or the WGSL engine.
+/// `--engine`: the burn reference model on the CPU (burn-flex), the same model on LibTorch's CPU
+/// kernels (`torch`, a build with `--features tch`: faster for long evaluations), or the WGSL
+/// engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum EngineChoice {
     Cpu,
+    Torch,
     Gpu,
 }
 
@@ -80,7 +84,23 @@ impl EngineChoice {
     pub fn name(self) -> &'static str {
         match self {
             EngineChoice::Cpu => "cpu",
+            EngineChoice::Torch => "torch",
             EngineChoice::Gpu => "gpu",
+        }
+    }
+
+    /// The burn reference engine this choice names (`cpu` or `torch`; `gpu` is not one).
+    pub fn reference(self, weights: &Weights) -> magnets::Result<ReferenceEngine> {
+        match self {
+            EngineChoice::Cpu => Ok(ReferenceEngine::cpu(weights)),
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)]
+            EngineChoice::Torch => Ok(ReferenceEngine::on_device(weights, burn::tensor::Device::libtorch(), "LibTorch (CPU)")),
+            #[cfg(not(feature = "tch"))]
+            EngineChoice::Torch => Err(magnets::Error::Other(
+                "--engine torch needs a build with `--features tch` (scripts/magnets-fast.sh; README, \"Training\")".into(),
+            )),
+            EngineChoice::Gpu => Err(magnets::Error::Other("--engine gpu is the WGSL engine, not a burn reference".into())),
         }
     }
 }

@@ -5,14 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use magnets::decode::{DecodeRequest, MAX_IMAGES, decode};
-use magnets::reference::ReferenceEngine;
 use magnets::sampling::SamplingParams;
 use magnets::tokenizer::TokenizerWeights;
 use magnets::weights::Weights;
 
 use magnets::schedule::{CachePolicy, Schedule};
 
-use super::common::{DecodeArgs, check_count, weights_path};
+use super::common::{DecodeArgs, EngineChoice, check_count, weights_path};
 
 /// Most images one `eval` scores (every image is held in memory; the reported rows use 10,000).
 pub const MAX_EVAL_SAMPLES: usize = 100_000;
@@ -61,7 +60,7 @@ pub fn generate(
     cache: CachePolicy,
     classes: &[u32],
     sampling: SamplingParams,
-    gpu: bool,
+    engine: EngineChoice,
     batch: usize,
 ) -> magnets::Result<(Vec<Vec<u32>>, u64, u64)> {
     let batch = check_count("--batch", batch, MAX_IMAGES)?;
@@ -82,10 +81,10 @@ pub fn generate(
         }
         Ok(())
     };
-    if gpu {
+    if engine == EngineChoice::Gpu {
         super::gpu_engine(weights, |e| run(&mut |r| pollster::block_on(decode(e, r, |_| {}))))?;
     } else {
-        let mut e = ReferenceEngine::cpu(weights);
+        let mut e = engine.reference(weights)?;
         run(&mut |r| pollster::block_on(decode(&mut e, r, |_| {})))?;
     }
     Ok((tokens, flops, base))
@@ -158,7 +157,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let schedule = a.decode.schedule(&config)?;
     let cache = a.decode.cache_policy()?;
     let start = web_time::Instant::now();
-    let (tokens, flops, base) = generate(&weights, &schedule, cache, &classes, sampling, a.decode.gpu(), a.batch)
+    let (tokens, flops, base) = generate(&weights, &schedule, cache, &classes, sampling, a.decode.engine, a.batch)
         .map_err(|e| e.blame_file(&weights_file))?;
     let gen_seconds = start.elapsed().as_secs_f64();
     let images = decode_with(&tokenizer, &a.tokenizer, &tokens)?;

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use magnets::engine::{Engine, ForwardRequest};
-use magnets::reference::ReferenceEngine;
 use serde::Deserialize;
 
 use magnets::decode::MAX_IMAGES;
@@ -57,13 +56,12 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let logit_rows: Vec<u32> = positions.iter().flatten().map(|&i| i + 1).collect();
     let fwd = ForwardRequest { width, batch, tokens: &tokens, classes: &req.classes, rows: None, logit_rows: &logit_rows };
     let logits = match a.engine {
-        super::common::EngineChoice::Cpu => {
-            let mut e = ReferenceEngine::cpu(&weights);
+        super::common::EngineChoice::Cpu | super::common::EngineChoice::Torch => a.engine.reference(&weights).and_then(|mut e| {
             pollster::block_on(async {
                 e.begin(batch).await?;
                 e.forward(&fwd).await
             })
-        }
+        }),
         super::common::EngineChoice::Gpu => super::gpu_engine(&weights, |e| {
             pollster::block_on(async {
                 e.begin(batch).await?;

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use magnets::decode::{DecodeRequest, DecodeTrace, MAX_IMAGES, decode};
-use magnets::reference::ReferenceEngine;
 
 use super::common::{DecodeArgs, check_count, weights_path};
 
@@ -93,11 +92,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
         )
     };
     let trace: DecodeTrace = match a.decode.gpu() {
-        false => {
-            let mut e = ReferenceEngine::cpu(&weights);
-            pollster::block_on(decode(&mut e, &req, print_step))
-        }
-        _ => super::gpu_engine(&weights, |e| pollster::block_on(decode(e, &req, print_step))),
+        false => a.decode.engine.reference(&weights).and_then(|mut e| pollster::block_on(decode(&mut e, &req, print_step))),
+        true => super::gpu_engine(&weights, |e| pollster::block_on(decode(e, &req, print_step))),
     }
     .map_err(|e| e.blame_file(&weights_file))?;
     eprintln!(

@@ -547,6 +547,6 @@ pub fn sample_grid(weights: &Weights, tokenizer: &std::path::Path, out: &std::pa
     let schedule = magnets::schedule::Schedule::resolve("XL12", 12, c)?;
     let cache = magnets::schedule::CachePolicy::On { refresh_every: None };
     let sampling = magnets::sampling::SamplingParams { seed: 0, guidance: 0.0, ..Default::default() };
-    let (tokens, _, _) = super::eval::generate(weights, &schedule, cache, &classes, sampling, false, 64)?;
+    let (tokens, _, _) = super::eval::generate(weights, &schedule, cache, &classes, sampling, super::common::EngineChoice::Cpu, 64)?;
     super::eval::write_grid(tokenizer, &tokens, per_class, out)
 }
