@@ -2,9 +2,9 @@
 # Builds the page's two wasm bundles and stages the models:
 #   www/pkg          feature `web`           WebGPU engine, burn-free (checked below)
 #   www/pkg-fallback feature `web-fallback`  burn-flex CPU reference, loaded only without WebGPU
-#   www/models/      the default model (+ its measured FID table) + tokenizer + its palette
-#                    (+ manifest.json with sha256 for cache-busting)
-# Usage: scripts/build-web.sh [--no-fallback] [--models-only]   (env MAGNETS_WEIGHTS=file to stage other weights)
+#   www/models/      the shipped models (models/models.json), each with its measured FID table,
+#                    its tokenizer's decoder and palette (+ manifest.json: the model list, sha256s)
+# Usage: scripts/build-web.sh [--no-fallback] [--models-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -48,55 +48,18 @@ if [ "$MODELS_ONLY" = 0 ]; then
   if [ "$FALLBACK" = 1 ]; then build_bundle web-fallback www/pkg-fallback; fi
 fi
 
-# ---- models
-mkdir -p www/models
-MAGNETS_BIN="$CARGO_TARGET_DIR/release/magnets"
-random_flag=false
-# MAGNETS_WEIGHTS=path overrides the shipped model (MAGNETS_WEIGHTS_RANDOM=1 labels it untrained).
-WEIGHTS_SRC="${MAGNETS_WEIGHTS:-models/magnets-emoji.safetensors}"
-rm -f www/models/magnets-emoji.eval.json
-if [ -f "$WEIGHTS_SRC" ]; then
-  cp "$WEIGHTS_SRC" www/models/magnets-emoji.safetensors
-  # Measured FID per schedule (scripts/eval-table.mjs); the page checks it against the weights' sha256.
-  EVAL_SRC="${WEIGHTS_SRC%.safetensors}.eval.json"
-  [ -f "$EVAL_SRC" ] && cp "$EVAL_SRC" www/models/magnets-emoji.eval.json
-  [ "${MAGNETS_WEIGHTS_RANDOM:-0}" = 1 ] && random_flag=true
-else
-  echo "== models/magnets-emoji.safetensors not found: using random weights (magnets init --seed 1)"
-  [ -x "$MAGNETS_BIN" ] || cargo build --release
-  "$MAGNETS_BIN" init --config models/default-config.json --seed 1 --out www/models/magnets-emoji.safetensors
-  random_flag=true
-fi
-if [ -f models/tokenizer-decoder.safetensors ]; then
-  # The page only decodes: it gets the decoder-only tokenizer (`magnets web-assets`, half the
-  # bytes of models/tokenizer.safetensors) and its preview colour per code, which the page
-  # checks against this file's sha256.
-  cp models/tokenizer-decoder.safetensors www/models/tokenizer.safetensors
-  cp models/tokenizer.palette.json www/models/tokenizer.palette.json
-else
-  rm -f www/models/tokenizer.safetensors www/models/tokenizer.palette.json
-  echo "note: models/tokenizer-decoder.safetensors not found: the page shows tokens as colours"
-fi
-{
-  echo '{"files": {'
-  first=1
-  for f in www/models/*.safetensors; do
-    [ -f "$f" ] || continue
-    name=$(basename "$f")
-    r=false; [ "$name" = magnets-emoji.safetensors ] && r=$random_flag
-    [ $first = 1 ] || echo ','
-    first=0
-    printf '  "%s": {"sha256": "%s", "bytes": %s, "random": %s}' "$name" "$(sha256sum "$f" | cut -d' ' -f1)" "$(stat -c %s "$f")" "$r"
-  done
-  echo; echo '}}'
-} > www/models/manifest.json
+# ---- models (models/models.json: every listed model whose weights are here; scripts/stage-models.mjs)
+node scripts/stage-models.mjs
 
 # ---- sizes
 echo "== sizes (gzip -9)"
 total=0
 report() { local f=$1; [ -f "$f" ] || return 0; local raw gzb; raw=$(stat -c %s "$f"); gzb=$(gz "$f"); total=$((total + gzb)); printf '  %-42s %9d bytes  %9d gz\n' "$f" "$raw" "$gzb"; }
-for f in www/pkg/magnets_bg.wasm www/pkg/magnets.js www/index.html www/*.js www/style.css www/favicon.svg www/models/magnets-emoji.safetensors www/models/tokenizer.safetensors www/models/tokenizer.palette.json www/models/magnets-emoji.eval.json; do report "$f"; done
-echo "  first visit (WebGPU path: wasm + JS + CSS + HTML + models): $total bytes gz"
+# The first visit downloads the bundle, the page and one model (the one a hardware GPU starts with).
+DEFAULT_FILES=$(node -e 'const m = require("./www/models/manifest.json"); const d = m.models.find((x) => x.id === m.default);
+  for (const f of [d.weights, d.weights.replace(/\.safetensors$/, ".eval.json"), d.tokenizer, d.tokenizer && d.tokenizer.replace(/\.safetensors$/, ".palette.json")]) if (f) console.log("www/" + f)')
+for f in www/pkg/magnets_bg.wasm www/pkg/magnets.js www/index.html www/*.js www/style.css www/favicon.svg $DEFAULT_FILES; do report "$f"; done
+echo "  first visit (WebGPU path: wasm + JS + CSS + HTML + the default model): $total bytes gz"
 if [ -f www/pkg-fallback/magnets_bg.wasm ]; then
   printf '  fallback bundle (only without WebGPU): %d bytes gz\n' "$(gz www/pkg-fallback/magnets_bg.wasm)"
 fi

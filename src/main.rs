@@ -15,6 +15,8 @@ struct Cli {
 enum Command {
     /// Write randomly initialised weights for a config.
     Init(cli::init::Args),
+    /// List the shipped models (models/models.json): the default, and each one's files.
+    Models(cli::models::Args),
     /// Decode images with a schedule; write tokens + trace JSON (and PNGs with a tokenizer).
     Generate(cli::generate::Args),
     /// Table of per-step and total GFLOPs for a schedule vs the MaskGIT baseline.
@@ -45,6 +47,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => cli::init::run(a),
+        Command::Models(a) => cli::models::run(a),
         Command::Generate(a) => cli::generate::run(a),
         Command::Flops(a) => cli::flops::run(a),
         Command::Forward(a) => cli::forward::run(a),

@@ -248,3 +248,43 @@ fn bad_input_is_a_clear_error() {
     }
     println!("cli: {} bad-input cases, each a clear error", cases.len());
 }
+
+/// models/models.json: the default model and its tokenizer are what commands use without
+/// --weights/--tokenizer; a broken list is an error naming the file, not a panic.
+#[test]
+fn shipped_models_list() {
+    let (ok, out, err) = magnets(&["models", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let default = v["default"].as_str().unwrap();
+    let models = v["models"].as_array().unwrap();
+    let d = models.iter().find(|m| m["id"] == default).expect("the default is listed");
+    assert!(d["parameters"].as_u64().unwrap() > 100_000, "the default model's weights load: {d}");
+    assert_eq!(d["tokenizer_present"], true);
+    assert!(models.iter().any(|m| m["light"] == true), "a light model for slow devices");
+
+    let dir = tmp("registry");
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    let run_in = |text: &str, args: &[&str]| {
+        std::fs::write(dir.join("models/models.json"), text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_magnets")).args(args).current_dir(&dir).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let one = |id: &str, w: &str| format!(r#"{{"id":"{id}","name":"N","about":"a","weights":"{w}","tokenizer":"t.safetensors"}}"#);
+    for (text, needle) in [
+        ("{".to_string(), "not a model list"),
+        (format!(r#"{{"default":"x","models":[{}]}}"#, one("a", "a.safetensors")), "the default model `x` is not in its list"),
+        (format!(r#"{{"default":"a","models":[{},{}]}}"#, one("a", "a.safetensors"), one("a", "b.safetensors")), "listed twice"),
+        (format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "../a.safetensors")), "inside models/"),
+    ] {
+        let (ok, err) = run_in(&text, &["flops"]);
+        assert!(!ok && err.contains("models/models.json") && err.contains(needle) && !err.contains("panicked"), "{text}: {err}");
+    }
+    // A list whose default weights are missing: the error names the weights file.
+    let (ok, err) = run_in(&format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "a.safetensors")), &["flops"]);
+    assert!(!ok && err.contains("models/a.safetensors"), "{err}");
+    std::fs::remove_file(dir.join("models/models.json")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_magnets")).args(["flops"]).current_dir(&dir).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("models/models.json") && err.contains("--weights"), "{err}");
+}

@@ -6,6 +6,7 @@
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
 import { Msg, Bundle, ErrorKind } from './protocol.js';
 import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, measuredWith } from './assets.js';
+import { pickModel, modelMenu } from './models.js';
 import { startEngine, loadPlannerModule, makePlanner } from './engine-client.js';
 import { showBanner, showNotice, reportProblems, showFatal, fallbackSentence, setEngineBadge, showLoadProgress } from './notices.js';
 import { createTimeline, timelineSteps } from './timeline.js';
@@ -25,6 +26,8 @@ const app = {
   state: null,            // parsed URL state (see state.js)
   info: null,             // engine info: {kind, describe, adapter, config, tokenizer, image_size}
   manifest: null,         // models/manifest.json (assets.js)
+  device: null,           // {bundle, software, adapter}: which engine can run here (the worker's probe)
+  model: null,            // the model in use: {id, weights, tokenizer, why} (models.js)
   palette: null,          // {codebook, tokenizer_sha256, rgb}: preview colour per code (assets.js)
   evalTable: null,        // measured FID-emoji per schedule for the loaded model (assets.js)
   bundle: null,           // Bundle.webgpu | Bundle.cpu
@@ -290,12 +293,16 @@ function onReady(m) {
   setEngineBadge(m.bundle === Bundle.webgpu);
   const notes = [];
   if (m.bundle !== Bundle.webgpu) notes.push(fallbackSentence(m.fallback));
+  if (app.model.why) notes.push(app.model.why);
   if (m.note) notes.push(m.note);
   if (notes.length) showNotice(notes.join(' '));
   const mb = $('model-badge');
-  const entry = manifestEntry(app.manifest, app.state.w);
-  mb.textContent = entry && entry.random ? 'untrained random weights' : `${app.config.grid[0]}×${app.config.grid[1]} tokens · ${app.config.codebook} codes`;
+  const entry = manifestEntry(app.manifest, app.model.weights);
+  const shipped = modelMenu(app.manifest, app.model.id).find((e) => e.selected);
+  const size = `${app.config.grid[0]}×${app.config.grid[1]} tokens · ${app.config.codebook} codes`;
+  mb.textContent = entry && entry.random ? 'untrained random weights' : (shipped ? `${shipped.label.replace(/ \(default\)$/, '')} model · ${size}` : size);
   mb.hidden = false;
+  showModelMenu();
   if (!m.info.tokenizer && !m.note) showNotice(($('notice').textContent ? $('notice').textContent + ' ' : '') + 'No tokenizer loaded: tokens are shown as colours instead of pixels.');
   buildModelControls(app.config, app.evalTable);
   applyStateToControls();
@@ -436,11 +443,13 @@ function onHashChange() {
   if (app.ignoreHash) return;
   const { state, problems } = parseHash(location.hash);
   const embedBefore = app.state.embed;
+  const modelChanged = ['m', 'w', 'tok', 'cpu'].some((k) => state[k] !== app.state[k]);
   app.state = state;
   app.problems = problems;
   report();
   document.body.classList.toggle('embed', state.embed);
   $('embed-head').hidden = !state.embed;
+  if (modelChanged && engine) { switchModel(); return; }
   if (!app.config) return;
   applyStateToControls();
   if (embedBefore !== state.embed) buildGrids();
@@ -456,7 +465,7 @@ async function main() {
   $('embed-head').hidden = !state.embed;
   holdUntilSeen();
   setupControls({
-    app, transport, applyStateToControls, scheduleGenerate, generate, writeHash, render, onBudget, onHashChange,
+    app, transport, applyStateToControls, scheduleGenerate, generate, writeHash, render, onBudget, onHashChange, selectModel,
     replot: () => {
       const plot = $('tradeoff-plot');
       if (!$('tradeoff').hidden && Math.abs(chartWidth(plot) - Number(plot.dataset.drawnWidth || 0)) > 24) renderTradeoff();
@@ -474,11 +483,15 @@ async function main() {
     fatal('this browser lacks Web Workers or WebAssembly, which the demo needs.', ErrorKind.other);
     return;
   }
-  const plannerModule = loadPlannerModule();
+  app.plannerLoading = loadPlannerModule();
   app.manifest = await loadManifest();
-  const palette = loadPalette(app.manifest, state.tok);
-  const evalTable = loadEvalTable(app.manifest, state.w);
+  startWorker();
+}
+
+// The engine worker's messages; a new worker (a model switch) gets the same handlers.
+function startWorker() {
   engine = startEngine({
+    [Msg.probed]: (m) => { app.device = m; loadModel(); },
     [Msg.status]: (m) => { $('loading-text').textContent = m.text; },
     [Msg.progress]: (m) => {
       if (m.cached) app.metrics.cached = (app.metrics.cached || []).concat(m.what);
@@ -496,13 +509,57 @@ async function main() {
     },
     [Msg.error]: onError,
   }, (message) => fatal(message, ErrorKind.crashed));
-  [app.plannerModule, app.palette, app.evalTable] = await Promise.all([plannerModule, palette, evalTable]);
+  engine.probe({ forceCpu: app.state.cpu });
+}
+
+// Picks the model for this device and link (models.js), fetches its page files and starts the
+// engine on it.
+async function loadModel() {
+  const s = app.state;
+  app.model = pickModel(app.manifest, s, app.device);
+  if (app.model.problem) { app.problems.push(app.model.problem); report(); }
+  const palette = loadPalette(app.manifest, app.model.tokenizer);
+  const evalTable = loadEvalTable(app.manifest, app.model.weights);
+  [app.plannerModule, app.palette, app.evalTable] = await Promise.all([app.plannerLoading, palette, evalTable]);
   document.body.dataset.preview = app.palette ? 'palette' : 'hues';
+  document.body.dataset.model = app.model.id || 'custom';
   if (!app.plannerModule) { fatal('could not load the WebAssembly bundle (pkg/magnets.js); was the page built with scripts/build-web.sh?', ErrorKind.other); return; }
   engine.init({
-    weights: versionedUrl(app.manifest, state.w), tokenizer: state.tok ? versionedUrl(app.manifest, state.tok) : null,
-    forceCpu: state.cpu, batch: IMAGES * 2,
+    weights: versionedUrl(app.manifest, app.model.weights), tokenizer: app.model.tokenizer ? versionedUrl(app.manifest, app.model.tokenizer) : null,
+    forceCpu: s.cpu, batch: IMAGES * 2,
   });
+}
+
+// The Model menu: every staged model (hidden with fewer than two, or with a link's own weights).
+function showModelMenu() {
+  const menu = modelMenu(app.manifest, app.model.id);
+  const sel = $('model');
+  sel.replaceChildren(...menu.map((e) => {
+    const o = new Option(e.label, e.id, false, e.selected);
+    o.title = e.title;
+    return o;
+  }));
+  $('model-row').hidden = menu.length < 2 || !app.model.id;
+  const chosen = menu.find((e) => e.selected);
+  $('model-help').textContent = chosen ? chosen.title : '';
+}
+
+// Another model: a new worker (the old one's engine and GPU memory go with it) loads it; the
+// schedule and sampling settings stay, the link records the choice.
+function switchModel() {
+  engine.terminate();
+  Object.assign(app, { info: null, config: null, planner: null, evalTable: null, palette: null, runs: {}, main: null, base: null, cur: 0, budget: null });
+  app.metrics = { start: performance.now() };
+  setStatus('loading');
+  showNotice(''); // the last model's notes (why it was picked, a fallback) belong to it
+  $('loading').classList.remove('done');
+  $('loading-text').textContent = 'Loading the model…';
+  startWorker();
+}
+function selectModel(id) {
+  Object.assign(app.state, { m: id, w: '', tok: '' });
+  writeHash();
+  switchModel();
 }
 
 main().catch((e) => fatal(String(e && e.message ? e.message : e), ErrorKind.other));

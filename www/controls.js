@@ -90,7 +90,8 @@ export function applyStateToControls(s, widths, text) {
 }
 
 // Wires every control once. `ctx` is the page: {app, transport, applyStateToControls,
-// scheduleGenerate, generate, writeHash, render, onBudget(slider position), onHashChange, replot}.
+// scheduleGenerate, generate, writeHash, render, onBudget(slider position), onHashChange, replot,
+// selectModel(id)}.
 export function setupControls(ctx) {
   const { app, transport } = ctx;
   // A change of the state: show it, and decode it shortly (edits in a row decode once).
@@ -195,6 +196,7 @@ export function setupControls(ctx) {
     };
   }
   $('class').onchange = () => { app.state.cls = $('class').value; changed(); };
+  $('model').onchange = () => ctx.selectModel($('model').value);
   $('reseed').onclick = () => { app.state.seed = Math.floor(Math.random() * 1e6); changed(); };
   $('generate').onclick = () => ctx.generate();
   $('compare').onchange = () => { app.state.cmp = $('compare').checked; changed(); };

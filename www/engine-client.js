@@ -14,6 +14,8 @@ export function startEngine(on, onCrash) {
   worker.onerror = (ev) => onCrash('the engine worker failed to start' + (ev.message ? ': ' + ev.message : ''));
   const post = (msg) => worker.postMessage(msg);
   return {
+    // Which engine can run here; answered by Msg.probed {bundle, software, adapter}.
+    probe: ({ forceCpu }) => post({ type: Msg.probe, forceCpu }),
     // Loads the model files (URLs) and builds the engine; answered by Msg.ready or Msg.fatal.
     init: ({ weights, tokenizer, forceCpu, batch }) => post({ type: Msg.init, weights, tokenizer, forceCpu, batch }),
     // Decodes runs [{id, request}], replacing whatever was running.
@@ -22,6 +24,8 @@ export function startEngine(on, onCrash) {
       post({ type: Msg.generate, runs });
     },
     simulateDeviceLoss: () => post({ type: Msg.simulateDeviceLoss }),
+    // Stops the worker and frees its engine (a model switch starts a new one).
+    terminate: () => { worker.onmessage = null; worker.terminate(); },
   };
 }
 

@@ -4,11 +4,13 @@
 // not a message nobody answers. Messages are plain objects {type: Msg.X, …}:
 //
 //   page → worker
+//     Msg.probe             {forceCpu}   which engine can run here, before a model is chosen
 //     Msg.init              {weights, tokenizer, forceCpu, batch}        (URLs of the model files)
 //     Msg.generate          {runs: [{id, request}]}  request = PageRequest (src/web/mod.rs)
 //     Msg.cancelImages      {}   drop the image work of earlier generations
 //     Msg.simulateDeviceLoss {}  test hook: destroy the GPU device as a driver reset would
 //   worker → page
+//     Msg.probed   {bundle, software, adapter}   software: a software GPU adapter (SwiftShader…)
 //     Msg.status   {text}                      Msg.progress {what, loaded, total, cached}
 //     Msg.ready    {info, bundle, fallback, note}   fallback: {code: Fallback.X, detail} on the CPU engine
 //     Msg.recovered {info, bundle, note}       the GPU device was lost; a new engine is ready and
@@ -19,6 +21,8 @@
 //     Msg.images   {id, index, rgba, batch, size}   Msg.imagesDone {id}
 
 export const Msg = Object.freeze({
+  probe: 'probe',
+  probed: 'probed',
   init: 'init',
   generate: 'generate',
   cancelImages: 'cancel-images',

@@ -13,8 +13,9 @@ export const DEFAULTS = Object.freeze({
   cmp: false,
   embed: false,
   speed: 1,
-  w: 'models/magnets-emoji.safetensors',
-  tok: 'models/tokenizer.safetensors',
+  m: 'auto',             // a shipped model's id (models.js), or auto: picked for the device
+  w: '',                 // a link's own weights / tokenizer file (models/…); '' = the model's
+  tok: '',
   cpu: false,
 });
 
@@ -64,6 +65,7 @@ const FIELDS = new Map(Object.entries({
   cmp: ['cmp', bool],
   embed: ['embed', bool],
   speed: ['speed', num(0.25, 8, false)],
+  m: ['m', (v) => (/^[a-z0-9][a-z0-9-]{0,39}$/.test(v) ? { value: v } : { error: `model “${v}” is not a model name like small` })],
   w: ['w', relUrl],
   tok: ['tok', relUrl],
   cpu: ['cpu', bool],
@@ -90,7 +92,7 @@ export function parseHash(hash) {
     const field = FIELDS.get(key);
     if (!field) { problems.push(`unknown setting “${key.slice(0, 40)}”`); continue; }
     const r = field[1](raw);
-    if (r.error) problems.push(`${key}: ${r.error}; using ${String(DEFAULTS[field[0]])}`);
+    if (r.error) problems.push(`${key}: ${r.error}; using ${DEFAULTS[field[0]] === '' ? 'the shipped file' : String(DEFAULTS[field[0]])}`);
     else state[field[0]] = r.value;
   }
   return { state, problems };

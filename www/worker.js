@@ -144,16 +144,28 @@ async function startEngine(kind, fallback) {
   return kind === Bundle.webgpu ? null : fallback;
 }
 
+// Which engine can run here ({kind, fallback}), asked once: the page picks its model from it.
+let probed = null;
+async function probe(msg) {
+  if (!probed) {
+    let kind = Bundle.cpu;
+    let fallback = null;
+    if (!msg.forceCpu) {
+      fallback = await webgpuUsable();
+      if (!fallback) kind = Bundle.webgpu;
+    } else {
+      fallback = { code: Fallback.requested, detail: 'cpu=1' };
+    }
+    probed = { kind, fallback };
+  }
+  post({ type: Msg.probed, bundle: probed.kind, software: probed.kind === Bundle.webgpu && softwareAdapter, adapter: adapterText });
+}
+
 async function init(msg) {
   let note = '';
-  let kind = Bundle.cpu;
-  let fallback = null;
-  if (!msg.forceCpu) {
-    fallback = await webgpuUsable();
-    if (!fallback) kind = Bundle.webgpu;
-  } else {
-    fallback = { code: Fallback.requested, detail: 'cpu=1' };
-  }
+  if (!probed) await probe(msg);
+  const { kind } = probed;
+  let { fallback } = probed;
   const weights = await getBytes(msg.weights, 'model weights');
   let tokenizer = null;
   if (msg.tokenizer) {
@@ -259,7 +271,8 @@ self.onmessage = (ev) => {
   }
   queue = queue.then(async () => {
     try {
-      if (msg.type === Msg.init) await init(msg);
+      if (msg.type === Msg.probe) await probe(msg);
+      else if (msg.type === Msg.init) await init(msg);
       else if (msg.type === Msg.generate) {
         if (msg !== latestGenerate) return; // superseded while it waited
         if (!engine) throw kindError(ErrorKind.notReady, 'the engine is not ready');
@@ -273,7 +286,7 @@ self.onmessage = (ev) => {
       }
     } catch (e) {
       const d = describe(e);
-      if (msg.type === Msg.init || crashed) post({ type: Msg.fatal, ...d });
+      if (msg.type === Msg.init || msg.type === Msg.probe || crashed) post({ type: Msg.fatal, ...d });
       else post({ type: Msg.error, id: msg.runs ? msg.runs[0].id : null, ...d });
     }
   });

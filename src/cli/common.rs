@@ -4,19 +4,30 @@ use std::path::PathBuf;
 
 use magnets::config::ModelConfig;
 use magnets::reference::ReferenceEngine;
+
+use super::models::Registry;
 use magnets::sampling::SamplingParams;
 use magnets::schedule::{CachePolicy, Schedule};
 use magnets::weights::Weights;
 
-/// The model the CLI uses when `--weights` is not given.
-pub const DEFAULT_WEIGHTS: &str = "models/magnets-emoji.safetensors";
-
 pub fn load_weights(path: &Option<PathBuf>) -> magnets::Result<Weights> {
-    Weights::load(&weights_path(path))
+    Weights::load(&weights_path(path)?)
 }
 
-pub fn weights_path(path: &Option<PathBuf>) -> PathBuf {
-    path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_WEIGHTS))
+/// `--weights`, or the default shipped model's (models/models.json).
+pub fn weights_path(path: &Option<PathBuf>) -> magnets::Result<PathBuf> {
+    match path {
+        Some(p) => Ok(p.clone()),
+        None => Ok(Registry::load()?.default_model().weights_path()),
+    }
+}
+
+/// `--tokenizer`, or the one shipped with these weights (the default model's for other weights).
+pub fn tokenizer_path(path: &Option<PathBuf>, weights: &std::path::Path) -> magnets::Result<PathBuf> {
+    match path {
+        Some(p) => Ok(p.clone()),
+        None => Ok(Registry::load()?.tokenizer_for(weights)),
+    }
 }
 
 /// `--schedule` accepts a schedule string or a preset name (baseline, magnets, reverse,

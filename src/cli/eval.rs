@@ -11,7 +11,7 @@ use magnets::weights::Weights;
 
 use magnets::schedule::{CachePolicy, Schedule};
 
-use super::common::{DecodeArgs, EngineChoice, check_count, weights_path};
+use super::common::{DecodeArgs, EngineChoice, check_count, tokenizer_path, weights_path};
 
 /// Most images one `eval` scores (every image is held in memory; the reported rows use 10,000).
 pub const MAX_EVAL_SAMPLES: usize = 100_000;
@@ -29,9 +29,10 @@ pub struct Args {
     /// Base seed; batch j of at most 64 images decodes with seed `seed + j`.
     #[arg(long, default_value_t = 0)]
     pub seed: u32,
-    /// VQ tokenizer weights (decoder) for turning codes into images.
-    #[arg(long, default_value = "models/tokenizer.safetensors")]
-    pub tokenizer: PathBuf,
+    /// VQ tokenizer weights (decoder) for turning codes into images; defaults to the one
+    /// shipped with the weights (models/models.json).
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -138,11 +139,12 @@ pub fn run(a: Args) -> magnets::Result<()> {
         return Err(magnets::Error::Other(format!("--samples {}: use 2 to {MAX_EVAL_SAMPLES}", a.samples)));
     }
     check_count("--batch", a.batch, MAX_IMAGES)?;
-    let weights_file = weights_path(&a.weights);
+    let weights_file = weights_path(&a.weights)?;
     let weights = Weights::load(&weights_file)?;
     let config = weights.config.clone();
     // The tokenizer (and its fit to the model) is checked before minutes of decoding.
-    let tokenizer = super::load_tokenizer_for(&a.tokenizer, &config)?;
+    let tokenizer_file = tokenizer_path(&a.tokenizer, &weights_file)?;
+    let tokenizer = super::load_tokenizer_for(&tokenizer_file, &config)?;
     let ev = magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?;
     // Output folders too: a bad --out must not cost the decode.
     for dir in [a.out.clone(), a.grid.as_ref().and_then(|g| g.parent()).filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf)]
@@ -160,7 +162,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let (tokens, flops, base) = generate(&weights, &schedule, cache, &classes, sampling, a.decode.engine, a.batch)
         .map_err(|e| e.blame_file(&weights_file))?;
     let gen_seconds = start.elapsed().as_secs_f64();
-    let images = decode_with(&tokenizer, &a.tokenizer, &tokens)?;
+    let images = decode_with(&tokenizer, &tokenizer_file, &tokens)?;
     if let Some(g) = &a.grid {
         // Up to 8 per class, one row per class.
         let per = 8.min(a.samples / c as usize).max(1);

@@ -30,7 +30,7 @@ struct Request {
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
-    let weights_file = super::common::weights_path(&a.weights);
+    let weights_file = super::common::weights_path(&a.weights)?;
     let weights = magnets::weights::Weights::load(&weights_file)?;
     let config = weights.config.clone();
     let bad = |m: String| magnets::Error::Other(format!("{}: {m}", a.request.display()));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use magnets::decode::{DecodeRequest, DecodeTrace, MAX_IMAGES, decode};
 
-use super::common::{DecodeArgs, check_count, weights_path};
+use super::common::{DecodeArgs, check_count, tokenizer_path, weights_path};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,7 +26,8 @@ pub struct Args {
     /// Output directory: trace.json (+ PNGs with a tokenizer).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// VQ tokenizer weights, to write PNGs (into `--out`).
+    /// VQ tokenizer weights for the PNGs written into `--out`; defaults to the one shipped with
+    /// the weights (models/models.json).
     #[arg(long, requires = "out")]
     pub tokenizer: Option<PathBuf>,
 }
@@ -64,11 +65,26 @@ pub fn parse_classes(text: &str, batch: Option<usize>, config: &magnets::config:
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
-    let weights_file = weights_path(&a.weights);
+    let weights_file = weights_path(&a.weights)?;
     let weights = magnets::weights::Weights::load(&weights_file)?;
     let config = weights.config.clone();
     // Everything that can be refused is checked before the decode, so an error costs nothing.
-    let tokenizer = a.tokenizer.as_ref().map(|p| super::load_tokenizer_for(p, &config)).transpose()?;
+    // PNGs need a tokenizer that fits the model: a given one must; the shipped one is skipped
+    // (trace only) when the weights are some other model's.
+    let tokenizer = match (&a.out, &a.tokenizer) {
+        (None, _) => None,
+        (Some(_), Some(p)) => Some((super::load_tokenizer_for(p, &config)?, p.clone())),
+        (Some(_), None) => {
+            let p = tokenizer_path(&None, &weights_file)?;
+            match super::load_tokenizer_for(&p, &config) {
+                Ok(t) => Some((t, p)),
+                Err(e) => {
+                    eprintln!("note: no PNGs ({}); pass --tokenizer", e.detail());
+                    None
+                }
+            }
+        }
+    };
     if let Some(dir) = &a.out {
         magnets::files::create_dir(dir)?;
     }
@@ -109,7 +125,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         Some(dir) => {
             magnets::files::create_dir(dir)?;
             magnets::files::write(&dir.join("trace.json"), serde_json::to_string(&trace).expect("serialisable"))?;
-            if let (Some(tok), Some(path)) = (&tokenizer, &a.tokenizer) {
+            if let Some((tok, path)) = &tokenizer {
                 super::write_pngs(tok, path, &trace.tokens, dir)?;
             }
             eprintln!("wrote {}", dir.join("trace.json").display());

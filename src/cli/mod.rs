@@ -7,6 +7,7 @@ pub mod flops;
 pub mod forward;
 pub mod generate;
 pub mod init;
+pub mod models;
 pub mod tokenize;
 pub mod train_classifier;
 pub mod train_tokenizer;

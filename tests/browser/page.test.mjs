@@ -163,6 +163,47 @@ test('WebGPU: the page loads, generates, and the steps animate', async () => {
   assert.ok(cached.includes('model weights'), 'weights served from the cache on the second visit');
 });
 
+// The default model is the quality one; on a software GPU the page starts with the light one
+// and says why; the Model menu switches (a new engine on the other weights) and the link keeps it.
+test('WebGPU: the page starts a software GPU on the light model; the Model menu decodes with the default', async (t) => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(www, 'models/manifest.json'), 'utf8'));
+  const light = manifest.models.find((m) => m.light);
+  if (manifest.models.length < 2 || !light || light.id === manifest.default) {
+    t.skip(`one model to choose from (${manifest.models.map((m) => m.id).join(', ')})`);
+    return;
+  }
+  const ctx = await launch(WEBGPU);
+  const page = await open(ctx);
+  await waitDone(page);
+  assert.equal(await page.evaluate(() => document.body.dataset.model), light.id);
+  assert.match(await page.textContent('#notice'), new RegExp(`Running the ${light.name.toLowerCase()} model because a software GPU runs here`));
+  assert.ok(await page.isVisible('#model'), 'the Model menu is shown');
+  assert.equal(await page.inputValue('#model'), light.id);
+  const lightDim = await page.evaluate(() => window.magnets.config.dim);
+
+  await page.selectOption('#model', manifest.default);
+  await waitStatus(page, ['loading', 'generating'], 30000);
+  await waitDone(page);
+  await waitImages(page);
+  assert.equal(await page.evaluate(() => document.body.dataset.model), manifest.default);
+  assert.match(await page.evaluate(() => location.hash), new RegExp(`m=${manifest.default}`));
+  const cfg = await page.evaluate(() => window.magnets.config);
+  assert.ok(cfg.dim > lightDim, `the default model is the larger one (D ${cfg.dim} vs ${lightDim})`);
+  assert.equal((await gridData(page)).masked, '0');
+  assert.match(await page.textContent('#model-badge'), /model/);
+  assert.ok(await page.isHidden('#notice'), 'the light model\'s note went with it: ' + (await page.textContent('#notice')));
+  const m = await page.evaluate(() => window.magnets.metrics);
+  metrics.defaultModelWebgpu = { model: manifest.default, dim: cfg.dim, readyMs: m.readyMs, decodeMs: m.lastDecodeMs };
+  assert.ok(await page.isHidden('#banner'), 'no error banner: ' + (await page.textContent('#banner')));
+  await shot(page, 'desktop-webgpu-default-model');
+
+  // The link names the model: a fresh visit starts on it, on this software GPU too.
+  const again = await open(await launch(WEBGPU), `m=${manifest.default}`);
+  await waitStatus(again, ['generating', 'done'], GEN_TIMEOUT);
+  assert.equal(await again.evaluate(() => document.body.dataset.model), manifest.default);
+  assert.deepEqual([...page.problems, ...again.problems], []);
+});
+
 test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', async () => {
   const ctx = await launch(WEBGPU);
   const page = await open(ctx, 's=S2M2L2XL2');

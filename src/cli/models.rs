@@ -1,0 +1,129 @@
+//! The shipped models (`models/models.json`): each is a weights file and the VQ tokenizer its
+//! codes mean something in. The CLI takes its default model from here and pairs any shipped
+//! weights with their tokenizer; `scripts/build-web.sh` stages the same list for the page, which
+//! offers every model that is present and picks the starting one from `light` (see www/models.js).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Where the list lives, relative to the repository root (the CLI's working directory).
+pub const REGISTRY: &str = "models/models.json";
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippedModel {
+    /// Short name used on the command line and in the page's URL (`m=`).
+    pub id: String,
+    /// What the page's model menu shows.
+    pub name: String,
+    /// One line on what it is and when to pick it.
+    pub about: String,
+    /// Weights and tokenizer file names, inside `models/`.
+    pub weights: String,
+    pub tokenizer: String,
+    /// Quick on the CPU fallback and software GPUs: the page starts with it there.
+    #[serde(default)]
+    pub light: bool,
+}
+
+impl ShippedModel {
+    pub fn weights_path(&self) -> PathBuf {
+        Path::new("models").join(&self.weights)
+    }
+    pub fn tokenizer_path(&self) -> PathBuf {
+        Path::new("models").join(&self.tokenizer)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    /// The id of the model the CLI uses without `--weights`, and the page on a hardware GPU.
+    pub default: String,
+    pub models: Vec<ShippedModel>,
+}
+
+impl Registry {
+    pub fn parse(text: &str, origin: &Path) -> magnets::Result<Registry> {
+        let bad = |why: String| magnets::Error::Other(format!("{}: {why}", origin.display()));
+        let r: Registry = serde_json::from_str(text).map_err(|e| bad(format!("not a model list: {e}")))?;
+        if !r.models.iter().any(|m| m.id == r.default) {
+            return Err(bad(format!("the default model `{}` is not in its list", r.default)));
+        }
+        for (i, m) in r.models.iter().enumerate() {
+            if r.models[..i].iter().any(|o| o.id == m.id) {
+                return Err(bad(format!("model id `{}` is listed twice", m.id)));
+            }
+            for f in [&m.weights, &m.tokenizer] {
+                if !f.ends_with(".safetensors") || f.contains('/') || f.contains("..") {
+                    return Err(bad(format!("`{f}` must be a .safetensors file name inside models/")));
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    pub fn load() -> magnets::Result<Registry> {
+        let path = Path::new(REGISTRY);
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            magnets::Error::Other(format!(
+                "{REGISTRY}: {e} (run from the repository root, or name the files with --weights and --tokenizer)"
+            ))
+        })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn default_model(&self) -> &ShippedModel {
+        self.models.iter().find(|m| m.id == self.default).expect("checked in parse")
+    }
+
+    /// The shipped model whose weights file this path is, if any.
+    pub fn by_weights(&self, weights: &Path) -> Option<&ShippedModel> {
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        self.models.iter().find(|m| same(&m.weights_path(), weights))
+    }
+
+    /// The tokenizer for decoding these weights' codes: the shipped pair when the weights are a
+    /// shipped model, else the default model's tokenizer (whose grid and codebook the caller
+    /// still checks against the weights).
+    pub fn tokenizer_for(&self, weights: &Path) -> PathBuf {
+        self.by_weights(weights).unwrap_or_else(|| self.default_model()).tokenizer_path()
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `magnets models`: the list, the default marked, each model's size and whether its files are here.
+pub fn run(a: Args) -> magnets::Result<()> {
+    let r = Registry::load()?;
+    let mut rows = Vec::new();
+    for m in &r.models {
+        // A missing file is reported, not an error: a clone may ship without a model.
+        let params = magnets::weights::Weights::load(&m.weights_path()).ok().map(|w| w.config.parameter_count());
+        let tokenizer = m.tokenizer_path().is_file();
+        rows.push(serde_json::json!({
+            "id": m.id, "name": m.name, "about": m.about, "default": m.id == r.default, "light": m.light,
+            "weights": m.weights_path(), "tokenizer": m.tokenizer_path(),
+            "parameters": params, "tokenizer_present": tokenizer,
+        }));
+        if !a.json {
+            let mark = if m.id == r.default { " (default)" } else { "" };
+            let size = params.map_or("weights missing".to_string(), |p| format!("{:.2} M parameters", p as f64 / 1e6));
+            println!("{}{mark}: {} — {}; {size}", m.id, m.name, m.about);
+            println!("    {}  +  {}{}", m.weights_path().display(), m.tokenizer_path().display(), if tokenizer { "" } else { " (missing)" });
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::json!({ "default": r.default, "models": rows }));
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+// The page's choice of model (www/models.js), in node: which model a visitor gets on which
+// device, and what a link can ask for.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pickModel, modelMenu, FILES } from '../../www/models.js';
+import { DEFAULTS, parseHash } from '../../www/state.js';
+
+const manifest = {
+  default: 'd256',
+  models: [
+    { id: 'd256', name: 'Quality', about: 'big', weights: 'models/big.safetensors', tokenizer: 'models/tok-big.safetensors' },
+    { id: 'small', name: 'Small', about: 'small', light: true, weights: 'models/small.safetensors', tokenizer: 'models/tok-small.safetensors' },
+  ],
+};
+const gpu = { bundle: 'webgpu', software: false };
+const swiftshader = { bundle: 'webgpu', software: true };
+const cpu = { bundle: 'cpu', software: false };
+const state = (hash) => parseHash(hash).state;
+
+test('a hardware GPU gets the default model; a software GPU or the CPU fallback the light one, and says why', () => {
+  const big = pickModel(manifest, state(''), gpu);
+  assert.deepEqual([big.id, big.weights, big.tokenizer, big.why, big.problem], ['d256', 'models/big.safetensors', 'models/tok-big.safetensors', null, null]);
+  for (const device of [swiftshader, cpu]) {
+    const p = pickModel(manifest, state(''), device);
+    assert.equal(p.id, 'small');
+    assert.equal(p.tokenizer, 'models/tok-small.safetensors');
+    assert.match(p.why, /small model/);
+    assert.match(p.why, device === cpu ? /CPU fallback/ : /software GPU/);
+    assert.match(p.why, /quality model is in the Model menu/);
+  }
+});
+
+test('a link that names a model gets it on any device; an unknown one is a problem, then auto', () => {
+  assert.equal(pickModel(manifest, state('#m=d256'), swiftshader).id, 'd256');
+  assert.equal(pickModel(manifest, state('#m=small'), gpu).id, 'small');
+  const p = pickModel(manifest, state('#m=huge'), gpu);
+  assert.equal(p.id, 'd256');
+  assert.match(p.problem, /“huge” is not offered here \(d256, small\)/);
+});
+
+test("a link's own weights win, with the tokenizer of the model they belong to", () => {
+  const own = pickModel(manifest, state('#w=models/mine.safetensors'), gpu);
+  assert.deepEqual([own.id, own.weights, own.tokenizer], [null, 'models/mine.safetensors', 'models/tok-big.safetensors']);
+  const shipped = pickModel(manifest, state('#w=models/small.safetensors'), gpu);
+  assert.deepEqual([shipped.id, shipped.tokenizer], ['small', 'models/tok-small.safetensors']);
+  const both = pickModel(manifest, state('#w=models/mine.safetensors&tok=models/t.safetensors'), cpu);
+  assert.equal(both.tokenizer, 'models/t.safetensors');
+  assert.equal(pickModel(manifest, state('#m=small&tok=models/t.safetensors'), gpu).tokenizer, 'models/t.safetensors');
+});
+
+test('with one model, or a manifest without the list, there is nothing to choose', () => {
+  const one = { default: 'small', models: [manifest.models[1]] };
+  for (const device of [gpu, cpu]) {
+    const p = pickModel(one, state(''), device);
+    assert.equal(p.id, 'small');
+    assert.equal(p.why, null);
+  }
+  for (const m of [null, {}, { files: {} }]) {
+    const p = pickModel(m, DEFAULTS, gpu);
+    assert.deepEqual([p.id, p.weights, p.tokenizer], [null, FILES.weights, FILES.tokenizer]);
+  }
+});
+
+test('the Model menu lists every staged model, the default marked', () => {
+  const menu = modelMenu(manifest, 'small');
+  assert.deepEqual(menu.map((e) => [e.id, e.label, e.selected]), [['d256', 'Quality (default)', false], ['small', 'Small', true]]);
+  assert.deepEqual(modelMenu(null, 'x'), []);
+});

@@ -1,0 +1,65 @@
+// Which model the page runs. models/manifest.json lists the shipped models that were staged
+// (scripts/build-web.sh, from models/models.json): {default, models: [{id, name, about, light,
+// weights, tokenizer}]}. Pure functions: tests/browser/models.test.mjs runs them in node.
+//
+// How the starting model is picked:
+//   1. a link's explicit files (w=…, tok=…) win: a researcher's own weights;
+//   2. else a link's model (m=ID) when the manifest has it;
+//   3. else (m=auto) the default model on a hardware GPU, and the first `light` model on the
+//      CPU fallback or a software GPU (SwiftShader, lavapipe), where the default would take
+//      many seconds per decode.
+
+import { Bundle } from './protocol.js';
+
+export const AUTO = 'auto';
+
+// The models the page can offer (a manifest without the list: none, and the page loads FILES).
+export const listModels = (manifest) => (manifest && Array.isArray(manifest.models) ? manifest.models : []);
+export const FILES = Object.freeze({ weights: 'models/magnets-emoji.safetensors', tokenizer: 'models/tokenizer.safetensors' });
+
+// state: {m, w, tok} of the URL (state.js; w and tok are '' unless a link names files).
+// device: {bundle: Bundle.webgpu | Bundle.cpu, software: bool} from the worker's probe.
+// Returns {id, weights, tokenizer, why, problem}: id null for a link's own weights; `why` is a
+// sentence for the page when the model was chosen for the device; `problem` when the link's
+// model is not offered.
+export function pickModel(manifest, state, device) {
+  const models = listModels(manifest);
+  const byId = (id) => models.find((m) => m.id === id);
+  if (state.w) {
+    // A link's own weights decode with its tokenizer, else the shipped one they were made with
+    // (the same file as a shipped model), else the default model's.
+    const same = models.find((m) => m.weights === state.w) || byId(manifest && manifest.default) || models[0];
+    return {
+      id: same && same.weights === state.w ? same.id : null,
+      weights: state.w,
+      tokenizer: state.tok || (same ? same.tokenizer : FILES.tokenizer),
+      why: null,
+      problem: null,
+    };
+  }
+  if (!models.length) return { id: null, weights: FILES.weights, tokenizer: state.tok || FILES.tokenizer, why: null, problem: null };
+  let problem = null;
+  if (state.m !== AUTO) {
+    const wanted = byId(state.m);
+    if (wanted) return { id: wanted.id, weights: wanted.weights, tokenizer: state.tok || wanted.tokenizer, why: null, problem: null };
+    problem = `model “${state.m}” is not offered here (${models.map((m) => m.id).join(', ')}); picking one for this device`;
+  }
+  const preferred = byId(manifest.default) || models[0];
+  const slow = device.bundle !== Bundle.webgpu || device.software;
+  const light = models.find((m) => m.light);
+  const pick = slow && light ? light : preferred;
+  const why = pick !== preferred
+    ? `Running the ${pick.name.toLowerCase()} model because ${device.bundle !== Bundle.webgpu ? 'the CPU fallback' : 'a software GPU'} runs here; the ${preferred.name.toLowerCase()} model is in the Model menu.`
+    : null;
+  return { id: pick.id, weights: pick.weights, tokenizer: state.tok || pick.tokenizer, why, problem };
+}
+
+// The Model menu's entries: [{id, label, title, selected}].
+export function modelMenu(manifest, selectedId) {
+  return listModels(manifest).map((m) => ({
+    id: m.id,
+    label: m.name + (m.id === manifest.default ? ' (default)' : ''),
+    title: m.about,
+    selected: m.id === selectedId,
+  }));
+}
