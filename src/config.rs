@@ -38,6 +38,31 @@ pub struct ModelConfig {
     pub width_names: Vec<String>,
 }
 
+/// What a model tensor holds, which decides how [`ModelConfig::nested_shape`] cuts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorKind {
+    /// `tokens.embedding [K+1, D]`: a row per code, and the mask id's.
+    TokenEmbedding,
+    /// `classes.embedding [C+1, D]`: a row per class, and the null class's.
+    ClassEmbedding,
+    /// `positions.embedding [N+1, D]`: the class slot's row, then the image positions'.
+    PositionEmbedding,
+    /// `[D]`: a LayerNorm gain or offset, or the bias of a product into the model width.
+    Vector,
+    /// `[D, D]`: an attention projection.
+    Projection,
+    /// `mlp.w1 [D, rD]`.
+    MlpIn,
+    /// `mlp.b1 [rD]`.
+    MlpBias,
+    /// `mlp.w2 [rD, D]`.
+    MlpOut,
+    /// `head.w [D, K]`.
+    Head,
+    /// `head.b [K]`.
+    HeadBias,
+}
+
 fn default_mlp_ratio() -> usize {
     4
 }
@@ -190,54 +215,84 @@ impl ModelConfig {
         serde_json::to_string(self).expect("config serialises")
     }
 
-    /// Every tensor the model needs, with its full shape, in a stable order.
-    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let (d, k, c, n, r) = (self.dim, self.codebook, self.classes, self.tokens(), self.mlp_dim(self.dim));
+    /// Every tensor of the model, its DESIGN §2 name and kind, in module order (the burn
+    /// model's field order, which its parameter numbering and so its optimizer state follow).
+    pub fn tensor_kinds(&self) -> Vec<(String, TensorKind)> {
+        use TensorKind::*;
         let mut out = vec![
-            ("tokens.embedding".to_string(), vec![k + 1, d]),
-            ("classes.embedding".to_string(), vec![c + 1, d]),
-            ("positions.embedding".to_string(), vec![n + 1, d]),
+            ("tokens.embedding".to_string(), TokenEmbedding),
+            ("classes.embedding".to_string(), ClassEmbedding),
+            ("positions.embedding".to_string(), PositionEmbedding),
         ];
         for l in 0..self.depth {
-            let p = |s: &str| format!("blocks.{l}.{s}");
-            out.push((p("norm1.gamma"), vec![d]));
-            out.push((p("norm1.beta"), vec![d]));
-            for w in ["wq", "wk", "wv", "wo"] {
-                out.push((p(&format!("attn.{w}")), vec![d, d]));
-            }
-            for b in ["bq", "bk", "bv", "bo"] {
-                out.push((p(&format!("attn.{b}")), vec![d]));
-            }
-            out.push((p("norm2.gamma"), vec![d]));
-            out.push((p("norm2.beta"), vec![d]));
-            out.push((p("mlp.w1"), vec![d, r]));
-            out.push((p("mlp.b1"), vec![r]));
-            out.push((p("mlp.w2"), vec![r, d]));
-            out.push((p("mlp.b2"), vec![d]));
+            let block = [
+                ("norm1.gamma", Vector),
+                ("norm1.beta", Vector),
+                ("attn.wq", Projection),
+                ("attn.wk", Projection),
+                ("attn.wv", Projection),
+                ("attn.wo", Projection),
+                ("attn.bq", Vector),
+                ("attn.bk", Vector),
+                ("attn.bv", Vector),
+                ("attn.bo", Vector),
+                ("norm2.gamma", Vector),
+                ("norm2.beta", Vector),
+                ("mlp.w1", MlpIn),
+                ("mlp.b1", MlpBias),
+                ("mlp.w2", MlpOut),
+                ("mlp.b2", Vector),
+            ];
+            out.extend(block.map(|(name, kind)| (format!("blocks.{l}.{name}"), kind)));
         }
-        out.push(("final_norm.gamma".to_string(), vec![d]));
-        out.push(("final_norm.beta".to_string(), vec![d]));
-        out.push(("head.w".to_string(), vec![d, k]));
-        out.push(("head.b".to_string(), vec![k]));
+        out.push(("final_norm.gamma".to_string(), Vector));
+        out.push(("final_norm.beta".to_string(), Vector));
+        out.push(("head.w".to_string(), Head));
+        out.push(("head.b".to_string(), HeadBias));
         out
     }
 
-    /// The nesting rule, stated once: the sub-model at width index `width` is the model of
-    /// dimension `widths[width]` whose every tensor is the leading slice (`[:extent]` along
-    /// each axis) of the full model's tensor of the same name, with the extents of
-    /// [`Self::tensor_shapes`] at that dimension. Model dimension, heads and MLP width shrink;
-    /// vocabulary, classes and positions do not.
+    /// The nesting rule, stated once: the shape of the leading slice (`[:extent]` along each
+    /// axis) of a `kind` tensor that the sub-model at width index `width` uses. With
+    /// d = `widths[width]`, every model-width axis is cut to d and every MLP-hidden axis to
+    /// `mlp_dim(d)`; vocabulary, classes, positions and codes are never cut. At the full width
+    /// it is the stored shape. Shape listing and validation, the burn model, the GPU engine and
+    /// the LibTorch trainer all slice the weights through here.
+    pub fn nested_shape(&self, kind: TensorKind, width: usize) -> Vec<usize> {
+        let d = self.widths[width];
+        let (hidden, k) = (self.mlp_dim(d), self.codebook);
+        match kind {
+            TensorKind::TokenEmbedding => vec![k + 1, d],
+            TensorKind::ClassEmbedding => vec![self.classes + 1, d],
+            TensorKind::PositionEmbedding => vec![self.seq_len(), d],
+            TensorKind::Vector => vec![d],
+            TensorKind::Projection => vec![d, d],
+            TensorKind::MlpIn => vec![d, hidden],
+            TensorKind::MlpBias => vec![hidden],
+            TensorKind::MlpOut => vec![hidden, d],
+            TensorKind::Head => vec![d, k],
+            TensorKind::HeadBias => vec![k],
+        }
+    }
+
+    /// Every tensor the model needs, with its full shape, in module order.
+    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        self.prefix_shapes(self.full_width_index())
+    }
+
+    /// Per tensor name, the leading extents that width index `width` uses ([`Self::nested_shape`]).
+    pub fn prefix_shapes(&self, width: usize) -> Vec<(String, Vec<usize>)> {
+        self.tensor_kinds().into_iter().map(|(name, kind)| (name, self.nested_shape(kind, width))).collect()
+    }
+
+    /// The standalone model of dimension `widths[width]`: its tensors have exactly the shapes
+    /// [`Self::nested_shape`] gives at `width` (so a nested sub-model can be compared with it).
     pub fn submodel(&self, width: usize) -> ModelConfig {
         let mut sub = self.clone();
         sub.dim = self.widths[width];
         sub.widths = self.widths[..=width].to_vec();
         sub.width_names = self.width_names[..=width].to_vec();
         sub
-    }
-
-    /// Per tensor name, the leading extents that width index `width` uses (see [`Self::submodel`]).
-    pub fn prefix_shapes(&self, width: usize) -> Vec<(String, Vec<usize>)> {
-        self.submodel(width).tensor_shapes()
     }
 
     pub fn parameter_count(&self) -> usize {

@@ -61,7 +61,7 @@ impl HostTensor {
         HostTensor { shape, data: vec![0.0; n] }
     }
     /// The leading block `[..extents[0], ..extents[1]]` of a vector or matrix (the nesting
-    /// rule's slice, [`crate::config::ModelConfig::submodel`]).
+    /// rule's slice, [`crate::config::ModelConfig::nested_shape`]).
     pub fn leading(&self, extents: &[usize]) -> HostTensor {
         match (self.shape.as_slice(), extents) {
             ([n], &[e]) if e <= *n => HostTensor::new(vec![e], self.data[..e].to_vec()),
@@ -269,16 +269,16 @@ impl Weights {
     /// The standalone model of width `config.widths[width]` made of the sliced weights (used to
     /// test that a nested sub-model is exactly a smaller model).
     pub fn standalone_submodel(&self, width: usize) -> Weights {
-        let sub_cfg = self.config.submodel(width);
-        let tensors = sub_cfg
-            .tensor_shapes()
+        let tensors = self
+            .config
+            .prefix_shapes(width)
             .into_iter()
             .map(|(name, extents)| {
                 let sliced = self.get(&name).leading(&extents);
                 (name, sliced)
             })
             .collect();
-        Weights { config: sub_cfg, tensors }
+        Weights { config: self.config.submodel(width), tensors }
     }
 }
 

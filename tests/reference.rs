@@ -88,6 +88,20 @@ fn nested_submodel_equals_standalone_model() {
 }
 
 #[test]
+fn shipped_model_loads_and_saves_unchanged() {
+    let w = Weights::load(std::path::Path::new("models/magnets-emoji.safetensors")).unwrap();
+    let engine = ReferenceEngine::cpu(&w);
+    let named = engine.model().named_tensors().unwrap();
+    // Parameters come in the config's tensor order: the trainer numbers them, and so keys
+    // AdamW's saved state, in this order.
+    let names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+    let shapes = w.config.tensor_shapes();
+    assert_eq!(names, shapes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>());
+    let back = engine.model().to_weights(&w.config).unwrap();
+    assert_eq!(back.tensors, w.tensors);
+}
+
+#[test]
 fn active_rows_with_fresh_cache_match_full_pass() {
     for config in [ModelConfig::tiny(), odd_config()] {
         let w = weights(&config, 3);

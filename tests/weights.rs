@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use magnets::config::ModelConfig;
+use magnets::config::{ModelConfig, TensorKind};
 use magnets::weights::{HostTensor, StoredDtype, Weights};
 
 fn good() -> Weights {
@@ -194,4 +194,38 @@ fn shipped_model_is_far_inside_the_activation_bound_and_huge_weights_are_not() {
     huge.tensors.get_mut("blocks.0.mlp.w1").unwrap().data.iter_mut().for_each(|v| *v *= 1e30);
     let e = huge.validate().unwrap_err().to_string();
     assert!(e.contains("too large") && e.contains("blocks.0"), "{e}");
+}
+
+#[test]
+fn nested_shapes_of_the_shipped_config() {
+    let c = ModelConfig::load(std::path::Path::new("models/magnets-emoji.config.json")).unwrap();
+    let shipped = Weights::load(std::path::Path::new("models/magnets-emoji.safetensors")).unwrap();
+    assert_eq!(shipped.config, c);
+    // At the widest width the nested shapes are the stored ones, tensor by tensor.
+    let full = c.full_width_index();
+    assert_eq!(c.tensor_kinds().len(), shipped.tensors.len());
+    for (name, kind) in c.tensor_kinds() {
+        assert_eq!(c.nested_shape(kind, full), shipped.get(&name).shape, "{name}");
+    }
+    // K = 512 codes, C = 9 classes, N = 64 tokens, mlp_ratio 4.
+    for (w, d) in [16, 32, 64, 128].into_iter().enumerate() {
+        let h = 4 * d;
+        let expected = [
+            (TensorKind::TokenEmbedding, vec![513, d]),
+            (TensorKind::ClassEmbedding, vec![10, d]),
+            (TensorKind::PositionEmbedding, vec![65, d]),
+            (TensorKind::Vector, vec![d]),
+            (TensorKind::Projection, vec![d, d]),
+            (TensorKind::MlpIn, vec![d, h]),
+            (TensorKind::MlpBias, vec![h]),
+            (TensorKind::MlpOut, vec![h, d]),
+            (TensorKind::Head, vec![d, 512]),
+            (TensorKind::HeadBias, vec![512]),
+        ];
+        for (kind, shape) in expected {
+            assert_eq!(c.nested_shape(kind, w), shape, "{kind:?} at width {d}");
+        }
+        // The slices are exactly the standalone model of that width.
+        assert_eq!(c.prefix_shapes(w), c.submodel(w).tensor_shapes(), "width {d}");
+    }
 }

@@ -6,7 +6,7 @@ use super::dispatch::{Dispatch, slots};
 use super::kernels::Kernel;
 use super::params::{AttentionParams, EmbedParams, LayerNormParams, MatmulParams, SampleParams};
 use super::weights::WeightLayout;
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, TensorKind};
 use crate::engine::{ForwardRequest, StepContext};
 use crate::error::{Error, Result};
 use crate::sampling::{self, SamplingParams};
@@ -89,7 +89,8 @@ pub fn record_step(config: &ModelConfig, layout: &WeightLayout, request: &StepRe
     let req = request.forward;
     let c = config;
     let (bsz, s, kc) = (req.batch, c.seq_len(), c.codebook);
-    let (d, full) = (c.widths[req.width] as u32, c.dim as u32);
+    // An activation row is a `[D]` vector: the sub-model uses its leading d features.
+    let ([d], [full]) = nested_shapes(c, TensorKind::Vector, req.width);
     let r = req.rows_per_sequence(c);
     let m = req.logits_per_sequence();
     let rows = (bsz * r) as u32;
@@ -112,23 +113,27 @@ pub fn record_step(config: &ModelConfig, layout: &WeightLayout, request: &StepRe
         },
         (rows * d).div_ceil(64),
     )];
-    let (hidden, full_hidden) = (c.mlp_dim(d as usize) as u32, c.mlp_dim(c.dim) as u32);
     let heads = d / c.head_dim as u32;
     let kv_elems = (c.depth * request.cache_batch * s * c.dim) as u32;
     let q_off = 2 * kv_elems;
-    // Plain `x[rows, d] · W[d, d] + b` over the width prefix; each use overrides what differs.
-    let lin = |w_off, b_off| MatmulParams {
-        m: rows,
-        n: d,
-        k: d,
-        ld_x: full,
-        w_off,
-        ld_w: full,
-        b_off,
-        ld_out: full,
-        map_off,
-        eps: LAYER_NORM_EPS,
-        ..Default::default()
+    // `x[rows, :k] · W[:k, :n] + b[:n]` for a `kind` matrix W cut by the nesting rule; each
+    // use overrides what differs. Activations sit in full-width buffers, so x's rows are W's
+    // full row count apart and the output's W's full column count.
+    let lin = |kind, w_off, b_off| {
+        let ([k, n], [ld_x, ld_w]) = nested_shapes(c, kind, req.width);
+        MatmulParams {
+            m: rows,
+            n,
+            k,
+            ld_x,
+            w_off,
+            ld_w,
+            b_off,
+            ld_out: ld_w,
+            map_off,
+            eps: LAYER_NORM_EPS,
+            ..Default::default()
+        }
     };
     for l in 0..c.depth {
         let at = |x: &str| at(&format!("blocks.{l}.{x}"));
@@ -155,7 +160,7 @@ pub fn record_step(config: &ModelConfig, layout: &WeightLayout, request: &StepRe
                 norm: 1,
                 g_off: at("norm1.gamma"),
                 beta_off: at("norm1.beta"),
-                ..lin(wq, bq)
+                ..lin(TensorKind::Projection, wq, bq)
             },
         ));
         let attention = AttentionParams {
@@ -173,25 +178,23 @@ pub fn record_step(config: &ModelConfig, layout: &WeightLayout, request: &StepRe
         let groups = ((r as u32).div_ceil(64), heads, bsz as u32);
         let flops = 2 * 2 * rows as u64 * s as u64 * d as u64;
         out.push(Dispatch::new(Kernel::Attention, Stage::Attention, &attention, groups).with_flops(flops));
-        out.push(matmul(Stage::Wo, 1, MatmulParams { mode: 2, ..lin(at("attn.wo"), at("attn.bo")) }));
+        let wo = MatmulParams { mode: 2, ..lin(TensorKind::Projection, at("attn.wo"), at("attn.bo")) };
+        out.push(matmul(Stage::Wo, 1, wo));
         out.push(matmul(
             Stage::W1,
             1,
             MatmulParams {
-                n: hidden,
-                ld_w: full_hidden,
-                ld_out: full_hidden,
                 mode: 1,
                 norm: 1,
                 g_off: at("norm2.gamma"),
                 beta_off: at("norm2.beta"),
-                ..lin(at("mlp.w1"), at("mlp.b1"))
+                ..lin(TensorKind::MlpIn, at("mlp.w1"), at("mlp.b1"))
             },
         ));
         out.push(matmul(
             Stage::W2,
             1,
-            MatmulParams { k: hidden, ld_x: full_hidden, mode: 2, ..lin(at("mlp.w2"), at("mlp.b2")) },
+            MatmulParams { mode: 2, ..lin(TensorKind::MlpOut, at("mlp.w2"), at("mlp.b2")) },
         ));
     }
     let logit_rows = (bsz * m) as u32;
@@ -208,16 +211,8 @@ pub fn record_step(config: &ModelConfig, layout: &WeightLayout, request: &StepRe
             eps: LAYER_NORM_EPS,
         };
         out.push(Dispatch::linear(Kernel::LayerNorm, Stage::FinalNorm, &norm, logit_rows.div_ceil(64)));
-        let head = MatmulParams {
-            m: logit_rows,
-            n: kc as u32,
-            ld_w: kc as u32,
-            ld_out: kc as u32,
-            map_off: 0,
-            w_off: at("head.w"),
-            b_off: at("head.b"),
-            ..lin(0, 0)
-        };
+        let head =
+            MatmulParams { m: logit_rows, map_off: 0, ..lin(TensorKind::Head, at("head.w"), at("head.b")) };
         out.push(matmul(Stage::Head, 1, head));
     }
     let (output, output_bytes) = match request.sample {
@@ -285,6 +280,17 @@ fn row_index(c: &ModelConfig, req: &ForwardRequest<'_>, r: usize, m: usize) -> R
         }
     }
     Ok(index)
+}
+
+/// A `kind` tensor's slice at width index `width` ([`ModelConfig::nested_shape`]) and the full
+/// tensor's shape, for a tensor of rank `R`.
+fn nested_shapes<const R: usize>(c: &ModelConfig, kind: TensorKind, width: usize) -> ([u32; R], [u32; R]) {
+    let shape = |w| {
+        let s = c.nested_shape(kind, w);
+        assert_eq!(s.len(), R, "{kind:?} has rank {}", s.len());
+        std::array::from_fn(|i| s[i] as u32)
+    };
+    (shape(width), shape(c.full_width_index()))
 }
 
 /// A matmul dispatch over `z` products, on the variant whose tile fits the product's width.

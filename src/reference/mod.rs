@@ -3,7 +3,9 @@
 //! burn-wgpu as a benchmark comparison point.
 
 pub mod engine;
+pub mod layers;
 pub mod model;
+mod named;
 
 pub use engine::ReferenceEngine;
 pub use model::{FlopCounter, KvCache, MatmulPrecision, NestedTransformer};

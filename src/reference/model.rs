@@ -1,13 +1,14 @@
-//! Nested transformer in burn. A sub-model of width d uses the leading `[:d]` slice of every
-//! parameter, so one set of weights holds every width.
+//! Nested transformer in burn. A sub-model of width d uses the leading slice of every
+//! parameter ([`ModelConfig::nested_shape`]), so one set of weights holds every width.
 
 use std::cell::Cell;
 
-use burn::module::{Module, Param};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, FloatDType, IndexingUpdateOp, Int, Tensor, TensorData};
 
-use crate::config::ModelConfig;
+use super::layers::{Block, Embedding, Head, LayerNorm, SubModel};
+use super::named::{Load, Source, named_module, named_tensors};
+use crate::config::{ModelConfig, TensorKind};
 use crate::error::{Error, Result};
 use crate::weights::{HostTensor, Weights};
 
@@ -48,7 +49,7 @@ impl FlopCounter {
     }
 }
 
-fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>, counter: &FlopCounter) -> Tensor<D> {
+pub(super) fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>, counter: &FlopCounter) -> Tensor<D> {
     counter.add_matmul(&a.dims(), &b.dims());
     match counter.precision {
         MatmulPrecision::F32 => a.matmul(b),
@@ -58,36 +59,18 @@ fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>, counter: &FlopCounter) -> 
     }
 }
 
-#[derive(Module, Debug)]
-pub struct Block {
-    pub norm1_gamma: Param<Tensor<1>>,
-    pub norm1_beta: Param<Tensor<1>>,
-    pub wq: Param<Tensor<2>>,
-    pub wk: Param<Tensor<2>>,
-    pub wv: Param<Tensor<2>>,
-    pub wo: Param<Tensor<2>>,
-    pub bq: Param<Tensor<1>>,
-    pub bk: Param<Tensor<1>>,
-    pub bv: Param<Tensor<1>>,
-    pub bo: Param<Tensor<1>>,
-    pub norm2_gamma: Param<Tensor<1>>,
-    pub norm2_beta: Param<Tensor<1>>,
-    pub w1: Param<Tensor<2>>,
-    pub b1: Param<Tensor<1>>,
-    pub w2: Param<Tensor<2>>,
-    pub b2: Param<Tensor<1>>,
-}
-
-#[derive(Module, Debug)]
-pub struct NestedTransformer {
-    pub tokens: Param<Tensor<2>>,
-    pub classes: Param<Tensor<2>>,
-    pub positions: Param<Tensor<2>>,
-    pub blocks: Vec<Block>,
-    pub final_gamma: Param<Tensor<1>>,
-    pub final_beta: Param<Tensor<1>>,
-    pub head_w: Param<Tensor<2>>,
-    pub head_b: Param<Tensor<1>>,
+named_module! {
+    /// The nested transformer. Field paths are the DESIGN §2 tensor names (`blocks.0.attn.wq`),
+    /// declared in [`ModelConfig::tensor_kinds`] order: the trainer numbers the parameters, and
+    /// so keys saved AdamW state, in this order.
+    pub struct NestedTransformer {
+        pub tokens: Embedding,
+        pub classes: Embedding,
+        pub positions: Embedding,
+        pub blocks: Vec<Block>,
+        pub final_norm: LayerNorm,
+        pub head: Head,
+    }
 }
 
 /// Per layer K and V, `[B, N+1, d]`, at the width that wrote them.
@@ -105,127 +88,38 @@ pub enum RowsSpec<'a> {
     Active(&'a [u32]),
 }
 
-fn param1(t: &HostTensor, device: &Device) -> Param<Tensor<1>> {
-    Param::from_tensor(Tensor::from_data(TensorData::new(t.data.clone(), t.shape.clone()), device))
-}
-fn param2(t: &HostTensor, device: &Device) -> Param<Tensor<2>> {
-    Param::from_tensor(Tensor::from_data(TensorData::new(t.data.clone(), t.shape.clone()), device))
-}
-fn host<const D: usize>(t: &Param<Tensor<D>>) -> Result<HostTensor> {
-    let data = t.val().into_data();
-    let shape = data.shape().to_vec();
-    let v = data.try_to_vec::<f32>().map_err(|e| Error::Engine(format!("read parameter: {e:?}")))?;
-    Ok(HostTensor::new(shape, v))
-}
-
-/// `x[..., :d]` as a row vector broadcastable over `[B, r, d]`.
-fn vec3(p: &Param<Tensor<1>>, d: usize) -> Tensor<3> {
-    p.val().slice([0..d]).reshape([1, 1, d])
-}
-
-fn layer_norm(x: Tensor<3>, gamma: &Param<Tensor<1>>, beta: &Param<Tensor<1>>, d: usize) -> Tensor<3> {
-    let mean = x.clone().mean_dim(2);
-    let centered = x - mean;
-    let var = centered.clone().square().mean_dim(2);
-    centered / (var + LAYER_NORM_EPS).sqrt() * vec3(gamma, d) + vec3(beta, d)
-}
-
-/// `[B, r, din] × W[:din, :dout] + b[:dout]`.
-fn linear(x: Tensor<3>, w: &Param<Tensor<2>>, b: &Param<Tensor<1>>, din: usize, dout: usize, c: &FlopCounter) -> Tensor<3> {
-    let [bs, r, _] = x.dims();
-    let w = w.val().slice([0..din, 0..dout]);
-    let y = matmul(x.reshape([1, bs * r, din]), w.unsqueeze_dim(0), c);
-    y.reshape([bs, r, dout]) + vec3(b, dout)
-}
-
 impl NestedTransformer {
     pub fn from_weights(w: &Weights, device: &Device) -> Self {
-        let g = |n: &str| w.get(n);
-        let blocks = (0..w.config.depth)
-            .map(|l| {
-                let p = |s: &str| format!("blocks.{l}.{s}");
-                Block {
-                    norm1_gamma: param1(g(&p("norm1.gamma")), device),
-                    norm1_beta: param1(g(&p("norm1.beta")), device),
-                    wq: param2(g(&p("attn.wq")), device),
-                    wk: param2(g(&p("attn.wk")), device),
-                    wv: param2(g(&p("attn.wv")), device),
-                    wo: param2(g(&p("attn.wo")), device),
-                    bq: param1(g(&p("attn.bq")), device),
-                    bk: param1(g(&p("attn.bk")), device),
-                    bv: param1(g(&p("attn.bv")), device),
-                    bo: param1(g(&p("attn.bo")), device),
-                    norm2_gamma: param1(g(&p("norm2.gamma")), device),
-                    norm2_beta: param1(g(&p("norm2.beta")), device),
-                    w1: param2(g(&p("mlp.w1")), device),
-                    b1: param1(g(&p("mlp.b1")), device),
-                    w2: param2(g(&p("mlp.w2")), device),
-                    b2: param1(g(&p("mlp.b2")), device),
-                }
-            })
-            .collect();
-        NestedTransformer {
-            tokens: param2(g("tokens.embedding"), device),
-            classes: param2(g("classes.embedding"), device),
-            positions: param2(g("positions.embedding"), device),
-            blocks,
-            final_gamma: param1(g("final_norm.gamma"), device),
-            final_beta: param1(g("final_norm.beta"), device),
-            head_w: param2(g("head.w"), device),
-            head_b: param1(g("head.b"), device),
-        }
+        Self::load(&Source { weights: w, device }, "")
     }
 
-    /// Reads every parameter back into a [`Weights`] with the DESIGN §2 names.
+    /// Every parameter with its DESIGN §2 name, in module order.
+    pub fn named_tensors(&self) -> Result<Vec<(String, HostTensor)>> {
+        named_tensors(self)
+    }
+
+    /// Reads every parameter back into (validated) [`Weights`].
     pub fn to_weights(&self, config: &ModelConfig) -> Result<Weights> {
-        let mut t = std::collections::HashMap::new();
-        let mut put = |n: String, v: HostTensor| {
-            t.insert(n, v);
-        };
-        put("tokens.embedding".into(), host(&self.tokens)?);
-        put("classes.embedding".into(), host(&self.classes)?);
-        put("positions.embedding".into(), host(&self.positions)?);
-        for (l, b) in self.blocks.iter().enumerate() {
-            let p = |s: &str| format!("blocks.{l}.{s}");
-            put(p("norm1.gamma"), host(&b.norm1_gamma)?);
-            put(p("norm1.beta"), host(&b.norm1_beta)?);
-            put(p("attn.wq"), host(&b.wq)?);
-            put(p("attn.wk"), host(&b.wk)?);
-            put(p("attn.wv"), host(&b.wv)?);
-            put(p("attn.wo"), host(&b.wo)?);
-            put(p("attn.bq"), host(&b.bq)?);
-            put(p("attn.bk"), host(&b.bk)?);
-            put(p("attn.bv"), host(&b.bv)?);
-            put(p("attn.bo"), host(&b.bo)?);
-            put(p("norm2.gamma"), host(&b.norm2_gamma)?);
-            put(p("norm2.beta"), host(&b.norm2_beta)?);
-            put(p("mlp.w1"), host(&b.w1)?);
-            put(p("mlp.b1"), host(&b.b1)?);
-            put(p("mlp.w2"), host(&b.w2)?);
-            put(p("mlp.b2"), host(&b.b2)?);
-        }
-        put("final_norm.gamma".into(), host(&self.final_gamma)?);
-        put("final_norm.beta".into(), host(&self.final_beta)?);
-        put("head.w".into(), host(&self.head_w)?);
-        put("head.b".into(), host(&self.head_b)?);
-        let w = Weights { config: config.clone(), tensors: t };
+        let w = Weights { config: config.clone(), tensors: self.named_tensors()?.into_iter().collect() };
         w.validate()?;
         Ok(w)
     }
 
     /// Input embeddings `[B, S, d]` of full sequences for training: `tokens [B, N]`, `classes [B]`.
     pub fn embed_all(&self, config: &ModelConfig, width: usize, tokens: Tensor<2, Int>, classes: Tensor<1, Int>) -> Tensor<3> {
-        let d = config.widths[width];
+        let sub = SubModel { config, width };
+        let d = sub.dim();
         let [b, n] = tokens.dims();
-        let tok = self.tokens.val().slice([0..config.codebook + 1, 0..d]).select(0, tokens.reshape([b * n]));
-        let cls = self.classes.val().slice([0..config.classes + 1, 0..d]).select(0, classes);
+        let tok = sub.slice(&self.tokens.embedding, TensorKind::TokenEmbedding).select(0, tokens.reshape([b * n]));
+        let cls = sub.slice(&self.classes.embedding, TensorKind::ClassEmbedding).select(0, classes);
         let x = Tensor::cat(vec![cls.reshape([b, 1, d]), tok.reshape([b, n, d])], 1);
-        x + self.positions.val().slice([0..n + 1, 0..d]).unsqueeze_dim(0)
+        x + sub.slice(&self.positions.embedding, TensorKind::PositionEmbedding).unsqueeze_dim(0)
     }
 
     /// Input embeddings `[B, r, d]` of the given rows (host ids), for decoding.
     fn embed_rows(&self, config: &ModelConfig, width: usize, batch: usize, tokens: &[u32], classes: &[u32], rows: &[u32], device: &Device) -> Tensor<3> {
-        let d = config.widths[width];
+        let sub = SubModel { config, width };
+        let d = sub.dim();
         let n = config.tokens();
         let r = rows.len() / batch;
         // Ids index the concatenated table [tokens (K+1) ; classes (C+1)].
@@ -244,14 +138,14 @@ impl NestedTransformer {
         let pos: Vec<i64> = rows.iter().map(|&p| p as i64).collect();
         let table = Tensor::cat(
             vec![
-                self.tokens.val().slice([0..config.codebook + 1, 0..d]),
-                self.classes.val().slice([0..config.classes + 1, 0..d]),
+                sub.slice(&self.tokens.embedding, TensorKind::TokenEmbedding),
+                sub.slice(&self.classes.embedding, TensorKind::ClassEmbedding),
             ],
             0,
         );
         let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [batch * r]), device);
         let pos = Tensor::<1, Int>::from_data(TensorData::new(pos, [batch * r]), device);
-        let x = table.select(0, ids) + self.positions.val().slice([0..n + 1, 0..d]).select(0, pos);
+        let x = table.select(0, ids) + sub.slice(&self.positions.embedding, TensorKind::PositionEmbedding).select(0, pos);
         x.reshape([batch, r, d])
     }
 
@@ -267,10 +161,10 @@ impl NestedTransformer {
         mut cache: Option<&mut KvCache>,
         counter: &FlopCounter,
     ) -> Result<Tensor<3>> {
-        let d = config.widths[width];
+        let sub = SubModel { config, width };
+        let d = sub.dim();
         let hd = config.head_dim;
         let heads = d / hd;
-        let hidden = config.mlp_dim(d);
         let [bs, r, _] = x.dims();
         let s = config.seq_len();
         let device = x.device();
@@ -299,10 +193,7 @@ impl NestedTransformer {
 
         let mut new_layers = Vec::with_capacity(config.depth);
         for (l, blk) in self.blocks.iter().enumerate() {
-            let a = layer_norm(x.clone(), &blk.norm1_gamma, &blk.norm1_beta, d);
-            let q = linear(a.clone(), &blk.wq, &blk.bq, d, d, counter);
-            let k = linear(a.clone(), &blk.wk, &blk.bk, d, d, counter);
-            let v = linear(a, &blk.wv, &blk.bv, d, d, counter);
+            let [q, k, v] = blk.attn.qkv(blk.norm1.forward(x.clone(), sub), sub, counter);
             let (k_all, v_all) = match &scatter {
                 None => (k, v),
                 Some((idx, mask)) => {
@@ -323,10 +214,9 @@ impl NestedTransformer {
             let scores = matmul(split(q, r), split(k_all, keys).swap_dims(2, 3), counter) / (hd as f32).sqrt();
             let o = matmul(softmax(scores, 3), split(v_all, keys), counter);
             let o = o.swap_dims(1, 2).reshape([bs, r, d]);
-            x = x + linear(o, &blk.wo, &blk.bo, d, d, counter);
-            let a = layer_norm(x.clone(), &blk.norm2_gamma, &blk.norm2_beta, d);
-            let h = gelu(linear(a, &blk.w1, &blk.b1, d, hidden, counter));
-            x = x + linear(h, &blk.w2, &blk.b2, hidden, d, counter);
+            x = x + blk.attn.out(o, sub, counter);
+            let a = blk.norm2.forward(x.clone(), sub);
+            x = x + blk.mlp.forward(a, sub, counter);
         }
         if let Some(c) = cache.as_deref_mut() {
             c.width = width;
@@ -337,9 +227,8 @@ impl NestedTransformer {
 
     /// Final LayerNorm and head on hidden rows `[B, m, d]` → logits `[B, m, K]`.
     pub fn head(&self, config: &ModelConfig, width: usize, x: Tensor<3>, counter: &FlopCounter) -> Tensor<3> {
-        let d = config.widths[width];
-        let x = layer_norm(x, &self.final_gamma, &self.final_beta, d);
-        linear(x, &self.head_w, &self.head_b, d, config.codebook, counter)
+        let sub = SubModel { config, width };
+        self.head.forward(self.final_norm.forward(x, sub), sub, counter)
     }
 
     /// Training forward: logits `[B, N, K]` for every image position at width index `width`.
@@ -365,7 +254,7 @@ impl NestedTransformer {
         cache: Option<&mut KvCache>,
         counter: &FlopCounter,
     ) -> Result<Tensor<3>> {
-        let device = self.tokens.val().device();
+        let device = self.tokens.embedding.val().device();
         let all: Vec<u32>;
         let (row_list, spec) = match rows {
             None => {
