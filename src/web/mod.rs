@@ -6,7 +6,8 @@
 //! Everything crosses the boundary as JSON strings or byte arrays, and every failure is a JS
 //! `Error` named by its kind (`crate::Error::kind`) with a readable message (the page shows
 //! it); nothing here panics on user input.
-//! The decode loop is [`crate::decode::decode`] — the page animates its `StepTrace`s.
+//! The decode loop is [`crate::decode::decode_until`] — the page animates its `StepTrace`s and
+//! stops it with [`PageEngine::cancel`].
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::config::ModelConfig;
-use crate::decode::{DecodeRequest, MAX_IMAGES, decode};
+use crate::decode::{DecodeRequest, MAX_IMAGES, decode_until};
 use crate::engine::Engine;
 use crate::flops::summarize;
 use crate::sampling::SamplingParams;
@@ -198,50 +199,8 @@ struct EngineInfo<'a> {
 }
 
 struct Inner {
-    engine: Cancellable,
+    engine: backend::Backend,
     decoder: Option<backend::ImageDecoder>,
-}
-
-/// The backend engine with a cancel flag checked before every engine call, so a newer request
-/// from the page stops a running decode at its next step (the loop itself stays `decode::decode`).
-struct Cancellable {
-    inner: backend::Backend,
-    cancel: Rc<std::cell::Cell<bool>>,
-}
-
-impl Cancellable {
-    fn check(&self) -> crate::Result<()> {
-        if self.cancel.get() { Err(crate::Error::Cancelled) } else { Ok(()) }
-    }
-}
-
-impl Engine for Cancellable {
-    fn config(&self) -> &ModelConfig {
-        self.inner.config()
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    async fn begin(&mut self, batch: usize) -> crate::Result<()> {
-        self.check()?;
-        self.inner.begin(batch).await
-    }
-    async fn forward(&mut self, req: &crate::engine::ForwardRequest<'_>) -> crate::Result<Vec<f32>> {
-        self.check()?;
-        self.inner.forward(req).await
-    }
-    fn flops_performed(&self) -> u64 {
-        self.inner.flops_performed()
-    }
-    async fn propose(
-        &mut self,
-        req: &crate::engine::ForwardRequest<'_>,
-        params: &SamplingParams,
-        ctx: crate::engine::StepContext,
-    ) -> crate::Result<Vec<crate::sampling::Proposal>> {
-        self.check()?;
-        self.inner.propose(req, params, ctx).await
-    }
 }
 
 fn busy() -> JsValue {
@@ -291,7 +250,6 @@ pub async fn create_engine(weights: Vec<u8>, tokenizer: Option<Vec<u8>>, max_bat
         image_size,
     })?;
     let cancel = Rc::new(std::cell::Cell::new(false));
-    let engine = Cancellable { inner: engine, cancel: cancel.clone() };
     Ok(PageEngine { inner: Rc::new(RefCell::new(Inner { engine, decoder })), cancel, config, info, image_size })
 }
 
@@ -315,14 +273,14 @@ impl PageEngine {
             let mut guard = inner.try_borrow_mut().map_err(|_| busy())?;
             cancel.set(false);
             let mut callback_error = None;
-            let decoded = decode(&mut guard.engine, &req, |step| {
+            let stream_step = |step: &crate::decode::StepTrace| {
                 let json = serde_json::to_string(step).unwrap_or_default();
                 if let Err(e) = on_step.call1(&JsValue::NULL, &JsValue::from_str(&json)) {
                     callback_error.get_or_insert(e);
                 }
-            })
-            .await;
-            let mut trace = decoded.map_err(|e| js_err(lost_or(&guard.engine.inner, e)))?;
+            };
+            let decoded = decode_until(&mut guard.engine, &req, stream_step, || cancel.get()).await;
+            let mut trace = decoded.map_err(|e| js_err(lost_or(&guard.engine, e)))?;
             if let Some(e) = callback_error {
                 return Err(e);
             }
@@ -354,9 +312,9 @@ impl PageEngine {
             let Some(decoder) = inner.decoder.as_mut() else {
                 return Err(js_err(crate::Error::Decode("no tokenizer loaded".into())));
             };
-            let rgba = backend::decode_images(decoder, &inner.engine.inner, &codes, batch)
+            let rgba = backend::decode_images(decoder, &inner.engine, &codes, batch)
                 .await
-                .map_err(|e| js_err(lost_or(&inner.engine.inner, e)))?;
+                .map_err(|e| js_err(lost_or(&inner.engine, e)))?;
             Ok(js_sys::Uint8Array::from(rgba.as_slice()).into())
         })
     }
@@ -375,13 +333,13 @@ impl PageEngine {
     /// again and the worker builds a new one. `None` while healthy or busy decoding.
     pub fn failure(&self) -> Option<String> {
         let guard = self.inner.try_borrow().ok()?;
-        backend::failure(&guard.engine.inner)
+        backend::failure(&guard.engine)
     }
 
     /// Test hook: destroys the GPU device as a driver reset would (the page's recovery test).
     pub fn simulate_device_loss(&self) -> Result<(), JsValue> {
         let guard = self.inner.try_borrow().map_err(|_| busy())?;
-        backend::simulate_device_loss(&guard.engine.inner).map_err(js_err)
+        backend::simulate_device_loss(&guard.engine).map_err(js_err)
     }
 
     /// Stops the running decode (if any) before its next step; it rejects with an error named
