@@ -81,13 +81,22 @@ pub fn validate_request(req: &DecodeRequest, config: &crate::config::ModelConfig
 
 /// Runs a full decode. `on_step` sees each step's trace as soon as it exists (the page
 /// streams them); the returned trace holds them all.
-pub async fn decode<E: Engine>(
+pub async fn decode<E: Engine>(engine: &mut E, req: &DecodeRequest, on_step: impl FnMut(&StepTrace)) -> Result<DecodeTrace> {
+    decode_until(engine, req, on_step, || false).await
+}
+
+/// [`decode`] that can be stopped: `should_stop` is asked before the engine starts and at
+/// every step boundary, and a `true` ends the decode with [`Error::Cancelled`] before the
+/// engine is called again (the page stops a decode that a newer request replaced).
+pub async fn decode_until<E: Engine>(
     engine: &mut E,
     req: &DecodeRequest,
     mut on_step: impl FnMut(&StepTrace),
+    should_stop: impl Fn() -> bool,
 ) -> Result<DecodeTrace> {
     let config = engine.config().clone();
     validate_request(req, &config)?;
+    let stop_point = || if should_stop() { Err(Error::Cancelled) } else { Ok(()) };
     let n = config.tokens();
     let k = config.codebook;
     let mask = config.mask_id();
@@ -107,10 +116,12 @@ pub async fn decode<E: Engine>(
         classes.extend(std::iter::repeat_n(config.null_class(), images));
     }
     let decode_start = web_time::Instant::now();
+    stop_point()?;
     engine.begin(sequences).await?;
 
     let mut steps = Vec::with_capacity(total_steps);
     for t in 0..total_steps {
+        stop_point()?;
         let step_start = web_time::Instant::now();
         let width = req.schedule.steps[t];
         let refresh = plan[t].refresh;

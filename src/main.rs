@@ -1,4 +1,4 @@
-//! `magnets`: the command-line front end. Each subcommand lives in `src/cli/<name>.rs`.
+//! `magnets`: the command-line front end. Each subcommand lives in `src/cli/<name>.rs` (or `src/cli/<name>/`).
 
 use clap::{Parser, Subcommand};
 

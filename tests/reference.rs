@@ -2,7 +2,7 @@
 //! determinism of the decode loop.
 
 use magnets::config::ModelConfig;
-use magnets::decode::{DecodeRequest, STATE_FIXED_EARLIER, STATE_FIXED_NOW, STATE_MASKED, decode};
+use magnets::decode::{DecodeRequest, STATE_FIXED_EARLIER, STATE_FIXED_NOW, STATE_MASKED, decode, decode_until};
 use magnets::engine::{Engine, ForwardRequest};
 use magnets::reference::ReferenceEngine;
 use magnets::sampling::SamplingParams;
@@ -224,6 +224,26 @@ fn decode_is_deterministic_and_well_formed() {
             assert_eq!(count(STATE_FIXED_EARLIER), n - s.cost.masked_before);
         }
     }
+}
+
+#[test]
+fn decode_until_stops_at_a_step_boundary() {
+    let config = ModelConfig::tiny();
+    let w = weights(&config, 9);
+    let mut e = ReferenceEngine::cpu(&w);
+    let req = request("S3M3L3XL3", CachePolicy::On { refresh_every: None }, &config, 42, 1.5);
+    let full = block_on(decode(&mut e, &req, |_| {})).unwrap();
+    let steps = std::cell::Cell::new(0);
+    let err = block_on(decode_until(&mut e, &req, |_| steps.set(steps.get() + 1), || steps.get() == 2)).unwrap_err();
+    assert_eq!(err.kind(), "cancelled");
+    assert_eq!(steps.get(), 2);
+    steps.set(0);
+    let err = block_on(decode_until(&mut e, &req, |_| steps.set(steps.get() + 1), || true)).unwrap_err();
+    assert_eq!(err.kind(), "cancelled");
+    assert_eq!(steps.get(), 0);
+    // A stopped decode leaves the engine ready for the next one.
+    let again = block_on(decode_until(&mut e, &req, |_| {}, || false)).unwrap();
+    assert_eq!(again.tokens, full.tokens);
 }
 
 #[test]

@@ -7,10 +7,11 @@
 
 use magnets::config::ModelConfig;
 use magnets::train::{TokenDataset, make_batch};
-use magnets::weights::Weights;
 use serde::Serialize;
 
-use super::train::{Args, device, fresh_config, load_data, new_trainer, train_options};
+use super::train::Args;
+use super::train::data::load_data;
+use super::train::device::TrainDevice;
 
 /// Synthetic images when neither `--data` nor `--synthetic` is given.
 const DEFAULT_SYNTHETIC: usize = 2048;
@@ -40,19 +41,15 @@ struct Run {
 }
 
 fn train_steps(spec: &str, a: &Args, config: &ModelConfig, data: &TokenDataset, steps: u64, seed: u64) -> magnets::Result<Run> {
-    let dev = device(spec)?;
-    let total = a.bench_warmup + steps;
-    let mut options = train_options(a, total)?;
+    let dev = TrainDevice::parse(spec)?;
+    let total = a.benchmark.bench_warmup + steps;
+    let mut options = a.optimizer.train_options(total)?;
     options.seed = seed;
-    let init = match &a.init {
-        Some(p) => Weights::load(p)?,
-        None => Weights::init(config, a.seed)?,
-    };
-    let mut t = new_trainer(&dev, &init, options.clone())?;
+    let mut t = dev.new_trainer(&a.init_weights(config)?, options.clone())?;
     let mut run = Run { seconds: 0.0, images: 0, train_flops: 0.0, ce: vec![Vec::new(); config.widths.len()] };
     let mut start = None;
     while t.step() < total {
-        if t.step() == a.bench_warmup {
+        if t.step() == a.benchmark.bench_warmup {
             start = Some(web_time::Instant::now());
         }
         let batch = make_batch(config, &options, data, t.step());
@@ -85,9 +82,9 @@ pub fn run(a: &Args, steps: u64) -> magnets::Result<()> {
     if steps == 0 {
         return Err(magnets::Error::Other("--bench: give at least 1 timed step".into()));
     }
-    let config = fresh_config(a)?;
-    let data = if a.data.is_none() && a.synthetic.is_none() {
-        let d = TokenDataset::synthetic(&config, DEFAULT_SYNTHETIC, a.seed as u32);
+    let config = a.fresh_config()?;
+    let data = if a.dataset.data.is_none() && a.dataset.synthetic.is_none() {
+        let d = TokenDataset::synthetic(&config, DEFAULT_SYNTHETIC, a.optimizer.seed as u32);
         d.check(&config)?;
         d
     } else {
@@ -99,7 +96,7 @@ pub fn run(a: &Args, steps: u64) -> magnets::Result<()> {
     }
     // Fail on a bad spec before spending minutes on the others.
     for s in &specs {
-        device(s)?;
+        TrainDevice::parse(s)?;
     }
     eprintln!(
         "train bench: D={} depth={} widths={:?} ({} parameters), batch {}, {} + {} steps per device, {} images",
@@ -107,21 +104,21 @@ pub fn run(a: &Args, steps: u64) -> magnets::Result<()> {
         config.depth,
         config.widths,
         config.parameter_count(),
-        a.batch,
-        a.bench_warmup,
+        a.optimizer.batch,
+        a.benchmark.bench_warmup,
         steps,
         data.len()
     );
     let mut runs = Vec::new();
     for s in &specs {
         eprintln!("== {s}");
-        let r = train_steps(s, a, &config, &data, steps, a.seed)?;
+        let r = train_steps(s, a, &config, &data, steps, a.optimizer.seed)?;
         eprintln!("   {:.1} images/s", r.images as f64 / r.seconds);
         runs.push(r);
     }
-    let noise = if a.bench_noise {
-        eprintln!("== {} with seed {} (noise floor)", specs[0], a.seed + 1);
-        Some(train_steps(specs[0], a, &config, &data, steps, a.seed + 1)?)
+    let noise = if a.benchmark.bench_noise {
+        eprintln!("== {} with seed {} (noise floor)", specs[0], a.optimizer.seed + 1);
+        Some(train_steps(specs[0], a, &config, &data, steps, a.optimizer.seed + 1)?)
     } else {
         None
     };
@@ -145,11 +142,11 @@ pub fn run(a: &Args, steps: u64) -> magnets::Result<()> {
         .collect();
     let noise_gap: Option<Vec<f64>> = noise.as_ref().map(|n| n.ce.iter().zip(&runs[0].ce).map(|(c, c0)| gap(c, c0)).collect());
     let names = &config.width_names;
-    if a.json {
+    if a.benchmark.json {
         let out = serde_json::json!({
             "config": { "dim": config.dim, "depth": config.depth, "widths": config.widths, "parameters": config.parameter_count() },
-            "batch": a.batch,
-            "warmup_steps": a.bench_warmup,
+            "batch": a.optimizer.batch,
+            "warmup_steps": a.benchmark.bench_warmup,
             "timed_steps": steps,
             "images": data.len(),
             "width_names": names,
@@ -174,7 +171,7 @@ pub fn run(a: &Args, steps: u64) -> magnets::Result<()> {
         );
     }
     if let Some(g) = noise_gap {
-        println!("noise floor (same device, seed {}): curve gap {}", a.seed + 1, fmt(&g));
+        println!("noise floor (same device, seed {}): curve gap {}", a.optimizer.seed + 1, fmt(&g));
     }
     Ok(())
 }

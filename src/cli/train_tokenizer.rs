@@ -54,8 +54,9 @@ pub struct Args {
 
 /// A `--device` for the convolutional trainers (tokenizer, classifier): a burn device in f32.
 pub fn burn_f32_device(spec: &str) -> magnets::Result<burn::tensor::Device> {
-    match super::train::device(spec)? {
-        super::train::TrainDevice::Burn(d, magnets::reference::MatmulPrecision::F32) => Ok(d),
+    use super::train::device::TrainDevice;
+    match TrainDevice::parse(spec)? {
+        TrainDevice::Burn(d, magnets::reference::MatmulPrecision::F32) => Ok(d),
         _ => Err(magnets::Error::Other(format!("--device {spec}: this trainer runs on a burn device in f32 (flex, tch, wgpu, cuda)"))),
     }
 }

@@ -1,18 +1,125 @@
-//! The engine behind each bundle, chosen at compile time: `web` → the WGSL engine on WebGPU,
-//! `web-fallback` (without `web`) → the burn reference model on burn-flex (CPU).
-//! Images: the WGSL decoder (`gpu::GpuImageDecoder`) on WebGPU, the plain-Rust tokenizer decoder
-//! (`tokenizer::try_cpu_decode`) on the CPU.
+//! The engine behind each bundle: [`PageBackend`], implemented by the WGSL engine on WebGPU
+//! (feature `web`) and by the burn reference model on burn-flex (feature `web-fallback`), and
+//! [`Backend`], the one a bundle is built with (`web` when both are on).
+//! Images: the engine's own decoder where it has one (`gpu::GpuImageDecoder`), else the
+//! plain-Rust tokenizer decoder (`tokenizer::try_cpu_decode`).
 
 use crate::config::ModelConfig;
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::tokenizer::TokenizerWeights;
 use crate::weights::Weights;
 
-/// Parses the tokenizer and checks that it speaks the model's token language.
-fn load_tokenizer(config: &ModelConfig, bytes: &[u8]) -> Result<TokenizerWeights> {
-    let tok = TokenizerWeights::from_safetensors(bytes)?;
-    tok.check_matches(config)?;
-    Ok(tok)
+#[cfg(feature = "web")]
+pub type Backend = crate::gpu::GpuEngine;
+#[cfg(all(feature = "web-fallback", not(feature = "web")))]
+pub type Backend = crate::reference::ReferenceEngine;
+
+/// What the page needs from an engine besides decoding: building it, naming its device, an
+/// image decoder on that device, and telling when the device is gone.
+pub trait PageBackend: Engine + Sized {
+    /// The bundle's kind as the page knows it: `"webgpu"` or `"cpu"`.
+    const KIND: &'static str;
+    /// An image decoder on the engine's device (`Infallible` where there is none).
+    type DeviceImages;
+
+    async fn create(weights: &Weights, max_batch: usize) -> Result<Self>;
+    /// The device, as the page shows it.
+    fn adapter_name(&self) -> String;
+    /// The decoder on the engine's device, or `None` when it cannot be built.
+    fn device_images(&self, tokenizer: &TokenizerWeights, max_batch: usize) -> Option<Self::DeviceImages>;
+    /// `[batch × N]` codes → `[batch × S × S × 4]` RGBA8 on the engine's device.
+    async fn decode_on_device(&self, images: &mut Self::DeviceImages, codes: &[u32], batch: usize) -> Result<Vec<u8>>;
+    /// Set once the device is lost or failed (the message says why).
+    fn failure(&self) -> Option<String>;
+    /// Destroys the device as a driver reset would (the page's recovery test).
+    fn simulate_device_loss(&self) -> Result<()>;
+}
+
+#[cfg(feature = "web")]
+impl PageBackend for crate::gpu::GpuEngine {
+    const KIND: &'static str = "webgpu";
+    type DeviceImages = crate::gpu::GpuImageDecoder;
+
+    async fn create(weights: &Weights, max_batch: usize) -> Result<Self> {
+        crate::gpu::GpuEngine::new(weights, max_batch).await
+    }
+    fn adapter_name(&self) -> String {
+        crate::gpu::GpuEngine::adapter_name(self)
+    }
+    fn device_images(&self, tokenizer: &TokenizerWeights, max_batch: usize) -> Option<Self::DeviceImages> {
+        crate::gpu::GpuImageDecoder::new(self, tokenizer, max_batch).ok()
+    }
+    async fn decode_on_device(&self, images: &mut Self::DeviceImages, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
+        images.decode(self, codes, batch).await
+    }
+    fn failure(&self) -> Option<String> {
+        crate::gpu::GpuEngine::failure(self)
+    }
+    fn simulate_device_loss(&self) -> Result<()> {
+        crate::gpu::GpuEngine::simulate_device_loss(self);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "web-fallback")]
+impl PageBackend for crate::reference::ReferenceEngine {
+    const KIND: &'static str = "cpu";
+    type DeviceImages = std::convert::Infallible;
+
+    async fn create(weights: &Weights, _max_batch: usize) -> Result<Self> {
+        Ok(crate::reference::ReferenceEngine::cpu(weights))
+    }
+    fn adapter_name(&self) -> String {
+        "CPU (burn-flex, no WebGPU)".to_string()
+    }
+    fn device_images(&self, _tokenizer: &TokenizerWeights, _max_batch: usize) -> Option<Self::DeviceImages> {
+        None
+    }
+    async fn decode_on_device(&self, images: &mut Self::DeviceImages, _codes: &[u32], _batch: usize) -> Result<Vec<u8>> {
+        match *images {}
+    }
+    fn failure(&self) -> Option<String> {
+        None
+    }
+    fn simulate_device_loss(&self) -> Result<()> {
+        Err(crate::Error::Engine("the CPU engine has no GPU device to lose".into()))
+    }
+}
+
+/// A bundle's image decoder: the one on the engine's device, and the plain-Rust one, used when
+/// the device's cannot be built or when the page asks for it (on a software adapter such as
+/// SwiftShader the plain-Rust decoder is faster).
+pub struct ImageDecoder<B: PageBackend> {
+    device: Option<B::DeviceImages>,
+    cpu: TokenizerWeights,
+    prefer_cpu: bool,
+}
+
+impl<B: PageBackend> ImageDecoder<B> {
+    /// Parses the tokenizer and checks that it speaks the model's token language.
+    pub fn new(engine: &B, config: &ModelConfig, bytes: &[u8], max_batch: usize) -> Result<Self> {
+        let cpu = TokenizerWeights::from_safetensors(bytes)?;
+        cpu.check_matches(config)?;
+        Ok(ImageDecoder { device: engine.device_images(&cpu, max_batch), cpu, prefer_cpu: false })
+    }
+
+    /// S: the images are S × S.
+    pub fn image_size(&self) -> usize {
+        self.cpu.config.image_size
+    }
+
+    pub fn set_prefer_cpu(&mut self, prefer: bool) {
+        self.prefer_cpu = prefer;
+    }
+
+    /// `[batch × N]` codes → `[batch × S × S × 4]` RGBA8.
+    pub async fn decode(&mut self, engine: &B, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
+        match (&mut self.device, self.prefer_cpu) {
+            (Some(d), false) => engine.decode_on_device(d, codes, batch).await,
+            _ => cpu_images(&self.cpu, codes, batch),
+        }
+    }
 }
 
 /// `[batch × N]` codes → `[batch × S × S × 4]` RGBA8 on the CPU.
@@ -29,80 +136,3 @@ fn cpu_images(tok: &TokenizerWeights, codes: &[u32], batch: usize) -> Result<Vec
     }
     Ok(out)
 }
-
-#[cfg(feature = "web")]
-mod imp {
-    use super::*;
-    pub const KIND: &str = "webgpu";
-    pub type Backend = crate::gpu::GpuEngine;
-
-    /// The WGSL decoder on the engine's device, and the CPU decoder: used when the GPU one cannot
-    /// be built, or when the page asks for it (on a software adapter such as SwiftShader the
-    /// plain-Rust decoder is faster).
-    pub struct ImageDecoder {
-        gpu: Option<crate::gpu::GpuImageDecoder>,
-        cpu: TokenizerWeights,
-        pub prefer_cpu: bool,
-    }
-
-    pub async fn create_engine(weights: &Weights, max_batch: usize) -> Result<Backend> {
-        crate::gpu::GpuEngine::new(weights, max_batch).await
-    }
-    pub fn adapter_name(engine: &Backend) -> String {
-        engine.adapter_name()
-    }
-    pub fn create_decoder(engine: &Backend, config: &ModelConfig, bytes: &[u8], max_batch: usize) -> Result<(ImageDecoder, usize)> {
-        let tok = load_tokenizer(config, bytes)?;
-        let size = tok.config.image_size;
-        let gpu = crate::gpu::GpuImageDecoder::new(engine, &tok, max_batch).ok();
-        Ok((ImageDecoder { gpu, cpu: tok, prefer_cpu: false }, size))
-    }
-    pub fn set_prefer_cpu(dec: &mut ImageDecoder, prefer: bool) {
-        dec.prefer_cpu = prefer;
-    }
-    pub fn failure(engine: &Backend) -> Option<String> {
-        engine.failure()
-    }
-    pub fn simulate_device_loss(engine: &Backend) -> Result<()> {
-        engine.simulate_device_loss();
-        Ok(())
-    }
-    pub async fn decode_images(dec: &mut ImageDecoder, engine: &Backend, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
-        match (&mut dec.gpu, dec.prefer_cpu) {
-            (Some(d), false) => d.decode(engine, codes, batch).await,
-            _ => cpu_images(&dec.cpu, codes, batch),
-        }
-    }
-}
-
-#[cfg(all(feature = "web-fallback", not(feature = "web")))]
-mod imp {
-    use super::*;
-    pub const KIND: &str = "cpu";
-    pub type Backend = crate::reference::ReferenceEngine;
-    pub type ImageDecoder = TokenizerWeights;
-
-    pub async fn create_engine(weights: &Weights, _max_batch: usize) -> Result<Backend> {
-        Ok(crate::reference::ReferenceEngine::cpu(weights))
-    }
-    pub fn adapter_name(_engine: &Backend) -> String {
-        "CPU (burn-flex, no WebGPU)".to_string()
-    }
-    pub fn create_decoder(_e: &Backend, config: &ModelConfig, bytes: &[u8], _max_batch: usize) -> Result<(ImageDecoder, usize)> {
-        let tok = load_tokenizer(config, bytes)?;
-        let size = tok.config.image_size;
-        Ok((tok, size))
-    }
-    pub fn set_prefer_cpu(_dec: &mut ImageDecoder, _prefer: bool) {}
-    pub fn failure(_engine: &Backend) -> Option<String> {
-        None
-    }
-    pub fn simulate_device_loss(_engine: &Backend) -> Result<()> {
-        Err(crate::Error::Engine("the CPU engine has no GPU device to lose".into()))
-    }
-    pub async fn decode_images(dec: &mut ImageDecoder, _engine: &Backend, codes: &[u32], batch: usize) -> Result<Vec<u8>> {
-        cpu_images(dec, codes, batch)
-    }
-}
-
-pub use imp::*;

@@ -1,4 +1,5 @@
-//! The page's wasm-bindgen API. Two bundles are built from this module:
+//! The page's wasm-bindgen API. Two bundles are built from this module, each with its engine
+//! behind `backend::PageBackend`:
 //! - feature `web`: the WebGPU path (`gpu::GpuEngine` + `gpu::GpuImageDecoder`), burn-free;
 //! - feature `web-fallback`: the burn reference model on burn-flex (CPU) + the plain-Rust
 //!   tokenizer decoder, loaded lazily by the page only when WebGPU is unavailable.
@@ -6,7 +7,8 @@
 //! Everything crosses the boundary as JSON strings or byte arrays, and every failure is a JS
 //! `Error` named by its kind (`crate::Error::kind`) with a readable message (the page shows
 //! it); nothing here panics on user input.
-//! The decode loop is [`crate::decode::decode`] — the page animates its `StepTrace`s.
+//! The decode loop is [`crate::decode::decode_until`] — the page animates its `StepTrace`s and
+//! stops it with [`PageEngine::cancel`].
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::config::ModelConfig;
-use crate::decode::{DecodeRequest, MAX_IMAGES, decode};
+use crate::decode::{DecodeRequest, MAX_IMAGES, decode_until};
 use crate::engine::Engine;
 use crate::flops::summarize;
 use crate::sampling::SamplingParams;
@@ -23,6 +25,8 @@ use crate::schedule::{CachePolicy, Schedule};
 use crate::weights::Weights;
 
 mod backend;
+
+use backend::{Backend, ImageDecoder, PageBackend};
 
 /// The page's view of a failure: a JS `Error` whose `name` is [`crate::Error::kind`]
 /// (`bad-weights`, `cancelled`, `device-lost`, …) and whose message is the readable text, so
@@ -55,7 +59,7 @@ pub fn last_panic() -> Option<String> {
 /// Which bundle this is: `"webgpu"` or `"cpu"`.
 #[wasm_bindgen]
 pub fn bundle_kind() -> String {
-    backend::KIND.to_string()
+    Backend::KIND.to_string()
 }
 
 fn parse_config(config_json: &str) -> Result<ModelConfig, JsValue> {
@@ -198,50 +202,8 @@ struct EngineInfo<'a> {
 }
 
 struct Inner {
-    engine: Cancellable,
-    decoder: Option<backend::ImageDecoder>,
-}
-
-/// The backend engine with a cancel flag checked before every engine call, so a newer request
-/// from the page stops a running decode at its next step (the loop itself stays `decode::decode`).
-struct Cancellable {
-    inner: backend::Backend,
-    cancel: Rc<std::cell::Cell<bool>>,
-}
-
-impl Cancellable {
-    fn check(&self) -> crate::Result<()> {
-        if self.cancel.get() { Err(crate::Error::Cancelled) } else { Ok(()) }
-    }
-}
-
-impl Engine for Cancellable {
-    fn config(&self) -> &ModelConfig {
-        self.inner.config()
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    async fn begin(&mut self, batch: usize) -> crate::Result<()> {
-        self.check()?;
-        self.inner.begin(batch).await
-    }
-    async fn forward(&mut self, req: &crate::engine::ForwardRequest<'_>) -> crate::Result<Vec<f32>> {
-        self.check()?;
-        self.inner.forward(req).await
-    }
-    fn flops_performed(&self) -> u64 {
-        self.inner.flops_performed()
-    }
-    async fn propose(
-        &mut self,
-        req: &crate::engine::ForwardRequest<'_>,
-        params: &SamplingParams,
-        ctx: crate::engine::StepContext,
-    ) -> crate::Result<Vec<crate::sampling::Proposal>> {
-        self.check()?;
-        self.inner.propose(req, params, ctx).await
-    }
+    engine: Backend,
+    decoder: Option<ImageDecoder<Backend>>,
 }
 
 fn busy() -> JsValue {
@@ -250,8 +212,8 @@ fn busy() -> JsValue {
 
 /// A failed engine call on a device that is gone is a device loss, whatever step noticed it
 /// first: the engine can never run again, and the page must build a new one.
-fn lost_or(engine: &backend::Backend, e: crate::Error) -> crate::Error {
-    match backend::failure(engine) {
+fn lost_or(engine: &Backend, e: crate::Error) -> crate::Error {
+    match PageBackend::failure(engine) {
         Some(why) if !matches!(e, crate::Error::Cancelled) => crate::Error::DeviceLost(why),
         _ => e,
     }
@@ -273,25 +235,22 @@ pub struct PageEngine {
 pub async fn create_engine(weights: Vec<u8>, tokenizer: Option<Vec<u8>>, max_batch: usize) -> Result<PageEngine, JsValue> {
     let weights = Weights::from_safetensors(&weights).map_err(js_err)?;
     let max_batch = max_batch.clamp(1, MAX_IMAGES);
-    let engine = backend::create_engine(&weights, max_batch).await.map_err(js_err)?;
-    let (decoder, image_size) = match tokenizer {
-        Some(bytes) if !bytes.is_empty() => {
-            let (d, size) = backend::create_decoder(&engine, &weights.config, &bytes, max_batch).map_err(js_err)?;
-            (Some(d), size)
-        }
-        _ => (None, 0),
+    let engine = Backend::create(&weights, max_batch).await.map_err(js_err)?;
+    let decoder = match tokenizer {
+        Some(bytes) if !bytes.is_empty() => Some(ImageDecoder::new(&engine, &weights.config, &bytes, max_batch).map_err(js_err)?),
+        _ => None,
     };
+    let image_size = decoder.as_ref().map_or(0, ImageDecoder::image_size);
     let config = weights.config.clone();
     let info = to_json(&EngineInfo {
-        kind: backend::KIND,
+        kind: Backend::KIND,
         describe: engine.describe(),
-        adapter: backend::adapter_name(&engine),
+        adapter: PageBackend::adapter_name(&engine),
         config: &config,
         tokenizer: decoder.is_some(),
         image_size,
     })?;
     let cancel = Rc::new(std::cell::Cell::new(false));
-    let engine = Cancellable { inner: engine, cancel: cancel.clone() };
     Ok(PageEngine { inner: Rc::new(RefCell::new(Inner { engine, decoder })), cancel, config, info, image_size })
 }
 
@@ -315,14 +274,14 @@ impl PageEngine {
             let mut guard = inner.try_borrow_mut().map_err(|_| busy())?;
             cancel.set(false);
             let mut callback_error = None;
-            let decoded = decode(&mut guard.engine, &req, |step| {
+            let stream_step = |step: &crate::decode::StepTrace| {
                 let json = serde_json::to_string(step).unwrap_or_default();
                 if let Err(e) = on_step.call1(&JsValue::NULL, &JsValue::from_str(&json)) {
                     callback_error.get_or_insert(e);
                 }
-            })
-            .await;
-            let mut trace = decoded.map_err(|e| js_err(lost_or(&guard.engine.inner, e)))?;
+            };
+            let decoded = decode_until(&mut guard.engine, &req, stream_step, || cancel.get()).await;
+            let mut trace = decoded.map_err(|e| js_err(lost_or(&guard.engine, e)))?;
             if let Some(e) = callback_error {
                 return Err(e);
             }
@@ -354,9 +313,10 @@ impl PageEngine {
             let Some(decoder) = inner.decoder.as_mut() else {
                 return Err(js_err(crate::Error::Decode("no tokenizer loaded".into())));
             };
-            let rgba = backend::decode_images(decoder, &inner.engine.inner, &codes, batch)
+            let rgba = decoder
+                .decode(&inner.engine, &codes, batch)
                 .await
-                .map_err(|e| js_err(lost_or(&inner.engine.inner, e)))?;
+                .map_err(|e| js_err(lost_or(&inner.engine, e)))?;
             Ok(js_sys::Uint8Array::from(rgba.as_slice()).into())
         })
     }
@@ -366,7 +326,7 @@ impl PageEngine {
     pub fn prefer_cpu_images(&self, prefer: bool) -> Result<(), JsValue> {
         let mut guard = self.inner.try_borrow_mut().map_err(|_| busy())?;
         if let Some(d) = guard.decoder.as_mut() {
-            backend::set_prefer_cpu(d, prefer);
+            d.set_prefer_cpu(prefer);
         }
         Ok(())
     }
@@ -375,13 +335,13 @@ impl PageEngine {
     /// again and the worker builds a new one. `None` while healthy or busy decoding.
     pub fn failure(&self) -> Option<String> {
         let guard = self.inner.try_borrow().ok()?;
-        backend::failure(&guard.engine.inner)
+        PageBackend::failure(&guard.engine)
     }
 
     /// Test hook: destroys the GPU device as a driver reset would (the page's recovery test).
     pub fn simulate_device_loss(&self) -> Result<(), JsValue> {
         let guard = self.inner.try_borrow().map_err(|_| busy())?;
-        backend::simulate_device_loss(&guard.engine.inner).map_err(js_err)
+        PageBackend::simulate_device_loss(&guard.engine).map_err(js_err)
     }
 
     /// Stops the running decode (if any) before its next step; it rejects with an error named
