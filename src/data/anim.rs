@@ -198,13 +198,7 @@ impl AnimDataset {
         if self.clips.len() != n * CLIP_BYTES || self.split.len() != n || self.names.len() != n || self.codepoints.len() != n {
             return Err(Error::Data(format!("clip arrays disagree on the clip count ({n} labels)")));
         }
-        if let Some(l) = self.labels.iter().find(|&&l| l as usize >= CATEGORIES.len()) {
-            return Err(Error::Data(format!("label {l} is not a category id (0..9)")));
-        }
-        if self.split.iter().any(|&s| s > 1) {
-            return Err(Error::Data("split values must be 0 (train) or 1 (held-out)".into()));
-        }
-        Ok(())
+        super::check_labels_and_split(&self.labels, &self.split)
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>> {

@@ -250,12 +250,7 @@ impl EmojiDataset {
         {
             return Err(Error::Data(format!("dataset arrays disagree on the image count ({n} labels)")));
         }
-        if let Some(l) = self.labels.iter().find(|&&l| l as usize >= CATEGORIES.len()) {
-            return Err(Error::Data(format!("label {l} is not a category id (0..9)")));
-        }
-        if self.split.iter().any(|&s| s > 1) {
-            return Err(Error::Data("split values must be 0 (train) or 1 (held-out)".into()));
-        }
+        check_labels_and_split(&self.labels, &self.split)?;
         if self.vendor.iter().any(|&v| v as usize >= self.vendors.len()) {
             return Err(Error::Data("vendor index out of range".into()));
         }
@@ -306,6 +301,17 @@ impl EmojiDataset {
     pub fn save(&self, path: &Path) -> Result<()> {
         write_file_atomic(path, &self.to_bytes()?)
     }
+}
+
+/// Every label is a category id and every split value 0 or 1.
+pub fn check_labels_and_split(labels: &[u8], split: &[u8]) -> Result<()> {
+    if let Some(l) = labels.iter().find(|&&l| l as usize >= CATEGORIES.len()) {
+        return Err(Error::Data(format!("label {l} is not a category id (0..9)")));
+    }
+    if split.iter().any(|&s| s > 1) {
+        return Err(Error::Data("split values must be 0 (train) or 1 (held-out)".into()));
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` (creating its folder) by writing a temporary file and renaming it,
