@@ -1,9 +1,11 @@
 //! `magnets data`: fetch the emoji art packages with `npm pack`, verify, and build the 32×32
 //! dataset file (a no-op when it already exists). `--all-art` adds the iconify SVG sets and
-//! writes OpenMoji, the held-out art style, to a file of its own. See `magnets::data`.
+//! writes OpenMoji, the held-out art style, to a file of its own. `--anim` builds the clips of
+//! animated emoji instead (`magnets::data::anim`). See `magnets::data`.
 
 use std::path::PathBuf;
 
+use magnets::data::anim::{self, AnimCounts, AnimDataset, DEFAULT_ANIM_DATASET, FRAMES, MIT_LIST, STILL_THRESHOLD};
 use magnets::data::{ALL_ART_DATASET, CATEGORIES, DEFAULT_DATASET, EmojiDataset, IMAGE_SIZE, STYLE_TEST_DATASET, pipeline};
 
 #[derive(clap::Args)]
@@ -12,7 +14,7 @@ pub struct Args {
     #[arg(long, default_value = "data")]
     pub dir: PathBuf,
     /// Dataset file to write [default: data/emoji32.safetensors, with --all-art
-    /// data/emoji32-all.safetensors].
+    /// data/emoji32-all.safetensors, with --anim data/anim32.safetensors].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Every open art set: the two PNG packages plus six iconify SVG sets (8 vendors).
@@ -21,12 +23,22 @@ pub struct Args {
     /// With --all-art: where OpenMoji (evaluation only, never trained on) goes.
     #[arg(long, default_value = STYLE_TEST_DATASET)]
     pub style_out: PathBuf,
-    /// Write a contact sheet PNG: one row per vendor, the same emoji in every column.
+    /// Write a contact sheet PNG: one row per vendor, the same emoji in every column (with
+    /// --anim: one row per clip, its frames in the columns).
     #[arg(long)]
     pub contact_sheet: Option<PathBuf>,
+    /// Clips of 8 frames of the animated Fluent emoji (MIT ones only) instead of still images.
+    #[arg(long, conflicts_with = "all_art")]
+    pub anim: bool,
+    /// With --anim: the licence filter, the list of emoji Microsoft publishes under MIT.
+    #[arg(long, default_value = MIT_LIST)]
+    pub mit_list: PathBuf,
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
+    if a.anim {
+        return run_anim(&a);
+    }
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(if a.all_art { ALL_ART_DATASET } else { DEFAULT_DATASET }));
     let (ds, style) = if a.all_art {
         let (ds, style) = pipeline::build_all_art(&a.dir, &out, &a.style_out)?;
@@ -81,6 +93,73 @@ fn print_counts(ds: &EmojiDataset, style: Option<&EmojiDataset>) {
     println!("| total (train / held-out) | {} | **{tr} / {ho}** |", cells.join(" | "));
 }
 
+fn run_anim(a: &Args) -> magnets::Result<()> {
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_ANIM_DATASET));
+    let t0 = std::time::Instant::now();
+    let (ds, counts) = anim::build(&a.dir, &a.mit_list, &out)?;
+    print_anim_counts(&ds, &counts);
+    if let Some(path) = &a.contact_sheet {
+        // 16 clips spread over the file (MIT-list order), one per row.
+        let rows = 16.min(ds.len());
+        let cells: Vec<Vec<&[u8]>> =
+            (0..rows).map(|r| r * ds.len() / rows).map(|i| (0..FRAMES).map(|k| ds.frame(i, k)).collect()).collect();
+        eprintln!("contact sheet rows: {:?}", cells.iter().enumerate().map(|(r, _)| &ds.names[r * ds.len() / rows]).collect::<Vec<_>>());
+        write_sheet(path, &cells)?;
+        eprintln!("wrote {}", path.display());
+    }
+    eprintln!("clips: {} ({} clips of {FRAMES} frames) in {:.1}s", out.display(), ds.len(), t0.elapsed().as_secs_f32());
+    Ok(())
+}
+
+/// The filter counts, clips per category (train / held-out) and how much the clips move.
+fn print_anim_counts(ds: &AnimDataset, c: &AnimCounts) {
+    if c.files > 0 {
+        println!(
+            "files: {} .webp; skin-tone variants: {}; on the MIT list: {}; animated clips: {} (single-frame {}, undecodable {})",
+            c.files, c.skin_tone, c.mit, c.animated, c.single_frame, c.corrupt
+        );
+    }
+    println!("| category | clips (train / held-out) |");
+    println!("|---|---:|");
+    for (k, name) in CATEGORIES.iter().enumerate() {
+        let n = |sp: u8| (0..ds.len()).filter(|&i| ds.labels[i] as usize == k && ds.split[i] == sp).count();
+        println!("| {name} | {} / {} |", n(0), n(1));
+    }
+    let held = ds.split.iter().filter(|&&s| s == 1).count();
+    println!("| total | **{} / {held}** |", ds.len() - held);
+    let motion: Vec<f32> = (0..ds.len()).map(|i| anim::clip_motion(ds.clip(i))).collect();
+    if !motion.is_empty() {
+        let mean = motion.iter().sum::<f32>() / motion.len() as f32;
+        let still = motion.iter().filter(|&&m| m < STILL_THRESHOLD).count();
+        println!(
+            "motion: mean |frame-to-frame change| {mean:.2} levels (of 255); {still} of {} clips ({:.1}%) below {STILL_THRESHOLD} (barely moving)",
+            motion.len(),
+            100.0 * still as f32 / motion.len() as f32
+        );
+    }
+}
+
+/// Writes a grid of 32×32 images (`cells[row][col]`), each 2× nearest-upscaled with a 2 px
+/// white gap.
+fn write_sheet(path: &std::path::Path, cells: &[Vec<&[u8]>]) -> magnets::Result<()> {
+    let cols = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let (sc, cell) = (2usize, IMAGE_SIZE * 2 + 2);
+    let (wd, ht) = (cols * cell, cells.len() * cell);
+    let mut sheet = vec![255u8; wd * ht * 3];
+    for (r, row) in cells.iter().enumerate() {
+        for (c, pix) in row.iter().enumerate() {
+            for y in 0..IMAGE_SIZE * sc {
+                for x in 0..IMAGE_SIZE * sc {
+                    let s = ((y / sc) * IMAGE_SIZE + x / sc) * 3;
+                    let o = ((r * cell + y) * wd + c * cell + x) * 3;
+                    sheet[o..o + 3].copy_from_slice(&pix[s..s + 3]);
+                }
+            }
+        }
+    }
+    magnets::data::write_png(path, &sheet, wd as u32, ht as u32)
+}
+
 /// One row per vendor (the style-test set last), 24 emoji that every vendor draws, spread over
 /// the `emoji.json` order; 2× nearest upscale.
 fn contact_sheet(ds: &EmojiDataset, style: Option<&EmojiDataset>, path: &std::path::Path) -> magnets::Result<()> {
@@ -105,22 +184,8 @@ fn contact_sheet(ds: &EmojiDataset, style: Option<&EmojiDataset>, path: &std::pa
     }
     let cols = 24.min(common.len());
     let picks: Vec<&str> = (0..cols).map(|k| common[k * common.len() / cols]).collect();
-    let (sc, cell) = (2usize, IMAGE_SIZE * 2 + 2);
-    let (wd, ht) = (cols * cell, sources.len() * cell);
-    let mut sheet = vec![255u8; wd * ht * 3];
-    for (r, (d, m)) in sources.iter().enumerate() {
-        for (c, name) in picks.iter().enumerate() {
-            let pix = d.image(m[name]);
-            for y in 0..IMAGE_SIZE * sc {
-                for x in 0..IMAGE_SIZE * sc {
-                    let s = ((y / sc) * IMAGE_SIZE + x / sc) * 3;
-                    let o = ((r * cell + y) * wd + c * cell + x) * 3;
-                    sheet[o..o + 3].copy_from_slice(&pix[s..s + 3]);
-                }
-            }
-        }
-    }
+    let cells: Vec<Vec<&[u8]>> = sources.iter().map(|(d, m)| picks.iter().map(|name| d.image(m[name])).collect()).collect();
     let order: Vec<String> = sources.iter().map(|(d, m)| d.vendors[d.vendor[*m.values().next().expect("non-empty")] as usize].clone()).collect();
     eprintln!("contact sheet rows: {order:?}; columns: {picks:?}");
-    magnets::data::write_png(path, &sheet, wd as u32, ht as u32)
+    write_sheet(path, &cells)
 }

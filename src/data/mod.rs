@@ -17,6 +17,7 @@
 //!   mod 10, are 0 (~10%). Every vendor's image of one emoji lands on the same side, and the
 //!   split does not depend on the order or on which other emoji exist.
 
+pub mod anim;
 pub mod iconify;
 pub mod pipeline;
 
@@ -249,12 +250,7 @@ impl EmojiDataset {
         {
             return Err(Error::Data(format!("dataset arrays disagree on the image count ({n} labels)")));
         }
-        if let Some(l) = self.labels.iter().find(|&&l| l as usize >= CATEGORIES.len()) {
-            return Err(Error::Data(format!("label {l} is not a category id (0..9)")));
-        }
-        if self.split.iter().any(|&s| s > 1) {
-            return Err(Error::Data("split values must be 0 (train) or 1 (held-out)".into()));
-        }
+        check_labels_and_split(&self.labels, &self.split)?;
         if self.vendor.iter().any(|&v| v as usize >= self.vendors.len()) {
             return Err(Error::Data("vendor index out of range".into()));
         }
@@ -269,39 +265,21 @@ impl EmojiDataset {
             vendors: self.vendors.clone(),
             names: self.names.clone(),
         };
-        let views = [
-            ("images", vec![n, IMAGE_SIZE, IMAGE_SIZE, 3], &self.images),
+        let arrays = [
+            ("images", vec![n, IMAGE_SIZE, IMAGE_SIZE, 3], &self.images[..]),
             ("labels", vec![n], &self.labels),
             ("split", vec![n], &self.split),
             ("vendor", vec![n], &self.vendor),
-        ]
-        .into_iter()
-        .map(|(k, s, d)| Ok((k.to_string(), TensorView::new(Dtype::U8, s, d).map_err(|e| Error::Data(e.to_string()))?)))
-        .collect::<Result<Vec<_>>>()?;
-        let mut md = HashMap::new();
-        md.insert(METADATA_KEY.to_string(), serde_json::to_string(&meta).expect("serialisable"));
-        safetensors::serialize(views, Some(md)).map_err(|e| Error::Data(format!("serialise dataset: {e}")))
+        ];
+        u8_arrays_to_bytes(&arrays, METADATA_KEY, &meta)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Data(format!("not a dataset file: {e}")))?;
-        let (_, md) = SafeTensors::read_metadata(bytes).map_err(|e| Error::Data(format!("not a dataset file: {e}")))?;
-        let meta: Meta = md
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(METADATA_KEY))
-            .ok_or_else(|| Error::Data(format!("no `{METADATA_KEY}` metadata")))
-            .and_then(|s| serde_json::from_str(s).map_err(|e| Error::Data(format!("bad `{METADATA_KEY}` metadata: {e}"))))?;
+        let (st, meta): (_, Meta) = u8_arrays_from_bytes(bytes, METADATA_KEY)?;
         if meta.categories != CATEGORIES {
             return Err(Error::Data("dataset was built with other category names".into()));
         }
-        let get = |k: &str| -> Result<Vec<u8>> {
-            let t = st.tensor(k).map_err(|_| Error::Data(format!("missing array `{k}`")))?;
-            if t.dtype() != Dtype::U8 {
-                return Err(Error::Data(format!("array `{k}` is {:?}, expected U8", t.dtype())));
-            }
-            Ok(t.data().to_vec())
-        };
+        let get = |k: &str| u8_array(&st, k);
         let ds = EmojiDataset {
             images: get("images")?,
             labels: get("labels")?,
@@ -321,16 +299,64 @@ impl EmojiDataset {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes = self.to_bytes()?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        // Write then rename, so an interrupted run never leaves a half file that looks done.
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes).map_err(|e| Error::Data(format!("cannot write {}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
+        write_file_atomic(path, &self.to_bytes()?)
     }
+}
+
+/// Every label is a category id and every split value 0 or 1.
+pub fn check_labels_and_split(labels: &[u8], split: &[u8]) -> Result<()> {
+    if let Some(l) = labels.iter().find(|&&l| l as usize >= CATEGORIES.len()) {
+        return Err(Error::Data(format!("label {l} is not a category id (0..9)")));
+    }
+    if split.iter().any(|&s| s > 1) {
+        return Err(Error::Data("split values must be 0 (train) or 1 (held-out)".into()));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` (creating its folder) by writing a temporary file and renaming it,
+/// so an interrupted run never leaves a half file that looks done.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::Data(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// A safetensors file of named `u8` arrays `(name, shape, data)` with one JSON metadata entry.
+pub fn u8_arrays_to_bytes(arrays: &[(&str, Vec<usize>, &[u8])], meta_key: &str, meta: &impl serde::Serialize) -> Result<Vec<u8>> {
+    let views = arrays
+        .iter()
+        .map(|(k, s, d)| Ok((k.to_string(), TensorView::new(Dtype::U8, s.clone(), d).map_err(|e| Error::Data(format!("array `{k}`: {e}")))?)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut md = HashMap::new();
+    md.insert(meta_key.to_string(), serde_json::to_string(meta).expect("serialisable"));
+    safetensors::serialize(views, Some(md)).map_err(|e| Error::Data(format!("serialise dataset: {e}")))
+}
+
+/// The inverse of [`u8_arrays_to_bytes`]: the tensors and the parsed `meta_key` metadata.
+pub fn u8_arrays_from_bytes<'a, M: serde::de::DeserializeOwned>(bytes: &'a [u8], meta_key: &str) -> Result<(SafeTensors<'a>, M)> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Data(format!("not a dataset file: {e}")))?;
+    let (_, md) = SafeTensors::read_metadata(bytes).map_err(|e| Error::Data(format!("not a dataset file: {e}")))?;
+    let meta = md
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(meta_key))
+        .ok_or_else(|| Error::Data(format!("no `{meta_key}` metadata")))
+        .and_then(|s| serde_json::from_str(s).map_err(|e| Error::Data(format!("bad `{meta_key}` metadata: {e}"))))?;
+    Ok((st, meta))
+}
+
+/// One `u8` array of a dataset file, by name.
+pub fn u8_array(st: &SafeTensors, k: &str) -> Result<Vec<u8>> {
+    let t = st.tensor(k).map_err(|_| Error::Data(format!("missing array `{k}`")))?;
+    if t.dtype() != Dtype::U8 {
+        return Err(Error::Data(format!("array `{k}` is {:?}, expected U8", t.dtype())));
+    }
+    Ok(t.data().to_vec())
 }
 
 /// Images (HWC u8) → f32 in [0, 1], channels first `[N, 3, 32, 32]` (the layout the burn

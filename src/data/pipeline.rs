@@ -88,6 +88,12 @@ pub fn decode_png_32(bytes: &[u8], file: &str) -> Result<Vec<u8>> {
     let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
         .map_err(|e| Error::Data(format!("{file}: cannot decode PNG: {e}")))?
         .to_rgba8();
+    rgba_to_32(&img, file)
+}
+
+/// Composites straight alpha over white and box-filters a square RGBA image whose side is a
+/// multiple of 32 down to 32×32 RGB (HWC u8). `file` names the image in errors.
+pub fn rgba_to_32(img: &image::RgbaImage, file: &str) -> Result<Vec<u8>> {
     let (w, h) = img.dimensions();
     if w != h || w == 0 || w as usize % IMAGE_SIZE != 0 {
         return Err(Error::Data(format!("{file}: image is {w}×{h}, expected a square multiple of {IMAGE_SIZE}")));
@@ -125,29 +131,11 @@ pub struct PackageFiles {
 /// Reads `package/emoji.json` and `package/img/<vendor>/64/*.png` from a `.tgz` in one pass.
 pub fn read_tarball(path: &Path, vendor: &str) -> Result<PackageFiles> {
     let name = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|e| Error::Data(format!("cannot open {name}: {e}")))?;
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
     let prefix = format!("package/img/{vendor}/64/");
-    let mut emoji_json = None;
-    let mut pngs = HashMap::new();
-    let entries = ar.entries().map_err(|e| Error::Data(format!("{name}: not a tar.gz archive: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| Error::Data(format!("{name}: corrupt archive: {e}")))?;
-        let p = entry.path().map_err(|e| Error::Data(format!("{name}: bad entry path: {e}")))?.to_string_lossy().into_owned();
-        let want_json = p == "package/emoji.json";
-        let png = p.strip_prefix(&prefix).filter(|f| f.ends_with(".png")).map(str::to_string);
-        if want_json || png.is_some() {
-            let mut buf = Vec::new();
-            entry.read_to_end(&mut buf).map_err(|e| Error::Data(format!("{name}: cannot read {p}: {e}")))?;
-            match png {
-                Some(file) => {
-                    pngs.insert(file, buf);
-                }
-                None => emoji_json = Some(buf),
-            }
-        }
-    }
-    let emoji_json = emoji_json.ok_or_else(|| Error::Data(format!("{name}: no package/emoji.json inside")))?;
+    let json = "package/emoji.json";
+    let mut files = read_tar_matching(path, |p| p == json || (p.starts_with(&prefix) && p.ends_with(".png")))?;
+    let emoji_json = files.remove(json).ok_or_else(|| Error::Data(format!("{name}: no {json} inside")))?;
+    let pngs: HashMap<String, Vec<u8>> = files.into_iter().map(|(p, b)| (p[prefix.len()..].to_string(), b)).collect();
     if pngs.is_empty() {
         return Err(Error::Data(format!("{name}: no PNGs under {prefix}")));
     }
@@ -259,6 +247,11 @@ pub fn build(dir: &Path, out: &Path) -> Result<EmojiDataset> {
 /// Reads the named files of a `.tgz` (paths inside the archive) in one pass; missing ones are
 /// simply absent from the map.
 pub fn read_tar_files(path: &Path, wanted: &[&str]) -> Result<HashMap<String, Vec<u8>>> {
+    read_tar_matching(path, |p| wanted.contains(&p))
+}
+
+/// Reads every file of a `.tgz` whose path inside the archive passes `keep`, in one pass.
+pub fn read_tar_matching(path: &Path, keep: impl Fn(&str) -> bool) -> Result<HashMap<String, Vec<u8>>> {
     let name = path.display().to_string();
     let f = std::fs::File::open(path).map_err(|e| Error::Data(format!("cannot open {name}: {e}")))?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
@@ -267,7 +260,7 @@ pub fn read_tar_files(path: &Path, wanted: &[&str]) -> Result<HashMap<String, Ve
     for entry in entries {
         let mut entry = entry.map_err(|e| Error::Data(format!("{name}: corrupt archive: {e}")))?;
         let p = entry.path().map_err(|e| Error::Data(format!("{name}: bad entry path: {e}")))?.to_string_lossy().into_owned();
-        if wanted.contains(&p.as_str()) {
+        if keep(&p) {
             let mut buf = Vec::new();
             entry.read_to_end(&mut buf).map_err(|e| Error::Data(format!("{name}: cannot read {p}: {e}")))?;
             out.insert(p, buf);
