@@ -56,8 +56,7 @@ echo "== sizes (gzip -9)"
 total=0
 report() { local f=$1; [ -f "$f" ] || return 0; local raw gzb; raw=$(stat -c %s "$f"); gzb=$(gz "$f"); total=$((total + gzb)); printf '  %-42s %9d bytes  %9d gz\n' "$f" "$raw" "$gzb"; }
 # The first visit downloads the bundle, the page and one model (the one a hardware GPU starts with).
-DEFAULT_FILES=$(node -e 'const m = require("./www/models/manifest.json"); const d = m.models.find((x) => x.id === m.default);
-  for (const f of [d.weights, d.weights.replace(/\.safetensors$/, ".eval.json"), d.tokenizer, d.tokenizer && d.tokenizer.replace(/\.safetensors$/, ".palette.json")]) if (f) console.log("www/" + f)')
+DEFAULT_FILES=$(node -e 'const m = require("./www/models/manifest.json"); for (const f of m.models.find((x) => x.id === m.default).page_files) console.log("www/" + f)')
 for f in www/pkg/magnets_bg.wasm www/pkg/magnets.js www/index.html www/*.js www/style.css www/favicon.svg $DEFAULT_FILES; do report "$f"; done
 echo "  first visit (WebGPU path: wasm + JS + CSS + HTML + the default model): $total bytes gz"
 if [ -f www/pkg-fallback/magnets_bg.wasm ]; then

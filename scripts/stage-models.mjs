@@ -5,7 +5,8 @@
 //   TOK.safetensors             the tokenizer's decoder only (models/TOK-decoder.safetensors:
 //                               the page never encodes), + TOK.palette.json (preview colours)
 // and writes www/models/manifest.json: {default, models: [{id, name, about, light, weights,
-// tokenizer}], files: {name: {sha256, bytes}}}; the page picks its model from that list
+// tokenizer, page_files}], files: {name: {sha256, bytes}}} (page_files: what the page downloads
+// for that model, which build-web.sh sizes); the page picks its model from that list
 // (www/models.js) and versions every model URL by its hash, so a cache never serves a stale file.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -28,18 +29,20 @@ for (const m of registry.models) {
     console.error(`note: models/${m.weights} is not here: the page will not offer the ${m.id} model`);
     continue;
   }
+  const files = [m.weights];
   copy(m.weights, m.weights);
-  if (have(`${stem(m.weights)}.eval.json`)) copy(`${stem(m.weights)}.eval.json`, `${stem(m.weights)}.eval.json`);
+  if (have(`${stem(m.weights)}.eval.json`)) { copy(`${stem(m.weights)}.eval.json`, `${stem(m.weights)}.eval.json`); files.push(`${stem(m.weights)}.eval.json`); }
   const decoder = `${stem(m.tokenizer)}-decoder.safetensors`;
   let tokenizer = null;
   if (have(decoder)) {
     copy(decoder, m.tokenizer);
-    if (have(`${stem(m.tokenizer)}.palette.json`)) copy(`${stem(m.tokenizer)}.palette.json`, `${stem(m.tokenizer)}.palette.json`);
+    files.push(m.tokenizer);
+    if (have(`${stem(m.tokenizer)}.palette.json`)) { copy(`${stem(m.tokenizer)}.palette.json`, `${stem(m.tokenizer)}.palette.json`); files.push(`${stem(m.tokenizer)}.palette.json`); }
     tokenizer = `models/${m.tokenizer}`;
   } else {
     console.error(`note: models/${decoder} is not here: the ${m.id} model's tokens are shown as colours`);
   }
-  staged.push({ id: m.id, name: m.name, about: m.about, light: !!m.light, weights: `models/${m.weights}`, tokenizer });
+  staged.push({ id: m.id, name: m.name, about: m.about, light: !!m.light, weights: `models/${m.weights}`, tokenizer, page_files: files.map((f) => `models/${f}`) });
 }
 if (!staged.length) {
   console.error('error: no model in models/models.json has its weights in models/');
