@@ -8,8 +8,10 @@ use crate::error::{Error, Result};
 /// Metadata key holding the model config inside a weights file.
 pub const CONFIG_METADATA_KEY: &str = "magnets.config";
 
-/// Most image tokens N (grid h·w) a model may have.
+/// Most tokens N (frames · grid h·w) a model may have.
 pub const MAX_TOKENS: usize = 4096;
+/// Most frames a clip model may have.
+pub const MAX_FRAMES: usize = 64;
 /// Most classes and most nested widths a config may list.
 pub const MAX_CLASSES: usize = 65_535;
 pub const MAX_WIDTHS: usize = 16;
@@ -20,8 +22,16 @@ pub const MAX_PARAMETERS: usize = 1 << 28;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Token grid `[h, w]`; N = h·w image tokens.
+    /// Token grid `[h, w]` of one frame (an image is one frame).
     pub grid: [usize; 2],
+    /// Frames per sequence: 1 for an image model; a clip model sees `frames` grids in time
+    /// order, N = frames·h·w space-time tokens, each with its own position row.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub frames: usize,
+    /// Leading frames that are given, never generated (frame prediction: the first frame is
+    /// the prompt). Training never masks them; a decode takes their codes as its context.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub context_frames: usize,
     /// Codebook size K; the mask id is K.
     pub codebook: usize,
     /// Number of classes C; the null class (for guidance) is C.
@@ -66,12 +76,36 @@ pub enum TensorKind {
 fn default_mlp_ratio() -> usize {
     4
 }
+fn one() -> usize {
+    1
+}
+fn is_one(v: &usize) -> bool {
+    *v == 1
+}
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
 
 impl ModelConfig {
-    /// Number of image tokens N (saturating: an unvalidated huge grid reads as too large,
-    /// never as a small wrapped-around number).
-    pub fn tokens(&self) -> usize {
+    /// Tokens of one frame, h·w.
+    pub fn frame_tokens(&self) -> usize {
         self.grid[0].saturating_mul(self.grid[1])
+    }
+    /// Number of tokens N = frames·h·w (saturating: an unvalidated huge grid reads as too
+    /// large, never as a small wrapped-around number).
+    pub fn tokens(&self) -> usize {
+        self.frame_tokens().saturating_mul(self.frames)
+    }
+    /// Tokens of the given leading frames: positions `0..context_tokens()` are never masked.
+    pub fn context_tokens(&self) -> usize {
+        self.frame_tokens().saturating_mul(self.context_frames)
+    }
+    /// Tokens a decode generates (and training masks): N minus the context.
+    pub fn generated_tokens(&self) -> usize {
+        self.tokens().saturating_sub(self.context_tokens())
+    }
+    pub fn is_clip(&self) -> bool {
+        self.frames > 1
     }
     /// Sequence length N + 1 (class slot first).
     pub fn seq_len(&self) -> usize {
@@ -105,6 +139,8 @@ impl ModelConfig {
     pub fn tiny() -> Self {
         ModelConfig {
             grid: [4, 4],
+            frames: 1,
+            context_frames: 0,
             codebook: 32,
             classes: 3,
             class_names: vec!["a".into(), "b".into(), "c".into()],
@@ -123,9 +159,15 @@ impl ModelConfig {
         if self.grid[0] == 0 || self.grid[1] == 0 {
             return bad(format!("grid {:?} must have positive sides", self.grid));
         }
-        match self.grid[0].checked_mul(self.grid[1]) {
+        if self.frames == 0 || self.frames > MAX_FRAMES {
+            return bad(format!("frames {} must be in 1..={MAX_FRAMES}", self.frames));
+        }
+        if self.context_frames >= self.frames {
+            return bad(format!("context_frames {} must be below frames {}: something must be generated", self.context_frames, self.frames));
+        }
+        match self.grid[0].checked_mul(self.grid[1]).and_then(|n| n.checked_mul(self.frames)) {
             Some(n) if n <= MAX_TOKENS => {}
-            _ => return bad(format!("grid {:?} has more than {MAX_TOKENS} tokens", self.grid)),
+            _ => return bad(format!("grid {:?} × {} frames has more than {MAX_TOKENS} tokens", self.grid, self.frames)),
         }
         if self.codebook < 2 || self.codebook > 65_535 {
             return bad(format!("codebook {} must be in 2..=65535", self.codebook));

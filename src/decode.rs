@@ -16,6 +16,8 @@ use crate::schedule::{CachePolicy, Schedule, masked_counts};
 pub const STATE_MASKED: u8 = 0;
 pub const STATE_FIXED_NOW: u8 = 1;
 pub const STATE_FIXED_EARLIER: u8 = 2;
+/// A context token (a clip model's given frames): known before the first step.
+pub const STATE_GIVEN: u8 = 3;
 
 /// Largest batch (images) accepted in one decode.
 pub const MAX_IMAGES: usize = 64;
@@ -27,6 +29,10 @@ pub struct DecodeRequest {
     /// One class id per image (B = classes.len()); the null class C gives unconditional images.
     pub classes: Vec<u32>,
     pub sampling: SamplingParams,
+    /// A clip model's given frames: per image, the codes of positions `0..context_tokens()`
+    /// (frame-major). Empty for an image model.
+    #[serde(default)]
+    pub context: Vec<Vec<u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +82,27 @@ pub fn validate_request(req: &DecodeRequest, config: &crate::config::ModelConfig
     if let Some(&c) = req.classes.iter().find(|&&c| c > config.null_class()) {
         return Err(Error::Decode(format!("class id {c} is out of range 0..={}", config.null_class())));
     }
+    let given = config.context_tokens();
+    if given == 0 {
+        if !req.context.is_empty() {
+            return Err(Error::Decode("this model generates whole images; it takes no context frames".into()));
+        }
+    } else {
+        if req.context.len() != req.classes.len() {
+            return Err(Error::Decode(format!(
+                "this model predicts frames from {} given frame(s): give one context per clip ({} clips, {} contexts)",
+                config.context_frames,
+                req.classes.len(),
+                req.context.len()
+            )));
+        }
+        if let Some(c) = req.context.iter().find(|c| c.len() != given) {
+            return Err(Error::Decode(format!("a context holds {} codes; this model's given frames hold {given}", c.len())));
+        }
+        if let Some(&c) = req.context.iter().flatten().find(|&&c| c as usize >= config.codebook) {
+            return Err(Error::Decode(format!("context code {c} is outside the codebook 0..{}", config.codebook)));
+        }
+    }
     Ok(())
 }
 
@@ -104,12 +131,16 @@ pub async fn decode_until<E: Engine>(
     let guided = req.sampling.uses_guidance();
     let sequences = images * if guided { 2 } else { 1 };
     let total_steps = req.schedule.len();
-    let m = masked_counts(n, total_steps);
+    let m = masked_counts(config.generated_tokens(), total_steps);
     // Which steps refresh, how many rows each processes and what it costs: one source of truth.
     let plan = plan(&config, &req.schedule, req.cache, guided);
 
     let mut tokens = vec![vec![mask; n]; images];
     let mut states = vec![vec![STATE_MASKED; n]; images];
+    for (b, context) in req.context.iter().enumerate() {
+        tokens[b][..context.len()].copy_from_slice(context);
+        states[b][..context.len()].fill(STATE_GIVEN);
+    }
     let mut fixed_previous: Vec<Vec<usize>> = vec![Vec::new(); images];
     let mut classes = req.classes.clone();
     if guided {

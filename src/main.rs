@@ -29,11 +29,14 @@ enum Command {
     Train(cli::train::Args),
     /// Generate class-balanced samples with a schedule and score them (FID-emoji, GFLOPs).
     Eval(cli::eval::Args),
+    /// Frame prediction: continue held-out clips from their first frame and score the futures
+    /// (frame-FID, motion, PSNR, GFLOPs).
+    EvalClips(cli::eval_clips::Args),
     /// Fetch the emoji art (npm pack) and build the 32×32 dataset.
     Data(cli::data::Args),
     /// Train the VQ tokenizer (resumable) and write models/tokenizer.safetensors.
     TrainTokenizer(cli::train_tokenizer::Args),
-    /// Encode the dataset into the token dataset (+ contact sheet).
+    /// Encode the dataset (or the animated clips) into a token dataset (+ contact sheet).
     Tokenize(cli::tokenize::Args),
     /// Train the FID-emoji category classifier.
     TrainClassifier(cli::train_classifier::Args),
@@ -59,6 +62,7 @@ fn main() {
         Command::EvalImages(a) => cli::eval_images::run(a),
         Command::Train(a) => cli::train::run(a),
         Command::Eval(a) => cli::eval::run(a),
+        Command::EvalClips(a) => cli::eval_clips::run(a),
         Command::WebAssets(a) => cli::web_assets::run(a),
     };
     if let Err(e) = result {

@@ -31,9 +31,8 @@ pub fn rows_for_step(config: &ModelConfig, refresh: bool, masked_before: usize, 
 }
 
 pub fn plan(config: &ModelConfig, schedule: &Schedule, cache: CachePolicy, guidance: bool) -> Vec<PlannedStep> {
-    let n = config.tokens();
     let t_total = schedule.len();
-    let m = masked_counts(n, t_total);
+    let m = masked_counts(config.generated_tokens(), t_total);
     let passes = if guidance { 2 } else { 1 };
     let full = config.full_width_index();
     let mut out = Vec::with_capacity(t_total);

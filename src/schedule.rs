@@ -140,11 +140,11 @@ impl Schedule {
         };
         let schedule = match preset {
             Some(p) => {
-                let most = config.tokens().min(MAX_STEPS);
+                let most = config.generated_tokens().min(MAX_STEPS);
                 if steps == 0 || steps > most {
                     return Err(Error::Schedule(format!(
                         "{steps} steps: choose 1 to {most} (each step unmasks at least one of the {} tokens)",
-                        config.tokens()
+                        config.generated_tokens()
                     )));
                 }
                 Self::preset(p, config, steps)
@@ -160,11 +160,11 @@ impl Schedule {
         if self.steps.is_empty() {
             return Err(Error::Schedule("a schedule needs at least one step".into()));
         }
-        if self.steps.len() > config.tokens() {
+        if self.steps.len() > config.generated_tokens() {
             return Err(Error::Schedule(format!(
-                "{} steps but the model has only {} tokens; each step must unmask at least one",
+                "{} steps but the model generates only {} tokens; each step must unmask at least one",
                 self.steps.len(),
-                config.tokens()
+                config.generated_tokens()
             )));
         }
         if let Some(&w) = self.steps.iter().find(|&&w| w >= config.widths.len()) {

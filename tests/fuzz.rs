@@ -279,6 +279,7 @@ fn quiet_panics() {
 fn short_decode(w: &Weights) -> magnets::Result<Vec<Vec<u32>>> {
     let schedule = Schedule::parse(&format!("{}1{}2", w.config.width_names[0], w.config.width_names.last().unwrap()), &w.config)?;
     let req = DecodeRequest {
+        context: Vec::new(),
         schedule,
         cache: CachePolicy::On { refresh_every: None },
         classes: vec![0],
@@ -603,6 +604,7 @@ fn reference_engine_refuses_non_finite_logits() {
     assert!(w.validate().unwrap_err().to_string().contains("too large"));
     for guidance in [0.0, 2.0] {
         let req = DecodeRequest {
+            context: Vec::new(),
             schedule: Schedule::parse("S2XL2", &config).unwrap(),
             cache: CachePolicy::On { refresh_every: None },
             classes: vec![0, 1],
@@ -637,6 +639,7 @@ fn gpu_engine_refuses_non_finite_logits() {
     for (on_device, guidance, temperature) in [(true, 0.0, 1.0), (true, 2.0, 1.0), (true, 0.0, 0.0), (false, 0.0, 1.0)] {
         engine.sample_on_device = on_device;
         let req = DecodeRequest {
+            context: Vec::new(),
             schedule: Schedule::parse("S2XL2", &config).unwrap(),
             cache: CachePolicy::On { refresh_every: None },
             classes: vec![0, 1],

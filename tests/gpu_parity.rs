@@ -46,6 +46,8 @@ fn gpu(weights: &Weights, max_batch: usize) -> Option<GpuEngine> {
 fn odd_config() -> ModelConfig {
     ModelConfig {
         grid: [3, 5],
+        frames: 1,
+        context_frames: 0,
         codebook: 37,
         classes: 2,
         class_names: vec!["x".into(), "y".into()],
@@ -245,6 +247,7 @@ fn decode_same_tokens_and_flops() {
         ("M2XL4", CachePolicy::Off, 1.5),
     ] {
         let req = DecodeRequest {
+            context: Vec::new(),
             schedule: Schedule::parse(schedule, &config).unwrap(),
             cache,
             classes: vec![0, 3, 9],
@@ -457,6 +460,7 @@ fn lost_device_is_an_error_and_a_new_engine_recovers() {
     let w = Weights::init(&config, 2).unwrap();
     let Some(mut g) = gpu(&w, 2) else { return };
     let req = DecodeRequest {
+        context: Vec::new(),
         schedule: Schedule::parse("S1XL2", &config).unwrap(),
         cache: CachePolicy::On { refresh_every: None },
         classes: vec![1, 4],

@@ -24,6 +24,8 @@ fn weights(config: &ModelConfig, seed: u64) -> Weights {
 fn odd_config() -> ModelConfig {
     ModelConfig {
         grid: [3, 5],
+        frames: 1,
+        context_frames: 0,
         codebook: 37,
         classes: 2,
         class_names: vec!["x".into(), "y".into()],
@@ -148,6 +150,7 @@ fn active_rows_with_fresh_cache_match_full_pass() {
 
 fn request(schedule: &str, cache: CachePolicy, config: &ModelConfig, seed: u32, guidance: f32) -> DecodeRequest {
     DecodeRequest {
+        context: Vec::new(),
         schedule: Schedule::parse(schedule, config).unwrap(),
         cache,
         classes: vec![0, 1, config.null_class()],

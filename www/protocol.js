@@ -96,4 +96,4 @@ const KNOWN = new Set(Object.values(ErrorKind));
 export const kindOf = (e) => (e && KNOWN.has(e.name) ? e.name : ErrorKind.other);
 
 // Per-token state in a step's `states` grid (src/decode.rs STATE_*).
-export const TokenState = Object.freeze({ masked: 0, fixedNow: 1, fixedEarlier: 2 });
+export const TokenState = Object.freeze({ masked: 0, fixedNow: 1, fixedEarlier: 2, given: 3 });

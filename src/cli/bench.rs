@@ -111,12 +111,14 @@ pub fn run(a: Args) -> magnets::Result<()> {
         ..Default::default()
     };
     let baseline = DecodeRequest {
+        context: Vec::new(),
         schedule: parse_schedule(&a.baseline, a.steps, &config)?,
         cache: parse_cache("off", None)?,
         classes: classes.clone(),
         sampling,
     };
     let magnets_req = DecodeRequest {
+        context: Vec::new(),
         schedule: parse_schedule(&a.schedule, a.steps, &config)?,
         cache: parse_cache("on", None)?,
         classes,

@@ -53,13 +53,15 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-/// Class-balanced decode of `classes.len()` images; returns the final codes and the FLOPs
-/// spent (all images together).
+/// Decode of `classes.len()` images (or clips, each continuing its entry of `contexts`; empty
+/// for an image model); returns the final codes and the FLOPs spent (all images together).
+#[allow(clippy::too_many_arguments)]
 pub fn generate(
     weights: &Weights,
     schedule: &Schedule,
     cache: CachePolicy,
     classes: &[u32],
+    contexts: &[Vec<u32>],
     sampling: SamplingParams,
     engine: EngineChoice,
     batch: usize,
@@ -70,6 +72,7 @@ pub fn generate(
     let mut run = |e: &mut dyn FnMut(&DecodeRequest) -> magnets::Result<magnets::decode::DecodeTrace>| -> magnets::Result<()> {
         for (j, chunk) in classes.chunks(batch).enumerate() {
             let req = DecodeRequest {
+                context: contexts.chunks(batch).nth(j).map_or_else(Vec::new, <[_]>::to_vec),
                 schedule: schedule.clone(),
                 cache,
                 classes: chunk.to_vec(),
@@ -99,6 +102,11 @@ pub fn decode_images(tokenizer: &Path, tokens: &[Vec<u32>]) -> magnets::Result<V
 
 fn decode_with(tw: &TokenizerWeights, path: &Path, tokens: &[Vec<u32>]) -> magnets::Result<Vec<Vec<f32>>> {
     tokens.iter().map(|t| magnets::tokenizer::try_cpu_decode(tw, t).map_err(|e| e.blame_file(path))).collect()
+}
+
+/// Splits clips' codes `[clips][frames·h·w]` into their frames' `[clips·frames][h·w]`.
+pub fn frames_of(config: &magnets::config::ModelConfig, clips: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    clips.iter().flat_map(|c| c.chunks(config.frame_tokens()).map(<[u32]>::to_vec)).collect()
 }
 
 /// Writes decoded images as a grid with `cols` images per row (1 px white gutter).
@@ -159,7 +167,13 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let schedule = a.decode.schedule(&config)?;
     let cache = a.decode.cache_policy()?;
     let start = web_time::Instant::now();
-    let (tokens, flops, base) = generate(&weights, &schedule, cache, &classes, sampling, a.decode.engine, a.batch)
+    if config.is_clip() {
+        return Err(magnets::Error::Config(format!(
+            "{} is a clip model (frame prediction); score it with `magnets eval-clips`",
+            weights_file.display()
+        )));
+    }
+    let (tokens, flops, base) = generate(&weights, &schedule, cache, &classes, &[], sampling, a.decode.engine, a.batch)
         .map_err(|e| e.blame_file(&weights_file))?;
     let gen_seconds = start.elapsed().as_secs_f64();
     let images = decode_with(&tokenizer, &tokenizer_file, &tokens)?;

@@ -89,6 +89,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         magnets::files::create_dir(dir)?;
     }
     let req = DecodeRequest {
+        context: Vec::new(),
         schedule: a.decode.schedule(&config)?,
         cache: a.decode.cache_policy()?,
         classes: parse_classes(&a.class, a.batch, &config)?,

@@ -3,6 +3,7 @@ pub mod common;
 pub mod data;
 pub mod eval_images;
 pub mod eval;
+pub mod eval_clips;
 pub mod flops;
 pub mod forward;
 pub mod generate;

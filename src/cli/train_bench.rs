@@ -43,7 +43,7 @@ struct Run {
 fn train_steps(spec: &str, a: &Args, config: &ModelConfig, data: &TokenDataset, steps: u64, seed: u64) -> magnets::Result<Run> {
     let dev = TrainDevice::parse(spec)?;
     let total = a.benchmark.bench_warmup + steps;
-    let mut options = a.optimizer.train_options(total)?;
+    let mut options = a.optimizer.train_options(total, false)?;
     options.seed = seed;
     let mut t = dev.new_trainer(&a.init_weights(config)?, options.clone())?;
     let mut run = Run { seconds: 0.0, images: 0, train_flops: 0.0, ce: vec![Vec::new(); config.widths.len()] };

@@ -24,6 +24,16 @@ pub struct TokenMeta {
     pub names: Vec<String>,
     pub codebook: usize,
     pub grid: [usize; 2],
+    /// Frames per item: 1 for images; a clip file holds `frames` grids per row, frame-major.
+    #[serde(default = "one_frame", skip_serializing_if = "is_one_frame")]
+    pub frames: usize,
+}
+
+fn one_frame() -> usize {
+    1
+}
+fn is_one_frame(v: &usize) -> bool {
+    *v == 1
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +54,7 @@ impl TokenDataset {
         self.labels.is_empty()
     }
     pub fn tokens_per_image(&self) -> usize {
-        self.meta.grid[0].saturating_mul(self.meta.grid[1])
+        self.meta.grid[0].saturating_mul(self.meta.grid[1]).saturating_mul(self.meta.frames)
     }
     /// Codes of image `i`.
     pub fn image_codes(&self, i: usize) -> &[u16] {
@@ -73,6 +83,33 @@ impl TokenDataset {
                 names: ds.names.clone(),
                 codebook: config.codebook,
                 grid: config.grid,
+                frames: 1,
+            },
+        };
+        t.validate()?;
+        Ok(t)
+    }
+
+    /// A clip token file: each clip's frames tokenized one by one, frame-major
+    /// (`codes [clips, frames·h·w]`); `codes` holds every frame of every clip in order.
+    #[cfg(feature = "cli")]
+    pub fn from_clips(ds: &crate::data::anim::AnimDataset, codes: &[u32], config: &super::TokenizerConfig) -> Result<Self> {
+        let n = config.tokens() * crate::data::anim::FRAMES;
+        if codes.len() != ds.len() * n {
+            return Err(Error::Data(format!("{} codes for {} clips × {n}", codes.len(), ds.len())));
+        }
+        let t = TokenDataset {
+            codes: codes.iter().map(|&c| c as u16).collect(),
+            labels: ds.labels.clone(),
+            split: ds.split.clone(),
+            vendor: vec![0; ds.len()],
+            meta: TokenMeta {
+                categories: crate::data::CATEGORIES.iter().map(|s| s.to_string()).collect(),
+                vendors: vec!["fluent-animated".into()],
+                names: ds.names.clone(),
+                codebook: config.codebook,
+                grid: config.grid,
+                frames: crate::data::anim::FRAMES,
             },
         };
         t.validate()?;

@@ -84,6 +84,10 @@ pub struct TrainOptions {
     /// EMA decay of the weights (0 = off). The EMA warms up as min(decay, (1+t)/(10+t)).
     pub ema_decay: f32,
     pub seed: u64,
+    /// Clip models: the clips are loops, so each training clip starts at a seeded random frame
+    /// (a cyclic shift of its frames): `frames`× the distinct (context, future) pairs.
+    #[serde(default)]
+    pub loop_frames: bool,
 }
 
 impl TrainOptions {
@@ -104,6 +108,7 @@ impl TrainOptions {
         widths: WidthSampling::All,
         ema_decay: 0.999,
         seed: 0,
+        loop_frames: false,
     };
 }
 
@@ -193,6 +198,9 @@ pub fn epoch_permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
 /// Deterministic batch of step `step`: images, mask ratios, masked positions, class dropout.
 pub fn make_batch(config: &ModelConfig, opts: &TrainOptions, data: &TokenDataset, step: u64) -> Batch {
     let n = config.tokens();
+    // A clip model's given frames are never masked: the masked count is drawn over the rest.
+    let (given, generated) = (config.context_tokens(), config.generated_tokens());
+    let frame = config.frame_tokens();
     let b = opts.batch_size;
     let per_epoch = (data.len() / b).max(1) as u64;
     let epoch = step / per_epoch;
@@ -209,13 +217,19 @@ pub fn make_batch(config: &ModelConfig, opts: &TrainOptions, data: &TokenDataset
     };
     for i in 0..b {
         let img = perm[(offset + i) % data.len()];
-        let codes = data.image(img);
+        let stored = data.image(img);
+        let shift = if opts.loop_frames && config.frames > 1 {
+            (rng::hash(s ^ sh, i as u32, st, 0, 3) as usize % config.frames) * frame
+        } else {
+            0
+        };
+        let codes: Vec<u32> = (0..n).map(|p| stored[(p + shift) % n]).collect();
         let u = rng::uniform(s ^ sh, i as u32, st, 0, 0);
         let ratio = (std::f32::consts::FRAC_PI_2 * u).cos();
-        let count = ((ratio * n as f32).ceil() as usize).clamp(1, n);
-        // The `count` positions with the smallest random scores are masked.
+        let count = ((ratio * generated as f32).ceil() as usize).clamp(1, generated);
+        // The `count` generated positions with the smallest random scores are masked.
         let mut order: Vec<(u32, usize)> =
-            (0..n).map(|p| (rng::hash(s ^ sh, i as u32, st, p as u32, 1), p)).collect();
+            (given..n).map(|p| (rng::hash(s ^ sh, i as u32, st, p as u32, 1), p)).collect();
         order.sort_unstable();
         let mut masked = vec![false; n];
         for &(_, p) in &order[..count] {

@@ -75,6 +75,16 @@ impl Flops {
         self.0 += (2 * batch * sa[sa.len() - 2] * sa[sa.len() - 1] * sb[sb.len() - 1]) as u64;
         a.matmul(b)
     }
+
+    /// softmax(q·kᵀ/√hd)·v through torch's fused attention, which never materialises the
+    /// `[b, heads, s, s]` scores (at a clip model's 513 positions those dominate memory
+    /// traffic); counted as the two products it replaces.
+    fn attention(&mut self, q: &Tensor, k: &Tensor, v: &Tensor) -> Tensor {
+        let sq = q.size();
+        let (batch, s, hd) = (sq[0] * sq[1], sq[2], sq[3]);
+        self.0 += (2 * 2 * batch * s * s * hd) as u64;
+        Tensor::scaled_dot_product_attention(q, k, v, None::<Tensor>, 0.0, false, None, false)
+    }
 }
 
 /// Mean label-smoothed cross-entropy over masked positions (mirrors `masked_cross_entropy`).
@@ -203,8 +213,7 @@ impl TorchTrainer {
             let qh = split(self.linear(&a, q("attn.wq"), q("attn.bq"), flops));
             let kh = split(self.linear(&a, q("attn.wk"), q("attn.bk"), flops));
             let vh = split(self.linear(&a, q("attn.wv"), q("attn.bv"), flops));
-            let scores = flops.matmul(&qh, &kh.transpose(2, 3)) / (hd as f64).sqrt();
-            let o = flops.matmul(&scores.softmax(-1, Kind::Float), &vh).transpose(1, 2).reshape([b, s, d]);
+            let o = flops.attention(&qh, &kh, &vh).transpose(1, 2).reshape([b, s, d]);
             x = x + self.linear(&o, q("attn.wo"), q("attn.bo"), flops);
             let a = x.layer_norm([d], Some(q("norm2.gamma")), Some(q("norm2.beta")), LAYER_NORM_EPS as f64, false);
             let h = self.linear(&a, q("mlp.w1"), q("mlp.b1"), flops).gelu("none");

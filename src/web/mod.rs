@@ -138,16 +138,22 @@ pub fn protocol_constants() -> Result<String, JsValue> {
         masked: u8,
         fixed_now: u8,
         fixed_earlier: u8,
+        given: u8,
     }
     #[derive(Serialize)]
     struct Constants {
         error_kinds: &'static [&'static str],
         token_states: TokenStates,
     }
-    use crate::decode::{STATE_FIXED_EARLIER, STATE_FIXED_NOW, STATE_MASKED};
+    use crate::decode::{STATE_FIXED_EARLIER, STATE_FIXED_NOW, STATE_GIVEN, STATE_MASKED};
     to_json(&Constants {
         error_kinds: &crate::error::ERROR_KINDS,
-        token_states: TokenStates { masked: STATE_MASKED, fixed_now: STATE_FIXED_NOW, fixed_earlier: STATE_FIXED_EARLIER },
+        token_states: TokenStates {
+            masked: STATE_MASKED,
+            fixed_now: STATE_FIXED_NOW,
+            fixed_earlier: STATE_FIXED_EARLIER,
+            given: STATE_GIVEN,
+        },
     })
 }
 
@@ -169,6 +175,9 @@ pub struct PageRequest {
     pub temperature: f32,
     pub tau: f32,
     pub guidance: f32,
+    /// A clip model's given frames, one code list per clip (see [`DecodeRequest::context`]).
+    #[serde(default)]
+    pub context: Vec<Vec<u32>>,
 }
 
 impl PageRequest {
@@ -176,6 +185,7 @@ impl PageRequest {
         let schedule = Schedule::parse(&self.schedule, config)?;
         schedule.check(config)?;
         let req = DecodeRequest {
+            context: self.context.clone(),
             schedule,
             cache: CachePolicy::parse(&self.cache)?,
             classes: self.classes.clone(),
@@ -294,11 +304,12 @@ impl PageEngine {
         })
     }
 
-    /// Decodes `batch` code grids (`[batch × N]`, row-major) to RGBA8 images
-    /// (`[batch × S × S × 4]`, S = `image_size`). Rejects without a tokenizer.
+    /// Decodes `batch` code grids (`[batch × h·w]`, row-major; a clip's frames are decoded as
+    /// images) to RGBA8 images (`[batch × S × S × 4]`, S = `image_size`). Rejects without a
+    /// tokenizer.
     pub fn decode_images(&self, codes: Vec<u32>, batch: usize) -> js_sys::Promise {
         let inner = self.inner.clone();
-        let n = self.config.tokens();
+        let n = self.config.frame_tokens();
         let k = self.config.codebook as u32;
         wasm_bindgen_futures::future_to_promise(async move {
             // Checked: on wasm32 `batch · n` could wrap around to the length of a short array.

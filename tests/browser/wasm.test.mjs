@@ -23,7 +23,10 @@ test('protocol.js names every error kind and token state exactly as the bundle d
   const c = JSON.parse(wasm.protocol_constants());
   assert.deepEqual([...RUST_ERROR_KINDS], c.error_kinds);
   for (const k of c.error_kinds) assert.ok(Object.values(ErrorKind).includes(k), k);
-  assert.deepEqual({ masked: TokenState.masked, fixed_now: TokenState.fixedNow, fixed_earlier: TokenState.fixedEarlier }, c.token_states);
+  assert.deepEqual(
+    { masked: TokenState.masked, fixed_now: TokenState.fixedNow, fixed_earlier: TokenState.fixedEarlier, given: TokenState.given },
+    c.token_states,
+  );
 });
 
 test('the planner resolves schedules and presets, formats widths, and plans', () => {

@@ -153,9 +153,12 @@ pub struct OutputArgs {
     pub export: Option<PathBuf>,
 }
 
-/// Flip augmentation (see `super::data`).
+/// Augmentation: flips (see `super::data`) and, for clips, loop shifts.
 #[derive(clap::Args)]
 pub struct FlipArgs {
+    /// Clip models: the clips loop, so start each training clip at a random frame.
+    #[arg(long)]
+    pub loop_frames: bool,
     /// Horizontal-flip augmentation done the valid way: flip the *images* and tokenize them
     /// (needs `--images` and a `--tokenizer` with its encoder). Symbols and Flags are not
     /// flipped (mirrored text and flags are not the same category's art). Cached in `--flip-cache`.
@@ -169,7 +172,7 @@ pub struct FlipArgs {
 
 impl OptimizerArgs {
     /// The run's options from the flags, for a cosine schedule of `total_steps`.
-    pub fn train_options(&self, total_steps: u64) -> magnets::Result<TrainOptions> {
+    pub fn train_options(&self, total_steps: u64, loop_frames: bool) -> magnets::Result<TrainOptions> {
         Ok(TrainOptions {
             batch_size: self.batch,
             lr: self.lr,
@@ -186,6 +189,7 @@ impl OptimizerArgs {
             widths: WidthSampling::parse(&self.widths)?,
             ema_decay: self.ema,
             seed: self.seed,
+            loop_frames,
         })
     }
 }

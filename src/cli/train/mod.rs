@@ -42,7 +42,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let (data, val) = load_data(&a, &config)?;
     let per_epoch = (data.len() / a.optimizer.batch).max(1) as u64;
     let total_steps = a.length.steps.unwrap_or((a.length.epochs * per_epoch as f64).ceil() as u64).max(1);
-    let options = a.optimizer.train_options(total_steps)?;
+    let options = a.optimizer.train_options(total_steps, a.augment.loop_frames)?;
     let dev = TrainDevice::parse(&a.device)?;
     std::fs::create_dir_all(&a.out)?;
     let mut trainer = if let Some(dir) = &resume_from {
@@ -195,7 +195,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         if a.outputs.sample_every > 0 && trainer.step() % a.outputs.sample_every == 0 {
             if let Some(tok) = &a.outputs.tokenizer {
                 let p = a.out.join(format!("samples_{:06}.png", trainer.step()));
-                if let Err(e) = sample_grid(&trainer.export_weights()?, tok, &p) {
+                if let Err(e) = sample_grid(&trainer.export_weights()?, tok, &p, val.as_ref()) {
                     bar.println(format!("sample grid skipped: {e}"));
                 }
             }
@@ -216,7 +216,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     }
     if let Some(tok) = &a.outputs.tokenizer {
         let p = a.out.join("samples_final.png");
-        if let Err(e) = sample_grid(&w, tok, &p) {
+        if let Err(e) = sample_grid(&w, tok, &p, val.as_ref()) {
             eprintln!("sample grid skipped: {e}");
         }
     }

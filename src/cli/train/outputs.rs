@@ -22,6 +22,7 @@ pub fn validate(t: &dyn TrainLoop, val: &TokenDataset) -> magnets::Result<Vec<f6
     let mut o = t.options().clone();
     o.seed = 0x0a11_da7a;
     o.class_dropout = 0.0;
+    o.loop_frames = false;
     o.batch_size = o.batch_size.min(val.len()).max(1);
     let steps = (val.len() / o.batch_size).max(1) as u64;
     let mut sums = vec![0.0; t.config().widths.len()];
@@ -34,15 +35,24 @@ pub fn validate(t: &dyn TrainLoop, val: &TokenDataset) -> magnets::Result<Vec<f6
     Ok(sums)
 }
 
-/// Decodes two images per class with the MaskGIT baseline schedule and writes them as a grid
-/// (one row per class).
-pub fn sample_grid(weights: &Weights, tokenizer: &Path, out: &Path) -> magnets::Result<()> {
+/// Decodes four images per class with the MaskGIT baseline schedule and writes them as a grid
+/// (one row per class). A clip model continues the first frames of eight held-out clips
+/// (`val`) instead: one row per clip, its given frame first.
+pub fn sample_grid(weights: &Weights, tokenizer: &Path, out: &Path, val: Option<&TokenDataset>) -> magnets::Result<()> {
     let c = &weights.config;
-    let per_class = 4;
-    let classes: Vec<u32> = (0..c.classes as u32).flat_map(|k| std::iter::repeat_n(k, per_class)).collect();
     let schedule = magnets::schedule::Schedule::resolve("XL12", 12, c)?;
     let cache = magnets::schedule::CachePolicy::On { refresh_every: None };
     let sampling = magnets::sampling::SamplingParams { seed: 0, guidance: 0.0, ..Default::default() };
-    let (tokens, _, _) = eval::generate(weights, &schedule, cache, &classes, sampling, EngineChoice::Cpu, 64)?;
+    if c.is_clip() {
+        let val = val.ok_or_else(|| magnets::Error::Data("a clip model's samples continue held-out clips; the run has none".into()))?;
+        let picks: Vec<usize> = (0..val.len()).step_by((val.len() / 8).max(1)).take(8).collect();
+        let contexts: Vec<Vec<u32>> = picks.iter().map(|&i| val.image(i)[..c.context_tokens()].to_vec()).collect();
+        let classes: Vec<u32> = picks.iter().map(|&i| val.labels[i]).collect();
+        let (clips, _, _) = eval::generate(weights, &schedule, cache, &classes, &contexts, sampling, EngineChoice::Cpu, 64)?;
+        return eval::write_grid(tokenizer, &eval::frames_of(c, &clips), c.frames, out);
+    }
+    let per_class = 4;
+    let classes: Vec<u32> = (0..c.classes as u32).flat_map(|k| std::iter::repeat_n(k, per_class)).collect();
+    let (tokens, _, _) = eval::generate(weights, &schedule, cache, &classes, &[], sampling, EngineChoice::Cpu, 64)?;
     eval::write_grid(tokenizer, &tokens, per_class, out)
 }

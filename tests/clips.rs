@@ -1,0 +1,141 @@
+//! Clip models (frame prediction): the config's space-time token count, the decode continuing
+//! given frames, training never masking them, loop shifts, and bad requests refused.
+
+use magnets::config::ModelConfig;
+use magnets::decode::{DecodeRequest, STATE_GIVEN, STATE_MASKED, decode};
+use magnets::reference::ReferenceEngine;
+use magnets::sampling::SamplingParams;
+use magnets::schedule::{CachePolicy, Schedule};
+use magnets::train::{TokenDataset, TrainOptions, make_batch};
+use magnets::weights::Weights;
+use pollster::block_on;
+
+/// Three frames of 2×3 tokens, the first given.
+fn clip_config() -> ModelConfig {
+    ModelConfig { grid: [2, 3], frames: 3, context_frames: 1, ..ModelConfig::tiny() }
+}
+
+fn request(config: &ModelConfig, schedule: &str, cache: CachePolicy, context: Vec<Vec<u32>>) -> DecodeRequest {
+    DecodeRequest {
+        schedule: Schedule::parse(schedule, config).unwrap(),
+        cache,
+        classes: vec![0; context.len().max(1)],
+        sampling: SamplingParams { seed: 7, ..Default::default() },
+        context,
+    }
+}
+
+#[test]
+fn a_clip_config_counts_space_time_tokens() {
+    let c = clip_config();
+    c.validate().unwrap();
+    assert_eq!((c.frame_tokens(), c.tokens(), c.context_tokens(), c.generated_tokens()), (6, 18, 6, 12));
+    assert_eq!(c.seq_len(), 19);
+    // Every position, given or not, has its own position row.
+    let shapes = c.tensor_shapes();
+    let pos = shapes.iter().find(|(n, _)| n == "positions.embedding").unwrap();
+    assert_eq!(pos.1, vec![19, c.dim]);
+    // An image config's JSON does not mention frames, so existing files read and write unchanged.
+    let image = ModelConfig::tiny();
+    assert!(!image.to_json().contains("frames"));
+    assert_eq!(ModelConfig::from_json(&c.to_json()).unwrap(), c);
+
+    for (grid, frames, context, why) in
+        [(4, 0, 0, "frames 0"), (4, 2, 2, "context_frames 2"), (4, 65, 0, "frames 65"), (16, 20, 0, "more than 4096 tokens")]
+    {
+        let bad = ModelConfig { grid: [grid, grid], frames, context_frames: context, ..ModelConfig::tiny() };
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains(why), "{why}: {e}");
+    }
+}
+
+#[test]
+fn the_decode_continues_the_given_frame() {
+    let c = clip_config();
+    let w = Weights::init(&c, 3).unwrap();
+    let mut e = ReferenceEngine::cpu(&w);
+    let context = vec![vec![1, 2, 3, 4, 5, 6], vec![9, 9, 9, 0, 0, 0]];
+    let req = request(&c, "S2XL2", CachePolicy::On { refresh_every: None }, context.clone());
+    let trace = block_on(decode(&mut e, &req, |_| {})).unwrap();
+    // The mask schedule runs over the 12 generated tokens; the given ones are never masked.
+    assert_eq!(trace.steps[0].cost.masked_before, 12);
+    for (b, ctx) in context.iter().enumerate() {
+        assert_eq!(&trace.tokens[b][..6], &ctx[..]);
+        assert!(trace.tokens[b].iter().all(|&t| t < c.codebook as u32));
+        for s in &trace.steps {
+            assert!(s.states[b][..6].iter().all(|&st| st == STATE_GIVEN));
+            assert_eq!(&s.tokens[b][..6], &ctx[..]);
+        }
+        assert!(trace.steps[0].states[b][6..].iter().any(|&st| st == STATE_MASKED));
+    }
+    // Caching skips rows, and a refresh at every step gives exactly the uncached clip.
+    assert!(trace.steps.iter().any(|s| !s.cost.refresh && s.cost.rows < c.seq_len()));
+    let off = block_on(decode(&mut e, &request(&c, "S2XL2", CachePolicy::Off, context.clone()), |_| {})).unwrap();
+    let every = block_on(decode(&mut e, &request(&c, "S2XL2", CachePolicy::On { refresh_every: Some(1) }, context), |_| {})).unwrap();
+    assert_eq!(off.tokens, every.tokens);
+}
+
+#[test]
+fn bad_contexts_are_refused() {
+    let c = clip_config();
+    let w = Weights::init(&c, 3).unwrap();
+    let mut e = ReferenceEngine::cpu(&w);
+    let cases: [(Vec<Vec<u32>>, &str); 3] = [
+        (vec![], "give one context per clip"),
+        (vec![vec![1, 2, 3]], "holds 3 codes"),
+        (vec![vec![1, 2, 3, 4, 5, 999]], "outside the codebook"),
+    ];
+    for (context, want) in cases {
+        let mut req = request(&c, "XL4", CachePolicy::Off, vec![vec![0; 6]]);
+        req.context = context;
+        let err = block_on(decode(&mut e, &req, |_| {})).unwrap_err().to_string();
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    // More steps than generated tokens.
+    let err = Schedule::parse("XL13", &c).and_then(|s| s.check(&c)).unwrap_err().to_string();
+    assert!(err.contains("generates only 12 tokens"), "{err}");
+    assert!(Schedule::parse("XL12", &c).and_then(|s| s.check(&c)).is_ok());
+    // An image model takes no context.
+    let image = ModelConfig::tiny();
+    let wi = Weights::init(&image, 3).unwrap();
+    let mut ei = ReferenceEngine::cpu(&wi);
+    let err = block_on(decode(&mut ei, &request(&image, "XL4", CachePolicy::Off, vec![vec![0; 16]]), |_| {})).unwrap_err();
+    assert!(err.to_string().contains("takes no context"), "{err}");
+}
+
+#[test]
+fn training_never_masks_the_given_frame_and_shifts_loops() {
+    let c = clip_config();
+    let n = c.tokens();
+    // Clip i: frame f holds codes 10·f + position-in-frame, offset by i.
+    let codes: Vec<u32> = (0..4u32).flat_map(|i| (0..n as u32).map(move |p| (i + 10 * (p / 6) + p % 6) % 32)).collect();
+    let data = TokenDataset::new(n, codes, vec![0, 1, 2, 0]).unwrap();
+    let plain = TrainOptions { batch_size: 4, ..TrainOptions::DEFAULT };
+    let looped = TrainOptions { loop_frames: true, ..plain.clone() };
+    let mut shifts = std::collections::HashSet::new();
+    for step in 0..40 {
+        for (opts, is_loop) in [(&plain, false), (&looped, true)] {
+            let b = make_batch(&c, opts, &data, step);
+            for i in 0..4 {
+                let mask = &b.mask[i * n..(i + 1) * n];
+                assert!(mask[..6].iter().all(|&m| m == 0.0), "a given position was masked");
+                assert!(mask[6..].iter().any(|&m| m == 1.0), "nothing to predict");
+                let t: Vec<i64> = b.targets[i * n..(i + 1) * n].to_vec();
+                // Targets are a cyclic frame shift of a stored clip (none without --loop-frames).
+                let first = t[0] as u32;
+                let clip = (0..4u32).find(|&k| (0..3).any(|f| (k + 10 * f) % 32 == first)).unwrap();
+                let shift = (0..3).find(|&f| (clip + 10 * f) % 32 == first).unwrap();
+                for p in 0..n {
+                    let src = (p + shift as usize * 6) % n;
+                    assert_eq!(t[p] as u32, (clip + 10 * (src as u32 / 6) + src as u32 % 6) % 32);
+                }
+                if is_loop {
+                    shifts.insert(shift);
+                } else {
+                    assert_eq!(shift, 0);
+                }
+            }
+        }
+    }
+    assert_eq!(shifts.len(), 3, "every start frame is drawn");
+}
