@@ -276,6 +276,8 @@ fn shipped_models_list() {
         (format!(r#"{{"default":"x","models":[{}]}}"#, one("a", "a.safetensors")), "the default model `x` is not in its list"),
         (format!(r#"{{"default":"a","models":[{},{}]}}"#, one("a", "a.safetensors"), one("a", "b.safetensors")), "listed twice"),
         (format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "../a.safetensors")), "inside models/"),
+        (format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "a.safetensors").replace('}', r#","kind":"clip"}"#)), "must make images"),
+        (format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "a.safetensors").replace('}', r#","kind":"movie"}"#)), "unknown variant"),
     ] {
         let (ok, err) = run_in(&text, &["flops"]);
         assert!(!ok && err.contains("models/models.json") && err.contains(needle) && !err.contains("panicked"), "{text}: {err}");

@@ -25,6 +25,17 @@ pub struct ShippedModel {
     /// Quick on the CPU fallback and software GPUs: the page starts with it there.
     #[serde(default)]
     pub light: bool,
+    /// What it makes: images (class → emoji) or clips (a first frame → the frames after it).
+    #[serde(default)]
+    pub kind: ModelKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    #[default]
+    Image,
+    Clip,
 }
 
 impl ShippedModel {
@@ -48,8 +59,12 @@ impl Registry {
     pub fn parse(text: &str, origin: &Path) -> magnets::Result<Registry> {
         let bad = |why: String| magnets::Error::Other(format!("{}: {why}", origin.display()));
         let r: Registry = serde_json::from_str(text).map_err(|e| bad(format!("not a model list: {e}")))?;
-        if !r.models.iter().any(|m| m.id == r.default) {
-            return Err(bad(format!("the default model `{}` is not in its list", r.default)));
+        match r.models.iter().find(|m| m.id == r.default) {
+            None => return Err(bad(format!("the default model `{}` is not in its list", r.default))),
+            Some(m) if m.kind != ModelKind::Image => {
+                return Err(bad(format!("the default model `{}` must make images (it is a clip model)", r.default)));
+            }
+            _ => {}
         }
         for (i, m) in r.models.iter().enumerate() {
             if r.models[..i].iter().any(|o| o.id == m.id) {
@@ -111,7 +126,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         let params = magnets::weights::Weights::load(&m.weights_path()).ok().map(|w| w.config.parameter_count());
         let tokenizer = m.tokenizer_path().is_file();
         rows.push(serde_json::json!({
-            "id": m.id, "name": m.name, "about": m.about, "default": m.id == r.default, "light": m.light,
+            "id": m.id, "name": m.name, "about": m.about, "default": m.id == r.default, "light": m.light, "kind": m.kind,
             "weights": m.weights_path(), "tokenizer": m.tokenizer_path(),
             "parameters": params, "tokenizer_present": tokenizer,
         }));
