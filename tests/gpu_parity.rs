@@ -288,6 +288,37 @@ fn decode_same_tokens_and_flops() {
     }
 }
 
+/// A clip model (the shipped Animate config: 8 frames, 513 rows, the first frame given) on the
+/// WGSL engine: the given frame survives, and the tokens and FLOPs equal the burn engine's.
+#[test]
+fn clip_decode_same_tokens_and_flops() {
+    let _turn = take_turn();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/magnets-anim.config.json")).unwrap();
+    let config = ModelConfig::from_json(&text).unwrap();
+    assert!(config.is_clip() && config.context_frames == 1);
+    let w = Weights::init(&config, 8).unwrap();
+    let Some(mut g) = gpu(&w, 2) else { return };
+    let mut c = ReferenceEngine::cpu(&w);
+    let context: Vec<Vec<u32>> =
+        (0..2u32).map(|b| (0..config.context_tokens() as u32).map(|p| (p * 7 + b * 101) % config.codebook as u32).collect()).collect();
+    let req = DecodeRequest {
+        context: context.clone(),
+        schedule: Schedule::parse("S3M3L3XL3", &config).unwrap(),
+        cache: CachePolicy::On { refresh_every: None },
+        classes: vec![0, 4],
+        sampling: SamplingParams { seed: 2, ..Default::default() },
+    };
+    let before = g.flops_performed();
+    let tg = pollster::block_on(decode(&mut g, &req, |_| {})).unwrap();
+    let tc = pollster::block_on(decode(&mut c, &req, |_| {})).unwrap();
+    assert_eq!(g.flops_performed() - before, 2 * tg.total_flops);
+    for (b, ctx) in context.iter().enumerate() {
+        assert_eq!(&tg.tokens[b][..ctx.len()], &ctx[..], "the given frame changed");
+    }
+    assert_eq!(tg.tokens, tc.tokens, "tokens differ between the WGSL and burn engines");
+    assert!(tg.flops_ratio() > 3.0, "MaGNeTS with the cache: {:.2}x less compute", tg.flops_ratio());
+}
+
 /// On-device sampling (shaders/sample.wgsl) against the CPU sampler on the same logits: the
 /// same code for every masked token and the same confidence up to float rounding, with and
 /// without guidance, sampled and greedy.

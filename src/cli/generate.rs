@@ -1,5 +1,6 @@
-//! `magnets generate`: decode a batch of images with a schedule; writes the trace (tokens,
-//! per-step widths, rows, FLOPs, timings) as JSON, and PNGs when a tokenizer is given.
+//! `magnets generate`: decode a batch of images (or, with a clip model, continue held-out clips
+//! from their first frame) with a schedule; writes the trace (tokens, per-step widths, rows,
+//! FLOPs, timings) as JSON, and PNGs (a strip per clip) when a tokenizer is given.
 
 use std::path::PathBuf;
 
@@ -13,9 +14,10 @@ pub struct Args {
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Class id or name per image, comma separated; a single value is repeated `--batch` times.
-    /// `null` (or the class count) asks for unconditional images.
-    #[arg(long, default_value = "0")]
-    pub class: String,
+    /// `null` (or the class count) asks for unconditional images. Default: 0 (a clip model:
+    /// each start clip's own category).
+    #[arg(long)]
+    pub class: Option<String>,
     /// Images (1..=64); defaults to the number of classes listed.
     #[arg(long)]
     pub batch: Option<usize>,
@@ -30,6 +32,47 @@ pub struct Args {
     /// the weights (models/models.json).
     #[arg(long, requires = "out")]
     pub tokenizer: Option<PathBuf>,
+    /// Clip models: the clips whose first frame each prediction starts from, comma separated —
+    /// a held-out clip's number (0..) or its emoji's short name (`rocket`). Their categories
+    /// are the classes unless `--class` is given.
+    #[arg(long, default_value = "0")]
+    pub start: String,
+    /// Clip models: the clip token file the starts come from (`magnets tokenize --clips`).
+    #[arg(long, default_value = "models/anim/anim_tokens.safetensors")]
+    pub clips_tokens: PathBuf,
+}
+
+/// A clip model's contexts and classes: the first frames of the held-out clips `--start` names.
+fn clip_starts(a: &Args, config: &magnets::config::ModelConfig) -> magnets::Result<(Vec<Vec<u32>>, Vec<u32>)> {
+    let t = magnets::tokenizer::tokens::TokenDataset::load(&a.clips_tokens)?;
+    if t.tokens_per_image() != config.tokens() || t.meta.codebook != config.codebook {
+        return Err(magnets::Error::Data(format!(
+            "{}: clips of {} tokens from a {}-code tokenizer; the model expects {} tokens and {} codes",
+            a.clips_tokens.display(),
+            t.tokens_per_image(),
+            t.meta.codebook,
+            config.tokens(),
+            config.codebook
+        )));
+    }
+    let held = t.indices(true);
+    let mut picks = Vec::new();
+    for s in a.start.split(',').take(MAX_IMAGES + 1).map(str::trim) {
+        let i = match s.parse::<usize>() {
+            Ok(k) => *held.get(k).ok_or_else(|| {
+                magnets::Error::Other(format!("--start {k}: there are {} held-out clips (0..{})", held.len(), held.len() - 1))
+            })?,
+            Err(_) => *held.iter().find(|&&i| t.meta.names[i].eq_ignore_ascii_case(s)).ok_or_else(|| {
+                magnets::Error::Other(format!("--start `{s}`: no held-out clip of that name (e.g. {})", t.meta.names[held[0]]))
+            })?,
+        };
+        picks.push(i);
+    }
+    if picks.len() > MAX_IMAGES {
+        return Err(magnets::Error::Other(format!("--start lists more than {MAX_IMAGES} clips")));
+    }
+    let contexts = picks.iter().map(|&i| t.image_codes(i)[..config.context_tokens()].iter().map(|&c| c as u32).collect()).collect();
+    Ok((contexts, picks.iter().map(|&i| t.labels[i] as u32).collect()))
 }
 
 /// One class per image: a single value repeated `batch` times (default once), or a list whose
@@ -88,11 +131,21 @@ pub fn run(a: Args) -> magnets::Result<()> {
     if let Some(dir) = &a.out {
         magnets::files::create_dir(dir)?;
     }
+    let (context, classes) = if config.context_frames > 0 {
+        let (context, labels) = clip_starts(&a, &config)?;
+        let classes = match &a.class {
+            None => labels,
+            Some(c) => parse_classes(c, Some(context.len()), &config)?,
+        };
+        (context, classes)
+    } else {
+        (Vec::new(), parse_classes(a.class.as_deref().unwrap_or("0"), a.batch, &config)?)
+    };
     let req = DecodeRequest {
-        context: Vec::new(),
+        context,
         schedule: a.decode.schedule(&config)?,
         cache: a.decode.cache_policy()?,
-        classes: parse_classes(&a.class, a.batch, &config)?,
+        classes,
         sampling: a.decode.sampling(a.seed)?,
     };
     let print_step = |s: &magnets::decode::StepTrace| {
@@ -126,8 +179,16 @@ pub fn run(a: Args) -> magnets::Result<()> {
         Some(dir) => {
             magnets::files::create_dir(dir)?;
             magnets::files::write(&dir.join("trace.json"), serde_json::to_string(&trace).expect("serialisable"))?;
-            if let Some((tok, path)) = &tokenizer {
-                super::write_pngs(tok, path, &trace.tokens, dir)?;
+            match &tokenizer {
+                Some((_, path)) if config.is_clip() => {
+                    // One strip per clip: its frames left to right.
+                    for (i, clip) in trace.tokens.iter().enumerate() {
+                        let frames = super::eval::frames_of(&config, std::slice::from_ref(clip));
+                        super::eval::write_grid(path, &frames, config.frames, &dir.join(format!("{i:03}.png")))?;
+                    }
+                }
+                Some((tok, path)) => super::write_pngs(tok, path, &trace.tokens, dir)?,
+                None => {}
             }
             eprintln!("wrote {}", dir.join("trace.json").display());
         }
