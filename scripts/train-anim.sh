@@ -14,5 +14,5 @@ RUN=${RUN:-data/runs/anim}
 exec scripts/magnets-fast.sh train --device "${TRAIN_DEVICE:-torch-bf16}" \
   --config models/magnets-anim.config.json --data models/anim/anim_tokens.safetensors --loop-frames \
   --snapshot models/anim/snapshot --tokenizer models/next/tokenizer.safetensors --out "$RUN" \
-  --steps "${STEPS:-2400}" --batch 16 --lr 1e-3 --warmup 200 --ema 0.999 --distill 0.8 \
+  --steps "${STEPS:-1800}" --batch 16 --lr 1e-3 --warmup 200 --ema 0.999 --distill 0.8 \
   --checkpoint-every 250 --sample-every 1000 --log-every 25 --seed 0 --minutes "${MINUTES:-60}" "$@"

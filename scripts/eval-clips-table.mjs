@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// The clip model's quality per schedule (frame prediction): every row is the JSON of
+//   magnets eval-clips --weights W --schedule S --cache C --per-clip 4 --seed SEED --json
+// (each of the 81 held-out clips continued from its first frame 4 times; frame-FID against the
+// real held-out frames, motion against the real clips', PSNR, GFLOPs per clip). Writes
+// NAME.eval.json next to the weights in the image tables' shape (`fid` is the frame-FID), so
+// the page's quality card reads it as it reads theirs. Rows are cached in data/evalclips/.
+//
+// Usage: node scripts/eval-clips-table.mjs [--weights PATH] [--bin PATH] [--engine cpu|torch] [--seed N] [--out PATH]
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const target = process.env.CARGO_TARGET_DIR || path.join(process.env.HOME, '.cache/magnets-target');
+const bin = arg('--bin', path.join(target, 'release/magnets'));
+const weights = arg('--weights', 'models/magnets-anim.safetensors');
+const engine = arg('--engine', 'cpu');
+const seed = Number(arg('--seed', '0'));
+const out = arg('--out', weights.replace(/\.safetensors$/, '.eval.json'));
+const settings = { per_clip: 4, seed, temperature: 1, tau: 4.5, guidance: 0 };
+const baseline = { schedule: 'XL12', cache: 'off' };
+const rows = [
+  ['XL12', 'off'], ['XL12', 'on'], ['S12', 'on'], ['M12', 'on'], ['L12', 'on'],
+  ['S3M3L3XL3', 'on'], ['XL3L3M3S3', 'on'], ['M3L4XL5', 'on'], ['L6XL6', 'on'],
+];
+
+const sha = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+const weightsSha = sha(weights);
+const cacheDir = 'data/evalclips';
+fs.mkdirSync(cacheDir, { recursive: true });
+
+function evalRow(schedule, cache) {
+  const file = path.join(cacheDir, `${weightsSha.slice(0, 12)}.${schedule}.${cache}.${settings.per_clip}.${seed}.json`);
+  if (!fs.existsSync(file)) {
+    console.error(`== magnets eval-clips --schedule ${schedule} --cache ${cache} (seed ${seed})`);
+    const json = execFileSync(bin, ['eval-clips', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
+      '--per-clip', String(settings.per_clip), '--seed', String(seed), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    fs.writeFileSync(file, json);
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+const measured = rows.map(([schedule, cache]) => {
+  const r = evalRow(schedule, cache);
+  return {
+    schedule, cache, fid: r.frame_fid, fid_ci95: r.frame_fid_ci95, precision: r.precision, recall: r.recall,
+    motion: r.motion, real_motion: r.real_motion, motion_ratio: r.motion_ratio, future_psnr: r.future_psnr,
+    copy_first_frame_psnr: r.copy_first_frame_psnr, gflops_per_image: r.gflops_per_clip, flops_ratio: r.flops_ratio, clips: r.clips,
+  };
+});
+const table = {
+  model: path.basename(weights),
+  model_sha256: weightsSha,
+  kind: 'clip',
+  command: `magnets eval-clips --weights ${weights} --schedule SCHEDULE --cache CACHE --per-clip ${settings.per_clip} --seed ${seed} --json`,
+  metric: 'frame-FID: the FID classifier\'s features of predicted frames 1..7 against the real held-out frames 1..7',
+  settings,
+  baseline,
+  rows: measured,
+};
+fs.writeFileSync(out, JSON.stringify(table, null, 1) + '\n');
+console.error(`wrote ${out} (${measured.length} rows)`);
+for (const r of measured) {
+  console.error(`${r.schedule.padEnd(10)} ${r.cache.padEnd(3)} frame-FID ${r.fid.toFixed(2)} [${r.fid_ci95.map((v) => v.toFixed(2)).join(', ')}]`
+    + `  motion ${r.motion.toFixed(2)} (real ${r.real_motion.toFixed(2)})  PSNR ${r.future_psnr.toFixed(2)} dB  ${r.flops_ratio.toFixed(2)}x less compute`);
+}
