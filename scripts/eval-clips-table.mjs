@@ -6,7 +6,7 @@
 // NAME.eval.json next to the weights in the image tables' shape (`fid` is the frame-FID), so
 // the page's quality card reads it as it reads theirs. Rows are cached in data/evalclips/.
 //
-// Usage: node scripts/eval-clips-table.mjs [--weights PATH] [--bin PATH] [--engine cpu|torch] [--seed N] [--out PATH]
+// Usage: node scripts/eval-clips-table.mjs [--weights PATH] [--bin PATH] [--engine cpu|torch] [--seed N] [--per-clip K] [--out PATH]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -22,7 +22,7 @@ const weights = arg('--weights', 'models/magnets-anim.safetensors');
 const engine = arg('--engine', 'cpu');
 const seed = Number(arg('--seed', '0'));
 const out = arg('--out', weights.replace(/\.safetensors$/, '.eval.json'));
-const settings = { per_clip: 4, seed, temperature: 1, tau: 4.5, guidance: 0 };
+const settings = { per_clip: Number(arg('--per-clip', '4')), seed, temperature: 1, tau: 4.5, guidance: 0 };
 const baseline = { schedule: 'XL12', cache: 'off' };
 const rows = [
   ['XL12', 'off'], ['XL12', 'on'], ['S12', 'on'], ['M12', 'on'], ['L12', 'on'],
@@ -49,7 +49,7 @@ const measured = rows.map(([schedule, cache]) => {
   const r = evalRow(schedule, cache);
   return {
     schedule, cache, fid: r.frame_fid, fid_ci95: r.frame_fid_ci95, precision: r.precision, recall: r.recall,
-    motion: r.motion, real_motion: r.real_motion, motion_ratio: r.motion_ratio, future_psnr: r.future_psnr,
+    motion: r.motion, real_motion: r.real_motion, real_recon_motion: r.real_recon_motion, motion_ratio: r.motion_ratio, future_psnr: r.future_psnr,
     copy_first_frame_psnr: r.copy_first_frame_psnr, gflops_per_image: r.gflops_per_clip, flops_ratio: r.flops_ratio, clips: r.clips,
   };
 });

@@ -4,14 +4,14 @@
 //
 //  1. Selection (seed 1000, 2,000 samples): every small → large schedule in CANDIDATES with
 //     ≥ 3× less compute than the baseline; the best FID is the page's "Tuned" preset.
-//  2. Test (seed 0, 10,000 samples): the page's presets, the tuned schedule and a few more; each
+//  2. Test (seed 0, 10,000 samples unless --samples): the page's presets, the tuned schedule and a few more; each
 //     row is the JSON of  magnets eval --weights W --schedule S --cache C --samples 10000 --seed 0 --json
 //     (τ 4.5, temperature 1, no guidance: the page's defaults).
 // Every row is cached in data/eval10k/ (keyed by the weights' and the instrument's hashes), so an
 // interrupted run resumes. The tokenizer is the one shipped with the weights (models/models.json).
 //
 // Usage: node scripts/eval-table.mjs [--model ID | --weights PATH] [--bin PATH] [--engine cpu|torch]
-//                                    [--classifier PATH] [--data PATH] [--out PATH]
+//                                    [--classifier PATH] [--data PATH] [--out PATH] [--samples N]
 //   --engine torch needs the fast build: --bin scripts/magnets-fast.sh (the same tokens, ~1.4× faster)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -32,7 +32,8 @@ const weights = arg('--weights', shipped && `models/${shipped.weights}`);
 const out = arg('--out', weights.replace(/\.safetensors$/, '.eval.json'));
 const engine = arg('--engine', 'cpu');
 const instrument = [['--classifier', arg('--classifier')], ['--data', arg('--data')]].filter(([, v]) => v);
-const settings = { samples: 10000, seed: 0, temperature: 1, tau: 4.5, guidance: 0 };
+// --samples: fewer test samples for a provisional table (the page shows the count it was made with).
+const settings = { samples: Number(arg('--samples', '10000')), seed: 0, temperature: 1, tau: 4.5, guidance: 0 };
 const selection = { samples: 2000, seed: 1000, min_ratio: 3 };
 const baseline = { schedule: 'XL12', cache: 'off' };
 // The page's presets (cache on, its default; the baseline also without), then schedules

@@ -290,3 +290,36 @@ fn shipped_models_list() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("models/models.json") && err.contains("--weights"), "{err}");
 }
+
+/// A clip model from the command line: `generate` continues held-out clips named by number or
+/// name and keeps their first frame; bad starts are clear errors; `eval` sends clip models to
+/// `eval-clips`.
+#[test]
+fn clip_model_generate_continues_held_out_clips() {
+    let dir = tmp("clip");
+    std::fs::create_dir_all(&dir).unwrap();
+    let w = dir.join("clip.safetensors");
+    let (ok, _, err) = magnets(&["init", "--config", "models/magnets-anim.config.json", "--out", w.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let args = |start: &str| vec!["generate", "--weights", w.to_str().unwrap(), "--schedule", "S1XL1", "--start", start].iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let run = |start: &str| {
+        let a = args(start);
+        magnets(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (ok, out, err) = run("0,sun_with_face,beers");
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tokens = v["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 3);
+    assert_eq!(tokens[0].as_array().unwrap().len(), 512);
+    // Held-out clip 0 is sun_with_face: both start from the same given frame, beers from another.
+    let first = |i: usize| tokens[i].as_array().unwrap()[..64].to_vec();
+    assert_eq!(first(0), first(1));
+    assert_ne!(first(0), first(2));
+    for (start, want) in [("81", "there are 81 held-out clips"), ("no_such_emoji", "no held-out clip of that name")] {
+        let (ok, _, err) = run(start);
+        assert!(!ok && err.contains(want) && !err.contains("panicked"), "{start}: {err}");
+    }
+    let (ok, _, err) = magnets(&["eval", "--weights", w.to_str().unwrap(), "--samples", "2"]);
+    assert!(!ok && err.contains("eval-clips"), "{err}");
+}

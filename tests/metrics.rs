@@ -160,32 +160,49 @@ fn shipped_classifier_loads() {
     assert!(predictions.iter().all(|&p| (p as usize) < magnets::metrics::classifier::CLASSES));
 }
 
-/// models/magnets-emoji.eval.json (measured quality the page shows next to a schedule; written
-/// by scripts/eval-table.mjs) belongs to the shipped model and agrees with the FLOP accounting:
-/// a stale table (model retrained, rows not rerun) fails here.
+/// Every shipped model's `NAME.eval.json` (measured quality the page shows next to a schedule;
+/// written by scripts/eval-table.mjs, or scripts/eval-clips-table.mjs for a clip model) belongs
+/// to its weights and agrees with the FLOP accounting: a stale table (model retrained, rows not
+/// rerun) fails here, and so does a shipped model without one.
 #[test]
-fn shipped_eval_table_matches_the_shipped_model() {
-    let bytes = std::fs::read("models/magnets-emoji.safetensors").unwrap();
-    let sha = magnets::data::sha256_hex(&bytes);
-    let table: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string("models/magnets-emoji.eval.json").unwrap()).unwrap();
-    assert_eq!(table["model_sha256"].as_str(), Some(sha.as_str()), "rerun scripts/eval-table.mjs");
-    let config = magnets::weights::Weights::from_safetensors(&bytes).unwrap().config;
+fn shipped_eval_tables_match_the_shipped_models() {
+    let registry: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("models/models.json").unwrap()).unwrap();
+    let mut checked = 0;
+    for model in registry["models"].as_array().unwrap() {
+        let weights = format!("models/{}", model["weights"].as_str().unwrap());
+        let Ok(bytes) = std::fs::read(&weights) else { continue };
+        let table_file = weights.replace(".safetensors", ".eval.json");
+        let text = std::fs::read_to_string(&table_file).unwrap_or_else(|e| panic!("{table_file}: {e}: measure the shipped model"));
+        let table: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let sha = magnets::data::sha256_hex(&bytes);
+        assert_eq!(table["model_sha256"].as_str(), Some(sha.as_str()), "{table_file}: rerun the eval table");
+        check_table(&table, &bytes, model["kind"].as_str() != Some("clip"), &table_file);
+        checked += 1;
+    }
+    assert!(checked >= 1, "no shipped model is present");
+}
+
+fn check_table(table: &serde_json::Value, weights: &[u8], image: bool, file: &str) {
+    let config = magnets::weights::Weights::from_safetensors(weights).unwrap().config;
     let rows = table["rows"].as_array().unwrap();
     let find = |s: &str, c: &str| rows.iter().find(|r| r["schedule"] == s && r["cache"] == c);
     let baseline = find(table["baseline"]["schedule"].as_str().unwrap(), table["baseline"]["cache"].as_str().unwrap())
         .expect("the baseline row");
+    assert!(baseline["flops_ratio"].as_f64().unwrap() == 1.0);
     for preset in [("S3M3L3XL3", "on"), ("XL3L3M3S3", "on"), ("XL12", "on"), ("S12", "on"), ("M12", "on"), ("L12", "on")] {
-        assert!(find(preset.0, preset.1).is_some(), "the page preset {preset:?} is measured");
+        assert!(find(preset.0, preset.1).is_some(), "{file}: the page preset {preset:?} is measured");
     }
     for r in rows {
         let schedule = magnets::schedule::Schedule::parse(r["schedule"].as_str().unwrap(), &config).unwrap();
         let cache = magnets::schedule::CachePolicy::parse(r["cache"].as_str().unwrap()).unwrap();
         let flops: u64 = magnets::plan::plan(&config, &schedule, cache, false).iter().map(|s| s.flops).sum();
         let gflops = r["gflops_per_image"].as_f64().unwrap();
-        assert!((gflops - flops as f64 / 1e9).abs() < 1e-9, "{r}: GFLOPs vs plan::plan");
+        assert!((gflops - flops as f64 / 1e9).abs() < 1e-9, "{file} {r}: GFLOPs vs plan::plan");
         let fid = r["fid"].as_f64().unwrap();
         assert!(fid.is_finite() && fid > 0.0);
+    }
+    if !image {
+        return;
     }
     // The page's "Tuned" preset is a measured row with at least 3× less compute.
     let tuned = find(table["tuned"]["schedule"].as_str().unwrap(), table["tuned"]["cache"].as_str().unwrap())
@@ -193,6 +210,5 @@ fn shipped_eval_table_matches_the_shipped_model() {
     assert!(tuned["flops_ratio"].as_f64().unwrap() >= 3.0, "{tuned}");
     // The nesting, as measured: constant-width quality is ordered by width.
     let fid = |s: &str, c: &str| find(s, c).unwrap()["fid"].as_f64().unwrap();
-    assert!(fid("S12", "on") > fid("M12", "on") && fid("M12", "on") > fid("L12", "on") && fid("L12", "on") > fid("XL12", "on"));
-    assert!(baseline["flops_ratio"].as_f64().unwrap() == 1.0);
+    assert!(fid("S12", "on") > fid("M12", "on") && fid("M12", "on") > fid("L12", "on") && fid("L12", "on") > fid("XL12", "on"), "{file}");
 }

@@ -110,15 +110,22 @@ pub fn run(a: Args) -> magnets::Result<()> {
         seed: a.seed,
         ..Default::default()
     };
+    // A clip model continues given frames: any codes do for timing.
+    let context: Vec<Vec<u32>> = match config.context_tokens() {
+        0 => Vec::new(),
+        n => (0..a.batch as u32)
+            .map(|b| (0..n as u32).map(|p| magnets::rng::hash(a.seed, b, 0, p, 7) % config.codebook as u32).collect())
+            .collect(),
+    };
     let baseline = DecodeRequest {
-        context: Vec::new(),
+        context: context.clone(),
         schedule: parse_schedule(&a.baseline, a.steps, &config)?,
         cache: parse_cache("off", None)?,
         classes: classes.clone(),
         sampling,
     };
     let magnets_req = DecodeRequest {
-        context: Vec::new(),
+        context,
         schedule: parse_schedule(&a.schedule, a.steps, &config)?,
         cache: parse_cache("on", None)?,
         classes,

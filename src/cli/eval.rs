@@ -150,6 +150,12 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let weights_file = weights_path(&a.weights)?;
     let weights = Weights::load(&weights_file)?;
     let config = weights.config.clone();
+    if config.is_clip() {
+        return Err(magnets::Error::Config(format!(
+            "{} is a clip model (frame prediction); score it with `magnets eval-clips`",
+            weights_file.display()
+        )));
+    }
     // The tokenizer (and its fit to the model) is checked before minutes of decoding.
     let tokenizer_file = tokenizer_path(&a.tokenizer, &weights_file)?;
     let tokenizer = super::load_tokenizer_for(&tokenizer_file, &config)?;
@@ -167,12 +173,6 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let schedule = a.decode.schedule(&config)?;
     let cache = a.decode.cache_policy()?;
     let start = web_time::Instant::now();
-    if config.is_clip() {
-        return Err(magnets::Error::Config(format!(
-            "{} is a clip model (frame prediction); score it with `magnets eval-clips`",
-            weights_file.display()
-        )));
-    }
     let (tokens, flops, base) = generate(&weights, &schedule, cache, &classes, &[], sampling, a.decode.engine, a.batch)
         .map_err(|e| e.blame_file(&weights_file))?;
     let gen_seconds = start.elapsed().as_secs_f64();
