@@ -112,7 +112,7 @@ const FRAME_PX = 96;
 
 // The shown step's view of frame f of clip b: {step, image} for paintCell (a one-image step).
 // Before the first step a given frame shows its codes, the others are masked.
-function frameView(run, idx, b, f, config, clip) {
+export function frameView(run, idx, b, f, config, clip) {
   const per = frameTokens(config), given = f < (config.context_frames || 0);
   const step = idx >= 0 ? run.steps[idx] : null;
   const imgs = step ? run.images.get(idx) : null;
@@ -240,6 +240,7 @@ export function createPicker(box, { onPick, onCarried }) {
     return b;
   };
   function build(opts) {
+    if (opts.file !== file) pixels = null;
     ({ file, config, palette } = opts);
     carried = opts.carried || null;
     const list = box.querySelector('.thumbs');
@@ -259,6 +260,10 @@ export function createPicker(box, { onPick, onCarried }) {
       buttons.forEach((b, n) => { const on = !carriedOn && picks.includes(n); b.classList.toggle('on', on); b.setAttribute('aria-pressed', String(on)); });
       const c = box.querySelector('.thumb.carried');
       if (c) { c.classList.toggle('on', carriedOn); c.setAttribute('aria-pressed', String(carriedOn)); }
+    },
+    setCarriedPixels(image) {
+      const c = box.querySelector('.thumb.carried');
+      if (c && carried) paint(c.querySelector('canvas'), carried, image);
     },
     setPixels(images) {
       pixels = images;
@@ -307,6 +312,11 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
     }
   };
   const player = createClipPlayer({ button: $('clip-play'), tick: paintPlayers, frames: () => frameCount(app.config) });
+  const buildPicker = () => {
+    const carried = app.carried ? decodeCodes(app.carried).codes : null;
+    picker.build({ file, config: app.config, palette: app.palette, carried });
+    if (carried && app.info && app.info.tokenizer) askDecode('carried', carried);
+  };
   const paintOpts = () => ({ cur: app.cur, totalSteps: app.schedule.length, config: app.config, palette: app.palette, clips: resolved && resolved.clips });
 
   return {
@@ -324,8 +334,7 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
       if (!on()) return null;
       const why = file ? startsProblem(file, app.config, tokenizerSha) : 'the start list (models/…starts.json) did not load';
       if (why) return `Animate cannot start: ${why}.`;
-      if (app.state.ctx) { const r = decodeCodes(app.state.ctx); if (!r.error) app.carried = app.state.ctx; }
-      picker.build({ file, config: app.config, palette: app.palette, carried: app.carried ? decodeCodes(app.carried).codes : null });
+      buildPicker();
       return null;
     },
     // Checks the state's starts against the model (a bad `ctx` or `start` is a problem for
@@ -334,6 +343,8 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
       if (!on() || !file) return false;
       resolved = resolveClips(app.state, file, app.config, app.clips);
       picksShown = resolved.clips.map((c) => c.start).filter((n) => n != null);
+      // A frame that came with the link stays in the picker as "your emoji".
+      if (resolved.carried && app.carried !== app.state.ctx) { app.carried = app.state.ctx; buildPicker(); }
       if (!resolved.problems.length) return false;
       app.problems.push(...resolved.problems);
       if (!resolved.carried) Object.assign(app.state, { ctx: '', start: app.state.start ? picksShown.join(',') : '' });
@@ -357,8 +368,10 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
       askDecode('starts', file.starts.flatMap((s) => s.codes));
     },
     onPixels(m) {
-      if (m.id !== 'starts' || m.error || !file) return;
+      if (m.error || !file) return;
       const per = m.size * m.size * 4;
+      if (m.id === 'carried') { picker.setCarriedPixels(new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset, per), m.size, m.size)); return; }
+      if (m.id !== 'starts') return;
       picker.setPixels(file.starts.map((_, n) => new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset + n * per, per), m.size, m.size)));
     },
     buildGrid(grid, run) { buildClipGrid(grid, { clips: run && resolved ? resolved.clips : null, config: app.config }); },
