@@ -544,7 +544,8 @@ async function loadModel() {
   const s = app.state;
   app.model = pickModel(app.manifest, s, app.device);
   if (app.model.problem) { app.problems.push(app.model.problem); report(); }
-  app.clips = clipsFor(app.device);
+  // An embed keeps to two clips: it has the height of the image grid.
+  app.clips = s.embed ? Math.min(2, clipsFor(app.device)) : clipsFor(app.device);
   const entry = app.model.id && app.manifest && app.manifest.models.find((m) => m.id === app.model.id);
   const palette = loadPalette(app.manifest, app.model.tokenizer);
   const evalTable = loadEvalTable(app.manifest, app.model.weights);

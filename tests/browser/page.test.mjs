@@ -908,7 +908,36 @@ test('Animate (CPU fallback): four clips decode on a phone-sized page', async (t
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `no sideways scrolling (${overflow} px)`);
   await shot(page, 'animate-phone-cpu');
+  await shot(page, 'animate-phone-cpu-top', { fullPage: false });
   assert.deepEqual(page.problems, []);
+});
+
+test('Animate from an image: the chosen emoji becomes the given frame, and its link reproduces the clips', async (t) => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(www, 'models/manifest.json'), 'utf8'));
+  const clip = manifest.models.find((m) => m.kind === 'clip');
+  const image = clip && manifest.models.find((m) => m.kind === 'image' && m.tokenizer === clip.tokenizer);
+  if (!image) { t.skip('no image model shares the clip model’s tokenizer'); return; }
+  const page = await open(await launch(NO_WEBGPU), `m=${image.id}`);
+  await waitDone(page, GEN_TIMEOUT * 2);
+  await page.click('#grid-main .cell >> nth=2');
+  assert.match(await page.textContent('#animate-this'), /Animate emoji 3/);
+  const chosen = await page.evaluate(() => { const a = window.magnets, r = a.runs[a.main]; return { codes: r.trace.tokens[2], cls: r.request.classes[2] }; });
+  await page.click('#animate-this');
+  await page.waitForFunction((id) => document.body.dataset.model === id, clip.id, { timeout: 60000 });
+  await waitDone(page, GEN_TIMEOUT * 2);
+  const hash = await page.evaluate(() => location.hash);
+  assert.match(hash, new RegExp(`ctx=${encodeCodes(chosen.codes)}`));
+  assert.match(hash, new RegExp(`cls=${chosen.cls}`));
+  const d = await clipRun(page);
+  d.heads.forEach((h) => assert.deepEqual(h, chosen.codes, 'every clip continues the chosen emoji'));
+  const tokens = await page.evaluate(() => window.magnets.runs[window.magnets.main].trace.tokens);
+  // The link alone (a new visitor) decodes the same clips.
+  const again = await open(await launch(NO_WEBGPU), hash.slice(1));
+  await waitDone(again, GEN_TIMEOUT * 2);
+  assert.deepEqual(await again.evaluate(() => window.magnets.runs[window.magnets.main].trace.tokens), tokens);
+  assert.equal(await again.locator('#start-picker .thumb.carried.on').count(), 1, 'the picker offers the carried frame');
+  await shot(again, 'animate-carried-link', { fullPage: false });
+  assert.deepEqual([...page.problems, ...again.problems], []);
 });
 
 test('WebGPU disabled: the CPU fallback generates', async () => {
