@@ -384,8 +384,9 @@ function maybeFinished() {
     if (main && main.trace && !app.info.tokenizer && app.metrics.firstGridMs == null) app.metrics.firstGridMs = performance.now() - app.metrics.start;
     setStatus(runs.some((r) => r.error) ? 'error-run' : 'done');
   }
-  document.body.dataset.images = runs.every((r) => r.imagesDone) ? 'done' : 'pending';
-  if (decoded && document.body.dataset.images === 'done' && document.body.dataset.status === 'done') animate.finished();
+  const imagesDone = runs.every((r) => r.imagesDone);
+  document.body.dataset.images = imagesDone ? 'done' : 'pending';
+  if (decoded && imagesDone && !runs.some((r) => r.error)) animate.finished();
   updateExportButtons();
   showAnimateThis();
   render();
@@ -442,7 +443,7 @@ function render() {
   g.masked = String(totals.masked);
   g.fixedNow = String(totals.now);
   g.fixedEarlier = String(totals.earlier);
-  g.given = String(totals.given);
+  g.given = String(totals.given || 0);
   $('grid-main').querySelectorAll('.cell').forEach((c, i) => c.classList.toggle('selected', !animate.on && i === app.selected && !$('animate-this').hidden));
   g.decoded = String(main ? main.steps.length : 0);
   timeline.mark(app.cur, main ? main.steps.length : 0);
