@@ -12,7 +12,7 @@
 import { Bundle, TokenState, frameCount, frameTokens, givenTokens, isClipModel } from './protocol.js';
 import { decodeCodes, encodeCodes } from './state.js';
 import { paintCell, countStates } from './cells.js';
-import { manifestEntry } from './assets.js';
+import { manifestEntry, versionedUrl } from './assets.js';
 
 export const FPS = 7;                 // the finished clip's playback (the data: 8 frames over ~1 s loops)
 export const MAX_CLIPS = 8;           // a link may list this many starts
@@ -278,7 +278,7 @@ export async function loadStarts(manifest, path) {
   if (!path) return null;
   try {
     const entry = manifestEntry(manifest, path);
-    const r = await fetch(path + (entry ? `?v=${entry.sha256.slice(0, 16)}` : ''), { cache: 'no-cache' });
+    const r = await fetch(versionedUrl(manifest, path), { cache: 'no-cache' });
     if (!r.ok) return null;
     const bytes = new Uint8Array(await r.arrayBuffer());
     if (entry && crypto.subtle) {
