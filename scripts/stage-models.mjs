@@ -4,10 +4,13 @@
 //   NAME.safetensors            the weights (+ NAME.eval.json, its measured FID table, if any)
 //   TOK.safetensors             the tokenizer's decoder only (models/TOK-decoder.safetensors:
 //                               the page never encodes), + TOK.palette.json (preview colours)
-// and writes www/models/manifest.json: {default, models: [{id, name, about, light, weights,
-// tokenizer, page_files}], files: {name: {sha256, bytes}}} (page_files: what the page downloads
-// for that model, which build-web.sh sizes); the page picks its model from that list
-// (www/models.js) and versions every model URL by its hash, so a cache never serves a stale file.
+//   NAME.starts.json            a clip model's starts (kind "clip"): the held-out clips' first
+//                               frames, names and categories, from CLIP_TOKENS (below)
+// and writes www/models/manifest.json: {default, models: [{id, name, about, kind, light, weights,
+// tokenizer, starts, page_files}], files: {name: {sha256, bytes}}} (page_files: what the page
+// downloads for that model, which build-web.sh sizes; files: every staged file); the page picks
+// its model from that list (www/models.js) and versions every model URL by its hash, so a cache
+// never serves a stale file.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,6 +25,59 @@ fs.mkdirSync(out, { recursive: true });
 const copy = (from, to) => fs.copyFileSync(path.join(src, from), path.join(out, to));
 const have = (f) => fs.existsSync(path.join(src, f));
 const stem = (f) => f.replace(/\.safetensors$/, '');
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+// The clip token file a clip model's starts come from (`magnets tokenize --clips`; the same
+// file `magnets generate --start` reads by default).
+const CLIP_TOKENS = 'anim/anim_tokens.safetensors';
+
+// A safetensors file's tensors as typed arrays + its metadata (only the dtypes used here).
+function readSafetensors(file) {
+  const b = fs.readFileSync(file);
+  const n = Number(b.readBigUInt64LE(0));
+  const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8'));
+  const tensors = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const [from, to] = t.data_offsets;
+    const bytes = b.subarray(8 + n + from, 8 + n + to);
+    const Ty = { U8: Uint8Array, U16: Uint16Array, U32: Uint32Array }[t.dtype];
+    if (!Ty) throw new Error(`${file}: ${name} has dtype ${t.dtype}`);
+    const copy = new Uint8Array(bytes); // aligned
+    tensors[name] = { shape: t.shape, data: new Ty(copy.buffer, 0, copy.length / Ty.BYTES_PER_ELEMENT) };
+  }
+  return { tensors, metadata: header.__metadata__ || {} };
+}
+
+// The page's start list for a clip model: every held-out clip's given frame(s), in the order
+// `magnets generate --start K` numbers them (K = index among the held-out clips), with its
+// emoji name and category; `tokenizer_sha256` names the staged tokenizer the codes belong to.
+function clipStarts(tokenizerFile) {
+  const file = path.join(src, CLIP_TOKENS);
+  const { tensors, metadata } = readSafetensors(file);
+  const meta = JSON.parse(metadata['magnets.tokens']);
+  const [clips, tokens] = tensors.codes.shape;
+  const frameTokens = meta.grid[0] * meta.grid[1];
+  if (tokens !== frameTokens * meta.frames) throw new Error(`${file}: ${tokens} tokens per clip, not ${meta.frames} frames of ${frameTokens}`);
+  const starts = [];
+  for (let i = 0; i < clips; i++) {
+    if (!tensors.split.data[i]) continue;
+    starts.push({
+      n: starts.length,
+      name: meta.names[i],
+      label: tensors.labels.data[i],
+      codes: Array.from(tensors.codes.data.subarray(i * tokens, i * tokens + frameTokens)),
+    });
+  }
+  return {
+    source: `models/${CLIP_TOKENS}`,
+    source_sha256: sha256(fs.readFileSync(file)),
+    tokenizer_sha256: tokenizerFile ? sha256(fs.readFileSync(path.join(out, tokenizerFile))) : null,
+    codebook: meta.codebook, grid: meta.grid, frames: meta.frames,
+    categories: meta.categories,
+    starts,
+  };
+}
 
 const staged = [];
 for (const m of registry.models) {
@@ -42,19 +98,33 @@ for (const m of registry.models) {
   } else {
     console.error(`note: models/${decoder} is not here: the ${m.id} model's tokens are shown as colours`);
   }
-  staged.push({ id: m.id, name: m.name, about: m.about, light: !!m.light, weights: `models/${m.weights}`, tokenizer, page_files: files.map((f) => `models/${f}`) });
+  const kind = m.kind || 'image';
+  let starts = null;
+  if (kind === 'clip') {
+    if (!have(CLIP_TOKENS)) {
+      console.error(`note: models/${CLIP_TOKENS} is not here: the page will not offer the ${m.id} model (no starts)`);
+      continue;
+    }
+    const name = `${stem(m.weights)}.starts.json`;
+    fs.writeFileSync(path.join(out, name), JSON.stringify(clipStarts(tokenizer && m.tokenizer)) + '\n');
+    files.push(name);
+    starts = `models/${name}`;
+  }
+  staged.push({ id: m.id, name: m.name, about: m.about, kind, light: !!m.light, weights: `models/${m.weights}`, tokenizer, starts, page_files: files.map((f) => `models/${f}`) });
 }
 if (!staged.length) {
   console.error('error: no model in models/models.json has its weights in models/');
   process.exit(1);
 }
 const files = {};
-for (const name of fs.readdirSync(out).filter((f) => f.endsWith('.safetensors')).sort()) {
+for (const name of fs.readdirSync(out).sort()) {
   const bytes = fs.readFileSync(path.join(out, name));
-  files[name] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+  files[name] = { sha256: sha256(bytes), bytes: bytes.length };
 }
+// The default must make images (the page opens on it); a clip model is chosen from the menu.
+const images = staged.filter((m) => m.kind === 'image');
 const manifest = {
-  default: staged.some((m) => m.id === registry.default) ? registry.default : staged[0].id,
+  default: images.some((m) => m.id === registry.default) ? registry.default : (images[0] || staged[0]).id,
   models: staged,
   files,
 };

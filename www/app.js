@@ -1,7 +1,8 @@
 // MaGNeTS page controller: holds the page's state (URL hash, engine, runs, shown step) and
 // hands each widget its data: grids (grids.js), timeline and schedule editor (timeline.js),
 // quality–compute chart (chart.js), stats (stats.js), transport (transport.js), compute budget
-// (budget.js), exports (export.js). The engine runs in a worker (engine-client.js, worker.js).
+// (budget.js), exports (export.js); a clip model's Animate mode (animate.js). The engine runs in
+// a worker (engine-client.js, worker.js).
 // Plain ES modules, no framework.
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
 import { Msg, Bundle, ErrorKind } from './protocol.js';
@@ -17,6 +18,7 @@ import { createTransport } from './transport.js';
 import { setupControls, applyStateToControls as showState, buildModelControls } from './controls.js';
 import { wireExports } from './export.js';
 import { bestUnder, budgetScale, renderBudgetControl } from './budget.js';
+import { createAnimateMode, clipsFor, carriedFrame, MAX_CLIPS } from './animate.js';
 
 const $ = (id) => document.getElementById(id);
 const IMAGES = 16;
@@ -43,10 +45,19 @@ const app = {
   metrics: { start: performance.now() },
   problems: [],
   nextId: 1,
+  clips: 2,               // clips per decode in Animate mode (animate.js clipsFor)
+  carried: null,          // Animate: a frame carried from an image model (ctx= text), or null
+  selected: 0,            // the image an "Animate this emoji" carries
 };
 window.magnets = app; // test + debugging hook
 // Test hook: destroys the engine's GPU device as a driver reset would (recovery test).
 app.simulateDeviceLoss = () => engine.simulateDeviceLoss();
+
+const animate = createAnimateMode({
+  app, $,
+  changed: () => { applyStateToControls(); scheduleGenerate(); },
+  askDecode: (id, codes) => engine.decodeCodes(id, codes),
+});
 
 function setStatus(s) { document.body.dataset.status = s; }
 setStatus('loading');
@@ -88,6 +99,7 @@ function validateClass() {
 function applyStateToControls() {
   resolveSchedule();
   validateClass();
+  if (animate.validate()) report();
   showState(app.state, app.schedule, scheduleText());
   updatePlan();
   writeHash();
@@ -228,9 +240,11 @@ function generate() {
   clearTimeout(genTimer);
   const s = app.state;
   const runs = [];
+  // Animate: the clips' classes and given frames (animate.js); else IMAGES images.
+  const what = animate.on ? animate.request() : { classes: classesFor(s.cls, app.config, IMAGES) };
   const mk = (kind, schedule, cache) => {
     const id = app.nextId++;
-    const request = { classes: classesFor(s.cls, app.config, IMAGES), seed: s.seed, temperature: s.temp, tau: s.tau, guidance: s.g, schedule, cache };
+    const request = { ...what, seed: s.seed, temperature: s.temp, tau: s.tau, guidance: s.g, schedule, cache };
     app.runs[id] = { id, kind, schedule, request, steps: [], trace: null, images: new Map(), done: false, imagesDone: false, started: performance.now() };
     runs.push({ id, request });
     return id;
@@ -245,7 +259,7 @@ function generate() {
   app.base = s.cmp ? mk('base', `${full}${app.schedule.length}`, 'off') : null;
   $('panel-base').hidden = !s.cmp;
   $('grids').classList.toggle('compare', s.cmp);
-  $('main-title').textContent = s.cmp ? 'Your schedule' : 'Generated emoji';
+  $('main-title').textContent = s.cmp ? 'Your schedule' : animate.on ? 'Predicted clips' : 'Generated emoji';
   app.cur = 0;
   app.follow = true;
   transport.stop();
@@ -291,6 +305,8 @@ function onReady(m) {
   app.metrics.readyMs = performance.now() - app.metrics.start;
   $('loading').classList.add('done');
   setEngineBadge(m.bundle === Bundle.webgpu);
+  const cannot = animate.ready(app.model.tokenizer && (manifestEntry(app.manifest, app.model.tokenizer) || {}).sha256);
+  if (cannot) { fatal(cannot, ErrorKind.badData); return; }
   const notes = [];
   if (m.bundle !== Bundle.webgpu) notes.push(fallbackSentence(m.fallback));
   if (app.model.why) notes.push(app.model.why);
@@ -299,7 +315,8 @@ function onReady(m) {
   const mb = $('model-badge');
   const entry = manifestEntry(app.manifest, app.model.weights);
   const shipped = modelMenu(app.manifest, app.model.id).find((e) => e.selected);
-  const size = `${app.config.grid[0]}×${app.config.grid[1]} tokens · ${app.config.codebook} codes`;
+  const frames = app.config.frames > 1 ? `${app.config.frames} frames of ` : '';
+  const size = `${frames}${app.config.grid[0]}×${app.config.grid[1]} tokens · ${app.config.codebook} codes`;
   mb.textContent = entry && entry.random ? 'untrained random weights' : (shipped ? `${shipped.label.replace(/ \(default\)$/, '')} model · ${size}` : size);
   mb.hidden = false;
   showModelMenu();
@@ -333,6 +350,7 @@ function onDone({ id, trace }) {
   r.trace = trace;
   r.done = true;
   if (id === app.main) app.metrics.lastDecodeMs = trace.ms;
+  if (id === app.main) animate.askPixels();
   showStats();
   maybeFinished();
 }
@@ -366,8 +384,11 @@ function maybeFinished() {
     if (main && main.trace && !app.info.tokenizer && app.metrics.firstGridMs == null) app.metrics.firstGridMs = performance.now() - app.metrics.start;
     setStatus(runs.some((r) => r.error) ? 'error-run' : 'done');
   }
-  document.body.dataset.images = runs.every((r) => r.imagesDone) ? 'done' : 'pending';
+  const imagesDone = runs.every((r) => r.imagesDone);
+  document.body.dataset.images = imagesDone ? 'done' : 'pending';
+  if (decoded && imagesDone && !runs.some((r) => r.error)) animate.finished();
   updateExportButtons();
+  showAnimateThis();
   render();
 }
 
@@ -378,7 +399,7 @@ function exportData() {
   if (app.info.tokenizer && !run.imagesDone) return null;
   const css = getComputedStyle(document.documentElement);
   return {
-    config: app.config, palette: app.palette, run, schedule: run.schedule,
+    config: app.config, palette: app.palette, run, schedule: run.schedule, clips: animate.on ? animate.clips : null,
     widthColours: app.config.widths.map((_, i) => css.getPropertyValue(`--w${Math.min(i, 5)}`).trim()),
   };
 }
@@ -393,7 +414,9 @@ function updateExportButtons() {
 function buildGrids() {
   for (const [gridId, runId] of [['grid-main', app.main], ['grid-base', app.base]]) {
     const run = runId == null ? null : app.runs[runId];
-    buildGrid($(gridId), { classes: run && run.request.classes, config: app.config, tagClasses: app.state.cls === 'mix' });
+    $(gridId).classList.toggle('clips', animate.on);
+    if (animate.on) animate.buildGrid($(gridId), run);
+    else buildGrid($(gridId), { classes: run && run.request.classes, config: app.config, tagClasses: app.state.cls === 'mix' });
   }
 }
 
@@ -411,7 +434,8 @@ function render() {
     const run = app.runs[runId];
     if (!run) continue;
     const peek = $('overlay').checked || app.hoverGrid === gridId;
-    const c = paintGrid($(gridId), run, { cur: app.cur, totalSteps: T, config: app.config, palette: app.palette, peek });
+    const c = animate.on ? animate.paint($(gridId), run, peek)
+      : paintGrid($(gridId), run, { cur: app.cur, totalSteps: T, config: app.config, palette: app.palette, peek });
     if (runId === app.main) totals = c;
   }
   const g = $('grid-main').dataset;
@@ -419,6 +443,8 @@ function render() {
   g.masked = String(totals.masked);
   g.fixedNow = String(totals.now);
   g.fixedEarlier = String(totals.earlier);
+  g.given = String(totals.given || 0);
+  $('grid-main').querySelectorAll('.cell').forEach((c, i) => c.classList.toggle('selected', !animate.on && i === app.selected && !$('animate-this').hidden));
   g.decoded = String(main ? main.steps.length : 0);
   timeline.mark(app.cur, main ? main.steps.length : 0);
   const progress = { totalSteps: T, waitingForView: app.waitingForView, withImages: !!(app.info && app.info.tokenizer) };
@@ -508,6 +534,7 @@ function startWorker() {
       if (r) { r.imagesDone = true; maybeFinished(); }
     },
     [Msg.error]: onError,
+    [Msg.codesDecoded]: (m) => animate.onPixels(m),
   }, (message) => fatal(message, ErrorKind.crashed));
   engine.probe({ forceCpu: app.state.cpu });
 }
@@ -518,15 +545,19 @@ async function loadModel() {
   const s = app.state;
   app.model = pickModel(app.manifest, s, app.device);
   if (app.model.problem) { app.problems.push(app.model.problem); report(); }
+  // An embed keeps to two clips: it has the height of the image grid.
+  app.clips = s.embed ? Math.min(2, clipsFor(app.device)) : clipsFor(app.device);
+  const entry = app.model.id && app.manifest && app.manifest.models.find((m) => m.id === app.model.id);
   const palette = loadPalette(app.manifest, app.model.tokenizer);
   const evalTable = loadEvalTable(app.manifest, app.model.weights);
-  [app.plannerModule, app.palette, app.evalTable] = await Promise.all([app.plannerLoading, palette, evalTable]);
+  [app.plannerModule, app.palette, app.evalTable] = await Promise.all([app.plannerLoading, palette, evalTable, animate.load(app.manifest, entry)]);
   document.body.dataset.preview = app.palette ? 'palette' : 'hues';
   document.body.dataset.model = app.model.id || 'custom';
   if (!app.plannerModule) { fatal('could not load the WebAssembly bundle (pkg/magnets.js); was the page built with scripts/build-web.sh?', ErrorKind.other); return; }
   engine.init({
     weights: versionedUrl(app.manifest, app.model.weights), tokenizer: app.model.tokenizer ? versionedUrl(app.manifest, app.model.tokenizer) : null,
-    forceCpu: s.cpu, batch: IMAGES * 2,
+    // Sequences the engine holds at once: every image (or clip) twice with guidance.
+    forceCpu: s.cpu, batch: (entry && entry.kind === 'clip' ? MAX_CLIPS : IMAGES) * 2,
   });
 }
 
@@ -548,6 +579,7 @@ function showModelMenu() {
 // schedule and sampling settings stay, the link records the choice.
 function switchModel() {
   engine.terminate();
+  animate.stop();
   Object.assign(app, { info: null, config: null, planner: null, evalTable: null, palette: null, runs: {}, main: null, base: null, cur: 0, budget: null });
   app.metrics = { start: performance.now() };
   setStatus('loading');
@@ -557,9 +589,45 @@ function switchModel() {
   startWorker();
 }
 function selectModel(id) {
-  Object.assign(app.state, { m: id, w: '', tok: '' });
+  Object.assign(app.state, { m: id, w: '', tok: '', start: '', ctx: '' });
+  const carried = carryTo(id);
+  if (carried) Object.assign(app.state, carried);
   writeHash();
   switchModel();
 }
+
+// ---------------------------------------------------------------- image → Animate
+// An image model's finished emoji can be animated by a clip model of the same tokenizer: its
+// codes become the clip's given frame (ctx=, in the link) and its class the clips' class.
+function carryTo(id) {
+  const to = app.manifest && app.manifest.models.find((m) => m.id === id);
+  const run = app.runs[app.main];
+  if (!to || to.kind !== 'clip' || animate.on || !run || !run.trace) return null;
+  const b = Math.min(app.selected, run.trace.tokens.length - 1);
+  const ctx = carriedFrame({ fromTokenizer: app.model.tokenizer, toTokenizer: to.tokenizer, codes: run.trace.tokens[b], config: app.config });
+  if (!ctx) return null;
+  const cls = run.request.classes[b];
+  app.carried = ctx;
+  return { ctx, cls: cls >= app.config.classes ? 'null' : String(cls) };
+}
+function animateTarget() {
+  const run = app.runs[app.main];
+  if (!app.config || animate.on || !run || !run.trace || !app.manifest) return null;
+  return app.manifest.models.find((m) => m.kind === 'clip' && m.tokenizer === app.model.tokenizer) || null;
+}
+function showAnimateThis() {
+  const to = animateTarget();
+  $('animate-this').hidden = !to;
+  $('animate-help').hidden = !to;
+  if (to) $('animate-this').textContent = `Animate emoji ${app.selected + 1} ▶`;
+}
+$('animate-this').onclick = () => { const to = animateTarget(); if (to) selectModel(to.id); };
+$('grid-main').addEventListener('click', (ev) => {
+  const cell = ev.target.closest('.cell');
+  if (!cell || animate.on || $('animate-this').hidden) return;
+  app.selected = [...$('grid-main').children].indexOf(cell);
+  showAnimateThis();
+  render();
+});
 
 main().catch((e) => fatal(String(e && e.message ? e.message : e), ErrorKind.other));

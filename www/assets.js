@@ -28,6 +28,8 @@ export async function loadEvalTable(manifest, weightsPath) {
   if (!/\.safetensors$/.test(weightsPath)) return null;
   const entry = manifestEntry(manifest, weightsPath);
   if (!entry || !entry.sha256) return null;
+  // A staged model's table is listed in the manifest: no listing, no table (and no 404).
+  if (manifest.files && !manifestEntry(manifest, weightsPath.replace(/\.safetensors$/, '.eval.json'))) return null;
   try {
     const r = await fetch(weightsPath.replace(/\.safetensors$/, '.eval.json'), { cache: 'no-cache' });
     if (!r.ok) return null;

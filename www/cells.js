@@ -16,12 +16,16 @@ export function codeColour(palette, codebook, code) {
   return `hsl(${h.toFixed(0)} 55% ${45 + (code % 5) * 6}%)`;
 }
 
-// Token-state counts of one image at a step (protocol.js TokenState).
-export function countStates(states, tokens) {
-  const counts = { masked: 0, now: 0, earlier: 0 };
+// Token-state counts of one image (or clip) at a step (protocol.js TokenState); without states
+// (nothing decoded yet) the first `given` tokens are given and the rest masked.
+export function countStates(states, tokens, given = 0) {
+  const counts = { masked: 0, now: 0, earlier: 0, given: 0 };
   for (let i = 0; i < tokens; i++) {
-    const st = states ? states[i] : TokenState.masked;
-    if (st === TokenState.masked) counts.masked++; else if (st === TokenState.fixedNow) counts.now++; else counts.earlier++;
+    const st = states ? states[i] : i < given ? TokenState.given : TokenState.masked;
+    if (st === TokenState.masked) counts.masked++;
+    else if (st === TokenState.fixedNow) counts.now++;
+    else if (st === TokenState.given) counts.given++;
+    else counts.earlier++;
   }
   return counts;
 }
@@ -55,7 +59,8 @@ export function paintCell(ctx, x, y, size, { grid, codebook, palette, step, imag
   if (overlay) paintStates(ctx, x, y, size, gw, gh, step.states[b]);
 }
 
-// Masked tokens: dark tiles with a dot; fixed this step: an orange frame; earlier: nothing.
+// Masked tokens: dark tiles with a dot; fixed this step: an orange frame; earlier or given
+// (a clip's given frame, marked as a whole by animate.js): nothing.
 function paintStates(ctx, x0, y0, size, gw, gh, states) {
   const tw = size / gw, th = size / gh, k = size / 160;
   for (let i = 0; i < gw * gh; i++) {

@@ -4,6 +4,10 @@
 // applyStateToControls, which checks it against the model and shows it everywhere.
 import { DEFAULTS, RANGES } from './state.js';
 import { evalRow } from './assets.js';
+import { seqTokens, givenTokens, isClipModel } from './protocol.js';
+
+// Steps a decode may take: each step unmasks at least one of the generated tokens.
+const maxSteps = (config) => seqTokens(config) - givenTokens(config);
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, cls, text) => {
@@ -18,7 +22,7 @@ const el = (tag, cls, text) => {
 export function buildModelControls(config, evalTable) {
   const sel = $('class');
   sel.replaceChildren();
-  sel.append(new Option('mix (one of each)', 'mix'));
+  sel.append(new Option(isClipModel(config) ? 'each start’s own' : 'mix (one of each)', 'mix'));
   config.class_names.forEach((n, i) => sel.append(new Option(n, String(i))));
   sel.append(new Option('unconditional', 'null'));
   const cp = $('const-presets');
@@ -31,7 +35,7 @@ export function buildModelControls(config, evalTable) {
     cp.append(b);
   });
   addTunedPreset(evalTable);
-  $('steps').max = String(config.grid[0] * config.grid[1]);
+  $('steps').max = String(maxSteps(config));
   const leg = $('timeline-legend');
   leg.replaceChildren();
   config.width_names.forEach((n, i) => {
@@ -87,6 +91,7 @@ export function applyStateToControls(s, widths, text) {
     b.setAttribute('aria-pressed', String(on));
   });
   $('watch-steps').textContent = String(widths.length);
+  $('watch-anim-steps').textContent = String(widths.length);
 }
 
 // Wires every control once. `ctx` is the page: {app, transport, applyStateToControls,
@@ -147,7 +152,7 @@ export function setupControls(ctx) {
   $('steps').onchange = () => {
     if (!app.config) return;
     const n = Number($('steps').value);
-    const max = app.config.grid[0] * app.config.grid[1];
+    const max = maxSteps(app.config);
     if (!Number.isInteger(n) || n < 1 || n > max) {
       $('steps').classList.add('bad');
       $('schedule-help').classList.add('bad');

@@ -1,11 +1,14 @@
 // Exports for posts that cannot embed an iframe: the decode as an animated PNG (one frame per
 // step, then the finished images, with the timeline strip under the grid), the finished grid as
-// a PNG, and a copy of that PNG to the clipboard.
+// a PNG, and a copy of that PNG to the clipboard. In Animate mode: the finished clips as a
+// looping APNG, and their frames as a PNG strip per clip.
 //
 // The APNG container is written here (signature, chunks, CRC-32: a few dozen lines); the pixels
 // are compressed by the browser's own zlib (CompressionStream 'deflate'), so the export adds no
 // encoder to the wasm bundle.
 import { paintCell } from './cells.js';
+import { frameView, FPS } from './animate.js';
+import { frameCount } from './protocol.js';
 
 const CELL = 96;      // 32-px images at 3×, nearest-neighbour
 const GAP = 6;
@@ -157,8 +160,54 @@ export async function decodeAnimation(d, msPerStep = 700) {
   return encodeApng(frames, w, h);
 }
 
-// The finished images alone, as a PNG (the browser's encoder).
+// ---------------------------------------------------------------- clips (Animate mode)
+// d.clips: the clips' starts (animate.js); the run's last step holds the finished frames.
+const clipSize = (d) => ({ n: d.clips.length, F: frameCount(d.config), G: d.config.context_frames || 0 });
+function paintClipFrame(ctx, d, b, f, x, y, size) {
+  const v = frameView(d.run, d.run.steps.length - 1, b, f, d.config, d.clips[b]);
+  paintCell(ctx, x, y, size, { grid: d.config.grid, codebook: d.config.codebook, palette: d.palette, step: v.step, image: v.image, b: 0, overlay: false });
+}
+// The finished clips side by side, looping (one APNG frame per clip frame), captioned.
+export async function clipAnimation(d) {
+  const { n, F } = clipSize(d);
+  const w = GAP + n * (CELL + GAP), h = GAP + CELL + 22;
+  const c = canvasFor(w, h), ctx = c.getContext('2d');
+  const frames = [];
+  for (let f = 0; f < F; f++) {
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, w, h);
+    for (let b = 0; b < n; b++) paintClipFrame(ctx, d, b, f, GAP + b * (CELL + GAP), GAP, CELL);
+    ctx.font = '600 11px system-ui, sans-serif';
+    ctx.fillStyle = '#1d2433';
+    ctx.textAlign = 'left';
+    ctx.fillText(`MaGNeTS ${d.schedule} · frame ${f}${f === 0 ? ' (given)' : ''}`, GAP, GAP + CELL + 15);
+    frames.push({ rgba: ctx.getImageData(0, 0, w, h).data, delayMs: 1000 / FPS });
+  }
+  return encodeApng(frames, w, h);
+}
+// Every clip as a row of its frames, the given ones framed in teal.
+function clipStripCanvas(d) {
+  const { n, F, G } = clipSize(d);
+  const s = 64;
+  const c = canvasFor(GAP + F * (s + GAP), GAP + n * (s + GAP)), ctx = c.getContext('2d');
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, c.width, c.height);
+  for (let b = 0; b < n; b++) {
+    for (let f = 0; f < F; f++) {
+      const x = GAP + f * (s + GAP), y = GAP + b * (s + GAP);
+      paintClipFrame(ctx, d, b, f, x, y, s);
+      if (f < G) { ctx.strokeStyle = '#0ca678'; ctx.lineWidth = 3; ctx.strokeRect(x + 1.5, y + 1.5, s - 3, s - 3); }
+    }
+  }
+  return c;
+}
+
+// The finished images alone (clips: their frames), as a PNG (the browser's encoder).
 export function finalGridPng(d) {
+  if (d.clips) {
+    const c = clipStripCanvas(d);
+    return new Promise((resolve, reject) => c.toBlob((b) => (b ? resolve(b) : reject(new Error('the browser could not encode the PNG'))), 'image/png'));
+  }
   const { w, h } = frameSize(d);
   const c = canvasFor(w, h - STRIP + GAP);
   paintFrame(c.getContext('2d'), d, d.run.steps.length - 1, false, false);
@@ -199,9 +248,10 @@ export function wireExports({ anim, png, copy, say, data, fileName, msPerStep })
     if (!d) return;
     say('encoding the animation…');
     try {
-      const blob = await decodeAnimation(d, msPerStep());
+      const blob = d.clips ? await clipAnimation(d) : await decodeAnimation(d, msPerStep());
       download(blob, fileName('.png'));
-      say(`animated PNG: ${d.run.steps.length + 1} frames, ${(blob.size / 1024).toFixed(0)} KB`);
+      const frames = d.clips ? `${frameCount(d.config)} frames of ${d.clips.length} clips, looping` : `${d.run.steps.length + 1} frames`;
+      say(`animated PNG: ${frames}, ${(blob.size / 1024).toFixed(0)} KB`);
     } catch (e) { say('could not encode the animation: ' + ((e && e.message) || e)); }
   };
   png.onclick = async () => {
@@ -210,7 +260,7 @@ export function wireExports({ anim, png, copy, say, data, fileName, msPerStep })
     try {
       const blob = await finalGridPng(d);
       download(blob, fileName('-final.png'));
-      say(`PNG of the finished grid, ${(blob.size / 1024).toFixed(0)} KB`);
+      say(`PNG of the finished ${d.clips ? 'clips (a row of frames each)' : 'grid'}, ${(blob.size / 1024).toFixed(0)} KB`);
     } catch (e) { say(String((e && e.message) || e)); }
   };
   copy.onclick = async () => {

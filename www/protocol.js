@@ -8,6 +8,8 @@
 //     Msg.init              {weights, tokenizer, forceCpu, batch}        (URLs of the model files)
 //     Msg.generate          {runs: [{id, request}]}  request = PageRequest (src/web/mod.rs)
 //     Msg.cancelImages      {}   drop the image work of earlier generations
+//     Msg.decodeCodes       {id, codes}  code grids → pixels (frame_tokens codes each: the Animate
+//                                        picker's start frames), answered by Msg.codesDecoded
 //     Msg.simulateDeviceLoss {}  test hook: destroy the GPU device as a driver reset would
 //   worker → page
 //     Msg.probed   {bundle, software, adapter}   software: a software GPU adapter (SwiftShader…)
@@ -19,6 +21,8 @@
 //     Msg.step     {id, step}                  Msg.done {id, trace}
 //     Msg.error    {id, message, kind, images} images: true when decoding pixels failed
 //     Msg.images   {id, index, rgba, batch, size}   Msg.imagesDone {id}
+//                  (batch: images, one per frame: a clip model's run of B clips has B·frames)
+//     Msg.codesDecoded {id, rgba, batch, size}  or {id, error} when it failed
 
 export const Msg = Object.freeze({
   probe: 'probe',
@@ -26,6 +30,8 @@ export const Msg = Object.freeze({
   init: 'init',
   generate: 'generate',
   cancelImages: 'cancel-images',
+  decodeCodes: 'decode-codes',
+  codesDecoded: 'codes-decoded',
   simulateDeviceLoss: 'simulate-device-loss',
   status: 'status',
   progress: 'progress',
@@ -97,3 +103,11 @@ export const kindOf = (e) => (e && KNOWN.has(e.name) ? e.name : ErrorKind.other)
 
 // Per-token state in a step's `states` grid (src/decode.rs STATE_*).
 export const TokenState = Object.freeze({ masked: 0, fixedNow: 1, fixedEarlier: 2, given: 3 });
+
+// Sizes of an engine's config (info.config, src/config.rs): `frames` and `context_frames` are
+// there only for a clip model (absent: one frame, none given).
+export const frameCount = (config) => config.frames || 1;
+export const frameTokens = (config) => config.grid[0] * config.grid[1];
+export const seqTokens = (config) => frameTokens(config) * frameCount(config);
+export const givenTokens = (config) => frameTokens(config) * (config.context_frames || 0);
+export const isClipModel = (config) => frameCount(config) > 1;

@@ -17,7 +17,31 @@ export const DEFAULTS = Object.freeze({
   w: '',                 // a link's own weights / tokenizer file (models/…); '' = the model's
   tok: '',
   cpu: false,
+  start: '',             // Animate: held-out starts, numbers (magnets generate --start) or names; '' = the device's default
+  ctx: '',               // Animate: a given frame's codes (encodeCodes); wins over `start`
 });
+
+// A given frame in a link (`ctx=`): two URL-safe base64 characters per code (12 bits: codebooks
+// up to 4,096), so 64 codes are 128 characters. Whether the count and the codes fit the model is
+// checked once it is loaded (animate.js).
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+export const MAX_CODE = 4095;
+export function encodeCodes(codes) {
+  let t = '';
+  for (const c of codes) {
+    if (!Number.isInteger(c) || c < 0 || c > MAX_CODE) throw new RangeError(`code ${c} is outside 0…${MAX_CODE}`);
+    t += B64[c >> 6] + B64[c & 63];
+  }
+  return t;
+}
+// The codes of a `ctx=` value, or {error}.
+export function decodeCodes(text) {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return { error: 'holds characters other than A–Z a–z 0–9 - _' };
+  if (!text.length || text.length % 2) return { error: `${text.length} characters; a frame is two per code` };
+  const codes = [];
+  for (let i = 0; i < text.length; i += 2) codes.push(B64.indexOf(text[i]) * 64 + B64.indexOf(text[i + 1]));
+  return { codes };
+}
 
 // The sampling settings' ranges, as src/sampling.rs (SamplingParams::validate) accepts them: the
 // link's parser and the page's number fields both check against these. (The Rust check stays
@@ -69,7 +93,15 @@ const FIELDS = new Map(Object.entries({
   w: ['w', relUrl],
   tok: ['tok', relUrl],
   cpu: ['cpu', bool],
+  start: ['start', (v) => (/^[A-Za-z0-9_-]{1,40}(,[A-Za-z0-9_-]{1,40}){0,7}$/.test(v) ? { value: v } : { error: `“${v.slice(0, 40)}” is not a list of up to 8 clip numbers or names` })],
+  ctx: ['ctx', (v) => {
+    const r = decodeCodes(v);
+    return r.error ? { error: `the given frame ${r.error}` } : v.length > 2 * 256 ? { error: 'is longer than a frame of 256 codes' } : { value: v };
+  }],
 }));
+
+// How a problem names a default that is an empty string.
+const DEFAULT_WORDS = { w: 'the shipped file', tok: 'the shipped file', start: 'the default starts', ctx: 'the held-out starts' };
 
 // Returns {state, problems[]}.
 export function parseHash(hash) {
@@ -92,7 +124,7 @@ export function parseHash(hash) {
     const field = FIELDS.get(key);
     if (!field) { problems.push(`unknown setting “${key.slice(0, 40)}”`); continue; }
     const r = field[1](raw);
-    if (r.error) problems.push(`${key}: ${r.error}; using ${DEFAULTS[field[0]] === '' ? 'the shipped file' : String(DEFAULTS[field[0]])}`);
+    if (r.error) problems.push(`${key}: ${r.error}; using ${DEFAULT_WORDS[field[0]] || String(DEFAULTS[field[0]])}`);
     else state[field[0]] = r.value;
   }
   return { state, problems };
@@ -104,7 +136,7 @@ export function formatHash(state, { includeDefaults = false } = {}) {
     const v = state[name];
     if (!includeDefaults && v === DEFAULTS[name]) continue;
     const text = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
-    parts.push(`${key}=${encodeURIComponent(text)}`);
+    parts.push(`${key}=${encodeURIComponent(text).replace(/%2C/g, ',')}`); // a list's commas stay readable
   }
   return parts.join('&');
 }

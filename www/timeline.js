@@ -1,6 +1,8 @@
 // The timeline: one column per decode step showing its sub-model (a bar as tall as its width),
 // the rows it processes (the KV cache), its FLOPs next to the baseline's, and a cache refresh.
 // It is also the schedule's visual editor: drag a bar's height, or ↑ ↓ on the focused bar.
+import { seqTokens } from './protocol.js';
+
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -13,7 +15,7 @@ const el = (tag, cls, text) => {
 export function timelineSteps({ plan, run, widths, config }) {
   if (plan) return plan.steps;
   if (run && run.steps.length) return run.steps;
-  const rows = config.grid[0] * config.grid[1] + 1;
+  const rows = seqTokens(config) + 1;
   return widths.map((w, i) => ({ step: i + 1, width: w, width_name: config.width_names[w], refresh: true, rows, flops: 0, baseline_flops: 0 }));
 }
 
@@ -27,7 +29,7 @@ export function createTimeline(tl, { widthsNow, onEdit, onDragEnd }) {
     shown = data;
     const { config, steps, cur, decoded } = data;
     const nW = config.widths.length;
-    const seq = config.grid[0] * config.grid[1] + 1;
+    const seq = seqTokens(config) + 1;
     const maxFlops = Math.max(1, ...steps.map((s) => Math.max(s.flops || 0, s.baseline_flops || 0)));
     tl.replaceChildren();
     const axis = el('div', 'tl-axis');

@@ -2,7 +2,7 @@
 // weights with progress (cached with the Cache API), runs decodes and decodes images.
 // The messages it answers and sends are listed in protocol.js. Failures are told apart by
 // their kind (the error's name: protocol.js ErrorKind), never by their wording.
-import { Msg, Bundle, Fallback, ErrorKind, isBadModelFile, kindError, kindOf } from './protocol.js';
+import { Msg, Bundle, Fallback, ErrorKind, isBadModelFile, kindError, kindOf, frameTokens } from './protocol.js';
 
 const CACHE_NAME = 'magnets-weights-v1';
 let wasm = null;       // the bundle's module namespace
@@ -202,6 +202,22 @@ async function recover(reason) {
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
+// Code grids (frame_tokens codes each; a clip is its frames) → RGBA8, in pieces the engine's
+// image decoder was sized for (the engine's batch).
+async function decodePixels(codes) {
+  const per = frameTokens(info.config);
+  const images = codes.length / per;
+  const chunk = Math.max(1, files.batch);
+  if (images <= chunk) return { rgba: await engine.decode_images(codes, images), batch: images };
+  const bytes = 4 * info.image_size * info.image_size;
+  const rgba = new Uint8Array(images * bytes);
+  for (let i = 0; i < images; i += chunk) {
+    const n = Math.min(chunk, images - i);
+    rgba.set(await engine.decode_images(codes.subarray(i * per, (i + n) * per), n), i * bytes);
+  }
+  return { rgba, batch: images };
+}
+
 // msg.runs = [{id, request}]: each run is decoded (token states stream out step by step) and its
 // final grid decoded to pixels right away; then every run's other steps, in order. A device
 // loss is thrown out of here (the caller rebuilds the engine); a cancelled decode ends it quietly.
@@ -210,11 +226,9 @@ async function generate(msg) {
   const done = [];
   const decodeStep = async (r, index) => {
     if (myGen !== imageGeneration) return false; // superseded by a newer generation
-    const grid = r.steps[index].predicted;
-    const batch = grid.length;
-    const codes = new Uint32Array(grid.flat());
+    const codes = new Uint32Array(r.steps[index].predicted.flat());
     try {
-      const rgba = await engine.decode_images(codes, batch);
+      const { rgba, batch } = await decodePixels(codes);
       post({ type: Msg.images, id: r.id, index, rgba, batch, size: info.image_size }, [rgba.buffer]);
       return true;
     } catch (e) {
@@ -272,6 +286,16 @@ self.onmessage = (ev) => {
   queue = queue.then(async () => {
     try {
       if (msg.type === Msg.probe) await probe(msg);
+      else if (msg.type === Msg.decodeCodes) {
+        // Pictures for the page's own use (the picker): a failure is said there, not as a decode's.
+        try {
+          if (!engine || !info.tokenizer) throw kindError(ErrorKind.notReady, 'no tokenizer loaded');
+          const { rgba, batch } = await decodePixels(Uint32Array.from(msg.codes));
+          post({ type: Msg.codesDecoded, id: msg.id, rgba, batch, size: info.image_size }, [rgba.buffer]);
+        } catch (e) {
+          post({ type: Msg.codesDecoded, id: msg.id, error: describe(e).message });
+        }
+      }
       else if (msg.type === Msg.init) await init(msg);
       else if (msg.type === Msg.generate) {
         if (msg !== latestGenerate) return; // superseded while it waited

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { encodeCodes } from '../../www/state.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -790,6 +791,153 @@ test('missing or corrupt weights: an error message, not a blank page', async () 
   } finally {
     fs.rmSync(corrupt, { force: true });
   }
+});
+
+// ---------------------------------------------------------------- Animate (a clip model)
+const stagedClipModel = () => JSON.parse(fs.readFileSync(path.join(www, 'models/manifest.json'), 'utf8')).models.find((m) => m.kind === 'clip');
+// The main run's clips: their given frames, final codes, given-token states and decoded frames.
+const clipRun = (page) => page.evaluate(() => {
+  const a = window.magnets, run = a.runs[a.main];
+  const n = a.config.grid[0] * a.config.grid[1];
+  return {
+    context: run.request.context,
+    heads: run.trace.tokens.map((t) => t.slice(0, n)),
+    givenEveryStep: run.steps.every((s) => s.states.every((st) => st.slice(0, n).every((x) => x === 3) && !st.slice(n).includes(3))),
+    images: (run.images.get(run.steps.length - 1) || []).length,
+    frames: document.querySelectorAll('#grid-main .clip .frame').length,
+    givenFrames: document.querySelectorAll('#grid-main .clip .frame.given').length,
+    names: [...document.querySelectorAll('#grid-main .clip .player .tag')].map((t) => t.textContent),
+  };
+});
+const playingFrame = (page) => page.evaluate(() => document.querySelector('#grid-main .clip .frame.playing')?.dataset.frame);
+
+test('Animate (WebGPU): m=anim decodes clips from held-out first frames, the given frame stays, the clips play; ctx= carries a frame', async (t) => {
+  const model = stagedClipModel();
+  if (!model) { t.skip('no clip model staged'); return; }
+  const list = JSON.parse(fs.readFileSync(path.join(www, model.starts), 'utf8'));
+  const ctx = await launch(WEBGPU);
+  const page = await open(ctx, `m=${model.id}`);
+  await page.waitForFunction(() => Number(document.getElementById('grid-main').dataset.decoded) >= 4, null, { timeout: GEN_TIMEOUT, polling: 100 });
+  await shot(page, 'animate-webgpu-decoding', { fullPage: false });
+  await waitDone(page);
+  await waitImages(page);
+  assert.ok(await page.evaluate(() => document.body.classList.contains('animate')), 'Animate mode');
+  assert.match(await page.textContent('#model-badge'), /8 frames of 8×8 tokens/);
+  assert.ok(await page.isHidden('#banner'), 'no error banner: ' + (await page.textContent('#banner')));
+  let d = await clipRun(page);
+  const clips = d.context.length;
+  assert.equal(clips, 2, 'two clips on a software GPU');
+  assert.deepEqual(d.names, ['penguin', 'sun with face'], 'the default starts');
+  for (let b = 0; b < clips; b++) {
+    assert.deepEqual(d.context[b], list.starts.find((s) => s.name === ['penguin', 'sun_with_face'][b]).codes);
+    assert.deepEqual(d.heads[b], d.context[b], `clip ${b}: the given frame is unchanged`);
+  }
+  assert.ok(d.givenEveryStep, 'every step marks the given frame (and only it) as given');
+  assert.equal(d.frames, clips * 8);
+  assert.equal(d.givenFrames, clips);
+  assert.equal(d.images, clips * 8, 'every frame decoded to pixels');
+  const g = await gridData(page);
+  assert.equal(g.masked, '0');
+  assert.equal(g.given, String(clips * 64));
+  const m = await page.evaluate(() => ({ ...window.magnets.metrics, steps: window.magnets.runs[window.magnets.main].steps.map((s) => s.ms) }));
+  metrics.animateWebgpu = { clips, decodeMs: m.lastDecodeMs, stepMs: m.steps, ms: await page.textContent('#st-ms') };
+  // The timeline and compute are the clip's: 513 rows, GFLOPs per clip.
+  assert.match(await page.getAttribute('#tl-cols .tcol', 'title'), /of 513 rows/);
+  assert.ok(await page.isVisible('text=GFLOPs / clip'));
+  // The picker: every held-out start, the ones shown marked.
+  assert.equal(await page.locator('#start-picker .thumb').count(), list.starts.length);
+  assert.equal(await page.locator('#start-picker .thumb.on').count(), clips);
+
+  // The finished clips loop; pause stops them.
+  assert.ok(await page.evaluate(() => document.getElementById('clip-play').classList.contains('playing')), 'the clips play when done');
+  const seen = new Set();
+  for (let i = 0; i < 8; i++) { seen.add(await playingFrame(page)); await page.waitForTimeout(90); }
+  assert.ok(seen.size >= 3, `the player moves through the frames (${[...seen]})`);
+  await shot(page, 'animate-webgpu');
+  await page.click('#clip-play');
+  const f = await playingFrame(page);
+  await page.waitForTimeout(400);
+  assert.equal(await playingFrame(page), f, 'paused');
+
+  // Exports: the clips as a looping APNG of 8 frames, their frames as a PNG.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-anim')]);
+  const apng = fs.readFileSync(await dl.path());
+  fs.writeFileSync(path.join(artifacts, 'animate-export.png'), apng);
+  const actl = pngChunks(apng).find((c) => c.type === 'acTL');
+  assert.equal(actl.data.readUInt32BE(0), 8, 'one APNG frame per clip frame');
+
+  // A picker click adds that start (the oldest goes: two clips here).
+  await page.click('#start-picker .thumb >> nth=5');
+  await waitStatus(page, ['generating'], 30000);
+  assert.match(await page.evaluate(() => location.hash), /start=0,5/, 'penguin (12) out, 5 in after sun with face (0)');
+
+  // A frame in the link (ctx=): every clip continues it (different futures).
+  const given = list.starts[7].codes;
+  await page.evaluate((h) => { location.hash = h; }, `m=${model.id}&T=4&ctx=${encodeCodes(given)}`);
+  await waitStatus(page, ['generating'], 30000);
+  await waitDone(page);
+  d = await clipRun(page);
+  for (let b = 0; b < clips; b++) assert.deepEqual(d.heads[b], given, `clip ${b} continues the carried frame`);
+  assert.match(await page.textContent('#start-now'), /your emoji/);
+  assert.equal(await page.locator('#start-picker .thumb.carried.on').count(), 1);
+  await shot(page, 'animate-webgpu-carried', { fullPage: false });
+
+  // A frame that does not fit (63 codes): said, and the held-out starts decode instead.
+  await page.evaluate((h) => { location.hash = h; }, `m=${model.id}&T=4&ctx=${encodeCodes(given.slice(0, 63))}`);
+  await page.waitForFunction(() => /given frame/.test(document.getElementById('banner').textContent), null, { timeout: 30000 });
+  await waitDone(page);
+  d = await clipRun(page);
+  assert.deepEqual(d.names, ['penguin', 'sun with face']);
+  assert.doesNotMatch(await page.evaluate(() => location.hash), /ctx=/, 'the bad frame left the link');
+  assert.deepEqual(page.problems, []);
+});
+
+test('Animate (CPU fallback): four clips decode on a phone-sized page', async (t) => {
+  const model = stagedClipModel();
+  if (!model) { t.skip('no clip model staged'); return; }
+  const ctx = await launch(NO_WEBGPU, { width: 390, height: 844 });
+  const page = await open(ctx, `m=${model.id}`);
+  await waitDone(page, GEN_TIMEOUT * 2);
+  await waitImages(page);
+  const d = await clipRun(page);
+  assert.equal(d.context.length, 4, 'four clips on the CPU fallback');
+  d.heads.forEach((h, b) => assert.deepEqual(h, d.context[b]));
+  assert.equal(d.images, 32);
+  const m = await page.evaluate(() => ({ ...window.magnets.metrics, steps: window.magnets.runs[window.magnets.main].steps.map((s) => s.ms) }));
+  metrics.animateCpu = { clips: 4, decodeMs: m.lastDecodeMs, stepMs: m.steps };
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling (${overflow} px)`);
+  await shot(page, 'animate-phone-cpu');
+  await shot(page, 'animate-phone-cpu-top', { fullPage: false });
+  assert.deepEqual(page.problems, []);
+});
+
+test('Animate from an image: the chosen emoji becomes the given frame, and its link reproduces the clips', async (t) => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(www, 'models/manifest.json'), 'utf8'));
+  const clip = manifest.models.find((m) => m.kind === 'clip');
+  const image = clip && manifest.models.find((m) => m.kind === 'image' && m.tokenizer === clip.tokenizer);
+  if (!image) { t.skip('no image model shares the clip model’s tokenizer'); return; }
+  const page = await open(await launch(NO_WEBGPU), `m=${image.id}`);
+  await waitDone(page, GEN_TIMEOUT * 2);
+  await page.click('#grid-main .cell >> nth=2');
+  assert.match(await page.textContent('#animate-this'), /Animate emoji 3/);
+  const chosen = await page.evaluate(() => { const a = window.magnets, r = a.runs[a.main]; return { codes: r.trace.tokens[2], cls: r.request.classes[2] }; });
+  await page.click('#animate-this');
+  await page.waitForFunction((id) => document.body.dataset.model === id, clip.id, { timeout: 60000 });
+  await waitDone(page, GEN_TIMEOUT * 2);
+  const hash = await page.evaluate(() => location.hash);
+  assert.match(hash, new RegExp(`ctx=${encodeCodes(chosen.codes)}`));
+  assert.match(hash, new RegExp(`cls=${chosen.cls}`));
+  const d = await clipRun(page);
+  d.heads.forEach((h) => assert.deepEqual(h, chosen.codes, 'every clip continues the chosen emoji'));
+  const tokens = await page.evaluate(() => window.magnets.runs[window.magnets.main].trace.tokens);
+  // The link alone (a new visitor) decodes the same clips.
+  const again = await open(await launch(NO_WEBGPU), hash.slice(1));
+  await waitDone(again, GEN_TIMEOUT * 2);
+  assert.deepEqual(await again.evaluate(() => window.magnets.runs[window.magnets.main].trace.tokens), tokens);
+  assert.equal(await again.locator('#start-picker .thumb.carried.on').count(), 1, 'the picker offers the carried frame');
+  await shot(again, 'animate-carried-link', { fullPage: false });
+  assert.deepEqual([...page.problems, ...again.problems], []);
 });
 
 test('WebGPU disabled: the CPU fallback generates', async () => {
