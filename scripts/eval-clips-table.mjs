@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The clip model's quality per schedule (frame prediction): every row is the JSON of
 //   magnets eval-clips --weights W --schedule S --cache C --per-clip 4 --seed SEED --json
-// (each of the 81 held-out clips continued from its first frame 4 times; frame-FID against the
+// (each of the 81 held-out clips continued from its first frame 4 times; the all-art classifier; frame-FID against the
 // real held-out frames, motion against the real clips', PSNR, GFLOPs per clip). Writes
 // NAME.eval.json next to the weights in the image tables' shape (`fid` is the frame-FID), so
 // the page's quality card reads it as it reads theirs. Rows are cached in data/evalclips/.
@@ -20,6 +20,8 @@ const target = process.env.CARGO_TARGET_DIR || path.join(process.env.HOME, '.cac
 const bin = arg('--bin', path.join(target, 'release/magnets'));
 const weights = arg('--weights', 'models/magnets-anim.safetensors');
 const engine = arg('--engine', 'cpu');
+// The all-art FID classifier: trained on eight styles, Fluent among them.
+const classifier = arg('--classifier', 'models/all-art/classifier.safetensors');
 const seed = Number(arg('--seed', '0'));
 const out = arg('--out', weights.replace(/\.safetensors$/, '.eval.json'));
 const settings = { per_clip: Number(arg('--per-clip', '4')), seed, temperature: 1, tau: 4.5, guidance: 0 };
@@ -35,11 +37,11 @@ const cacheDir = 'data/evalclips';
 fs.mkdirSync(cacheDir, { recursive: true });
 
 function evalRow(schedule, cache) {
-  const file = path.join(cacheDir, `${weightsSha.slice(0, 12)}.${schedule}.${cache}.${settings.per_clip}.${seed}.json`);
+  const file = path.join(cacheDir, `${weightsSha.slice(0, 12)}.${sha(classifier).slice(0, 8)}.${schedule}.${cache}.${settings.per_clip}.${seed}.json`);
   if (!fs.existsSync(file)) {
     console.error(`== magnets eval-clips --schedule ${schedule} --cache ${cache} (seed ${seed})`);
     const json = execFileSync(bin, ['eval-clips', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
-      '--per-clip', String(settings.per_clip), '--seed', String(seed), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      '--per-clip', String(settings.per_clip), '--seed', String(seed), '--classifier', classifier, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
     fs.writeFileSync(file, json);
   }
   return JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -57,7 +59,8 @@ const table = {
   model: path.basename(weights),
   model_sha256: weightsSha,
   kind: 'clip',
-  command: `magnets eval-clips --weights ${weights} --schedule SCHEDULE --cache CACHE --per-clip ${settings.per_clip} --seed ${seed} --json`,
+  command: `magnets eval-clips --weights ${weights} --schedule SCHEDULE --cache CACHE --per-clip ${settings.per_clip} --seed ${seed} --classifier ${classifier} --json`,
+  instrument: { classifier: { file: classifier, sha256: sha(classifier) } },
   metric: 'frame-FID: the FID classifier\'s features of predicted frames 1..7 against the real held-out frames 1..7',
   settings,
   baseline,

@@ -5,11 +5,11 @@
 #   scripts/instrument.sh data        # npm pack + render: data/emoji32-all.safetensors (8 vendors)
 #                                     #   + data/emoji32-openmoji.safetensors (held-out art style)
 #                                     #   + docs/data_all_art.png (contact sheet, every vendor)
-#   scripts/instrument.sh tokenizer   # models/next/tokenizer.safetensors (warm start from the shipped
+#   scripts/instrument.sh tokenizer   # models/tokenizer-all-art.safetensors (warm start from the shipped
 #                                     #   tokenizer, fixed 1,100 steps; checkpoints in data/tokenizer-next-ckpt)
-#   scripts/instrument.sh tokens      # models/next/emoji_tokens.safetensors + the page's decoder assets
-#                                     #   (models/next/tokenizer-decoder.safetensors, .palette.json)
-#   scripts/instrument.sh classifier  # models/next/classifier.safetensors (FID-emoji features)
+#   scripts/instrument.sh tokens      # models/all-art/emoji_tokens.safetensors + the page's decoder assets
+#                                     #   (models/tokenizer-all-art-decoder.safetensors, .palette.json)
+#   scripts/instrument.sh classifier  # models/all-art/classifier.safetensors (FID-emoji features)
 #   scripts/instrument.sh floors      # FID floors with bootstrap intervals on the new instrument
 #
 # Long steps take MAX_MINUTES (a cap; the step counts are fixed so a run repeats;
@@ -22,27 +22,28 @@ cd "$(dirname "$0")/.."
 BIN=${MAGNETS_BIN:-scripts/magnets-fast.sh}
 DATA=data/emoji32-all.safetensors
 STYLE=data/emoji32-openmoji.safetensors
-NEXT=models/next
-mkdir -p "$NEXT"
+TOK=models/tokenizer-all-art  # the tokenizer the d256 and clip models share
+ALL=models/all-art            # its token dataset and the FID classifier
+mkdir -p "$ALL"
 
 case "${1:-}" in
   data)
     "$BIN" data --all-art --contact-sheet docs/data_all_art.png ;;
   tokenizer)
     "$BIN" train-tokenizer --data "$DATA" --init models/tokenizer.safetensors --steps "${TOKENIZER_STEPS:-1100}" --lr 5e-4 \
-      --max-minutes "${MAX_MINUTES:-25}" --checkpoint-dir data/tokenizer-next-ckpt --out "$NEXT/tokenizer.safetensors" \
+      --max-minutes "${MAX_MINUTES:-25}" --checkpoint-dir data/tokenizer-next-ckpt --out "$TOK.safetensors" \
       --device "${TRAIN_DEVICE:-flex}" ;;
   tokens)
-    "$BIN" tokenize --data "$DATA" --tokenizer "$NEXT/tokenizer.safetensors" --out "$NEXT/emoji_tokens.safetensors" \
+    "$BIN" tokenize --data "$DATA" --tokenizer "$TOK.safetensors" --out "$ALL/emoji_tokens.safetensors" \
       --contact-sheet docs/tokenizer_next_recon.png --recon-dir data/recon-heldout-next
-    "$BIN" web-assets --tokenizer "$NEXT/tokenizer.safetensors" \
-      --decoder-out "$NEXT/tokenizer-decoder.safetensors" --palette-out "$NEXT/tokenizer.palette.json" ;;
+    "$BIN" web-assets --tokenizer "$TOK.safetensors" \
+      --decoder-out "$TOK-decoder.safetensors" --palette-out "$TOK.palette.json" ;;
   classifier)
     "$BIN" train-classifier --data "$DATA" --style-test "$STYLE" --init models/classifier.safetensors \
-      --epochs "${CLASSIFIER_EPOCHS:-5}" --lr 2e-3 --max-minutes "${MAX_MINUTES:-15}" --out "$NEXT/classifier.safetensors" \
+      --epochs "${CLASSIFIER_EPOCHS:-5}" --lr 2e-3 --max-minutes "${MAX_MINUTES:-15}" --out "$ALL/classifier.safetensors" \
       --device "${TRAIN_DEVICE:-flex}" ;;
   floors)
-    C="--data $DATA --classifier $NEXT/classifier.safetensors --json"
+    C="--data $DATA --classifier $ALL/classifier.safetensors --json"
     "$BIN" eval-images --split held-out --reference train $C
     "$BIN" eval-images --split train $C
     "$BIN" eval-images --split train --limit 1000 $C

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Prints a model's measured table (NAME.eval.json from scripts/eval-table.mjs or
+// scripts/eval-clips-table.mjs) as the markdown table docs/RESULTS.md and docs/MODEL_CARD.md
+// show, sorted by FID, each row against the table's baseline.
+//
+// Usage: node scripts/eval-markdown.mjs models/magnets-emoji-d256.eval.json
+import fs from 'node:fs';
+
+const file = process.argv[2];
+if (!file) throw new Error('usage: node scripts/eval-markdown.mjs NAME.eval.json');
+const t = JSON.parse(fs.readFileSync(file, 'utf8'));
+const clip = t.kind === 'clip';
+const base = t.rows.find((r) => r.schedule === t.baseline.schedule && r.cache === t.baseline.cache);
+const f2 = (v) => (v == null ? '–' : v.toFixed(2));
+const f3 = (v) => (v == null ? '–' : v.toFixed(3));
+const pct = (v) => `${v >= base.fid ? '+' : '−'}${Math.abs(100 * (v / base.fid - 1)).toFixed(1)}%`;
+const label = (r) => {
+  const notes = [];
+  if (r.schedule === t.baseline.schedule) notes.push('MaskGIT baseline');
+  if (r.schedule === 'S3M3L3XL3') notes.push('MaGNeTS, paper split');
+  if (t.tuned && r.schedule === t.tuned.schedule && r.cache === t.tuned.cache) notes.push('Tuned: best ≥ 3×, chosen on the selection seed');
+  if (r.schedule === 'XL3L3M3S3') notes.push('reverse');
+  return notes.length ? `${r.schedule} (${notes.join('; ')})` : r.schedule;
+};
+const rows = [...t.rows].sort((a, b) => a.fid - b.fid);
+if (clip) {
+  console.log(`${t.rows[0].clips} predicted clips per row (${t.settings.per_clip} per held-out clip), seed ${t.settings.seed}; real motion ${f2(base.real_motion)} (its own codes decoded: ${f2(base.real_recon_motion)}), copy-first-frame PSNR ${f2(base.copy_first_frame_psnr)} dB\n`);
+  console.log('| schedule | cache | frame-FID ↓ [95% interval] | vs baseline | motion (real ' + f2(base.real_motion) + ') | PSNR frames 1–7 | GFLOPs / clip | less compute |');
+  console.log('|---|---|---|---|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === base ? '—' : pct(r.fid)} | ${f2(r.motion)} | ${f2(r.future_psnr)} dB | ${f2(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
+  }
+} else {
+  console.log(`${t.settings.samples.toLocaleString('en-US')} class-balanced samples per row, seed ${t.settings.seed}, τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}\n`);
+  console.log('| schedule | cache | FID-emoji ↓ [95% interval] | vs baseline | precision ↑ | recall ↑ | class acc. ↑ | GFLOPs / image | less compute |');
+  console.log('|---|---|---|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(`| ${label(r)} | ${r.cache} | ${f2(r.fid)}${r.fid_ci95 ? ` [${r.fid_ci95.map(f2).join(', ')}]` : ''} | ${r === base ? '—' : pct(r.fid)} | ${f3(r.precision)} | ${f3(r.recall)} | ${f3(r.class_accuracy)} | ${f3(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
+  }
+  if (t.tuned && t.tuned.selection) {
+    console.log(`\nSelection (${t.tuned.chosen}):\n`);
+    console.log(t.tuned.selection.map((s) => `${s.schedule} ${f2(s.fid)} (${f2(s.flops_ratio)}×)`).join(' · '));
+  }
+}
