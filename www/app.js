@@ -168,7 +168,8 @@ function renderTradeoff() {
     current: q ? q.row : null, nowGflops: app.plan ? app.plan.total_gflops : null, nowName: scheduleText(),
     budget: app.budget, fmt: fmt3,
   });
-  $('tradeoff-note').textContent = `${t.settings.samples.toLocaleString('en-US')} samples per point, seed ${t.settings.seed}, `
+  const count = t.kind === 'clip' ? `${t.rows[0].clips} predicted clips (frame-FID)` : `${t.settings.samples.toLocaleString('en-US')} samples`;
+  $('tradeoff-note').textContent = `${count} per point, seed ${t.settings.seed}, `
     + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`
     + (measuredWith(t, app.state) ? '' : ' — the current sampling settings differ, so no point is ringed')
     + '; the staircase is the best measured FID at each compute';

@@ -35,7 +35,11 @@ export function renderStats(els, { plan, main, base, quality, haveTable, info })
     const pct = Math.round(rel);
     els.fid.textContent = same ? 'baseline' : pct === 0 ? '±0%' : `${pct > 0 ? '+' : '−'}${Math.abs(pct)}%`;
     els.fidSub.textContent = same ? `${q.row.fid.toFixed(1)}` : `${q.row.fid.toFixed(1)} vs ${q.base.fid.toFixed(1)}`;
-    els.fid.title = `FID-emoji (lower is better) of ${q.table.settings.samples.toLocaleString('en-US')} class-balanced samples, `
+    // A clip model's table (scripts/eval-clips-table.mjs) measures frame-FID over predicted clips.
+    const what = q.table.kind === 'clip'
+      ? `frame-FID (lower is better) of ${q.row.clips} predicted clips (frames 2–8 against the real held-out frames), `
+      : `FID-emoji (lower is better) of ${q.table.settings.samples.toLocaleString('en-US')} class-balanced samples, `;
+    els.fid.title = what
       + `seed ${q.table.settings.seed}${same ? '' : `; MaskGIT baseline ${q.base.schedule} (cache ${q.base.cache}): ${q.base.fid.toFixed(1)}`}`
       + `\n${q.table.command}`;
     els.fid.classList.remove('small');
