@@ -167,7 +167,9 @@ function renderTradeoff() {
     rows: t.rows, baseRow: evalRow(t, t.baseline), tunedRow: t.tuned ? evalRow(t, t.tuned) : undefined,
     current: q ? q.row : null, nowGflops: app.plan ? app.plan.total_gflops : null, nowName: scheduleText(),
     budget: app.budget, fmt: fmt3,
+    ...(t.kind === 'clip' ? { metric: 'frame-FID', unit: 'clip' } : {}),
   });
+  document.querySelector('.stat.fid .k').textContent = `${t.kind === 'clip' ? 'frame-FID' : 'FID-emoji'} vs MaskGIT`;
   const count = t.kind === 'clip' ? `${t.rows[0].clips} predicted clips (frame-FID)` : `${t.settings.samples.toLocaleString('en-US')} samples`;
   $('tradeoff-note').textContent = `${count} per point, seed ${t.settings.seed}, `
     + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`

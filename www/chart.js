@@ -65,7 +65,8 @@ export const chartWidth = (plot) => Math.round(Math.max(340, Math.min(640, plot.
 //   current: the row of the schedule in use when measured with the same settings, else null;
 //   nowGflops: the compute of the schedule in use (null when unknown), nowName its text;
 //   budget: the compute budget's GFLOPs (null: no line); fmt: number → text.
-export function renderChart(plot, { rows, baseRow, tunedRow, current, nowGflops, nowName, budget, fmt }) {
+// `metric` names the quality measure (FID-emoji; frame-FID for a clip model), `unit` what a GFLOP is per.
+export function renderChart(plot, { rows, baseRow, tunedRow, current, nowGflops, nowName, budget, fmt, metric = 'FID-emoji', unit = 'image' }) {
   const W = chartWidth(plot), H = W < 480 ? 300 : 280;
   const L = 46, R = 16, T = 12, B = 36;
   plot.dataset.drawnWidth = String(W);
@@ -87,8 +88,8 @@ export function renderChart(plot, { rows, baseRow, tunedRow, current, nowGflops,
     plot.append(svg('line', { x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: 'grid' }));
     plot.append(svg('text', { x: L - 6, y: Y(v) + 4, class: 'tick', 'text-anchor': 'end' }, String(v)));
   }
-  plot.append(svg('text', { x: (L + W - R) / 2, y: H - 4, class: 'axis', 'text-anchor': 'middle' }, 'GFLOPs per image (log) →'));
-  plot.append(svg('text', { x: 12, y: (T + H - B) / 2, class: 'axis', 'text-anchor': 'middle', transform: `rotate(-90 12 ${(T + H - B) / 2})` }, 'FID-emoji (log), lower is better'));
+  plot.append(svg('text', { x: (L + W - R) / 2, y: H - 4, class: 'axis', 'text-anchor': 'middle' }, `GFLOPs per ${unit} (log) →`));
+  plot.append(svg('text', { x: 12, y: (T + H - B) / 2, class: 'axis', 'text-anchor': 'middle', transform: `rotate(-90 12 ${(T + H - B) / 2})` }, `${metric} (log), lower is better`));
   // The quality–compute front (the best measured FID at each budget) as a staircase, and the
   // reader's budget as a line.
   const fr = front(rows);
@@ -122,7 +123,7 @@ export function renderChart(plot, { rows, baseRow, tunedRow, current, nowGflops,
     const label = isBase ? 'MaskGIT' : r.schedule + (r.cache === 'off' ? ', no cache' : '');
     const [cx, cy] = [X(r.gflops_per_image), Y(r.fid)];
     const g = svg('g', { class: 'pt' + (isBase ? ' base' : '') + (r === tunedRow ? ' tuned' : '') + (r === current ? ' current' : ''), tabindex: 0, role: 'button', 'data-schedule': r.schedule, 'data-cache': r.cache });
-    g.append(svg('title', {}, `${isBase ? `MaskGIT ${r.schedule}${r.cache === 'off' ? ', no cache' : ''}` : label}: FID-emoji ${r.fid.toFixed(1)}, ${fmt(r.gflops_per_image)} GFLOPs/image (${r.flops_ratio.toFixed(2)}× less than MaskGIT) — click to decode it`));
+    g.append(svg('title', {}, `${isBase ? `MaskGIT ${r.schedule}${r.cache === 'off' ? ', no cache' : ''}` : label}: ${metric} ${r.fid.toFixed(1)}, ${fmt(r.gflops_per_image)} GFLOPs/${unit} (${r.flops_ratio.toFixed(2)}× less than MaskGIT) — click to decode it`));
     if (r === current) g.append(svg('circle', { cx, cy, r: 9, class: 'ring' }));
     g.append(svg('circle', { cx, cy, r: 5 }));
     g.append(svg('circle', { cx, cy, r: 12, class: 'hit' }));
