@@ -133,3 +133,12 @@ impl DecodeArgs {
         self.engine == EngineChoice::Gpu
     }
 }
+
+/// Prints a command's result: one line with `--json` (for scripts), else indented.
+pub fn print_result(out: &serde_json::Value, compact: bool) {
+    if compact {
+        println!("{out}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(out).expect("json"));
+    }
+}

@@ -198,10 +198,6 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "generate_seconds": gen_seconds,
         "engine": a.decode.engine.name(),
     });
-    if a.json {
-        println!("{out}");
-    } else {
-        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
-    }
+    super::common::print_result(&out, a.json);
     Ok(())
 }
