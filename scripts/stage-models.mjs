@@ -51,7 +51,8 @@ function readSafetensors(file) {
 
 // The page's start list for a clip model: every held-out clip's given frame(s), in the order
 // `magnets generate --start K` numbers them (K = index among the held-out clips), with its
-// emoji name and category; `tokenizer_sha256` names the staged tokenizer the codes belong to.
+// emoji name, category and the real clip's other frames (`future`: shown beside the
+// prediction); `tokenizer_sha256` names the staged tokenizer the codes belong to.
 function clipStarts(tokenizerFile) {
   const file = path.join(src, CLIP_TOKENS);
   const { tensors, metadata } = readSafetensors(file);
@@ -67,6 +68,7 @@ function clipStarts(tokenizerFile) {
       name: meta.names[i],
       label: tensors.labels.data[i],
       codes: Array.from(tensors.codes.data.subarray(i * tokens, i * tokens + frameTokens)),
+      future: Array.from(tensors.codes.data.subarray(i * tokens + frameTokens, (i + 1) * tokens)),
     });
   }
   return {

@@ -50,7 +50,8 @@ fn hash(seed: u32, image: u32, step: u32, position: u32, draw: u32) -> u32 {
 }
 
 fn uniform01(seed: u32, image: u32, step: u32, position: u32, draw: u32) -> f32 {
-    return (f32(hash(seed, image, step, position, draw) >> 8u) + 0.5) * (1.0 / 16777216.0);
+    // Clamped below 1 as src/rng.rs uniform_from_hash (the top bucket rounds to 1.0 in f32).
+    return min((f32(hash(seed, image, step, position, draw) >> 8u) + 0.5) * (1.0 / 16777216.0), 16777215.0 / 16777216.0);
 }
 
 const DRAW_SAMPLE: u32 = 0u;

@@ -24,10 +24,21 @@ pub fn hash(seed: u32, image: u32, step: u32, position: u32, draw: u32) -> u32 {
     mix32(h ^ draw.wrapping_mul(0x1656_67b1))
 }
 
-/// Uniform in the open interval (0, 1): 24 random bits, centred in their bucket.
+/// The largest f32 below 1 (1 − 2⁻²⁴).
+pub const MAX_UNIFORM: f32 = 16_777_215.0 / 16_777_216.0;
+
+/// Uniform in the open interval (0, 1) from a hash: its top 24 bits, centred in their bucket.
+/// The top bucket's centre (1 − 2⁻²⁵) rounds to 1.0 in f32, where a Gumbel sample is infinite,
+/// so it is clamped to `MAX_UNIFORM`; every other value is unchanged.
+#[inline]
+pub fn uniform_from_hash(h: u32) -> f32 {
+    (((h >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0)).min(MAX_UNIFORM)
+}
+
+/// Uniform in the open interval (0, 1) from the counters.
 #[inline]
 pub fn uniform(seed: u32, image: u32, step: u32, position: u32, draw: u32) -> f32 {
-    ((hash(seed, image, step, position, draw) >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0)
+    uniform_from_hash(hash(seed, image, step, position, draw))
 }
 
 /// Standard Gumbel sample from the same counters.

@@ -371,6 +371,45 @@ fn device_sampling_matches_cpu_sampling() {
     }
 }
 
+/// A seed whose confidence draw for some masked row falls in the top 24-bit hash bucket (where
+/// an unclamped uniform is 1.0 and the Gumbel sample infinite): both samplers clamp it alike.
+#[test]
+fn device_sampling_is_finite_in_the_top_hash_bucket() {
+    let _turn = take_turn();
+    use magnets::engine::{StepContext, propose_from_logits};
+    use magnets::sampling::DRAW_CONFIDENCE;
+    let config = default_config();
+    let w = spicy_weights(&config, 5);
+    let (images, step) = (3usize, 2u32);
+    let n = config.tokens();
+    let rows: Vec<u32> = (1..=n as u32).filter(|p| (p - 1) % 3 != 0).collect();
+    let hits = |seed: u32| (0..images as u32).any(|b| rows.iter().any(|&p| magnets::rng::hash(seed, b, step, p, DRAW_CONFIDENCE) >> 8 == 0xff_ffff));
+    let seed = (0u32..1 << 22).find(|&s| hits(s)).expect("a seed with a top-bucket draw");
+    let Some(mut g) = gpu(&w, images) else { return };
+    pollster::block_on(g.begin(images)).unwrap();
+    let tokens: Vec<u32> = (0..images * n).map(|i| if i % 3 == 0 { (i * 5 % config.codebook) as u32 } else { config.mask_id() }).collect();
+    let classes: Vec<u32> = (0..images as u32).collect();
+    let logit_rows: Vec<u32> = (0..images).flat_map(|_| rows.iter().copied()).collect();
+    let req = ForwardRequest { width: config.widths.len() - 1, batch: images, tokens: &tokens, classes: &classes, rows: None, logit_rows: &logit_rows };
+    let params = SamplingParams { seed, temperature: 1.0, guidance: 0.0, ..Default::default() };
+    let ctx = StepContext { step: step as usize, total_steps: 8, images };
+    let logits = pollster::block_on(g.forward(&req)).unwrap();
+    let cpu = propose_from_logits(config.codebook, &logits, &req, &params, ctx).expect("CPU sampling is finite");
+    let dev = pollster::block_on(g.propose(&req, &params, ctx)).expect("device sampling is finite");
+    assert!(cpu.iter().chain(&dev).all(|p| p.confidence.is_finite()));
+    // The clamped draw is there: Gumbel(1 − 2⁻²⁴) ≈ 16.6 at noise 4.5·(1 − 2/8) lifts its row
+    // above 40, which no ordinary draw among these rows reaches.
+    assert!(cpu.iter().any(|p| p.confidence > 40.0), "the top-bucket draw is among the rows");
+    for (a, b) in dev.iter().zip(&cpu) {
+        assert_eq!(a.code, b.code, "seed {seed}");
+        // Near u = 1 the GPU's log (absolute error ~2⁻²¹ on Vulkan) moves −ln(−ln u) by up to
+        // ~1; the row stays far above every other, so the same tokens are kept.
+        let tolerance = if b.confidence > 40.0 { 5.0 } else { 1e-4 };
+        assert!((a.confidence - b.confidence).abs() < tolerance, "seed {seed}: {} vs {}", a.confidence, b.confidence);
+        assert_eq!(a.confidence > 40.0, b.confidence > 40.0);
+    }
+}
+
 /// Packed f16 weights unpacked in the kernels give exactly the logits of the f32 buffer when
 /// the weights are f16 values (the shipped files), and the auto choice picks f16 for them.
 #[test]

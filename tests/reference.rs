@@ -268,3 +268,22 @@ fn bad_requests_are_errors() {
     let r = block_on(e.forward(&ForwardRequest { width: 0, batch: 1, tokens: &tokens, classes: &[0], rows: Some(&[1, 2]), logit_rows: &[1] }));
     assert!(r.unwrap_err().to_string().contains("refresh"));
 }
+
+/// The counters whose hash falls in the top 24-bit bucket: its centre rounds to 1.0 in f32,
+/// which made the Gumbel confidence infinite (a decode failed as "non-finite" about once in
+/// 2²⁴ draws, i.e. in a few percent of 81-clip evaluations).
+#[test]
+fn uniform_stays_below_one_and_gumbel_finite_in_the_top_bucket() {
+    use magnets::rng;
+    assert!(rng::uniform_from_hash(u32::MAX) < 1.0);
+    assert_eq!(rng::uniform_from_hash(u32::MAX), rng::MAX_UNIFORM);
+    assert!(rng::uniform_from_hash(0) > 0.0);
+    // Every other bucket is what it was: (bits + 0.5) / 2²⁴ in f32.
+    for h in [0u32, 255, 256, 1 << 31, (u32::MAX >> 8) - 1 << 8, u32::MAX - 256] {
+        assert_eq!(rng::uniform_from_hash(h), ((h >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0), "hash {h:#x}");
+    }
+    let position = (0u32..1 << 27).find(|&p| rng::hash(1000, 0, 7, p, 1) >> 8 == 0xff_ffff).expect("a top-bucket draw");
+    let u = rng::uniform(1000, 0, 7, position, 1);
+    assert!(u < 1.0, "uniform {u}");
+    assert!(rng::gumbel(1000, 0, 7, position, 1).is_finite());
+}

@@ -5,11 +5,13 @@
 //     scripts/stage-models.mjs), or a frame the link carries (`ctx=`, e.g. the emoji the visitor
 //     just generated with an image model of the same tokenizer);
 //   - the request: one clip per start, its given frame as the context, its category as class;
+//   - where clips run: the CPU engine on a software GPU, unless the link says gpu=1;
 //   - the clip view: per clip a player that loops the frames and the strip of its frames, each
-//     painted at the shown step with the token states (the given frame marked as given);
+//     painted at the shown step with the token states (the given frame marked as given), and
+//     under it the real clip's frames when the start is a held-out clip;
 //   - the start picker.
 // The pure functions at the top run in node (tests/browser/animate.test.mjs).
-import { Bundle, TokenState, frameCount, frameTokens, givenTokens, isClipModel } from './protocol.js';
+import { Bundle, TokenState, frameCount, frameTokens, givenTokens, isClipModel, seqTokens } from './protocol.js';
 import { decodeCodes, encodeCodes } from './state.js';
 import { paintCell, countStates } from './cells.js';
 import { manifestEntry, versionedUrl } from './assets.js';
@@ -20,11 +22,18 @@ export const MAX_CLIPS = 8;           // a link may list this many starts
 // tokens between the first and a later frame).
 export const DEFAULT_STARTS = Object.freeze(['penguin', 'sun_with_face', 'alarm_clock', 'tropical_fish']);
 
-// Clips per decode on this device (docs/TEAM_NOTES.md, "Animate"): a clip is a 513-row
-// sequence, eight times an image's. Measured here (2 busy cores): the CPU fallback decodes four
-// in ~0.56 s per step; a software GPU (SwiftShader) takes ~2.6 s per step for two, so two there.
-export function clipsFor(device) {
-  return device && device.bundle === Bundle.webgpu && device.software ? 2 : 4;
+// Where a clip model runs. A software GPU (SwiftShader) emulates WebGPU on the CPU with a large
+// fixed cost per dispatch: for a clip's 513-row sequences the CPU engine is ~8× faster there
+// (docs/TEAM_NOTES.md, "Animate"), so clips run on the CPU unless the link asks for the GPU
+// (`gpu=1`). Image models keep WebGPU everywhere it works.
+export function clipsOnCpu(device, state) {
+  return !!(device && device.bundle === Bundle.webgpu && device.software && !(state && state.gpu));
+}
+
+// Clips per decode on this device. Measured here (2 busy cores): the CPU engine decodes four in
+// ~0.56 s per step; WebGPU on SwiftShader takes ~2.6 s per step for two, so two there.
+export function clipsFor(device, state) {
+  return device && device.bundle === Bundle.webgpu && device.software && !clipsOnCpu(device, state) ? 2 : 4;
 }
 
 // A starts file against the model and its tokenizer: null when it fits, else why not.
@@ -35,9 +44,11 @@ export function startsProblem(file, config, tokenizerSha) {
   }
   if (tokenizerSha && file.tokenizer_sha256 && file.tokenizer_sha256 !== tokenizerSha) return 'the start list was made with another tokenizer';
   const n = givenTokens(config);
-  if (file.starts.some((s) => !Array.isArray(s.codes) || s.codes.length !== n || s.codes.some((c) => !(c >= 0 && c < config.codebook)))) {
-    return `a start does not hold ${n} codes of the codebook`;
-  }
+  const codesOk = (codes, count) => Array.isArray(codes) && codes.length === count && codes.every((c) => c >= 0 && c < config.codebook);
+  if (file.starts.some((s) => !codesOk(s.codes, n))) return `a start does not hold ${n} codes of the codebook`;
+  // The real clip's other frames are optional (shown beside the prediction when present).
+  const rest = seqTokens(config) - n;
+  if (file.starts.some((s) => s.future != null && !codesOk(s.future, rest))) return `a start's real frames do not hold ${rest} codes of the codebook`;
   return null;
 }
 
@@ -80,7 +91,7 @@ export function resolveClips(state, file, config, count) {
     if (!why && r.codes.length !== n) why = `holds ${r.codes.length} codes; this model’s given frame has ${n}`;
     if (!why && r.codes.some((c) => c >= config.codebook)) why = `has a code outside the codebook 0…${config.codebook - 1}`;
     if (!why) {
-      const clips = Array.from({ length: count }, (_, i) => ({ start: null, name: `your emoji · future ${i + 1}`, context: r.codes, cls: classOf(state.cls, null, config) }));
+      const clips = Array.from({ length: count }, (_, i) => ({ start: null, name: `your emoji · future ${i + 1}`, context: r.codes, cls: classOf(state.cls, null, config), future: null }));
       return { clips, carried: true, problems };
     }
     problems.push(`the link’s given frame (ctx) ${why}; showing held-out starts instead`);
@@ -88,7 +99,10 @@ export function resolveClips(state, file, config, count) {
   let { picks, problems: p } = parseStartList(state.start, starts);
   problems.push(...p);
   if (!picks.length) picks = defaultStarts(starts, count);
-  const clips = picks.map((n) => ({ start: n, name: starts[n].name.replace(/_/g, ' '), context: starts[n].codes, cls: classOf(state.cls, starts[n].label, config) }));
+  const clips = picks.map((n) => ({
+    start: n, name: starts[n].name.replace(/_/g, ' '), context: starts[n].codes, cls: classOf(state.cls, starts[n].label, config),
+    future: starts[n].future || null,
+  }));
   return { clips, carried: false, problems };
 }
 
@@ -124,7 +138,17 @@ export function frameView(run, idx, b, f, config, clip) {
   return { image: null, step: null };
 }
 
-// Builds one row per clip in `grid`: the player, then the frames (the given ones marked).
+// The frames of a clip's real continuation, f = 0…F-1 (the given frames are the start's), as
+// paintCell views: the codes (palette colours) until `pixels` (ImageData per future frame) come.
+export function realFrameView(clip, f, config, pixels) {
+  const per = frameTokens(config), G = config.context_frames || 0;
+  const codes = f < G ? clip.context.slice(f * per, (f + 1) * per) : clip.future.slice((f - G) * per, (f - G + 1) * per);
+  const image = f >= G && pixels ? pixels[f - G] || null : null;
+  return { image, step: { predicted: [codes], states: [null] } };
+}
+
+// Builds one row per clip in `grid`: the player, then the frames (the given ones marked), and
+// under them the real clip's frames when the start is a held-out clip.
 export function buildClipGrid(grid, { clips, config }) {
   grid.replaceChildren();
   grid.classList.add('clips');
@@ -145,19 +169,35 @@ export function buildClipGrid(grid, { clips, config }) {
     player.append(pc, tag);
     const strip = document.createElement('div');
     strip.className = 'strip';
-    for (let f = 0; f < F; f++) {
+    const frame = (cls, f, label, title) => {
       const fr = document.createElement('div');
-      fr.className = 'frame cell' + (f < G ? ' given' : '');
+      fr.className = cls;
       fr.dataset.frame = String(f);
+      if (title) fr.title = title;
       const cv = document.createElement('canvas');
       cv.width = FRAME_PX; cv.height = FRAME_PX;
-      const no = document.createElement('span');
-      no.className = 'fno';
-      no.textContent = f < G ? 'given' : String(f);
-      fr.append(cv, no);
-      strip.append(fr);
+      fr.append(cv);
+      if (label) {
+        const no = document.createElement('span');
+        no.className = 'fno';
+        no.textContent = label;
+        fr.append(no);
+      }
+      return fr;
+    };
+    for (let f = 0; f < F; f++) strip.append(frame('frame cell' + (f < G ? ' given' : ''), f, f < G ? 'given' : String(f)));
+    const frames = document.createElement('div');
+    frames.className = 'frames';
+    frames.append(strip);
+    if (c.future) {
+      const real = document.createElement('div');
+      real.className = 'strip real';
+      real.setAttribute('aria-label', `the real ${c.name} clip`);
+      for (let f = 0; f < F; f++) real.append(frame('rframe cell', f, f === 0 ? 'real' : '', `the real clip, frame ${f}`));
+      frames.append(real);
+      row.classList.add('has-real');
     }
-    row.append(player, strip);
+    row.append(player, frames);
     grid.append(row);
   });
 }
@@ -179,7 +219,7 @@ export function paintClipGrid(grid, run, { cur, totalSteps, config, palette, pee
     const b = Number(row.dataset.clip);
     const clip = clips && clips[b];
     cell(row.querySelector('.player canvas'), frameView(run, idx, b, frame % F, config, clip), false);
-    row.querySelectorAll('.frame').forEach((fr, f) => fr.classList.toggle('playing', f === frame % F));
+    row.querySelectorAll('.frame, .rframe').forEach((fr) => fr.classList.toggle('playing', Number(fr.dataset.frame) === frame % F));
     if (playersOnly) return;
     row.querySelectorAll('.frame canvas').forEach((cv, f) => cell(cv, frameView(run, idx, b, f, config, clip), overlay && f >= G));
     const step = idx >= 0 ? run.steps[idx] : null;
@@ -187,6 +227,22 @@ export function paintClipGrid(grid, run, { cur, totalSteps, config, palette, pee
     for (const k of Object.keys(totals)) totals[k] += c[k];
   });
   return totals;
+}
+
+// Paints the real clips' frames in `grid` (they do not change with the step): `pixels(clip)`
+// gives a clip's decoded future frames, or null while they are being decoded.
+export function paintRealFrames(grid, { clips, config, palette, pixels }) {
+  grid.querySelectorAll('.clip.has-real').forEach((row) => {
+    const clip = clips && clips[Number(row.dataset.clip)];
+    if (!clip || !clip.future) return;
+    const px = pixels(clip);
+    row.querySelectorAll('.rframe canvas').forEach((cv, f) => {
+      const v = realFrameView(clip, f, config, px);
+      const ctx = cv.getContext('2d');
+      ctx.clearRect(0, 0, cv.width, cv.height);
+      paintCell(ctx, 0, 0, cv.width, { grid: config.grid, codebook: config.codebook, palette, step: v.step, image: v.image, b: 0, overlay: false });
+    });
+  });
 }
 
 // The finished clips loop at FPS; the button plays / pauses. `tick(frame)` paints a frame.
@@ -299,6 +355,8 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
   let resolved = null;   // resolveClips' answer for the current state
   let picksShown = [];   // the start numbers of the clips shown
   let pixelsAsked = false;
+  const realPixels = new Map(); // start number → ImageData per future frame (decoded once)
+  const realAsked = new Set();
   const on = () => !!(app.config && isClipModel(app.config));
   const setStart = (fields) => { Object.assign(app.state, fields); changed(); };
   const picker = createPicker($('start-picker'), {
@@ -311,6 +369,7 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
       if (run) paintClipGrid($(gridId), run, { ...paintOpts(), frame, playersOnly: true });
     }
   };
+  const repaintReal = () => { for (const id of ['grid-main', 'grid-base']) paintReal($(id)); };
   const player = createClipPlayer({ button: $('clip-play'), tick: paintPlayers, frames: () => frameCount(app.config) });
   const buildPicker = () => {
     const carried = app.carried ? decodeCodes(app.carried).codes : null;
@@ -318,6 +377,18 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
     if (carried && app.info && app.info.tokenizer) askDecode('carried', carried);
   };
   const paintOpts = () => ({ cur: app.cur, totalSteps: app.schedule.length, config: app.config, palette: app.palette, clips: resolved && resolved.clips });
+  const paintReal = (grid) => paintRealFrames(grid, {
+    clips: resolved && resolved.clips, config: app.config, palette: app.palette, pixels: (c) => realPixels.get(c.start) || null,
+  });
+  // The shown held-out clips' real frames, decoded to pixels once per start (asked when a decode
+  // is done, so the worker does it after that decode's own pictures).
+  const askRealPixels = () => {
+    if (!resolved || !(app.info && app.info.tokenizer)) return;
+    const need = resolved.clips.filter((c) => c.future && !realPixels.has(c.start) && !realAsked.has(c.start));
+    if (!need.length) return;
+    need.forEach((c) => realAsked.add(c.start));
+    askDecode(`real:${need.map((c) => c.start).join(',')}`, need.flatMap((c) => c.future));
+  };
 
   return {
     get on() { return on(); },
@@ -326,6 +397,8 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
       file = model && model.kind === 'clip' ? await loadStarts(manifest, model.starts) : null;
       pixelsAsked = false;
       resolved = null;
+      realPixels.clear();
+      realAsked.clear();
     },
     // The engine is ready: the mode's texts, controls and picker; a sentence when it cannot run.
     ready(tokenizerSha) {
@@ -361,20 +434,35 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
       player.show(0);
       return { classes: resolved.clips.map((c) => c.cls), context: resolved.clips.map((c) => c.context) };
     },
-    // The picker's pictures: the starts' first frames, decoded once (queued behind the decode).
+    // The decode is done: the real clips' pictures, and the picker's (the starts' first frames,
+    // decoded once), queued behind the decode's own.
     askPixels() {
+      askRealPixels();
       if (pixelsAsked || !file || !(app.info && app.info.tokenizer)) return;
       pixelsAsked = true;
       askDecode('starts', file.starts.flatMap((s) => s.codes));
     },
     onPixels(m) {
-      if (m.error || !file) return;
+      if (!file) return;
+      if (m.id.startsWith('real:')) {
+        const starts = m.id.slice(5).split(',').map(Number);
+        starts.forEach((n) => realAsked.delete(n));
+        if (m.error) return; // the real strips keep their palette colours
+        const per = m.size * m.size * 4, F = file.starts[starts[0]].future.length / frameTokens(app.config);
+        starts.forEach((n, i) => realPixels.set(n, Array.from({ length: F }, (_, f) => new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset + (i * F + f) * per, per), m.size, m.size))));
+        repaintReal();
+        return;
+      }
+      if (m.error) return;
       const per = m.size * m.size * 4;
       if (m.id === 'carried') { picker.setCarriedPixels(new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset, per), m.size, m.size)); return; }
       if (m.id !== 'starts') return;
       picker.setPixels(file.starts.map((_, n) => new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset + n * per, per), m.size, m.size)));
     },
-    buildGrid(grid, run) { buildClipGrid(grid, { clips: run && resolved ? resolved.clips : null, config: app.config }); },
+    buildGrid(grid, run) {
+      buildClipGrid(grid, { clips: run && resolved ? resolved.clips : null, config: app.config });
+      paintReal(grid);
+    },
     paint(grid, run, peek) { return paintClipGrid(grid, run, { ...paintOpts(), peek, frame: player.frame }); },
     // The decode and its pictures are done: the clips start looping.
     finished() { if (on() && !player.playing) player.play(); },

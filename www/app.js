@@ -18,7 +18,7 @@ import { createTransport } from './transport.js';
 import { setupControls, applyStateToControls as showState, buildModelControls } from './controls.js';
 import { wireExports } from './export.js';
 import { bestUnder, budgetScale, renderBudgetControl } from './budget.js';
-import { createAnimateMode, clipsFor, carriedFrame, MAX_CLIPS } from './animate.js';
+import { createAnimateMode, clipsFor, clipsOnCpu, carriedFrame, MAX_CLIPS } from './animate.js';
 
 const $ = (id) => document.getElementById(id);
 const IMAGES = 16;
@@ -472,7 +472,7 @@ function onHashChange() {
   if (app.ignoreHash) return;
   const { state, problems } = parseHash(location.hash);
   const embedBefore = app.state.embed;
-  const modelChanged = ['m', 'w', 'tok', 'cpu'].some((k) => state[k] !== app.state[k]);
+  const modelChanged = ['m', 'w', 'tok', 'cpu', 'gpu'].some((k) => state[k] !== app.state[k]);
   app.state = state;
   app.problems = problems;
   report();
@@ -549,8 +549,9 @@ async function loadModel() {
   app.model = pickModel(app.manifest, s, app.device);
   if (app.model.problem) { app.problems.push(app.model.problem); report(); }
   // An embed keeps to two clips: it has the height of the image grid.
-  app.clips = s.embed ? Math.min(2, clipsFor(app.device)) : clipsFor(app.device);
+  app.clips = s.embed ? Math.min(2, clipsFor(app.device, s)) : clipsFor(app.device, s);
   const entry = app.model.id && app.manifest && app.manifest.models.find((m) => m.id === app.model.id);
+  const clipModel = !!(entry && entry.kind === 'clip');
   const palette = loadPalette(app.manifest, app.model.tokenizer);
   const evalTable = loadEvalTable(app.manifest, app.model.weights);
   [app.plannerModule, app.palette, app.evalTable] = await Promise.all([app.plannerLoading, palette, evalTable, animate.load(app.manifest, entry)]);
@@ -560,7 +561,7 @@ async function loadModel() {
   engine.init({
     weights: versionedUrl(app.manifest, app.model.weights), tokenizer: app.model.tokenizer ? versionedUrl(app.manifest, app.model.tokenizer) : null,
     // Sequences the engine holds at once: every image (or clip) twice with guidance.
-    forceCpu: s.cpu, batch: (entry && entry.kind === 'clip' ? MAX_CLIPS : IMAGES) * 2,
+    forceCpu: s.cpu, preferCpu: clipModel && clipsOnCpu(app.device, s), batch: (clipModel ? MAX_CLIPS : IMAGES) * 2,
   });
 }
 

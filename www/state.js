@@ -16,7 +16,8 @@ export const DEFAULTS = Object.freeze({
   m: 'auto',             // a shipped model's id (models.js), or auto: picked for the device
   w: '',                 // a link's own weights / tokenizer file (models/…); '' = the model's
   tok: '',
-  cpu: false,
+  cpu: false,            // the CPU engine even where WebGPU works
+  gpu: false,            // clips on WebGPU even on a software GPU (animate.js clipsOnCpu)
   start: '',             // Animate: held-out starts, numbers (magnets generate --start) or names; '' = the device's default
   ctx: '',               // Animate: a given frame's codes (encodeCodes); wins over `start`
 });
@@ -93,6 +94,7 @@ const FIELDS = new Map(Object.entries({
   w: ['w', relUrl],
   tok: ['tok', relUrl],
   cpu: ['cpu', bool],
+  gpu: ['gpu', bool],
   start: ['start', (v) => (/^[A-Za-z0-9_-]{1,40}(,[A-Za-z0-9_-]{1,40}){0,7}$/.test(v) ? { value: v } : { error: `“${v.slice(0, 40)}” is not a list of up to 8 clip numbers or names` })],
   ctx: ['ctx', (v) => {
     const r = decodeCodes(v);

@@ -164,8 +164,12 @@ async function probe(msg) {
 async function init(msg) {
   let note = '';
   if (!probed) await probe(msg);
-  const { kind } = probed;
-  let { fallback } = probed;
+  let { kind, fallback } = probed;
+  // The page's choice for clip models on a software GPU (animate.js clipsOnCpu).
+  if (kind === Bundle.webgpu && msg.preferCpu) {
+    kind = Bundle.cpu;
+    fallback = { code: Fallback.softwareClips, detail: adapterText };
+  }
   const weights = await getBytes(msg.weights, 'model weights');
   let tokenizer = null;
   if (msg.tokenizer) {

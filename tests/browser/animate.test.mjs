@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS, parseHash, formatHash, encodeCodes, decodeCodes } from '../../www/state.js';
-import { resolveClips, parseStartList, defaultStarts, toggleStart, carriedFrame, startsProblem, clipsFor, DEFAULT_STARTS, MAX_CLIPS } from '../../www/animate.js';
+import { resolveClips, parseStartList, defaultStarts, toggleStart, carriedFrame, startsProblem, clipsFor, clipsOnCpu, realFrameView, DEFAULT_STARTS, MAX_CLIPS } from '../../www/animate.js';
 import { Bundle } from '../../www/protocol.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -15,7 +15,9 @@ const CONFIG = { grid: [8, 8], frames: 8, context_frames: 1, codebook: 512, clas
 const frame = (k) => Array.from({ length: 64 }, (_, i) => (i * 37 + k) % 512);
 const FILE = {
   codebook: 512, grid: [8, 8], frames: 8, categories: ['a', 'b'],
-  starts: ['penguin', 'sun_with_face', 'cat', 'alarm_clock', 'dog', 'tropical_fish'].map((name, n) => ({ n, name, label: n % 2, codes: frame(n) })),
+  starts: ['penguin', 'sun_with_face', 'cat', 'alarm_clock', 'dog', 'tropical_fish'].map((name, n) => ({
+    n, name, label: n % 2, codes: frame(n), future: Array.from({ length: 7 }, (_, f) => frame(100 * n + f + 1)).flat(),
+  })),
 };
 
 test('ctx: codes ↔ text round trip, two characters per code', () => {
@@ -107,11 +109,35 @@ test('an image carries its codes only to a clip model of the same tokenizer', ()
   assert.equal(carriedFrame({ fromTokenizer: 'models/t.safetensors', toTokenizer: 'models/t.safetensors', codes: codes.slice(1), config: CONFIG }), null);
 });
 
-test('clips per decode: two on a software GPU, four elsewhere', () => {
-  assert.equal(clipsFor({ bundle: Bundle.webgpu, software: true }), 2);
-  assert.equal(clipsFor({ bundle: Bundle.webgpu, software: false }), 4);
-  assert.equal(clipsFor({ bundle: Bundle.cpu, software: false }), 4);
+test('where clips run: the CPU engine on a software GPU unless gpu=1; two clips on a software GPU, four elsewhere', () => {
+  const soft = { bundle: Bundle.webgpu, software: true }, hard = { bundle: Bundle.webgpu, software: false }, cpu = { bundle: Bundle.cpu, software: false };
+  assert.equal(clipsOnCpu(soft, DEFAULTS), true);
+  assert.equal(clipsOnCpu(soft, { ...DEFAULTS, gpu: true }), false);
+  assert.equal(clipsOnCpu(hard, DEFAULTS), false);
+  assert.equal(clipsOnCpu(cpu, DEFAULTS), false, 'already the CPU: nothing to prefer');
+  assert.equal(clipsFor(soft, DEFAULTS), 4, 'on the CPU engine');
+  assert.equal(clipsFor(soft, { ...DEFAULTS, gpu: true }), 2);
+  assert.equal(clipsFor(hard, DEFAULTS), 4);
+  assert.equal(clipsFor(cpu, DEFAULTS), 4);
   assert.ok(MAX_CLIPS >= 4);
+  // gpu= in the link: a flag like cpu=.
+  assert.equal(parseHash('#m=anim&gpu=1').state.gpu, true);
+  assert.match(formatHash({ ...DEFAULTS, gpu: true }), /gpu=1/);
+  assert.equal(parseHash('#gpu=yes').problems.length, 1);
+});
+
+test('a held-out start carries its real frames; the real strip shows the given frame, then them', () => {
+  const r = resolveClips({ ...DEFAULTS, start: '2' }, FILE, CONFIG, 2);
+  assert.deepEqual(r.clips[0].future, FILE.starts[2].future);
+  const clip = r.clips[0];
+  assert.deepEqual(realFrameView(clip, 0, CONFIG, null).step.predicted[0], frame(2));
+  assert.deepEqual(realFrameView(clip, 3, CONFIG, null).step.predicted[0], frame(203));
+  assert.equal(realFrameView(clip, 3, CONFIG, null).image, null, 'palette colours until decoded');
+  const pixels = Array.from({ length: 7 }, (_, f) => ({ f }));
+  assert.deepEqual(realFrameView(clip, 3, CONFIG, pixels).image, { f: 2 });
+  assert.equal(realFrameView(clip, 0, CONFIG, pixels).image, null, 'the given frame is drawn from its codes');
+  // A carried frame has no real future.
+  assert.equal(resolveClips({ ...DEFAULTS, ctx: encodeCodes(frame(5)) }, FILE, CONFIG, 1).clips[0].future, null);
 });
 
 test('a start list that does not fit the model is refused with the reason', () => {
@@ -120,6 +146,10 @@ test('a start list that does not fit the model is refused with the reason', () =
   assert.match(startsProblem({ ...FILE, tokenizer_sha256: 'aa' }, CONFIG, 'bb'), /another tokenizer/);
   assert.match(startsProblem({ ...FILE, starts: [{ n: 0, name: 'x', label: 0, codes: [1, 2] }] }, CONFIG, null), /64 codes/);
   assert.match(startsProblem(null, CONFIG, null), /empty/);
+  assert.match(startsProblem({ ...FILE, starts: [{ ...FILE.starts[0], future: frame(1) }] }, CONFIG, null), /real frames do not hold 448/);
+  assert.match(startsProblem({ ...FILE, starts: [{ ...FILE.starts[0], future: FILE.starts[0].future.map(() => 512) }] }, CONFIG, null), /real frames/);
+  const { future, ...noFuture } = FILE.starts[0];
+  assert.equal(startsProblem({ ...FILE, starts: [noFuture] }, CONFIG, null), null, 'the real frames are optional');
 });
 
 // The staged list (scripts/build-web.sh → www/models/): the held-out clips' first frames.
@@ -147,4 +177,5 @@ test('the staged start list: every held-out clip’s first frame, pinned in the 
   const first = split.indexOf(1);
   const at = 8 + n + header.codes.data_offsets[0] + first * 512 * 2;
   assert.deepEqual(list.starts[0].codes, Array.from({ length: 64 }, (_, i) => src.readUInt16LE(at + 2 * i)));
+  assert.deepEqual(list.starts[0].future, Array.from({ length: 448 }, (_, i) => src.readUInt16LE(at + 2 * (64 + i))), 'its real frames 1…7');
 });

@@ -809,14 +809,23 @@ const clipRun = (page) => page.evaluate(() => {
     names: [...document.querySelectorAll('#grid-main .clip .player .tag')].map((t) => t.textContent),
   };
 });
+// True once every real frame after the given one shows decoded pixels: a palette preview paints
+// flat 8×8 blocks (at most 64 colours on its canvas), a decoded frame has many more.
+const realFramesDecoded = () => [...document.querySelectorAll('#grid-main .strip.real .rframe:not([data-frame="0"]) canvas')].every((cv) => {
+  const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+  const colours = new Set();
+  for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+  return colours.size > 64;
+});
 const playingFrame = (page) => page.evaluate(() => document.querySelector('#grid-main .clip .frame.playing')?.dataset.frame);
 
-test('Animate (WebGPU): m=anim decodes clips from held-out first frames, the given frame stays, the clips play; ctx= carries a frame', async (t) => {
+test('Animate (WebGPU, gpu=1): m=anim decodes clips from held-out first frames, the given frame stays, the real clips show, the clips play; ctx= carries a frame', async (t) => {
   const model = stagedClipModel();
   if (!model) { t.skip('no clip model staged'); return; }
   const list = JSON.parse(fs.readFileSync(path.join(www, model.starts), 'utf8'));
   const ctx = await launch(WEBGPU);
-  const page = await open(ctx, `m=${model.id}`);
+  // gpu=1: on a software GPU the page would run clips on the CPU engine (the next test).
+  const page = await open(ctx, `m=${model.id}&gpu=1`);
   await page.waitForFunction(() => Number(document.getElementById('grid-main').dataset.decoded) >= 4, null, { timeout: GEN_TIMEOUT, polling: 100 });
   await shot(page, 'animate-webgpu-decoding', { fullPage: false });
   await waitDone(page);
@@ -833,8 +842,12 @@ test('Animate (WebGPU): m=anim decodes clips from held-out first frames, the giv
     assert.deepEqual(d.heads[b], d.context[b], `clip ${b}: the given frame is unchanged`);
   }
   assert.ok(d.givenEveryStep, 'every step marks the given frame (and only it) as given');
+  assert.equal(await page.evaluate(() => window.magnets.bundle), 'webgpu');
   assert.equal(d.frames, clips * 8);
   assert.equal(d.givenFrames, clips);
+  // Under each prediction, the real clip (held-out starts), decoded to pixels.
+  assert.equal(await page.locator('#grid-main .clip .strip.real .rframe').count(), clips * 8);
+  await page.waitForFunction(realFramesDecoded, null, { timeout: 30000, polling: 200 });
   assert.equal(d.images, clips * 8, 'every frame decoded to pixels');
   const g = await gridData(page);
   assert.equal(g.masked, '0');
@@ -873,22 +886,42 @@ test('Animate (WebGPU): m=anim decodes clips from held-out first frames, the giv
 
   // A frame in the link (ctx=): every clip continues it (different futures).
   const given = list.starts[7].codes;
-  await page.evaluate((h) => { location.hash = h; }, `m=${model.id}&T=4&ctx=${encodeCodes(given)}`);
+  await page.evaluate((h) => { location.hash = h; }, `m=${model.id}&gpu=1&T=4&ctx=${encodeCodes(given)}`);
   await waitStatus(page, ['generating'], 30000);
   await waitDone(page);
   d = await clipRun(page);
   for (let b = 0; b < clips; b++) assert.deepEqual(d.heads[b], given, `clip ${b} continues the carried frame`);
   assert.match(await page.textContent('#start-now'), /your emoji/);
+  assert.equal(await page.locator('#grid-main .strip.real').count(), 0, 'a carried frame has no real clip');
   assert.equal(await page.locator('#start-picker .thumb.carried.on').count(), 1);
   await shot(page, 'animate-webgpu-carried', { fullPage: false });
 
   // A frame that does not fit (63 codes): said, and the held-out starts decode instead.
-  await page.evaluate((h) => { location.hash = h; }, `m=${model.id}&T=4&ctx=${encodeCodes(given.slice(0, 63))}`);
+  await page.evaluate((h) => { location.hash = h; }, `m=${model.id}&gpu=1&T=4&ctx=${encodeCodes(given.slice(0, 63))}`);
   await page.waitForFunction(() => /given frame/.test(document.getElementById('banner').textContent), null, { timeout: 30000 });
   await waitDone(page);
   d = await clipRun(page);
   assert.deepEqual(d.names, ['penguin', 'sun with face']);
   assert.doesNotMatch(await page.evaluate(() => location.hash), /ctx=/, 'the bad frame left the link');
+  assert.deepEqual(page.problems, []);
+});
+
+test('Animate on a software GPU: the clips run on the CPU engine, four of them, and the page says why', async (t) => {
+  const model = stagedClipModel();
+  if (!model) { t.skip('no clip model staged'); return; }
+  const page = await open(await launch(WEBGPU), `m=${model.id}`);
+  await waitDone(page, GEN_TIMEOUT * 2);
+  await waitImages(page);
+  assert.equal(await page.evaluate(() => window.magnets.bundle), 'cpu');
+  assert.match(await page.textContent('#notice'), /emulated in software.*gpu=1/s);
+  const d = await clipRun(page);
+  assert.equal(d.context.length, 4);
+  const m = await page.evaluate(() => ({ ...window.magnets.metrics, steps: window.magnets.runs[window.magnets.main].steps.map((s) => s.ms) }));
+  metrics.animateSoftwareGpuOnCpu = { clips: 4, decodeMs: m.lastDecodeMs, stepMs: m.steps };
+  // The real clips' frames are decoded to pixels, not left as palette colours.
+  assert.equal(await page.locator('#grid-main .clip .strip.real .rframe').count(), 4 * 8);
+  await page.waitForFunction(realFramesDecoded, null, { timeout: 30000, polling: 200 });
+  await shot(page, 'animate-software-gpu-cpu');
   assert.deepEqual(page.problems, []);
 });
 
@@ -907,6 +940,7 @@ test('Animate (CPU fallback): four clips decode on a phone-sized page', async (t
   metrics.animateCpu = { clips: 4, decodeMs: m.lastDecodeMs, stepMs: m.steps };
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `no sideways scrolling (${overflow} px)`);
+  assert.ok(await page.isHidden('#grid-main .strip.real >> nth=0'), 'a phone shows the predictions only');
   await shot(page, 'animate-phone-cpu');
   await shot(page, 'animate-phone-cpu-top', { fullPage: false });
   assert.deepEqual(page.problems, []);
