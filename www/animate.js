@@ -139,12 +139,11 @@ export function frameView(run, idx, b, f, config, clip) {
 }
 
 // The frames of a clip's real continuation, f = 0…F-1 (the given frames are the start's), as
-// paintCell views: the codes (palette colours) until `pixels` (ImageData per future frame) come.
+// paintCell views: the codes (palette colours) until `pixels` (ImageData per frame) come.
 export function realFrameView(clip, f, config, pixels) {
   const per = frameTokens(config), G = config.context_frames || 0;
   const codes = f < G ? clip.context.slice(f * per, (f + 1) * per) : clip.future.slice((f - G) * per, (f - G + 1) * per);
-  const image = f >= G && pixels ? pixels[f - G] || null : null;
-  return { image, step: { predicted: [codes], states: [null] } };
+  return { image: (pixels && pixels[f]) || null, step: { predicted: [codes], states: [null] } };
 }
 
 // Builds one row per clip in `grid`: the player, then the frames (the given ones marked), and
@@ -355,7 +354,7 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
   let resolved = null;   // resolveClips' answer for the current state
   let picksShown = [];   // the start numbers of the clips shown
   let pixelsAsked = false;
-  const realPixels = new Map(); // start number → ImageData per future frame (decoded once)
+  const realPixels = new Map(); // start number → ImageData per frame of the real clip (decoded once)
   const realAsked = new Set();
   const on = () => !!(app.config && isClipModel(app.config));
   const setStart = (fields) => { Object.assign(app.state, fields); changed(); };
@@ -387,7 +386,7 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
     const need = resolved.clips.filter((c) => c.future && !realPixels.has(c.start) && !realAsked.has(c.start));
     if (!need.length) return;
     need.forEach((c) => realAsked.add(c.start));
-    askDecode(`real:${need.map((c) => c.start).join(',')}`, need.flatMap((c) => c.future));
+    askDecode(`real:${need.map((c) => c.start).join(',')}`, need.flatMap((c) => [...c.context, ...c.future]));
   };
 
   return {
@@ -448,7 +447,7 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
         const starts = m.id.slice(5).split(',').map(Number);
         starts.forEach((n) => realAsked.delete(n));
         if (m.error) return; // the real strips keep their palette colours
-        const per = m.size * m.size * 4, F = file.starts[starts[0]].future.length / frameTokens(app.config);
+        const per = m.size * m.size * 4, F = frameCount(app.config);
         starts.forEach((n, i) => realPixels.set(n, Array.from({ length: F }, (_, f) => new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset + (i * F + f) * per, per), m.size, m.size))));
         repaintReal();
         return;

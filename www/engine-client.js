@@ -17,7 +17,7 @@ export function startEngine(on, onCrash) {
     // Which engine can run here; answered by Msg.probed {bundle, software, adapter}.
     probe: ({ forceCpu }) => post({ type: Msg.probe, forceCpu }),
     // Loads the model files (URLs) and builds the engine; answered by Msg.ready or Msg.fatal.
-    init: ({ weights, tokenizer, forceCpu, batch }) => post({ type: Msg.init, weights, tokenizer, forceCpu, batch }),
+    init: ({ weights, tokenizer, forceCpu, preferCpu, batch }) => post({ type: Msg.init, weights, tokenizer, forceCpu, preferCpu, batch }),
     // Decodes runs [{id, request}], replacing whatever was running.
     generate: (runs) => {
       post({ type: Msg.cancelImages });

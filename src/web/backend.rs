@@ -71,7 +71,7 @@ impl PageBackend for crate::reference::ReferenceEngine {
         Ok(crate::reference::ReferenceEngine::cpu(weights))
     }
     fn adapter_name(&self) -> String {
-        "CPU (burn-flex, no WebGPU)".to_string()
+        "CPU (burn-flex, WebAssembly)".to_string()
     }
     fn device_images(&self, _tokenizer: &TokenizerWeights, _max_batch: usize) -> Option<Self::DeviceImages> {
         None

@@ -133,9 +133,9 @@ test('a held-out start carries its real frames; the real strip shows the given f
   assert.deepEqual(realFrameView(clip, 0, CONFIG, null).step.predicted[0], frame(2));
   assert.deepEqual(realFrameView(clip, 3, CONFIG, null).step.predicted[0], frame(203));
   assert.equal(realFrameView(clip, 3, CONFIG, null).image, null, 'palette colours until decoded');
-  const pixels = Array.from({ length: 7 }, (_, f) => ({ f }));
-  assert.deepEqual(realFrameView(clip, 3, CONFIG, pixels).image, { f: 2 });
-  assert.equal(realFrameView(clip, 0, CONFIG, pixels).image, null, 'the given frame is drawn from its codes');
+  const pixels = Array.from({ length: 8 }, (_, f) => ({ f }));
+  assert.deepEqual(realFrameView(clip, 3, CONFIG, pixels).image, { f: 3 });
+  assert.deepEqual(realFrameView(clip, 0, CONFIG, pixels).image, { f: 0 }, 'the given frame decoded with the rest');
   // A carried frame has no real future.
   assert.equal(resolveClips({ ...DEFAULTS, ctx: encodeCodes(frame(5)) }, FILE, CONFIG, 1).clips[0].future, null);
 });

@@ -809,9 +809,9 @@ const clipRun = (page) => page.evaluate(() => {
     names: [...document.querySelectorAll('#grid-main .clip .player .tag')].map((t) => t.textContent),
   };
 });
-// True once every real frame after the given one shows decoded pixels: a palette preview paints
+// True once every real frame (the given one too) shows decoded pixels: a palette preview paints
 // flat 8×8 blocks (at most 64 colours on its canvas), a decoded frame has many more.
-const realFramesDecoded = () => [...document.querySelectorAll('#grid-main .strip.real .rframe:not([data-frame="0"]) canvas')].every((cv) => {
+const realFramesDecoded = () => [...document.querySelectorAll('#grid-main .strip.real .rframe canvas')].every((cv) => {
   const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
   const colours = new Set();
   for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
