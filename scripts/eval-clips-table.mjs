@@ -7,6 +7,7 @@
 // the page's quality card reads it as it reads theirs. Rows are cached in data/evalclips/.
 //
 // Usage: node scripts/eval-clips-table.mjs [--weights PATH] [--bin PATH] [--engine cpu|torch] [--seed N] [--per-clip K] [--out PATH]
+//                                          [--also SCHEDULE,…]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -30,6 +31,8 @@ const rows = [
   ['XL12', 'off'], ['XL12', 'on'], ['S12', 'on'], ['M12', 'on'], ['L12', 'on'],
   ['S3M3L3XL3', 'on'], ['XL3L3M3S3', 'on'], ['M3L4XL5', 'on'], ['L6XL6', 'on'],
 ];
+// --also S1,S2: more schedules (cache on), e.g. one chosen on a selection seed (docs/RESULTS.md).
+for (const s of (arg('--also', '') || '').split(',').filter(Boolean)) if (!rows.some(([r]) => r === s)) rows.push([s, 'on']);
 
 const sha = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const weightsSha = sha(weights);
