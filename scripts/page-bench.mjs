@@ -13,10 +13,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { chromium } = createRequire(path.join(repo, 'tests/browser/package.json'))('playwright-core');
+const { CHROMIUM, COMMON, WEBGPU, NO_WEBGPU } = await import(pathToFileURL(path.join(repo, 'tests/browser/chromium.mjs')).href);
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
 const model = arg('--model', 'd256');
 const schedule = arg('--schedule', 'S3M3L3XL3');
@@ -29,9 +30,7 @@ if (!fs.existsSync(path.join(www, 'models/manifest.json'))) throw new Error('www
 const server = spawn(process.execPath, [path.join(repo, 'scripts/serve.mjs'), '--root', www, '--port', String(PORT), '--base', '/', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise((resolve, reject) => { server.stdout.once('data', resolve); server.once('exit', (c) => reject(new Error(`server exited ${c}`))); });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'magnets-bench-'));
-const args = ['--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-  ...(cpu ? ['--disable-blink-features=WebGPU', '--disable-gpu'] : ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=native'])];
-const ctx = await chromium.launchPersistentContext(dir, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args });
+const ctx = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: [...COMMON, ...(cpu ? NO_WEBGPU : WEBGPU)] });
 try {
   const page = ctx.pages()[0] || (await ctx.newPage());
   // gpu=1: a clip model would otherwise run on the CPU engine on a software GPU.

@@ -33,7 +33,8 @@ export function clipsOnCpu(device, state) {
 // Clips per decode on this device. Measured here (2 busy cores): the CPU engine decodes four in
 // ~0.56 s per step; WebGPU on SwiftShader takes ~2.6 s per step for two, so two there.
 export function clipsFor(device, state) {
-  return device && device.bundle === Bundle.webgpu && device.software && !clipsOnCpu(device, state) ? 2 : 4;
+  const softwareWebgpu = !!(device && device.bundle === Bundle.webgpu && device.software && state && state.gpu);
+  return softwareWebgpu ? 2 : 4;
 }
 
 // A starts file against the model and its tokenizer: null when it fits, else why not.

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, COMMON, WEBGPU, NO_WEBGPU } from './chromium.mjs';
 import { encodeCodes } from '../../www/state.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -20,11 +21,6 @@ const artifacts = path.join(here, 'artifacts');
 fs.mkdirSync(artifacts, { recursive: true });
 const PORT = Number(process.env.MAGNETS_TEST_PORT || 8787);
 const BASE = `http://127.0.0.1:${PORT}/demo/magnets/`;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const COMMON = ['--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const WEBGPU = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=native'];
-const NO_WEBGPU = ['--disable-blink-features=WebGPU', '--disable-gpu'];
 const GEN_TIMEOUT = Number(process.env.MAGNETS_GEN_TIMEOUT_MS || 400000);
 const metrics = {};
 
