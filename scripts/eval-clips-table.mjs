@@ -8,17 +8,11 @@
 //
 // Usage: node scripts/eval-clips-table.mjs [--weights PATH] [--bin PATH] [--engine cpu|torch] [--seed N] [--per-clip K] [--out PATH]
 //                                          [--also SCHEDULE,…]
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { TABLE_ROWS, arg, cachedRow, magnetsBin, sha256 } from './lib/eval-rows.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const target = process.env.CARGO_TARGET_DIR || path.join(process.env.HOME, '.cache/magnets-target');
-const bin = arg('--bin', path.join(target, 'release/magnets'));
+const bin = magnetsBin();
 const weights = arg('--weights', 'models/magnets-anim.safetensors');
 const engine = arg('--engine', 'cpu');
 // The all-art FID classifier: trained on eight styles, Fluent among them.
@@ -27,27 +21,22 @@ const seed = Number(arg('--seed', '0'));
 const out = arg('--out', weights.replace(/\.safetensors$/, '.eval.json'));
 const settings = { per_clip: Number(arg('--per-clip', '4')), seed, temperature: 1, tau: 4.5, guidance: 0 };
 const baseline = { schedule: 'XL12', cache: 'off' };
-const rows = [
-  ['XL12', 'off'], ['XL12', 'on'], ['S12', 'on'], ['M12', 'on'], ['L12', 'on'],
-  ['S3M3L3XL3', 'on'], ['XL3L3M3S3', 'on'], ['M3L4XL5', 'on'], ['L6XL6', 'on'],
-];
+const rows = [...TABLE_ROWS];
 // --also S1,S2: more schedules (cache on), e.g. one chosen on a selection seed (docs/RESULTS.md).
 for (const s of (arg('--also', '') || '').split(',').filter(Boolean)) if (!rows.some(([r]) => r === s)) rows.push([s, 'on']);
 
-const sha = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-const weightsSha = sha(weights);
-const cacheDir = 'data/evalclips';
-fs.mkdirSync(cacheDir, { recursive: true });
+const weightsSha = sha256(weights);
+const classifierSha = sha256(classifier);
 
 function evalRow(schedule, cache) {
-  const file = path.join(cacheDir, `${weightsSha.slice(0, 12)}.${sha(classifier).slice(0, 8)}.${schedule}.${cache}.${settings.per_clip}.${seed}.json`);
-  if (!fs.existsSync(file)) {
-    console.error(`== magnets eval-clips --schedule ${schedule} --cache ${cache} (seed ${seed})`);
-    const json = execFileSync(bin, ['eval-clips', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
-      '--per-clip', String(settings.per_clip), '--seed', String(seed), '--classifier', classifier, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    fs.writeFileSync(file, json);
-  }
-  return JSON.parse(fs.readFileSync(file, 'utf8'));
+  return cachedRow({
+    bin,
+    cacheDir: 'data/evalclips',
+    key: [weightsSha.slice(0, 12), classifierSha.slice(0, 8), schedule, cache, settings.per_clip, seed],
+    args: ['eval-clips', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
+      '--per-clip', String(settings.per_clip), '--seed', String(seed), '--classifier', classifier, '--json'],
+    label: `eval-clips --schedule ${schedule} --cache ${cache} (seed ${seed})`,
+  }).row;
 }
 
 const measured = rows.map(([schedule, cache]) => {
@@ -63,7 +52,7 @@ const table = {
   model_sha256: weightsSha,
   kind: 'clip',
   command: `magnets eval-clips --weights ${weights} --schedule SCHEDULE --cache CACHE --per-clip ${settings.per_clip} --seed ${seed} --classifier ${classifier} --json`,
-  instrument: { classifier: { file: classifier, sha256: sha(classifier) } },
+  instrument: { classifier: { file: classifier, sha256: classifierSha } },
   metric: 'frame-FID: the FID classifier\'s features of predicted frames 1..7 against the real held-out frames 1..7',
   settings,
   baseline,

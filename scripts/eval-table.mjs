@@ -13,21 +13,16 @@
 // Usage: node scripts/eval-table.mjs [--model ID | --weights PATH] [--bin PATH] [--engine cpu|torch]
 //                                    [--classifier PATH] [--data PATH] [--out PATH] [--samples N]
 //   --engine torch needs the fast build: --bin scripts/magnets-fast.sh (the same tokens, ~1.4× faster)
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { TABLE_ROWS, arg, cachedRow, magnetsBin, sha256 } from './lib/eval-rows.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const registry = JSON.parse(fs.readFileSync('models/models.json', 'utf8'));
 const modelId = arg('--model', registry.default);
 const shipped = registry.models.find((m) => m.id === modelId);
 if (!shipped && !arg('--weights')) throw new Error(`--model ${modelId}: not in models/models.json`);
-const target = process.env.CARGO_TARGET_DIR || path.join(process.env.HOME, '.cache/magnets-target');
-const bin = arg('--bin', path.join(target, 'release/magnets'));
+const bin = magnetsBin();
 const weights = arg('--weights', shipped && `models/${shipped.weights}`);
 const out = arg('--out', weights.replace(/\.safetensors$/, '.eval.json'));
 const engine = arg('--engine', 'cpu');
@@ -36,32 +31,25 @@ const instrument = [['--classifier', arg('--classifier')], ['--data', arg('--dat
 const settings = { samples: Number(arg('--samples', '10000')), seed: 0, temperature: 1, tau: 4.5, guidance: 0 };
 const selection = { samples: 2000, seed: 1000, min_ratio: 3 };
 const baseline = { schedule: 'XL12', cache: 'off' };
-// The page's presets (cache on, its default; the baseline also without), then schedules
-// RESULTS discusses; the tuned one is added when it is not among them.
-const rows = [
-  ['XL12', 'off'], ['XL12', 'on'], ['S12', 'on'], ['M12', 'on'], ['L12', 'on'],
-  ['S3M3L3XL3', 'on'], ['XL3L3M3S3', 'on'], ['M3L4XL5', 'on'], ['L6XL6', 'on'],
-];
+// The tuned schedule is added to the shared rows when it is not among them.
+const rows = [...TABLE_ROWS];
 // Small → large splits of 12 steps with ≥ 3× less compute that keep the most compute in L and
 // XL, plus the S-first variants (from `magnets flops --json` over all 364 splits).
 const CANDIDATES = ['M3L4XL5', 'M1L7XL4', 'M2L6XL4', 'M3L5XL4', 'S1L7XL4', 'M4L3XL5', 'M4L4XL4', 'L9XL3',
   'S1M2L4XL5', 'S1M3L3XL5', 'L10XL2', 'S2M2L3XL5', 'M6XL6', 'S2M2L4XL4', 'S3M3XL6', 'S3M3L3XL3'];
 
-const sha = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-const weightsSha = sha(weights);
-const instrumentKey = createHash('sha256').update(JSON.stringify(instrument.map(([f, v]) => [f, sha(v)]))).digest('hex').slice(0, 8);
-const cacheDir = 'data/eval10k';
-fs.mkdirSync(cacheDir, { recursive: true });
+const weightsSha = sha256(weights);
+const instrumentKey = createHash('sha256').update(JSON.stringify(instrument.map(([f, v]) => [f, sha256(v)]))).digest('hex').slice(0, 8);
 
 function evalRow(schedule, cache, { samples, seed }) {
-  const file = path.join(cacheDir, `${weightsSha.slice(0, 12)}.${instrumentKey}.${schedule}.${cache}.${samples}.${seed}.json`);
-  if (!fs.existsSync(file)) {
-    console.error(`== magnets eval --schedule ${schedule} --cache ${cache} (${samples} samples, seed ${seed})`);
-    const json = execFileSync(bin, ['eval', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
-      '--samples', String(samples), '--seed', String(seed), ...instrument.flat(), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    fs.writeFileSync(file, json);
-  }
-  const r = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const { file, row: r } = cachedRow({
+    bin,
+    cacheDir: 'data/eval10k',
+    key: [weightsSha.slice(0, 12), instrumentKey, schedule, cache, samples, seed],
+    args: ['eval', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
+      '--samples', String(samples), '--seed', String(seed), ...instrument.flat(), '--json'],
+    label: `eval --schedule ${schedule} --cache ${cache} (${samples} samples, seed ${seed})`,
+  });
   if (r.samples !== samples || r.seed !== seed || r.guidance !== settings.guidance || r.schedule !== schedule || r.cache !== cache) {
     throw new Error(`${file} does not hold the row ${schedule} cache ${cache} with ${samples} samples, seed ${seed}`);
   }
@@ -91,7 +79,7 @@ const table = {
   model_sha256: weightsSha,
   command: `magnets eval --weights ${weights} --schedule SCHEDULE --cache CACHE --samples ${settings.samples} --seed ${settings.seed}`
     + `${instrument.map(([f, v]) => ` ${f} ${v}`).join('')} --json`,
-  instrument: Object.fromEntries(instrument.map(([f, v]) => [f.slice(2), { file: v, sha256: sha(v) }])),
+  instrument: Object.fromEntries(instrument.map(([f, v]) => [f.slice(2), { file: v, sha256: sha256(v) }])),
   settings,
   baseline,
   tuned,

@@ -1,0 +1,42 @@
+// What the two quality-table scripts share (eval-table.mjs for images, eval-clips-table.mjs for
+// clips): flags, content hashes, the rows every table holds, and the row cache that lets an
+// interrupted table resume. A row is one `magnets eval …` / `magnets eval-clips …` call; its JSON
+// is kept under data/ in a file named by the weights' and instrument's hashes and the row's
+// settings, so a changed file is measured afresh and an unchanged one never twice.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** The value after flag `name` on the command line, else `dflt`. */
+export const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+
+export const sha256 = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** The `magnets` binary: --bin, else the release build in the shared target dir. */
+export const magnetsBin = () => arg('--bin',
+  path.join(process.env.CARGO_TARGET_DIR || path.join(process.env.HOME, '.cache/magnets-target'), 'release/magnets'));
+
+/** The rows every table holds: the page's presets (cache on, its default; the baseline also
+ *  without), then the schedules docs/RESULTS.md discusses. */
+export const TABLE_ROWS = [
+  ['XL12', 'off'], ['XL12', 'on'], ['S12', 'on'], ['M12', 'on'], ['L12', 'on'],
+  ['S3M3L3XL3', 'on'], ['XL3L3M3S3', 'on'], ['M3L4XL5', 'on'], ['L6XL6', 'on'],
+];
+
+/**
+ * One row's JSON, measured once: `cacheDir/KEY.json` holds it, else `bin args…` is run (its
+ * stdout is the JSON) and the file written. `key` is the list of what identifies the row.
+ */
+export function cachedRow({ bin, cacheDir, key, args, label }) {
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const file = path.join(cacheDir, `${key.join('.')}.json`);
+  if (!fs.existsSync(file)) {
+    console.error(`== magnets ${label}`);
+    fs.writeFileSync(file, execFileSync(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+  }
+  return { file, row: JSON.parse(fs.readFileSync(file, 'utf8')) };
+}
