@@ -6,7 +6,7 @@
 // Plain ES modules, no framework.
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
 import { Msg, Bundle, ErrorKind } from './protocol.js';
-import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, measuredWith } from './assets.js';
+import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, measuredWith, tableMetric } from './assets.js';
 import { pickModel, modelMenu } from './models.js';
 import { startEngine, loadPlannerModule, makePlanner } from './engine-client.js';
 import { showBanner, showNotice, reportProblems, showFatal, fallbackSentence, setEngineBadge, showLoadProgress } from './notices.js';
@@ -163,14 +163,13 @@ function renderTradeoff() {
   if (!t || !app.config || !t.rows.length) { card.hidden = true; return; }
   card.hidden = false;
   const q = measuredQuality();
+  const { metric, unit, count } = tableMetric(t);
   renderChart($('tradeoff-plot'), {
     rows: t.rows, baseRow: evalRow(t, t.baseline), tunedRow: t.tuned ? evalRow(t, t.tuned) : undefined,
     current: q ? q.row : null, nowGflops: app.plan ? app.plan.total_gflops : null, nowName: scheduleText(),
-    budget: app.budget, fmt: fmt3,
-    ...(t.kind === 'clip' ? { metric: 'frame-FID', unit: 'clip' } : {}),
+    budget: app.budget, fmt: fmt3, metric, unit,
   });
-  document.querySelector('.stat.fid .k').textContent = `${t.kind === 'clip' ? 'frame-FID' : 'FID-emoji'} vs MaskGIT`;
-  const count = t.kind === 'clip' ? `${t.rows[0].clips} predicted clips (frame-FID)` : `${t.settings.samples.toLocaleString('en-US')} samples`;
+  document.querySelector('.stat.fid .k').textContent = `${metric} vs MaskGIT`;
   $('tradeoff-note').textContent = `${count} per point, seed ${t.settings.seed}, `
     + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`
     + (measuredWith(t, app.state) ? '' : ' — the current sampling settings differ, so no point is ringed')

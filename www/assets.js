@@ -44,6 +44,24 @@ export async function loadEvalTable(manifest, weightsPath) {
 // The eval table's row for (schedule, cache) — e.g. its `baseline` or `tuned` entry — or undefined.
 export const evalRow = (t, { schedule, cache }) => t.rows.find((r) => r.schedule === schedule && r.cache === cache);
 
+// What an eval table measures: an image model's scripts/eval-table.mjs gives FID-emoji over
+// class-balanced samples, a clip model's scripts/eval-clips-table.mjs frame-FID over predicted
+// clips. `metric` names it, `unit` is what one GFLOP count is per, `count` says how many were
+// measured per row and `what` describes the measure in a sentence.
+export function tableMetric(t, row = t.rows[0]) {
+  if (t.kind === 'clip') {
+    return {
+      metric: 'frame-FID', unit: 'clip', count: `${row.clips} predicted clips (frame-FID)`,
+      what: `frame-FID (lower is better) of ${row.clips} predicted clips (frames 2–8 against the real held-out frames)`,
+    };
+  }
+  const samples = t.settings.samples.toLocaleString('en-US');
+  return {
+    metric: 'FID-emoji', unit: 'image', count: `${samples} samples`,
+    what: `FID-emoji (lower is better) of ${samples} class-balanced samples`,
+  };
+}
+
 // Whether the table was measured with these sampling settings (page state: temp, tau, g).
 export const measuredWith = (t, s) => !!t && s.temp === t.settings.temperature && s.tau === t.settings.tau && s.g === t.settings.guidance;
 

@@ -1,5 +1,6 @@
 // The numbers under the grids: compute of the schedule (planned, or measured by the decode),
 // time per step, measured quality against the baseline, the device, and each grid's subtitle.
+import { tableMetric } from './assets.js';
 
 // GFLOPs and other magnitudes with three significant digits.
 export const fmt3 = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
@@ -35,11 +36,7 @@ export function renderStats(els, { plan, main, base, quality, haveTable, info })
     const pct = Math.round(rel);
     els.fid.textContent = same ? 'baseline' : pct === 0 ? '±0%' : `${pct > 0 ? '+' : '−'}${Math.abs(pct)}%`;
     els.fidSub.textContent = same ? `${q.row.fid.toFixed(1)}` : `${q.row.fid.toFixed(1)} vs ${q.base.fid.toFixed(1)}`;
-    // A clip model's table (scripts/eval-clips-table.mjs) measures frame-FID over predicted clips.
-    const what = q.table.kind === 'clip'
-      ? `frame-FID (lower is better) of ${q.row.clips} predicted clips (frames 2–8 against the real held-out frames), `
-      : `FID-emoji (lower is better) of ${q.table.settings.samples.toLocaleString('en-US')} class-balanced samples, `;
-    els.fid.title = what
+    els.fid.title = `${tableMetric(q.table, q.row).what}, `
       + `seed ${q.table.settings.seed}${same ? '' : `; MaskGIT baseline ${q.base.schedule} (cache ${q.base.cache}): ${q.base.fid.toFixed(1)}`}`
       + `\n${q.table.command}`;
     els.fid.classList.remove('small');

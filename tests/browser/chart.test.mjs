@@ -1,6 +1,9 @@
-// Label placement of the quality–compute chart (www/chart.js placeLabels): pure JS, no browser.
+// Label placement of the quality–compute chart (www/chart.js placeLabels) and the name of what a
+// shipped eval table measures (www/assets.js tableMetric): pure JS, no browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { tableMetric } from '../../www/assets.js';
 import { placeLabels } from '../../www/chart.js';
 
 const bounds = { left: 46, right: 598, top: 0, bottom: 244 };
@@ -44,4 +47,25 @@ test('on a crowded plot a label that only fits over others is left out, unless i
   assert.ok(placed.slice(0, -1).some((p) => p === null), 'some labels are dropped');
   assert.ok(placed[placed.length - 1] !== null, 'the one that must show is placed');
   assert.ok(placed.filter(Boolean).length >= 1);
+});
+
+test("the shipped tables name their measure: FID-emoji per image, frame-FID per predicted clip", () => {
+  const registry = JSON.parse(fs.readFileSync(new URL('../../models/models.json', import.meta.url), 'utf8'));
+  const kinds = new Set();
+  for (const m of registry.models) {
+    const file = new URL(`../../models/${m.weights.replace(/\.safetensors$/, '.eval.json')}`, import.meta.url);
+    if (!fs.existsSync(file)) continue;
+    const t = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const named = tableMetric(t);
+    kinds.add(named.metric);
+    if (t.kind === 'clip') {
+      assert.deepEqual([named.metric, named.unit], ['frame-FID', 'clip'], m.id);
+      assert.match(named.count, new RegExp(`^${t.rows[0].clips} predicted clips`), m.id);
+    } else {
+      assert.deepEqual([named.metric, named.unit], ['FID-emoji', 'image'], m.id);
+      assert.equal(named.count, `${t.settings.samples.toLocaleString('en-US')} samples`, m.id);
+    }
+    assert.ok(named.what.startsWith(named.metric), named.what);
+  }
+  assert.deepEqual([...kinds].sort(), ['FID-emoji', 'frame-FID'], 'an image table and a clip table are shipped');
 });
