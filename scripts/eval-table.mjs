@@ -31,6 +31,10 @@ const instrument = [['--classifier', arg('--classifier')], ['--data', arg('--dat
 const settings = { samples: Number(arg('--samples', '10000')), seed: 0, temperature: 1, tau: 4.5, guidance: 0 };
 const selection = { samples: 2000, seed: 1000, min_ratio: 3 };
 const baseline = { schedule: 'XL12', cache: 'off' };
+// `magnets eval` decodes batch j (64 images) with seed + j: selection and test must not share a draw.
+const seedRange = ({ samples, seed }) => [seed, seed + Math.ceil(samples / 64) - 1];
+const [[s0, s1], [t0, t1]] = [seedRange(selection), seedRange(settings)];
+if (s0 <= t1 && t0 <= s1) throw new Error(`the selection's seeds ${s0}..${s1} overlap the test's ${t0}..${t1}`);
 // The tuned schedule is added to the shared rows when it is not among them.
 const rows = [...TABLE_ROWS];
 // Small → large splits of 12 steps with ≥ 3× less compute that keep the most compute in L and

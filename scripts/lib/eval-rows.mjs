@@ -29,12 +29,14 @@ export const TABLE_ROWS = [
 
 /**
  * One row's JSON, measured once: `cacheDir/KEY.json` holds it, else `bin args…` is run (its
- * stdout is the JSON) and the file written. `key` is the list of what identifies the row.
+ * stdout is the JSON) and the file written. `key` is the list of what identifies the row;
+ * `current(row)` says whether a cached row was made the way `bin` makes it now (a row from an
+ * older measurement is measured again).
  */
-export function cachedRow({ bin, cacheDir, key, args, label }) {
+export function cachedRow({ bin, cacheDir, key, args, label, current = () => true }) {
   fs.mkdirSync(cacheDir, { recursive: true });
   const file = path.join(cacheDir, `${key.join('.')}.json`);
-  if (!fs.existsSync(file)) {
+  if (!fs.existsSync(file) || !current(JSON.parse(fs.readFileSync(file, 'utf8')))) {
     console.error(`== magnets ${label}`);
     fs.writeFileSync(file, execFileSync(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   }

@@ -36,6 +36,8 @@ pub struct Args {
     /// Predictions per held-out clip (each with its own seed).
     #[arg(long, default_value_t = 4)]
     pub per_clip: usize,
+    /// Base seed; the run's batch k (over all repeats) decodes with seed `seed + k`, so runs
+    /// whose seeds differ by at least their batch count share no random draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u32,
     /// VQ tokenizer (decoder); defaults to the one shipped with the weights.
@@ -117,7 +119,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
         magnets::metrics::QualityEvaluator::with_reference(classifier, &real_future)?
     };
 
-    // Every held-out clip `per_clip` times; repeat r decodes with seeds offset by r·1000.
+    // Every held-out clip `per_clip` times; the repeats' batches are numbered on from each other
+    // (repeat r starts at seed + r·batches), so a selection seed never replays a test seed's draws.
     let contexts: Vec<Vec<u32>> =
         held.iter().map(|&i| tokens.image_codes(i)[..config.context_tokens()].iter().map(|&c| c as u32).collect()).collect();
     let classes: Vec<u32> = held.iter().map(|&i| tokens.labels[i] as u32).collect();
@@ -125,8 +128,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let cache = a.decode.cache_policy()?;
     let start = web_time::Instant::now();
     let (mut predicted, mut flops, mut base) = (Vec::new(), 0u64, 0u64);
+    let batches_per_repeat = held.len().div_ceil(a.batch) as u32;
     for r in 0..per_clip as u32 {
-        let sampling = a.decode.sampling(a.seed.wrapping_add(r * 1000))?;
+        let sampling = a.decode.sampling(a.seed.wrapping_add(r * batches_per_repeat))?;
         let (t, f, b) = generate(&weights, &schedule, cache, &classes, &contexts, sampling, a.decode.engine, a.batch)
             .map_err(|e| e.blame_file(&weights_file))?;
         predicted.extend(t);
@@ -180,6 +184,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "held_out_clips": held.len(),
         "per_clip": per_clip,
         "seed": a.seed,
+        // The decode seeds used, first and last: two runs compare honestly when these are disjoint.
+        "seeds": [a.seed, a.seed.wrapping_add(per_clip as u32 * batches_per_repeat - 1)],
         "frame_fid": m.fid,
         "frame_fid_ci95": m.fid_ci95,
         "precision": m.precision,
