@@ -114,6 +114,16 @@ fn fid_of_a_set_with_itself_is_zero_and_grows_with_noise() {
     // Labels give a class accuracy; wrong sizes are errors, not panics.
     let labels = vec![0u32; 200];
     assert!(ev.evaluate_flat(&reference, Some(&labels)).unwrap().class_accuracy.is_some());
+    // Per label too: one entry per label up to the largest (None where no image has it), and
+    // the per-label scores weighted by their counts give the overall accuracy back.
+    let labels: Vec<u32> = (0..200).map(|i| [0, 2, 3][i % 3]).collect();
+    let m = ev.evaluate_flat(&reference, Some(&labels)).unwrap();
+    let by = m.class_accuracy_by_class.clone().unwrap();
+    assert_eq!(by.len(), 4);
+    assert_eq!(by[1], None);
+    let counts = [67.0, 0.0, 67.0, 66.0];
+    let pooled: f64 = by.iter().zip(counts).map(|(a, c)| a.unwrap_or(0.0) * c).sum::<f64>() / 200.0;
+    assert!((pooled - m.class_accuracy.unwrap()).abs() < 1e-12, "{by:?} vs {:?}", m.class_accuracy);
     assert!(ev.evaluate_flat(&reference, Some(&labels[..3])).is_err());
     assert!(ev.evaluate(&[vec![0u8; 10], vec![0u8; 3072]], None).is_err());
 }

@@ -207,6 +207,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "precision": m.precision,
         "recall": m.recall,
         "class_accuracy": m.class_accuracy,
+        "class_accuracy_by_class": m.class_accuracy_by_class,
         "gflops_per_image": flops as f64 / n / 1e9,
         "baseline_gflops_per_image": base as f64 / n / 1e9,
         "flops_ratio": base as f64 / flops.max(1) as f64,

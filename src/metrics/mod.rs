@@ -48,7 +48,7 @@ pub const BOOTSTRAP_REPLICATES: usize = 100;
 pub const K_NEAREST: usize = 3;
 pub const DEFAULT_CLASSIFIER: &str = "models/classifier.safetensors";
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
     pub fid: f64,
     /// 95% bootstrap interval of `fid` (see the module docs).
@@ -58,6 +58,10 @@ pub struct Metrics {
     pub recall: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class_accuracy: Option<f64>,
+    /// `class_accuracy` per label 0, 1, …, max label (None for a label no image has): which
+    /// categories' images the classifier names, against real images' own per-category score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_accuracy_by_class: Option<Vec<Option<f64>>>,
     /// Number of images scored.
     pub count: usize,
 }
@@ -70,6 +74,17 @@ pub struct QualityEvaluator {
     ref_cov: Vec<f64>,
     ref_radii: Vec<f32>,
     bootstrap: usize,
+}
+
+/// Share of each label's images predicted as that label, for labels 0..=max (None: no images).
+fn accuracy_by_class(labels: &[u32], preds: &[u32]) -> Vec<Option<f64>> {
+    let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+    let (mut right, mut total) = (vec![0usize; classes], vec![0usize; classes]);
+    for (&l, &p) in labels.iter().zip(preds) {
+        total[l as usize] += 1;
+        right[l as usize] += usize::from(l == p);
+    }
+    right.iter().zip(&total).map(|(&r, &t)| (t > 0).then(|| r as f64 / t as f64)).collect()
 }
 
 impl QualityEvaluator {
@@ -166,7 +181,8 @@ impl QualityEvaluator {
         let radii = stats::knn_radii(&f, FEATURES, K_NEAREST);
         let recall = stats::coverage(&self.ref_features, &f, &radii, FEATURES);
         let class_accuracy = labels.map(|l| l.iter().zip(&preds).filter(|(a, b)| a == b).count() as f64 / n as f64);
-        Ok(Metrics { fid, fid_ci95, precision, recall, class_accuracy, count: n })
+        let class_accuracy_by_class = labels.map(|l| accuracy_by_class(l, &preds));
+        Ok(Metrics { fid, fid_ci95, precision, recall, class_accuracy, class_accuracy_by_class, count: n })
     }
 
     /// Predicted category ids.
