@@ -18,7 +18,7 @@ const label = (r) => {
   const notes = [];
   if (r.schedule === t.baseline.schedule) notes.push('MaskGIT baseline');
   if (r.schedule === 'S3M3L3XL3') notes.push('MaGNeTS, paper split');
-  if (t.tuned && r.schedule === t.tuned.schedule && r.cache === t.tuned.cache) notes.push('Tuned: best ≥ 3×, chosen on the selection seed');
+  if (t.tuned && r.schedule === t.tuned.schedule && r.cache === t.tuned.cache) notes.push('Tuned: chosen on the selection seed');
   if (r.schedule === 'XL3L3M3S3') notes.push('reverse');
   return notes.length ? `${r.schedule} (${notes.join('; ')})` : r.schedule;
 };
@@ -37,8 +37,22 @@ if (clip) {
   for (const r of rows) {
     console.log(`| ${label(r)} | ${r.cache} | ${f2(r.fid)}${r.fid_ci95 ? ` [${r.fid_ci95.map(f2).join(', ')}]` : ''} | ${r === base ? '—' : pct(r.fid)} | ${f3(r.precision)} | ${f3(r.recall)} | ${f3(r.class_accuracy)} | ${f3(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
   }
-  if (t.tuned && t.tuned.selection) {
-    console.log(`\nSelection (${t.tuned.chosen}):\n`);
-    console.log(t.tuned.selection.map((s) => `${s.schedule} ${f2(s.fid)} (${f2(s.flops_ratio)}×)`).join(' · '));
+  // Per category: the share of samples the classifier names as their own category, beside
+  // real held-out images' (what a category's samples can reach on this instrument).
+  const shown = [base, ...['S3M3L3XL3', t.tuned && t.tuned.schedule, 'XL3L3M3S3']
+    .map((s) => t.rows.find((r) => r.schedule === s && r.cache === 'on'))]
+    .filter((r, i, all) => r && r.class_accuracy_by_class && all.indexOf(r) === i);
+  if (t.classes && t.real_held_out && shown.length) {
+    console.log(`\nClass accuracy per category (real: ${t.real_held_out.count.toLocaleString('en-US')} held-out images; samples: the rows above):\n`);
+    console.log(`| category | real held-out | ${shown.map((r) => `${r.schedule}${r === base ? ` (cache ${r.cache})` : ''}`).join(' | ')} |`);
+    console.log(`|---|---:|${shown.map(() => '---:').join('|')}|`);
+    t.classes.forEach((name, k) => {
+      const realAcc = t.real_held_out.class_accuracy_by_class[k];
+      console.log(`| ${name} | ${f3(realAcc)} | ${shown.map((r) => f3(r.class_accuracy_by_class[k])).join(' | ')} |`);
+    });
   }
+}
+if (t.tuned && t.tuned.selection) {
+  console.log(`\nSelection (${t.tuned.chosen}):\n`);
+  console.log(t.tuned.selection.map((s) => `${s.schedule} ${f2(s.fid)}${s.motion != null ? ` / motion ${f2(s.motion)}` : ''} (${f2(s.flops_ratio)}×)`).join(' · '));
 }

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TABLE_ROWS, arg, cachedRow, magnetsBin, sha256 } from './lib/eval-rows.mjs';
+import { TABLE_ROWS, arg, cachedRow, magnetsBin, modelConfig, sha256 } from './lib/eval-rows.mjs';
 
 const registry = JSON.parse(fs.readFileSync('models/models.json', 'utf8'));
 const modelId = arg('--model', registry.default);
@@ -75,9 +75,19 @@ const tuned = {
 if (!rows.some(([s, c]) => s === tuned.schedule && c === 'on')) rows.push([tuned.schedule, 'on']);
 
 // 2. The test rows.
-const pick = ({ fid, fid_ci95, precision, recall, class_accuracy, gflops_per_image, flops_ratio }) =>
-  ({ fid, fid_ci95, precision, recall, class_accuracy, gflops_per_image, flops_ratio });
+const pick = ({ fid, fid_ci95, precision, recall, class_accuracy, class_accuracy_by_class, gflops_per_image, flops_ratio }) =>
+  ({ fid, fid_ci95, precision, recall, class_accuracy, class_accuracy_by_class, gflops_per_image, flops_ratio });
 const measured = rows.map(([schedule, cache]) => ({ schedule, cache, ...pick(evalRow(schedule, cache, settings)) }));
+// Real held-out images on the same instrument: the class accuracy samples are measured against
+// (overall and per category; the classifier does not name every real image's category either).
+const real = cachedRow({
+  bin,
+  cacheDir: 'data/eval10k',
+  key: [instrumentKey, 'real-held-out'],
+  args: ['eval-images', '--split', 'held-out', '--reference', 'train', ...instrument.flat(), '--json'],
+  label: 'eval-images --split held-out (real images)',
+  current: (r) => Array.isArray(r.class_accuracy_by_class),
+}).row;
 const table = {
   model: path.basename(weights),
   model_sha256: weightsSha,
@@ -87,6 +97,8 @@ const table = {
   settings,
   baseline,
   tuned,
+  classes: modelConfig(weights).class_names,
+  real_held_out: { count: real.count, class_accuracy: real.class_accuracy, class_accuracy_by_class: real.class_accuracy_by_class },
   rows: measured,
 };
 fs.writeFileSync(out, JSON.stringify(table, null, 1) + '\n');

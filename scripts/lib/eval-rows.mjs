@@ -42,3 +42,12 @@ export function cachedRow({ bin, cacheDir, key, args, label, current = () => tru
   }
   return { file, row: JSON.parse(fs.readFileSync(file, 'utf8')) };
 }
+
+/** The model config a weights file carries in its safetensors metadata (`magnets.config`). */
+export function modelConfig(weights) {
+  const bytes = fs.readFileSync(weights);
+  const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8'));
+  const config = header.__metadata__ && header.__metadata__['magnets.config'];
+  if (!config) throw new Error(`${weights}: no magnets.config in the safetensors metadata`);
+  return JSON.parse(config);
+}
