@@ -170,6 +170,7 @@ function renderTradeoff() {
     budget: app.budget, fmt: fmt3, metric, unit,
   });
   document.querySelector('.stat.fid .k').textContent = `${metric} vs MaskGIT`;
+  $('tradeoff-plot').setAttribute('aria-label', `${metric} against GFLOPs per ${unit} for the measured schedules`);
   $('tradeoff-note').textContent = `${count} per point, seed ${t.settings.seed}, `
     + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`
     + (measuredWith(t, app.state) ? '' : ' — the current sampling settings differ, so no point is ringed')
@@ -182,11 +183,12 @@ function renderTradeoff() {
 function renderBudget() {
   const t = app.evalTable;
   const q = measuredQuality();
-  renderBudgetControl({ box: $('budget-box'), slider: $('budget'), out: $('budget-out'), pick: $('budget-pick') }, {
+  renderBudgetControl({ box: $('budget-box'), slider: $('budget'), out: $('budget-out'), unit: $('budget-unit'), pick: $('budget-pick') }, {
     table: t && t.rows.length && app.plan ? t : null,
     budget: app.budget != null ? app.budget : app.plan && app.plan.total_gflops,
     current: app.plan && { schedule: scheduleText(), gflops: app.plan.total_gflops, fid: q ? q.row.fid : null },
     fmt: fmt3,
+    unit: t && t.rows.length ? tableMetric(t).unit : 'image',
   });
 }
 function onBudget(pos) {

@@ -65,8 +65,9 @@ export function describeBudget(t, budget, current, fmt) {
   return { best, text: `${pick} ${where}` };
 }
 
-// The slider, its read-out and the sentence: els {box, slider, out, pick}; table null hides it.
-export function renderBudgetControl(els, { table, budget, current, fmt }) {
+// The slider, its read-out and the sentence: els {box, slider, out, unit, pick}; table null
+// hides it. `unit` is what one GFLOP count is per (an image, or a clip).
+export function renderBudgetControl(els, { table, budget, current, fmt, unit = 'image' }) {
   els.box.hidden = !table;
   if (!table) return;
   const scale = budgetScale(table.rows);
@@ -74,8 +75,9 @@ export function renderBudgetControl(els, { table, budget, current, fmt }) {
   // Not while the reader drags it: the position is theirs, the GFLOPs follow from it.
   if (document.activeElement !== els.slider) els.slider.value = String(scale.toPos(budget));
   els.slider.dataset.budget = String(budget);
-  els.slider.setAttribute('aria-valuetext', `at most ${fmt(budget)} GFLOPs per image`);
+  els.slider.setAttribute('aria-valuetext', `at most ${fmt(budget)} GFLOPs per ${unit}`);
   els.out.textContent = fmt(budget);
+  els.unit.textContent = unit;
   const { best, text } = describeBudget(table, budget, current, fmt);
   els.pick.textContent = text;
   els.pick.dataset.pick = best ? `${best.schedule}/${best.cache}` : '';

@@ -853,6 +853,11 @@ test('Animate (WebGPU, gpu=1): m=anim decodes clips from held-out first frames, 
   // The timeline and compute are the clip's: 513 rows, GFLOPs per clip.
   assert.match(await page.getAttribute('#tl-cols .tcol', 'title'), /of 513 rows/);
   assert.ok(await page.isVisible('text=GFLOPs / clip'));
+  // The quality card and chart speak of clips: frame-FID, a budget per clip, the Tuned clip schedule.
+  assert.equal(await page.textContent('#budget-unit'), 'clip');
+  assert.match(await page.getAttribute('#budget', 'aria-valuetext'), /GFLOPs per clip$/);
+  assert.match(await page.getAttribute('#tradeoff-plot', 'aria-label'), /^frame-FID against GFLOPs per clip/);
+  assert.equal(await page.getAttribute('button[data-tuned]', 'data-preset'), JSON.parse(fs.readFileSync(path.join(repo, 'models/magnets-anim.eval.json'), 'utf8')).tuned.schedule);
   // The picker: every held-out start, the ones shown marked.
   assert.equal(await page.locator('#start-picker .thumb').count(), list.starts.length);
   assert.equal(await page.locator('#start-picker .thumb.on').count(), clips);
