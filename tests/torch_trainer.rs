@@ -22,6 +22,8 @@ fn options() -> TrainOptions {
         ema_decay: 0.9,
         seed: 7,
         distill_weight: 0.7,
+        // Uneven, so that both trainers must weight each width's term the same way.
+        width_loss_weights: vec![1.5, 1.25, 1.0, 0.75],
         ..TrainOptions::default()
     }
 }

@@ -66,6 +66,25 @@ fn a_few_steps_lower_the_loss_at_every_width() {
     }
 }
 
+#[test]
+fn width_loss_weights_scale_each_widths_term() {
+    let (config, data, w) = setup();
+    let plain = Trainer::new(&w, options(10), Device::flex()).unwrap();
+    let factors: Vec<f32> = (0..config.widths.len()).map(|i| 0.5 + i as f32 * 0.75).collect();
+    let weighted_options = TrainOptions { width_loss_weights: factors.clone(), ..options(10) };
+    let weighted = Trainer::new(&w, weighted_options, Device::flex()).unwrap();
+    let widths: Vec<usize> = (0..config.widths.len()).collect();
+    let b = make_batch(&config, &plain.options, &data, 0);
+    let (terms, _) = plain.losses(&b, &widths, &FlopCounter::default()).unwrap();
+    let (weighted_terms, _) = weighted.losses(&b, &widths, &FlopCounter::default()).unwrap();
+    // Terms come full width first, then the smaller widths in order.
+    let order = std::iter::once(config.full_width_index()).chain(widths.iter().copied().filter(|&i| i != config.full_width_index()));
+    for ((i, t), wt) in order.zip(terms).zip(weighted_terms) {
+        let (t, wt) = (t.into_scalar::<f32>(), wt.into_scalar::<f32>());
+        assert!((wt - factors[i] * t).abs() < 1e-5 * t.abs().max(1.0), "width {i}: {wt} ≠ {} × {t}", factors[i]);
+    }
+}
+
 fn assert_same(a: &Weights, b: &Weights) {
     assert_eq!(a.tensors.len(), b.tensors.len());
     for (name, t) in &a.tensors {

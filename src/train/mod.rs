@@ -88,6 +88,10 @@ pub struct TrainOptions {
     /// (a cyclic shift of its frames): `frames`× the distinct (context, future) pairs.
     #[serde(default)]
     pub loop_frames: bool,
+    /// Per-width multipliers of each width's loss term, smallest width first (empty = all 1).
+    /// The small sub-models fix the first tokens of a MaGNeTS decode, so a run may weight them more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub width_loss_weights: Vec<f32>,
 }
 
 impl TrainOptions {
@@ -109,6 +113,7 @@ impl TrainOptions {
         ema_decay: 0.999,
         seed: 0,
         loop_frames: false,
+        width_loss_weights: Vec::new(),
     };
 }
 
@@ -119,6 +124,11 @@ impl Default for TrainOptions {
 }
 
 impl TrainOptions {
+    /// The multiplier of width index `width`'s loss term (1 unless `width_loss_weights` says).
+    pub fn loss_weight(&self, width: usize) -> f32 {
+        self.width_loss_weights.get(width).copied().unwrap_or(1.0)
+    }
+
     pub fn lr_at(&self, step: u64) -> f64 {
         if step < self.warmup_steps {
             return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
@@ -398,14 +408,14 @@ impl Trainer {
         let mut terms = Vec::new();
         let mut out = Vec::new();
         let full_ce = masked_cross_entropy(teacher.clone(), targets.clone(), mask.clone(), o.label_smoothing);
-        terms.push(full_ce.clone());
+        terms.push(full_ce.clone() * o.loss_weight(full));
         out.push((full, full_ce, Tensor::<1>::zeros([1], dev)));
         for &w in widths.iter().filter(|&&w| w != full) {
             let logits = self.model.forward_train(c, w, inputs.clone(), classes.clone(), counter);
             let ce = masked_cross_entropy(logits.clone(), targets.clone(), mask.clone(), o.label_smoothing);
             let kl = distillation_kl(logits, teacher.clone(), mask.clone(), o.distill_temperature);
             let lam = o.distill_weight;
-            terms.push(ce.clone() * (1.0 - lam) + kl.clone() * lam);
+            terms.push((ce.clone() * (1.0 - lam) + kl.clone() * lam) * o.loss_weight(w));
             out.push((w, ce, kl));
         }
         out.sort_by_key(|t| t.0);

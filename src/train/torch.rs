@@ -87,39 +87,45 @@ impl Flops {
     }
 }
 
-/// Mean label-smoothed cross-entropy over masked positions (mirrors `masked_cross_entropy`).
-fn masked_cross_entropy(logits: &Tensor, targets: &Tensor, mask: &Tensor, smoothing: f64) -> Tensor {
+/// Mean label-smoothed cross-entropy over the masked positions (mirrors `masked_cross_entropy`;
+/// `logits` `[M, K]` and `targets` `[M]` hold the masked rows only).
+fn masked_cross_entropy(logits: &Tensor, targets: &Tensor, smoothing: f64) -> Tensor {
     let logp = logits.log_softmax(-1, Kind::Float);
-    let nll = -logp.gather(2, &targets.unsqueeze(-1), false).squeeze_dim(-1);
+    let nll = -logp.gather(1, &targets.unsqueeze(-1), false).squeeze_dim(-1);
     let smooth = -logp.mean_dim(-1, false, Kind::Float);
-    let ce = nll * (1.0 - smoothing) + smooth * smoothing;
-    (ce * mask).sum(Kind::Float) / mask.sum(Kind::Float).clamp_min(1.0)
+    (nll * (1.0 - smoothing) + smooth * smoothing).mean(Kind::Float)
 }
 
 /// Mean `T²·KL(softmax(teacher/T) ‖ softmax(student/T))` over masked positions, teacher
-/// detached (mirrors `distillation_kl`).
-fn distillation_kl(student: &Tensor, teacher: &Tensor, mask: &Tensor, temperature: f64) -> Tensor {
+/// detached (mirrors `distillation_kl`; masked rows only, as in [`masked_cross_entropy`]).
+fn distillation_kl(student: &Tensor, teacher: &Tensor, temperature: f64) -> Tensor {
     let log_p = (teacher.detach() / temperature).log_softmax(-1, Kind::Float);
     let log_q = (student / temperature).log_softmax(-1, Kind::Float);
     let kl = (log_p.exp() * (&log_p - log_q)).sum_dim_intlist(-1, false, Kind::Float);
-    (kl * mask).sum(Kind::Float) / mask.sum(Kind::Float).clamp_min(1.0) * (temperature * temperature)
+    kl.mean(Kind::Float) * (temperature * temperature)
 }
 
 struct BatchTensors {
     inputs: Tensor,
-    targets: Tensor,
-    mask: Tensor,
     classes: Tensor,
+    /// Flat indices (`b·N + i`) of the masked positions: the only rows the losses read, so the
+    /// output head, softmaxes and losses run on those rows alone (~2/3 of them on average).
+    masked_rows: Tensor,
+    /// Targets at `masked_rows`.
+    masked_targets: Tensor,
 }
 
 impl BatchTensors {
     fn new(batch: &Batch, n: usize) -> Self {
         let (b, n) = (batch.size as i64, n as i64);
+        let masked: Vec<i64> = (0..batch.mask.len()).filter(|&i| batch.mask[i] > 0.0).map(|i| i as i64).collect();
+        let masked_rows = Tensor::from_slice(&masked);
+        let masked_targets = Tensor::from_slice(&batch.targets).index_select(0, &masked_rows);
         BatchTensors {
             inputs: Tensor::from_slice(&batch.inputs).view([b, n]),
-            targets: Tensor::from_slice(&batch.targets).view([b, n]),
-            mask: Tensor::from_slice(&batch.mask).view([b, n]),
             classes: Tensor::from_slice(&batch.classes),
+            masked_rows,
+            masked_targets,
         }
     }
 }
@@ -192,7 +198,14 @@ impl TorchTrainer {
         }
     }
 
-    /// Training forward: logits `[B, N, K]` at width index `width`.
+    /// `x·[wq wk wv] + [bq bk bv]` as one product (at small widths the step is bound by the
+    /// number of ops, not by their size), split back into q, k, v.
+    fn qkv(&self, x: &Tensor, w: [&Tensor; 3], b: [&Tensor; 3], flops: &mut Flops) -> Vec<Tensor> {
+        let fused = self.linear(x, &Tensor::cat(&w, 1), &Tensor::cat(&b, 0), flops);
+        fused.chunk(3, -1)
+    }
+
+    /// Training forward: logits `[M, K]` of the batch's masked positions at width index `width`.
     fn forward(&self, width: usize, batch: &BatchTensors, flops: &mut Flops) -> Tensor {
         let c = &self.config;
         let p = self.sliced(width);
@@ -210,22 +223,20 @@ impl TorchTrainer {
         for l in 0..c.depth {
             let q = |name: &str| at(&format!("blocks.{l}.{name}"));
             let a = x.layer_norm([d], Some(q("norm1.gamma")), Some(q("norm1.beta")), LAYER_NORM_EPS as f64, false);
-            let qh = split(self.linear(&a, q("attn.wq"), q("attn.bq"), flops));
-            let kh = split(self.linear(&a, q("attn.wk"), q("attn.bk"), flops));
-            let vh = split(self.linear(&a, q("attn.wv"), q("attn.bv"), flops));
+            let qkv = self.qkv(&a, [q("attn.wq"), q("attn.wk"), q("attn.wv")], [q("attn.bq"), q("attn.bk"), q("attn.bv")], flops);
+            let [qh, kh, vh] = [0, 1, 2].map(|i| split(qkv[i].shallow_clone()));
             let o = flops.attention(&qh, &kh, &vh).transpose(1, 2).reshape([b, s, d]);
             x = x + self.linear(&o, q("attn.wo"), q("attn.bo"), flops);
             let a = x.layer_norm([d], Some(q("norm2.gamma")), Some(q("norm2.beta")), LAYER_NORM_EPS as f64, false);
             let h = self.linear(&a, q("mlp.w1"), q("mlp.b1"), flops).gelu("none");
             x = x + self.linear(&h, q("mlp.w2"), q("mlp.b2"), flops);
         }
-        let x = x.narrow(1, 1, n).layer_norm(
-            [d],
-            Some(at("final_norm.gamma")),
-            Some(at("final_norm.beta")),
-            LAYER_NORM_EPS as f64,
-            false,
-        );
+        let rows = x.narrow(1, 1, n).reshape([b * n, d]).index_select(0, &batch.masked_rows);
+        let x = rows.layer_norm([d], Some(at("final_norm.gamma")), Some(at("final_norm.beta")), LAYER_NORM_EPS as f64, false);
+        // Counted as the head over every position, as the burn model counts it, so the two
+        // trainers report the same FLOPs for the same step.
+        let (k, m) = (at("head.w").size()[1], batch.masked_rows.size()[0]);
+        flops.0 += (2 * (b * n - m) * d * k) as u64;
         self.linear(&x, at("head.w"), at("head.b"), flops)
     }
 
@@ -238,15 +249,15 @@ impl TorchTrainer {
         }
         let smoothing = o.label_smoothing as f64;
         let teacher = self.forward(full, batch, flops);
-        let full_ce = masked_cross_entropy(&teacher, &batch.targets, &batch.mask, smoothing);
-        let mut terms = vec![full_ce.shallow_clone()];
+        let full_ce = masked_cross_entropy(&teacher, &batch.masked_targets, smoothing);
+        let mut terms = vec![&full_ce * o.loss_weight(full) as f64];
         let mut out = vec![(full, full_ce, Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)))];
         for &w in widths.iter().filter(|&&w| w != full) {
             let logits = self.forward(w, batch, flops);
-            let ce = masked_cross_entropy(&logits, &batch.targets, &batch.mask, smoothing);
-            let kl = distillation_kl(&logits, &teacher, &batch.mask, o.distill_temperature as f64);
+            let ce = masked_cross_entropy(&logits, &batch.masked_targets, smoothing);
+            let kl = distillation_kl(&logits, &teacher, o.distill_temperature as f64);
             let lam = o.distill_weight as f64;
-            terms.push(&ce * (1.0 - lam) + &kl * lam);
+            terms.push((&ce * (1.0 - lam) + &kl * lam) * o.loss_weight(w) as f64);
             out.push((w, ce, kl));
         }
         out.sort_by_key(|t| t.0);

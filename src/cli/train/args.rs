@@ -106,6 +106,9 @@ pub struct OptimizerArgs {
     pub distill: f32,
     #[arg(long, default_value_t = DEFAULTS.distill_temperature)]
     pub distill_temperature: f32,
+    /// Multipliers of each width's loss term, smallest first, e.g. `2,1.5,1,1` (default: all 1).
+    #[arg(long, value_delimiter = ',')]
+    pub width_weights: Vec<f32>,
     /// Smaller widths trained per step besides the full one: `all` or a count (sampled).
     #[arg(long, default_value = "all")]
     pub widths: String,
@@ -173,6 +176,9 @@ pub struct FlipArgs {
 impl OptimizerArgs {
     /// The run's options from the flags, for a cosine schedule of `total_steps`.
     pub fn train_options(&self, total_steps: u64, loop_frames: bool) -> magnets::Result<TrainOptions> {
+        if let Some(w) = self.width_weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return Err(magnets::Error::Other(format!("--width-weights: {w} is not a finite weight ≥ 0")));
+        }
         Ok(TrainOptions {
             batch_size: self.batch,
             lr: self.lr,
@@ -190,6 +196,7 @@ impl OptimizerArgs {
             ema_decay: self.ema,
             seed: self.seed,
             loop_frames,
+            width_loss_weights: self.width_weights.clone(),
         })
     }
 }
