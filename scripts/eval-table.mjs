@@ -54,6 +54,11 @@ function evalRow(schedule, cache, { samples, seed }) {
       '--samples', String(samples), '--seed', String(seed), ...instrument.flat(), '--json'],
     label: `eval --schedule ${schedule} --cache ${cache} (${samples} samples, seed ${seed})`,
   });
+  // Rows carry the decode seeds `magnets eval` used (rows measured before it printed them do not).
+  const seeds = seedRange({ samples, seed });
+  if (r.seeds && (r.seeds[0] !== seeds[0] || r.seeds[1] !== seeds[1])) {
+    throw new Error(`${file}: magnets eval used decode seeds ${r.seeds.join('..')}, the script assumed ${seeds.join('..')}`);
+  }
   if (r.samples !== samples || r.seed !== seed || r.guidance !== settings.guidance || r.schedule !== schedule || r.cache !== cache) {
     throw new Error(`${file} does not hold the row ${schedule} cache ${cache} with ${samples} samples, seed ${seed}`);
   }

@@ -203,6 +203,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "cache": cache.format(),
         "samples": a.samples,
         "seed": a.seed,
+        // The decode seeds used, first and last (batch j decodes with seed + j): two runs
+        // compare honestly when these are disjoint.
+        "seeds": [a.seed, a.seed.wrapping_add(a.samples.div_ceil(a.batch).max(1) as u32 - 1)],
         "guidance": a.decode.guidance,
         "fid": m.fid,
         "fid_ci95": m.fid_ci95,
