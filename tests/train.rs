@@ -85,6 +85,17 @@ fn width_loss_weights_scale_each_widths_term() {
     }
 }
 
+#[test]
+fn bad_width_loss_weights_are_refused_naming_the_flag() {
+    let (config, _, w) = setup();
+    let n = config.widths.len();
+    for weights in [vec![1.0; n + 1], vec![f32::NAN; n], vec![-1.0; n]] {
+        let o = TrainOptions { width_loss_weights: weights.clone(), ..options(10) };
+        let err = Trainer::new(&w, o, Device::flex()).err().unwrap_or_else(|| panic!("{weights:?} accepted")).to_string();
+        assert!(err.contains("--width-weights"), "{weights:?}: {err}");
+    }
+}
+
 fn assert_same(a: &Weights, b: &Weights) {
     assert_eq!(a.tensors.len(), b.tensors.len());
     for (name, t) in &a.tensors {

@@ -124,6 +124,22 @@ impl Default for TrainOptions {
 }
 
 impl TrainOptions {
+    /// Options a trainer of `config` can run with (both trainers check them on creation).
+    pub fn check(&self, config: &ModelConfig) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::Other("batch size must be at least 1".into()));
+        }
+        let weights = &self.width_loss_weights;
+        if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return Err(Error::Other(format!("--width-weights: {w} is not a finite weight ≥ 0")));
+        }
+        if !weights.is_empty() && weights.len() != config.widths.len() {
+            let (n, widths) = (weights.len(), config.widths.len());
+            return Err(Error::Other(format!("--width-weights: {n} weights for a model of {widths} widths")));
+        }
+        Ok(())
+    }
+
     /// The multiplier of width index `width`'s loss term (1 unless `width_loss_weights` says).
     pub fn loss_weight(&self, width: usize) -> f32 {
         self.width_loss_weights.get(width).copied().unwrap_or(1.0)
@@ -353,9 +369,7 @@ impl Trainer {
     /// Starts training from `weights` on `device` (autodiff is enabled here).
     pub fn new(weights: &Weights, options: TrainOptions, device: Device) -> Result<Self> {
         weights.validate()?;
-        if options.batch_size == 0 {
-            return Err(Error::Other("batch size must be at least 1".into()));
-        }
+        options.check(&weights.config)?;
         let device = device.autodiff();
         let ema = (options.ema_decay > 0.0).then(|| weights.clone());
         Ok(Trainer {

@@ -133,9 +133,7 @@ impl BatchTensors {
 impl TorchTrainer {
     pub fn new(weights: &Weights, options: TrainOptions, precision: MatmulPrecision) -> Result<Self> {
         weights.validate()?;
-        if options.batch_size == 0 {
-            return Err(Error::Other("batch size must be at least 1".into()));
-        }
+        options.check(&weights.config)?;
         let shapes = weights.config.tensor_shapes();
         let names: Vec<String> = shapes.into_iter().map(|(n, _)| n).collect();
         let params: Vec<Tensor> = names.iter().map(|n| to_torch(weights.get(n)).set_requires_grad(true)).collect();

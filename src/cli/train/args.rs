@@ -176,9 +176,6 @@ pub struct FlipArgs {
 impl OptimizerArgs {
     /// The run's options from the flags, for a cosine schedule of `total_steps`.
     pub fn train_options(&self, total_steps: u64, loop_frames: bool) -> magnets::Result<TrainOptions> {
-        if let Some(w) = self.width_weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
-            return Err(magnets::Error::Other(format!("--width-weights: {w} is not a finite weight ≥ 0")));
-        }
         Ok(TrainOptions {
             batch_size: self.batch,
             lr: self.lr,

@@ -57,14 +57,6 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let per_epoch = (data.len() / a.optimizer.batch).max(1) as u64;
     let total_steps = a.length.steps.unwrap_or((a.length.epochs * per_epoch as f64).ceil() as u64).max(1);
     let options = a.optimizer.train_options(total_steps, a.augment.loop_frames)?;
-    let weights = &options.width_loss_weights;
-    if !weights.is_empty() && weights.len() != config.widths.len() {
-        return Err(magnets::Error::Other(format!(
-            "--width-weights: {} weights for a model of {} widths",
-            weights.len(),
-            config.widths.len()
-        )));
-    }
     let dev = TrainDevice::parse(&a.device)?;
     std::fs::create_dir_all(&a.out)?;
     let mut trainer = if let Some(dir) = &resume_from {
