@@ -10,7 +10,10 @@
 #   scripts/instrument.sh tokens      # models/all-art/emoji_tokens.safetensors + the page's decoder assets
 #                                     #   (models/tokenizer-all-art-decoder.safetensors, .palette.json)
 #   scripts/instrument.sh classifier  # models/all-art/classifier.safetensors (FID-emoji features)
-#   scripts/instrument.sh floors      # FID floors with bootstrap intervals on the new instrument
+#   scripts/instrument.sh classifier-all  # models/all-art/classifier-all-real.safetensors: trained on
+#                                     #   every real image (both splits) with style augmentation; the
+#                                     #   held-out art style (OpenMoji) is its only unseen test
+#   scripts/instrument.sh floors      # FID floors with bootstrap intervals (CLASSIFIER=... picks one)
 #
 # Long steps take MAX_MINUTES (a cap; the step counts are fixed so a run repeats;
 # TOKENIZER_STEPS / CLASSIFIER_EPOCHS change them). TRAIN_DEVICE=tch trains the tokenizer and
@@ -42,12 +45,16 @@ case "${1:-}" in
     "$BIN" train-classifier --data "$DATA" --style-test "$STYLE" --init models/classifier.safetensors \
       --epochs "${CLASSIFIER_EPOCHS:-5}" --lr 2e-3 --max-minutes "${MAX_MINUTES:-15}" --out "$ALL/classifier.safetensors" \
       --device "${TRAIN_DEVICE:-flex}" ;;
+  classifier-all)
+    "$BIN" train-classifier --data "$DATA" --style-test "$STYLE" --train-on all --augment "${AUGMENT:-style}" \
+      --epochs "${CLASSIFIER_EPOCHS:-12}" --lr 2e-3 --max-minutes "${MAX_MINUTES:-60}" \
+      --out "${CLASSIFIER_OUT:-$ALL/classifier-all-real.safetensors}" --device "${TRAIN_DEVICE:-flex}" ;;
   floors)
-    C="--data $DATA --classifier $ALL/classifier.safetensors --json"
+    C="--data $DATA --classifier ${CLASSIFIER:-$ALL/classifier.safetensors} --json"
     "$BIN" eval-images --split held-out --reference train $C
     "$BIN" eval-images --split train $C
     "$BIN" eval-images --split train --limit 1000 $C
     "$BIN" eval-images --images data/recon-heldout-next --labels data/recon-heldout-next/labels.json $C ;;
   *)
-    sed -n '2,17p' "$0"; exit 2 ;;
+    sed -n '2,20p' "$0"; exit 2 ;;
 esac

@@ -14,6 +14,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use super::augment::Augment;
 use crate::error::{Error, Result};
 
 pub const FEATURES: usize = 128;
@@ -174,8 +175,8 @@ pub struct ClassifierTrainConfig {
     pub batch: usize,
     pub lr: f64,
     pub seed: u64,
-    /// Random horizontal flips and ±2 px shifts (white fill).
-    pub augment: bool,
+    /// Which augmentations each training image gets ([`Augment`]).
+    pub augment: Augment,
     /// Stop after the epoch that crosses this many minutes.
     pub max_minutes: Option<f64>,
     /// Start from these weights instead of a random init.
@@ -186,28 +187,8 @@ pub struct ClassifierTrainConfig {
 
 impl Default for ClassifierTrainConfig {
     fn default() -> Self {
-        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: true, max_minutes: None, init: None, device: Device::flex() }
+        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: Augment::Geometric, max_minutes: None, init: None, device: Device::flex() }
     }
-}
-
-/// Flip / shift one HWC u8 image (white fill), driven by `r`.
-fn augment(img: &[u8], r: u64) -> Vec<u8> {
-    let s = crate::data::IMAGE_SIZE as isize;
-    let flip = r & 1 == 1;
-    let dx = ((r >> 1) % 5) as isize - 2;
-    let dy = ((r >> 4) % 5) as isize - 2;
-    let mut out = vec![255u8; img.len()];
-    for y in 0..s {
-        for x in 0..s {
-            let sx = if flip { s - 1 - x } else { x } - dx;
-            let sy = y - dy;
-            if (0..s).contains(&sx) && (0..s).contains(&sy) {
-                let (d, src) = (((y * s + x) * 3) as usize, ((sy * s + sx) * 3) as usize);
-                out[d..d + 3].copy_from_slice(&img[src..src + 3]);
-            }
-        }
-    }
-    out
 }
 
 /// Trains a fresh classifier on HWC u8 images + labels; `on_epoch(epoch, mean loss, train acc)`.
@@ -250,11 +231,7 @@ pub fn train(
             let mut batch = Vec::with_capacity(chunk.len() * img);
             for &i in chunk {
                 let im = &images[i * img..(i + 1) * img];
-                if cfg.augment {
-                    batch.extend(augment(im, crate::tokenizer::train::splitmix(&mut rng)));
-                } else {
-                    batch.extend_from_slice(im);
-                }
+                batch.extend(cfg.augment.apply(im, &mut rng));
             }
             let b = chunk.len();
             let x = Tensor::<4>::from_data(TensorData::new(crate::data::to_chw_f32(&batch), [b, 3, 32, 32]), &device);

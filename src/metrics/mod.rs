@@ -30,6 +30,7 @@
 //! [`QualityEvaluator::with_reference`] takes any reference image set (e.g. the train split,
 //! for the real/real floor).
 
+pub mod augment;
 pub mod classifier;
 pub mod stats;
 

@@ -76,16 +76,26 @@ impl Flops {
         a.matmul(b)
     }
 
-    /// softmax(q·kᵀ/√hd)·v through torch's fused attention, which never materialises the
-    /// `[b, heads, s, s]` scores (at a clip model's 513 positions those dominate memory
-    /// traffic); counted as the two products it replaces.
+    /// softmax(q·kᵀ/√hd)·v, counted as its two products. Short sequences (an image's 65
+    /// positions) run as plain products and a softmax: LibTorch's fused CPU kernel works in
+    /// blocks sized for long sequences and was slower there. Long ones (a clip model's 513)
+    /// go through the fused kernel, which never materialises the `[b, heads, s, s]` scores
+    /// that would otherwise dominate memory traffic.
     fn attention(&mut self, q: &Tensor, k: &Tensor, v: &Tensor) -> Tensor {
         let sq = q.size();
         let (batch, s, hd) = (sq[0] * sq[1], sq[2], sq[3]);
         self.0 += (2 * 2 * batch * s * s * hd) as u64;
-        Tensor::scaled_dot_product_attention(q, k, v, None::<Tensor>, 0.0, false, None, false)
+        if s <= UNFUSED_ATTENTION_MAX_POSITIONS {
+            let scores = q.matmul(&k.transpose(-2, -1)) * (1.0 / (hd as f64).sqrt());
+            scores.softmax(-1, Kind::Float).matmul(v)
+        } else {
+            Tensor::scaled_dot_product_attention(q, k, v, None::<Tensor>, 0.0, false, None, false)
+        }
     }
 }
+
+/// Up to this many positions attention runs unfused (see [`Flops::attention`]).
+const UNFUSED_ATTENTION_MAX_POSITIONS: i64 = 128;
 
 /// Mean label-smoothed cross-entropy over the masked positions (mirrors `masked_cross_entropy`;
 /// `logits` `[M, K]` and `targets` `[M]` hold the masked rows only).
@@ -198,9 +208,9 @@ impl TorchTrainer {
 
     /// `x·[wq wk wv] + [bq bk bv]` as one product (at small widths the step is bound by the
     /// number of ops, not by their size), split back into q, k, v.
-    fn qkv(&self, x: &Tensor, w: [&Tensor; 3], b: [&Tensor; 3], flops: &mut Flops) -> Vec<Tensor> {
+    fn qkv(&self, x: &Tensor, w: [&Tensor; 3], b: [&Tensor; 3], flops: &mut Flops) -> [Tensor; 3] {
         let fused = self.linear(x, &Tensor::cat(&w, 1), &Tensor::cat(&b, 0), flops);
-        fused.chunk(3, -1)
+        fused.chunk(3, -1).try_into().expect("chunk(3) gives three tensors")
     }
 
     /// Training forward: logits `[M, K]` of the batch's masked positions at width index `width`.
@@ -221,8 +231,7 @@ impl TorchTrainer {
         for l in 0..c.depth {
             let q = |name: &str| at(&format!("blocks.{l}.{name}"));
             let a = x.layer_norm([d], Some(q("norm1.gamma")), Some(q("norm1.beta")), LAYER_NORM_EPS as f64, false);
-            let qkv = self.qkv(&a, [q("attn.wq"), q("attn.wk"), q("attn.wv")], [q("attn.bq"), q("attn.bk"), q("attn.bv")], flops);
-            let [qh, kh, vh] = [0, 1, 2].map(|i| split(qkv[i].shallow_clone()));
+            let [qh, kh, vh] = self.qkv(&a, [q("attn.wq"), q("attn.wk"), q("attn.wv")], [q("attn.bq"), q("attn.bk"), q("attn.bv")], flops).map(split);
             let o = flops.attention(&qh, &kh, &vh).transpose(1, 2).reshape([b, s, d]);
             x = x + self.linear(&o, q("attn.wo"), q("attn.bo"), flops);
             let a = x.layer_norm([d], Some(q("norm2.gamma")), Some(q("norm2.beta")), LAYER_NORM_EPS as f64, false);
