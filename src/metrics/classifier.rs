@@ -1,9 +1,11 @@
 //! The small CNN whose penultimate features define FID-emoji: 32×32 RGB → 9 categories.
 //!
-//! conv3×3 3→32, conv4×4/2 32→64, conv3×3 64→64, conv4×4/2 64→128, conv3×3 128→128 (SiLU after
-//! each), global average pool → **128 features** → linear 128→9. Weights: safetensors with
+//! conv3×3 3→32w, conv4×4/2 32w→64w, conv3×3 64w→64w, conv4×4/2 64w→128w, conv3×3 128w→128
+//! (SiLU after each; `w` = the width multiplier, 1 for the shipped classifiers), global average
+//! pool → **128 features** → linear 128→9. Weights: safetensors with
 //! `conv{0..5}.{weight,bias}`, `fc.{weight [128, 9] (in, out), bias}` and metadata
-//! `magnets.classifier` = `{"features":128,"classes":9}`.
+//! `magnets.classifier` = `{"features":128,"classes":9,"width":w}`; the loader reads `w` from
+//! `conv0.weight`'s shape, so every width loads through one path.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,8 +22,18 @@ use crate::error::{Error, Result};
 pub const FEATURES: usize = 128;
 pub const CLASSES: usize = 9;
 const KEY: &str = "magnets.classifier";
-/// (in, out, kernel, stride) of the five convolutions.
+/// (in, out, kernel, stride) of the five convolutions at width 1; every inner channel count
+/// scales with the width multiplier, the image's 3 and the 128 features do not.
 const CONVS: [(usize, usize, usize, usize); 5] = [(3, 32, 3, 1), (32, 64, 4, 2), (64, 64, 3, 1), (64, 128, 4, 2), (128, 128, 3, 1)];
+/// The widest multiplier a weight file may ask for (a bound on what a corrupt file allocates).
+pub const MAX_WIDTH: usize = 8;
+
+/// Channel counts of convolution `i` at width multiplier `width`.
+fn conv_channels(i: usize, width: usize) -> (usize, usize) {
+    let (c_in, c_out, _, _) = CONVS[i];
+    let inner = |c: usize, at_end: bool| if at_end { c } else { c * width };
+    (inner(c_in, i == 0), inner(c_out, i == CONVS.len() - 1))
+}
 
 #[derive(Module, Debug)]
 pub struct Classifier {
@@ -31,10 +43,19 @@ pub struct Classifier {
 }
 
 impl Classifier {
+    /// A randomly initialised classifier at width multiplier 1 (the shipped classifiers' size).
     pub fn new(device: &Device) -> Self {
+        Self::with_width(1, device)
+    }
+
+    /// A randomly initialised classifier at width multiplier `width` (1..=[`MAX_WIDTH`]).
+    pub fn with_width(width: usize, device: &Device) -> Self {
+        let width = width.clamp(1, MAX_WIDTH);
         let convs = CONVS
             .iter()
-            .map(|&(i, o, k, s)| {
+            .enumerate()
+            .map(|(n, &(_, _, k, s))| {
+                let (i, o) = conv_channels(n, width);
                 Conv2dConfig::new([i, o], [k, k])
                     .with_stride([s, s])
                     .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -43,6 +64,11 @@ impl Classifier {
             .collect();
         let fc_w = Tensor::<2>::random([FEATURES, CLASSES], burn::tensor::Distribution::Normal(0.0, 0.05), device);
         Classifier { convs, fc_w: Param::from_tensor(fc_w), fc_b: Param::from_tensor(Tensor::zeros([CLASSES], device)) }
+    }
+
+    /// The width multiplier (first convolution's output channels / 32).
+    pub fn width(&self) -> usize {
+        self.convs[0].weight.val().dims()[0] / CONVS[0].1
     }
 
     /// `[B, 3, 32, 32]` in [0, 1] → penultimate features `[B, 128]`.
@@ -92,7 +118,7 @@ impl Classifier {
             })
             .collect::<Result<Vec<_>>>()?;
         let mut md = HashMap::new();
-        md.insert(KEY.to_string(), format!("{{\"features\":{FEATURES},\"classes\":{CLASSES}}}"));
+        md.insert(KEY.to_string(), format!("{{\"features\":{FEATURES},\"classes\":{CLASSES},\"width\":{}}}", self.width()));
         safetensors::serialize(views, Some(md)).map_err(|e| Error::Weights(format!("serialise classifier: {e}")))
     }
 
@@ -100,7 +126,20 @@ impl Classifier {
     pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self> {
         let st = SafeTensors::deserialize(bytes)
             .map_err(|e| Error::Weights(format!("classifier: corrupt or truncated safetensors file: {e}")))?;
-        let fresh = Classifier::new(device);
+        // The width multiplier is read from the first convolution's shape; every other shape is
+        // then checked against it.
+        let width = match st.tensor("conv0.weight").map(|v| v.shape().first().copied().unwrap_or(0)) {
+            Ok(c) if c > 0 && c % CONVS[0].1 == 0 && c / CONVS[0].1 <= MAX_WIDTH => c / CONVS[0].1,
+            Ok(c) => {
+                return Err(Error::Weights(format!(
+                    "classifier: `conv0.weight` has {c} output channels, expected a multiple of {} up to {}",
+                    CONVS[0].1,
+                    CONVS[0].1 * MAX_WIDTH
+                )));
+            }
+            Err(_) => return Err(Error::Weights("classifier: missing tensor `conv0.weight`".into())),
+        };
+        let fresh = Classifier::with_width(width, device);
         let expected = fresh.named();
         if st.len() != expected.len() {
             return Err(Error::Weights(format!("classifier: {} tensors, expected {}", st.len(), expected.len())));
@@ -181,13 +220,15 @@ pub struct ClassifierTrainConfig {
     pub max_minutes: Option<f64>,
     /// Start from these weights instead of a random init.
     pub init: Option<std::path::PathBuf>,
+    /// Width multiplier of a fresh classifier (ignored with `init`).
+    pub width: usize,
     /// burn device to train on (autodiff is added here).
     pub device: Device,
 }
 
 impl Default for ClassifierTrainConfig {
     fn default() -> Self {
-        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: Augment::Geometric, max_minutes: None, init: None, device: Device::flex() }
+        ClassifierTrainConfig { epochs: 12, batch: 64, lr: 2e-3, seed: 0, augment: Augment::Geometric, max_minutes: None, init: None, width: 1, device: Device::flex() }
     }
 }
 
@@ -209,7 +250,7 @@ pub fn train(
     device.seed(cfg.seed);
     let mut model = match &cfg.init {
         Some(p) => Classifier::load(p, &device)?,
-        None => Classifier::new(&device),
+        None => Classifier::with_width(cfg.width, &device),
     };
     let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
     let mut rng = cfg.seed ^ 0xC1A5;

@@ -76,26 +76,17 @@ impl Flops {
         a.matmul(b)
     }
 
-    /// softmax(q·kᵀ/√hd)·v, counted as its two products. Short sequences (an image's 65
-    /// positions) run as plain products and a softmax: LibTorch's fused CPU kernel works in
-    /// blocks sized for long sequences and was slower there. Long ones (a clip model's 513)
-    /// go through the fused kernel, which never materialises the `[b, heads, s, s]` scores
-    /// that would otherwise dominate memory traffic.
+    /// softmax(q·kᵀ/√hd)·v through torch's fused attention, which never materialises the
+    /// `[b, heads, s, s]` scores (at a clip model's 513 positions those dominate memory
+    /// traffic); counted as the two products it replaces. (Plain products and a softmax for
+    /// an image's 65 positions measured no faster: within the run-to-run noise.)
     fn attention(&mut self, q: &Tensor, k: &Tensor, v: &Tensor) -> Tensor {
         let sq = q.size();
         let (batch, s, hd) = (sq[0] * sq[1], sq[2], sq[3]);
         self.0 += (2 * 2 * batch * s * s * hd) as u64;
-        if s <= UNFUSED_ATTENTION_MAX_POSITIONS {
-            let scores = q.matmul(&k.transpose(-2, -1)) * (1.0 / (hd as f64).sqrt());
-            scores.softmax(-1, Kind::Float).matmul(v)
-        } else {
-            Tensor::scaled_dot_product_attention(q, k, v, None::<Tensor>, 0.0, false, None, false)
-        }
+        Tensor::scaled_dot_product_attention(q, k, v, None::<Tensor>, 0.0, false, None, false)
     }
 }
-
-/// Up to this many positions attention runs unfused (see [`Flops::attention`]).
-const UNFUSED_ATTENTION_MAX_POSITIONS: i64 = 128;
 
 /// Mean label-smoothed cross-entropy over the masked positions (mirrors `masked_cross_entropy`;
 /// `logits` `[M, K]` and `targets` `[M]` hold the masked rows only).
