@@ -158,6 +158,29 @@ fn classifier_file_round_trips_and_refuses_garbage() {
     assert!(Classifier::from_safetensors(&bytes[..100], &device).is_err());
 }
 
+/// A wider classifier (`--width`) saves and loads through the same path, its width read back
+/// from the weights' shapes; a file whose first convolution is no valid width is refused by name.
+#[test]
+fn wider_classifier_round_trips_and_odd_widths_are_refused() {
+    use safetensors::{Dtype, tensor::TensorView};
+    let device = Device::flex();
+    let c = Classifier::with_width(2, &device);
+    assert_eq!(c.width(), 2);
+    let bytes = c.to_safetensors().unwrap();
+    let back = Classifier::from_safetensors(&bytes, &device).unwrap();
+    assert_eq!(back.width(), 2);
+    let img = images(2, 5);
+    let (f, _) = back.features_and_predictions(&img, &device).unwrap();
+    assert_eq!(f, c.features_and_predictions(&img, &device).unwrap().0);
+    assert_eq!(f.len(), 2 * magnets::metrics::classifier::FEATURES, "the features FID reads stay 128 wide");
+    // conv0 with 48 output channels: not a multiple of 32.
+    let odd = vec![0u8; 48 * 3 * 3 * 3 * 4];
+    let view = TensorView::new(Dtype::F32, vec![48, 3, 3, 3], &odd).unwrap();
+    let file = safetensors::serialize([("conv0.weight", view)], None).unwrap();
+    let err = Classifier::from_safetensors(&file, &device).unwrap_err().to_string();
+    assert!(err.contains("conv0.weight") && err.contains("48"), "{err}");
+}
+
 /// The committed FID-emoji classifier matches the code's architecture (every tensor, every
 /// shape), so `magnets eval` works from a fresh clone.
 #[test]
