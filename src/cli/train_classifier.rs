@@ -144,9 +144,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
         TrainOn::All => trainable,
     };
     let ho = ds.subset(&ds.indices(Split::HeldOut));
-    let held_title = match a.train_on {
-        TrainOn::Train => "held-out emoji (never trained on)",
-        TrainOn::All => "held-out emoji (trained on: --train-on all)",
+    // How the held-out emoji are labelled: in the final report and in each epoch's line.
+    let (held_title, held_tag) = match a.train_on {
+        TrainOn::Train => ("held-out emoji (never trained on)", "held-out acc"),
+        TrainOn::All => ("held-out emoji (trained on: --train-on all)", "held-out acc (seen)"),
     };
     let style = a.style_test.as_deref().map(EmojiDataset::load).transpose()?;
     if let Some(sheet) = &a.augment_sheet {
@@ -168,7 +169,6 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let device = cfg.device.clone();
     let bar = indicatif::ProgressBar::new(a.epochs as u64);
     bar.set_style(indicatif::ProgressStyle::with_template("[{elapsed_precise}] {bar:30} epoch {pos}/{len} {msg}").expect("valid template"));
-    let held_tag = if a.train_on == TrainOn::All { "held-out acc (seen)" } else { "held-out acc" };
     let t0 = std::time::Instant::now();
     let model = train(&tr.images, &tr.labels, &cfg, |epoch, loss, acc, m| {
         let m = m.valid();
