@@ -164,7 +164,8 @@ fn classifier_file_round_trips_and_refuses_garbage() {
 fn wider_classifier_round_trips_and_odd_widths_are_refused() {
     use safetensors::{Dtype, tensor::TensorView};
     let device = Device::flex();
-    let c = Classifier::with_width(2, &device);
+    let c = Classifier::with_width(2, &device).unwrap();
+    assert!(Classifier::with_width(0, &device).is_err() && Classifier::with_width(9, &device).is_err());
     assert_eq!(c.width(), 2);
     let bytes = c.to_safetensors().unwrap();
     let back = Classifier::from_safetensors(&bytes, &device).unwrap();
@@ -244,4 +245,18 @@ fn check_table(table: &serde_json::Value, weights: &[u8], image: bool, file: &st
     // The nesting, as measured: constant-width quality is ordered by width.
     let fid = |s: &str, c: &str| find(s, c).unwrap()["fid"].as_f64().unwrap();
     assert!(fid("S12", "on") > fid("M12", "on") && fid("M12", "on") > fid("L12", "on") && fid("L12", "on") > fid("XL12", "on"), "{file}");
+}
+
+/// The classifier's accuracy interval is the Wilson score interval: textbook values for 5/10 and
+/// 0/10, and it narrows as the set grows.
+#[test]
+fn wilson_interval_matches_textbook_values() {
+    use magnets::metrics::stats::wilson_interval;
+    let (lo, hi) = wilson_interval(5, 10);
+    assert!((lo - 0.2366).abs() < 1e-4 && (hi - 0.7634).abs() < 1e-4, "{lo} {hi}");
+    let (lo, hi) = wilson_interval(0, 10);
+    assert!(lo == 0.0 && (hi - 0.2775).abs() < 1e-4, "{lo} {hi}");
+    let (lo, hi) = wilson_interval(1273, 1906);
+    assert!(lo < 0.668 && hi > 0.668 && hi - lo < 0.045 && hi - lo > 0.038, "{lo} {hi}");
+    assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
 }

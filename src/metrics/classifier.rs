@@ -45,12 +45,14 @@ pub struct Classifier {
 impl Classifier {
     /// A randomly initialised classifier at width multiplier 1 (the shipped classifiers' size).
     pub fn new(device: &Device) -> Self {
-        Self::with_width(1, device)
+        Self::with_width(1, device).expect("width 1 is valid")
     }
 
-    /// A randomly initialised classifier at width multiplier `width` (1..=[`MAX_WIDTH`]).
-    pub fn with_width(width: usize, device: &Device) -> Self {
-        let width = width.clamp(1, MAX_WIDTH);
+    /// A randomly initialised classifier at width multiplier `width`; refused outside 1..=[`MAX_WIDTH`].
+    pub fn with_width(width: usize, device: &Device) -> Result<Self> {
+        if !(1..=MAX_WIDTH).contains(&width) {
+            return Err(Error::Other(format!("classifier width {width}: use 1 to {MAX_WIDTH}")));
+        }
         let convs = CONVS
             .iter()
             .enumerate()
@@ -63,7 +65,7 @@ impl Classifier {
             })
             .collect();
         let fc_w = Tensor::<2>::random([FEATURES, CLASSES], burn::tensor::Distribution::Normal(0.0, 0.05), device);
-        Classifier { convs, fc_w: Param::from_tensor(fc_w), fc_b: Param::from_tensor(Tensor::zeros([CLASSES], device)) }
+        Ok(Classifier { convs, fc_w: Param::from_tensor(fc_w), fc_b: Param::from_tensor(Tensor::zeros([CLASSES], device)) })
     }
 
     /// The width multiplier (first convolution's output channels / 32).
@@ -139,7 +141,8 @@ impl Classifier {
             }
             Err(_) => return Err(Error::Weights("classifier: missing tensor `conv0.weight`".into())),
         };
-        let fresh = Classifier::with_width(width, device);
+        // The fresh model supplies the convolutions' stride and padding as well as the shapes.
+        let fresh = Classifier::with_width(width, device)?;
         let expected = fresh.named();
         if st.len() != expected.len() {
             return Err(Error::Weights(format!("classifier: {} tensors, expected {}", st.len(), expected.len())));
@@ -250,7 +253,7 @@ pub fn train(
     device.seed(cfg.seed);
     let mut model = match &cfg.init {
         Some(p) => Classifier::load(p, &device)?,
-        None => Classifier::with_width(cfg.width, &device),
+        None => Classifier::with_width(cfg.width, &device)?,
     };
     let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
     let mut rng = cfg.seed ^ 0xC1A5;

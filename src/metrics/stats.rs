@@ -1,6 +1,6 @@
 //! The statistics behind FID-emoji, in plain Rust (f64): mean/covariance, a symmetric
 //! eigendecomposition (cyclic Jacobi), the Fréchet distance between two Gaussians, and k-NN
-//! manifold precision/recall (Kynkäänniemi et al. 2019).
+//! manifold precision/recall (Kynkäänniemi et al. 2019), and a binomial interval for accuracies.
 
 /// Mean `[d]` and covariance `[d, d]` (unbiased, n−1) of `n` feature rows of length `d`.
 pub fn mean_cov(x: &[f32], d: usize) -> (Vec<f64>, Vec<f64>) {
@@ -161,4 +161,18 @@ pub fn coverage(query: &[f32], support: &[f32], radii: &[f32], d: usize) -> f64 
         .filter(|q| support.chunks_exact(d).zip(radii).any(|(s, &r)| sq_dist(q, s) <= r))
         .count();
     inside as f64 / nq as f64
+}
+
+/// The 95% Wilson score interval of a proportion `correct / total`: an accuracy measured on a
+/// fixed set of images carries this much sampling error. `(0, 1)` for an empty set.
+pub fn wilson_interval(correct: usize, total: usize) -> (f64, f64) {
+    if total == 0 {
+        return (0.0, 1.0);
+    }
+    const Z: f64 = 1.959_963_984_540_054;
+    let (n, p) = (total as f64, correct as f64 / total as f64);
+    let z2n = Z * Z / n;
+    let centre = (p + z2n / 2.0) / (1.0 + z2n);
+    let half = Z * (p * (1.0 - p) / n + z2n / (4.0 * n)).sqrt() / (1.0 + z2n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
