@@ -13,6 +13,7 @@
 #   scripts/instrument.sh classifier-all  # models/all-art/classifier-all-real.safetensors: trained on
 #                                     #   every real image (both splits) with style augmentation; the
 #                                     #   held-out art style (OpenMoji) is its only unseen test
+#                                     #   (width 2, 24 epochs; TRAIN_DEVICE=tch: ~25 min here)
 #   scripts/instrument.sh floors      # FID floors with bootstrap intervals (CLASSIFIER=... picks one)
 #
 # Long steps take MAX_MINUTES (a cap; the step counts are fixed so a run repeats;
@@ -47,7 +48,7 @@ case "${1:-}" in
       --device "${TRAIN_DEVICE:-flex}" ;;
   classifier-all)
     "$BIN" train-classifier --data "$DATA" --style-test "$STYLE" --train-on all --augment "${AUGMENT:-style}" \
-      --epochs "${CLASSIFIER_EPOCHS:-12}" --lr 2e-3 --max-minutes "${MAX_MINUTES:-60}" \
+      --width "${CLASSIFIER_WIDTH:-2}" --epochs "${CLASSIFIER_EPOCHS:-24}" --lr 2e-3 --max-minutes "${MAX_MINUTES:-60}" \
       --out "${CLASSIFIER_OUT:-$ALL/classifier-all-real.safetensors}" --device "${TRAIN_DEVICE:-flex}" ;;
   floors)
     C="--data $DATA --classifier ${CLASSIFIER:-$ALL/classifier.safetensors} --json"
