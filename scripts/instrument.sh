@@ -13,7 +13,8 @@
 #   scripts/instrument.sh classifier-all  # models/all-art/classifier-all-real.safetensors: trained on
 #                                     #   every real image (both splits) with style augmentation; the
 #                                     #   held-out art style (OpenMoji) is its only unseen test
-#                                     #   (width 2, 24 epochs; TRAIN_DEVICE=tch: ~25 min here)
+#                                     #   (width 2, 24 epochs: TRAIN_DEVICE=tch, ~25 min here; on flex
+#                                     #   the MAX_MINUTES=60 cap stops it before epoch 24)
 #   scripts/instrument.sh floors      # FID floors with bootstrap intervals (CLASSIFIER=... picks one)
 #
 # Long steps take MAX_MINUTES (a cap; the step counts are fixed so a run repeats;

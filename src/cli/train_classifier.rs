@@ -73,8 +73,8 @@ fn accuracy(model: &Classifier, ds: &EmojiDataset, device: &burn::tensor::Device
     Ok(model.features_and_predictions(&ds.images, device)?.1)
 }
 
-/// `(correct, total)` overall and per category, and per vendor.
-fn tally(preds: &[u32], ds: &EmojiDataset) -> (f64, [[usize; 2]; 9], Vec<[usize; 2]>) {
+/// Images named correctly, then `(correct, total)` per category and per vendor.
+fn tally(preds: &[u32], ds: &EmojiDataset) -> (usize, [[usize; 2]; 9], Vec<[usize; 2]>) {
     let mut per = [[0usize; 2]; 9];
     let mut vend = vec![[0usize; 2]; ds.vendors.len()];
     for (i, (p, &l)) in preds.iter().zip(&ds.labels).enumerate() {
@@ -84,13 +84,17 @@ fn tally(preds: &[u32], ds: &EmojiDataset) -> (f64, [[usize; 2]; 9], Vec<[usize;
         vend[ds.vendor[i] as usize][0] += ok;
         vend[ds.vendor[i] as usize][1] += 1;
     }
-    let total = per.iter().map(|c| c[0]).sum::<usize>() as f64 / ds.len().max(1) as f64;
-    (total, per, vend)
+    (per.iter().map(|c| c[0]).sum(), per, vend)
+}
+
+/// The fraction of `ds` named correctly.
+fn fraction(correct: usize, ds: &EmojiDataset) -> f64 {
+    correct as f64 / ds.len().max(1) as f64
 }
 
 fn report(title: &str, preds: &[u32], ds: &EmojiDataset) -> f64 {
-    let (total, per, vend) = tally(preds, ds);
-    let correct = per.iter().map(|c| c[0]).sum::<usize>();
+    let (correct, per, vend) = tally(preds, ds);
+    let total = fraction(correct, ds);
     let (lo, hi) = magnets::metrics::stats::wilson_interval(correct, ds.len());
     println!("{title}: accuracy {total:.4} [95% interval {lo:.4}, {hi:.4}] ({correct}/{} images)", ds.len());
     println!("| category | correct |\n|---|---:|");
@@ -175,7 +179,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let t0 = std::time::Instant::now();
     let model = train(&tr.images, &tr.labels, &cfg, |epoch, loss, acc, m| {
         let m = m.valid();
-        let score = |d: &EmojiDataset| accuracy(&m, d, &device).map(|p| tally(&p, d).0).unwrap_or(f64::NAN);
+        let score = |d: &EmojiDataset| accuracy(&m, d, &device).map(|p| fraction(tally(&p, d).0, d)).unwrap_or(f64::NAN);
         let held = score(&ho);
         let sel = selection.as_ref().map(|s| format!(" held-out vendor acc {:.3}", score(s))).unwrap_or_default();
         let st = style.as_ref().map(|s| format!(" style-test acc {:.3}", score(s))).unwrap_or_default();
