@@ -37,6 +37,11 @@ pub struct ModelConfig {
     /// Number of classes C; the null class (for guidance) is C.
     pub classes: usize,
     pub class_names: Vec<String>,
+    /// Art styles (vendors) the classes are split by; empty for a category-only model. With S
+    /// styles, class `category·S + style` is that category drawn in that style, so one class
+    /// table holds both labels and the engines never see the difference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub styles: Vec<String>,
     /// Full model width D.
     pub dim: usize,
     pub depth: usize,
@@ -71,6 +76,11 @@ pub enum TensorKind {
     Head,
     /// `head.b [K]`.
     HeadBias,
+}
+
+/// The class of `category` drawn in `style` of `styles` (the one rule for styled class ids).
+pub fn class_id(category: u32, style: u32, styles: usize) -> u32 {
+    category * styles as u32 + style
 }
 
 fn default_mlp_ratio() -> usize {
@@ -117,6 +127,28 @@ impl ModelConfig {
     pub fn null_class(&self) -> u32 {
         self.classes as u32
     }
+    /// Styles per category: 1 for a category-only model.
+    pub fn style_count(&self) -> usize {
+        self.styles.len().max(1)
+    }
+    /// Categories (what the FID classifier names): `classes / style_count()`.
+    pub fn categories(&self) -> usize {
+        self.classes / self.style_count()
+    }
+    /// The category a class draws.
+    pub fn category_of(&self, class: u32) -> u32 {
+        class / self.style_count() as u32
+    }
+    /// The class of `category` drawn in `style` (style 0 for a category-only model).
+    pub fn class_of(&self, category: u32, style: u32) -> u32 {
+        class_id(category, style, self.style_count())
+    }
+    /// The `i`-th of a class-balanced sample set: categories in turn, and within each category
+    /// the styles in turn, so every (category, style) pair is drawn equally often.
+    pub fn balanced_class(&self, i: u32) -> u32 {
+        let c = self.categories() as u32;
+        self.class_of(i % c, (i / c) % self.style_count() as u32)
+    }
     pub fn mlp_dim(&self, width: usize) -> usize {
         self.mlp_ratio * width
     }
@@ -144,6 +176,7 @@ impl ModelConfig {
             codebook: 32,
             classes: 3,
             class_names: vec!["a".into(), "b".into(), "c".into()],
+            styles: vec![],
             dim: 64,
             depth: 2,
             head_dim: 8,
@@ -181,6 +214,9 @@ impl ModelConfig {
                 self.class_names.len(),
                 self.classes
             ));
+        }
+        if !self.styles.is_empty() && self.classes % self.styles.len() != 0 {
+            return bad(format!("classes {} is not a multiple of the {} styles", self.classes, self.styles.len()));
         }
         if self.depth == 0 || self.depth > 64 {
             return bad(format!("depth {} must be in 1..=64", self.depth));

@@ -266,6 +266,38 @@ impl Weights {
         Ok(Weights { config: config.clone(), tensors })
     }
 
+    /// This category-only model split by art style: class `category·S + style` starts as its
+    /// category's row (the null class is kept), so the styled model decodes like this one until
+    /// training teaches the rows apart. Every other tensor is copied.
+    pub fn split_by_style(&self, styles: &[String]) -> Result<Weights> {
+        if !self.config.styles.is_empty() {
+            return Err(Error::Weights(format!("the model is already split by the styles {:?}", self.config.styles)));
+        }
+        if styles.is_empty() || styles.iter().enumerate().any(|(i, s)| s.is_empty() || styles[..i].contains(s)) {
+            return Err(Error::Weights(format!("styles {styles:?}: give one or more distinct non-empty names")));
+        }
+        let mut config = self.config.clone();
+        let categories = config.class_names.clone();
+        config.classes = categories.len().checked_mul(styles.len()).ok_or_else(|| Error::Weights("too many styles".into()))?;
+        config.class_names = categories.iter().flat_map(|c| styles.iter().map(move |s| format!("{c} · {s}"))).collect();
+        config.styles = styles.to_vec();
+        config.validate()?;
+        let old = self.get("classes.embedding");
+        let d = old.shape[1];
+        let mut rows = Vec::with_capacity((config.classes + 1) * d);
+        for class in 0..config.classes as u32 {
+            let c = config.category_of(class) as usize;
+            rows.extend_from_slice(&old.data[c * d..(c + 1) * d]);
+        }
+        let null = self.config.classes;
+        rows.extend_from_slice(&old.data[null * d..(null + 1) * d]);
+        let mut tensors = self.tensors.clone();
+        tensors.insert("classes.embedding".into(), HostTensor::new(vec![config.classes + 1, d], rows));
+        let w = Weights { config, tensors };
+        w.validate()?;
+        Ok(w)
+    }
+
     /// The standalone model of width `config.widths[width]` made of the sliced weights (used to
     /// test that a nested sub-model is exactly a smaller model).
     pub fn standalone_submodel(&self, width: usize) -> Weights {

@@ -51,6 +51,7 @@ fn odd_config() -> ModelConfig {
         codebook: 37,
         classes: 2,
         class_names: vec!["x".into(), "y".into()],
+        styles: vec![],
         dim: 60,
         depth: 3,
         head_dim: 12,

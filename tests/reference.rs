@@ -29,6 +29,7 @@ fn odd_config() -> ModelConfig {
         codebook: 37,
         classes: 2,
         class_names: vec!["x".into(), "y".into()],
+        styles: vec![],
         dim: 48,
         depth: 3,
         head_dim: 12,

@@ -169,8 +169,11 @@ pub fn run(a: Args) -> magnets::Result<()> {
     {
         magnets::files::create_dir(&dir)?;
     }
-    let c = config.classes as u32;
-    let classes: Vec<u32> = (0..a.samples as u32).map(|i| i % c).collect();
+    // Class-balanced: categories in turn (and, for a model split by style, each category's
+    // styles in turn); the FID classifier and the grid rows see categories.
+    let c = config.categories() as u32;
+    let classes: Vec<u32> = (0..a.samples as u32).map(|i| config.balanced_class(i)).collect();
+    let categories: Vec<u32> = classes.iter().map(|&k| config.category_of(k)).collect();
     let sampling = a.decode.sampling(a.seed)?;
     let schedule = a.decode.schedule(&config)?;
     let cache = a.decode.cache_policy()?;
@@ -180,7 +183,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let gen_seconds = start.elapsed().as_secs_f64();
     let images = decode_with(&tokenizer, &tokenizer_file, &tokens)?;
     if let Some(g) = &a.grid {
-        // Up to 8 per class, one row per class.
+        // Up to 8 per category, one row per category.
         let per = 8.min(a.samples / c as usize).max(1);
         let mut pick = Vec::new();
         for k in 0..c as usize {
@@ -196,7 +199,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
             magnets::data::write_png(&dir.join(format!("{i:05}_{k}.png")), img, s, s)?;
         }
     }
-    let m = ev.evaluate(&u8_images, Some(&classes))?;
+    let m = ev.evaluate(&u8_images, Some(&categories))?;
     let n = a.samples.max(1) as f64;
     let out = serde_json::json!({
         "schedule": schedule.format(&config),

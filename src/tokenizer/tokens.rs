@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub const DEFAULT_TOKENS: &str = "models/emoji_tokens.safetensors";
-const KEY: &str = "magnets.tokens";
+/// Metadata key of a token file's [`TokenMeta`].
+pub const TOKENS_METADATA_KEY: &str = "magnets.tokens";
 /// Largest token dataset read (the shipped one is about 0.5 MB).
 pub const MAX_TOKEN_FILE_BYTES: u64 = 1 << 30;
 
@@ -146,16 +147,16 @@ impl TokenDataset {
         .map(|(k, dt, s, d)| Ok((k.to_string(), TensorView::new(dt, s, d).map_err(|e| Error::Data(e.to_string()))?)))
         .collect::<Result<Vec<_>>>()?;
         let mut md = HashMap::new();
-        md.insert(KEY.to_string(), serde_json::to_string(&self.meta).expect("serialisable"));
+        md.insert(TOKENS_METADATA_KEY.to_string(), serde_json::to_string(&self.meta).expect("serialisable"));
         safetensors::serialize(views, Some(md)).map_err(|e| Error::Data(format!("serialise tokens: {e}")))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let (md, st) = crate::weights::parse_safetensors(bytes).map_err(|e| Error::Data(format!("not a token file: {e}")))?;
         let meta: TokenMeta = md
-            .get(KEY)
-            .ok_or_else(|| Error::Data(format!("no `{KEY}` metadata")))
-            .and_then(|s| serde_json::from_str(s).map_err(|e| Error::Data(format!("bad `{KEY}` metadata: {e}"))))?;
+            .get(TOKENS_METADATA_KEY)
+            .ok_or_else(|| Error::Data(format!("no `{TOKENS_METADATA_KEY}` metadata")))
+            .and_then(|s| serde_json::from_str(s).map_err(|e| Error::Data(format!("bad `{TOKENS_METADATA_KEY}` metadata: {e}"))))?;
         let get = |k: &str, dt: Dtype| -> Result<Vec<u8>> {
             let t = st.tensor(k).map_err(|_| Error::Data(format!("missing array `{k}`")))?;
             if t.dtype() != dt {

@@ -93,9 +93,15 @@ impl TokenDataset {
     /// Like [`TokenDataset::load`], keeping the images of split `which` (0 train, 1 held-out);
     /// a file without a `split` tensor is all train.
     pub fn load_split(path: &std::path::Path, which: u32) -> Result<Self> {
+        Self::load_styled(path, which, &[])
+    }
+
+    /// Like [`TokenDataset::load_split`], for a model split by art style (`styles` non-empty):
+    /// each label becomes the class `category·S + style` (see `ModelConfig::class_of`), the style
+    /// found by name from the file's `vendor` tensor and its vendor names.
+    pub fn load_styled(path: &std::path::Path, which: u32, styles: &[String]) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::Data(format!("cannot read {}: {e}", path.display())))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| Error::Data(format!("{}: not a readable safetensors file: {e}", path.display())))?;
+        let (meta, st) = crate::weights::parse_safetensors(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
         let read_ints = |name: &str| -> Result<(Vec<usize>, Vec<u32>)> {
             let v = st
                 .tensor(name)
@@ -117,7 +123,27 @@ impl TokenDataset {
             Ok((v.shape().to_vec(), data))
         };
         let (cshape, codes) = read_ints("codes")?;
-        let (_, labels) = read_ints("labels")?;
+        let (_, mut labels) = read_ints("labels")?;
+        if !styles.is_empty() {
+            let vendors = vendor_names(&meta).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+            let (_, vendor) = read_ints("vendor")
+                .map_err(|_| Error::Data(format!("{}: no `vendor` tensor, which a model split by style trains on", path.display())))?;
+            if vendor.len() != labels.len() {
+                return Err(Error::Data(format!("{}: `vendor` has {} entries for {} labels", path.display(), vendor.len(), labels.len())));
+            }
+            // The file's vendor index → the model's style index, by name.
+            let style_of: Vec<Option<u32>> = vendors.iter().map(|v| styles.iter().position(|s| s == v).map(|p| p as u32)).collect();
+            for (l, &v) in labels.iter_mut().zip(&vendor) {
+                let style = style_of.get(v as usize).copied().flatten().ok_or_else(|| {
+                    Error::Data(format!(
+                        "{}: vendor {:?} is not one of the model's styles {styles:?}",
+                        path.display(),
+                        vendors.get(v as usize).map_or("(index out of range)", |s| s.as_str())
+                    ))
+                })?;
+                *l = crate::config::class_id(*l, style, styles.len());
+            }
+        }
         if cshape.len() != 2 {
             return Err(Error::Data(format!("{}: `codes` has shape {cshape:?}, expected [images, N]", path.display())));
         }
@@ -153,18 +179,9 @@ impl TokenDataset {
     }
 }
 
-impl TokenDataset {
-    /// Writes `codes [images, N] u16` and `labels [images] u8` as safetensors (the format
-    /// [`TokenDataset::load`] reads; used for the flipped-image tokens cache).
-    pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        use safetensors::{Dtype, tensor::TensorView};
-        let codes: Vec<u8> = self.codes.iter().flat_map(|&c| (c as u16).to_le_bytes()).collect();
-        let labels: Vec<u8> = self.labels.iter().map(|&l| l as u8).collect();
-        let views = vec![
-            ("codes".to_string(), TensorView::new(Dtype::U16, vec![self.len(), self.tokens], &codes).map_err(|e| Error::Data(e.to_string()))?),
-            ("labels".to_string(), TensorView::new(Dtype::U8, vec![self.len()], &labels).map_err(|e| Error::Data(e.to_string()))?),
-        ];
-        let bytes = safetensors::serialize(views, None).map_err(|e| Error::Data(format!("serialise tokens: {e}")))?;
-        std::fs::write(path, bytes).map_err(|e| Error::Data(format!("cannot write {}: {e}", path.display())))
-    }
+/// The vendor names of a token file (its [`TokenMeta`](crate::tokenizer::tokens::TokenMeta)).
+fn vendor_names(meta: &std::collections::HashMap<String, String>) -> std::result::Result<Vec<String>, String> {
+    use crate::tokenizer::tokens::{TOKENS_METADATA_KEY, TokenMeta};
+    let text = meta.get(TOKENS_METADATA_KEY).ok_or(format!("no `{TOKENS_METADATA_KEY}` metadata naming the vendors"))?;
+    serde_json::from_str::<TokenMeta>(text).map(|m| m.vendors).map_err(|e| format!("`{TOKENS_METADATA_KEY}` metadata: {e}"))
 }

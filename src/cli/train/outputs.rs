@@ -51,8 +51,11 @@ pub fn sample_grid(weights: &Weights, tokenizer: &Path, out: &Path, val: Option<
         let (clips, _, _) = eval::generate(weights, &schedule, cache, &classes, &contexts, sampling, EngineChoice::Cpu, 64)?;
         return eval::write_grid(tokenizer, &eval::frames_of(c, &clips), c.frames, out);
     }
-    let per_class = 4;
-    let classes: Vec<u32> = (0..c.classes as u32).flat_map(|k| std::iter::repeat_n(k, per_class)).collect();
+    // One row per category: four samples, or for a model split by style one in each style.
+    let per_row = if c.styles.is_empty() { 4 } else { c.style_count() };
+    let classes: Vec<u32> = (0..c.categories() as u32)
+        .flat_map(|k| (0..per_row as u32).map(move |j| if c.styles.is_empty() { k } else { c.class_of(k, j) }))
+        .collect();
     let (tokens, _, _) = eval::generate(weights, &schedule, cache, &classes, &[], sampling, EngineChoice::Cpu, 64)?;
-    eval::write_grid(tokenizer, &tokens, per_class, out)
+    eval::write_grid(tokenizer, &tokens, per_row, out)
 }
