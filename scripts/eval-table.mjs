@@ -31,8 +31,10 @@ const instrument = [['--classifier', arg('--classifier')], ['--data', arg('--dat
 const settings = { samples: Number(arg('--samples', '10000')), seed: 0, temperature: 1, tau: 4.5, guidance: 0 };
 const selection = { samples: 2000, seed: 1000, min_ratio: 3 };
 const baseline = { schedule: 'XL12', cache: 'off' };
-// `magnets eval` decodes batch j (64 images) with seed + j: selection and test must not share a draw.
-const seedRange = ({ samples, seed }) => [seed, seed + Math.ceil(samples / 64) - 1];
+// `magnets eval` decodes batch j (BATCH images, passed explicitly) with seed + j: selection and
+// test must not share a draw.
+const BATCH = 64;
+const seedRange = ({ samples, seed }) => [seed, seed + Math.ceil(samples / BATCH) - 1];
 const [[s0, s1], [t0, t1]] = [seedRange(selection), seedRange(settings)];
 if (s0 <= t1 && t0 <= s1) throw new Error(`the selection's seeds ${s0}..${s1} overlap the test's ${t0}..${t1}`);
 // The tuned schedule is added to the shared rows when it is not among them.
@@ -51,7 +53,7 @@ function evalRow(schedule, cache, { samples, seed }) {
     cacheDir: 'data/eval10k',
     key: [weightsSha.slice(0, 12), instrumentKey, schedule, cache, samples, seed],
     args: ['eval', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
-      '--samples', String(samples), '--seed', String(seed), ...instrument.flat(), '--json'],
+      '--samples', String(samples), '--seed', String(seed), '--batch', String(BATCH), ...instrument.flat(), '--json'],
     label: `eval --schedule ${schedule} --cache ${cache} (${samples} samples, seed ${seed})`,
   });
   // Rows carry the decode seeds `magnets eval` used (rows measured before it printed them do not).
