@@ -149,6 +149,28 @@ impl ModelConfig {
         let c = self.categories() as u32;
         self.class_of(i % c, (i / c) % self.style_count() as u32)
     }
+    /// Like [`ModelConfig::balanced_class`], with each category's styles drawn in proportion to
+    /// `counts[category][style]` (e.g. the training images'), so that samples scored against
+    /// real images have their style mix. The j-th draw of a category takes the style where
+    /// frac(j·φ) falls in the cumulative counts: a low-discrepancy sequence, so a few hundred
+    /// draws match the proportions closely, and the same i always gives the same class.
+    /// A category without counts falls back to the styles in turn.
+    pub fn proportional_class(&self, i: u32, counts: &[Vec<u32>]) -> u32 {
+        let c = self.categories() as u32;
+        let (category, j) = (i % c, i / c);
+        let row = counts.get(category as usize).filter(|r| r.len() == self.style_count());
+        let total: u64 = row.map_or(0, |r| r.iter().map(|&n| n as u64).sum());
+        let Some(row) = row.filter(|_| total > 0) else { return self.balanced_class(i) };
+        let u = (j as f64 * 0.618_033_988_749_894_9).fract() * total as f64;
+        let mut seen = 0.0;
+        for (style, &n) in row.iter().enumerate() {
+            seen += n as f64;
+            if u < seen {
+                return self.class_of(category, style as u32);
+            }
+        }
+        self.class_of(category, row.iter().rposition(|&n| n > 0).unwrap_or(0) as u32)
+    }
     pub fn mlp_dim(&self, width: usize) -> usize {
         self.mlp_ratio * width
     }

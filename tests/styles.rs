@@ -48,6 +48,15 @@ fn a_styled_config_draws_every_category_and_style_equally() {
     for k in 0..6 {
         assert_eq!(drawn.iter().filter(|&&d| d == k).count(), 2, "class {k} in {drawn:?}");
     }
+    // In proportion to counts: 3:1 for category a, none for b (styles in turn), c only style 0.
+    let counts = vec![vec![300, 100], vec![0, 0], vec![5, 0]];
+    let drawn: Vec<u32> = (0..3 * 400).map(|i| c.proportional_class(i, &counts)).collect();
+    let share = |k: u32| drawn.iter().filter(|&&d| d == k).count();
+    assert_eq!(drawn.iter().map(|&k| c.category_of(k)).collect::<Vec<_>>(), [0, 1, 2].repeat(400));
+    assert!((299..=301).contains(&share(0)) && (99..=101).contains(&share(1)), "{} {}", share(0), share(1));
+    assert_eq!((share(2), share(3)), (200, 200));
+    assert_eq!((share(4), share(5)), (400, 0));
+    assert_eq!(c.proportional_class(7, &counts), c.proportional_class(7, &counts));
     // A category-only model draws categories in turn, as before.
     let plain = ModelConfig::tiny();
     assert_eq!((0..6).map(|i| plain.balanced_class(i)).collect::<Vec<_>>(), [0, 1, 2, 0, 1, 2]);

@@ -143,6 +143,20 @@ pub fn write_image_grid(images: &[Vec<f32>], cols: usize, out: &Path) -> magnets
     magnets::data::write_png(out, &rgb, w as u32, h as u32)
 }
 
+/// Training images per (category, style) of a model split by style, from the dataset of the
+/// FID reference (`--data`): its vendors matched to the model's styles by name.
+fn train_style_counts(data: &Path, config: &magnets::config::ModelConfig) -> magnets::Result<Vec<Vec<u32>>> {
+    let ds = magnets::data::EmojiDataset::load(data)?;
+    let mut counts = vec![vec![0u32; config.style_count()]; config.categories()];
+    for i in ds.indices(magnets::data::Split::Train) {
+        let vendor = &ds.vendors[ds.vendor[i] as usize];
+        if let (Some(style), Some(row)) = (config.styles.iter().position(|s| s == vendor), counts.get_mut(ds.labels[i] as usize)) {
+            row[style] += 1;
+        }
+    }
+    Ok(counts)
+}
+
 pub fn run(a: Args) -> magnets::Result<()> {
     // FID needs at least two images; every limit is checked before anything is allocated.
     if a.samples < 2 || a.samples > MAX_EVAL_SAMPLES {
@@ -170,9 +184,15 @@ pub fn run(a: Args) -> magnets::Result<()> {
         magnets::files::create_dir(&dir)?;
     }
     // Class-balanced: categories in turn (and, for a model split by style, each category's
-    // styles in turn); the FID classifier and the grid rows see categories.
+    // styles in the proportions of the training images, the mix the real reference images
+    // have); the FID classifier and the grid rows see categories.
     let c = config.categories() as u32;
-    let classes: Vec<u32> = (0..a.samples as u32).map(|i| config.balanced_class(i)).collect();
+    let classes: Vec<u32> = if config.styles.is_empty() {
+        (0..a.samples as u32).map(|i| config.balanced_class(i)).collect()
+    } else {
+        let counts = train_style_counts(&a.data, &config)?;
+        (0..a.samples as u32).map(|i| config.proportional_class(i, &counts)).collect()
+    };
     let categories: Vec<u32> = classes.iter().map(|&k| config.category_of(k)).collect();
     let sampling = a.decode.sampling(a.seed)?;
     let schedule = a.decode.schedule(&config)?;
