@@ -54,7 +54,7 @@ pub fn sample_grid(weights: &Weights, tokenizer: &Path, out: &Path, val: Option<
     // One row per category: four samples, or for a model split by style one in each style.
     let per_row = if c.styles.is_empty() { 4 } else { c.style_count() };
     let classes: Vec<u32> = (0..c.categories() as u32)
-        .flat_map(|k| (0..per_row as u32).map(move |j| if c.styles.is_empty() { k } else { c.class_of(k, j) }))
+        .flat_map(|k| (0..per_row as u32).map(move |j| c.class_of(k, j % c.style_count() as u32)))
         .collect();
     let (tokens, _, _) = eval::generate(weights, &schedule, cache, &classes, &[], sampling, EngineChoice::Cpu, 64)?;
     eval::write_grid(tokenizer, &tokens, per_row, out)
