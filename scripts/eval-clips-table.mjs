@@ -16,7 +16,7 @@
 //                                          [--also SCHEDULE,…]
 import fs from 'node:fs';
 import path from 'node:path';
-import { TABLE_ROWS, arg, cachedRow, magnetsBin, sha256 } from './lib/eval-rows.mjs';
+import { TABLE_ROWS, arg, cachedRow, magnetsBin, sameSampling, samplingFlags, samplingKey, samplingOf, sha256 } from './lib/eval-rows.mjs';
 
 const bin = magnetsBin();
 const weights = arg('--weights', 'models/magnets-anim.safetensors');
@@ -24,7 +24,10 @@ const engine = arg('--engine', 'cpu');
 // The all-art FID classifier: trained on eight styles, Fluent among them.
 const classifier = arg('--classifier', 'models/all-art/classifier.safetensors');
 const out = arg('--out', weights.replace(/\.safetensors$/, '.eval.json'));
-const settings = { per_clip: Number(arg('--per-clip', '4')), seed: 0, temperature: 1, tau: 4.5, guidance: 0 };
+// The model's sampling settings (models/models.json `sampling`), passed explicitly to every row.
+const registry = JSON.parse(fs.readFileSync('models/models.json', 'utf8'));
+const sampling = samplingOf(registry.models.find((m) => `models/${m.weights}` === weights));
+const settings = { per_clip: Number(arg('--per-clip', '4')), seed: 0, ...sampling };
 const selection = { per_clip: 1, seed: 1000, min_ratio: 3, max_motion_error: 0.2 };
 const baseline = { schedule: 'XL12', cache: 'off' };
 const rows = [...TABLE_ROWS];
@@ -41,12 +44,12 @@ function evalRow(schedule, cache, { per_clip, seed }) {
   return cachedRow({
     bin,
     cacheDir: 'data/evalclips',
-    key: [weightsSha.slice(0, 12), classifierSha.slice(0, 8), schedule, cache, per_clip, seed],
+    key: [weightsSha.slice(0, 12), classifierSha.slice(0, 8), schedule, cache, per_clip, seed, samplingKey(sampling)],
     args: ['eval-clips', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
-      '--per-clip', String(per_clip), '--seed', String(seed), '--classifier', classifier, '--json'],
+      '--per-clip', String(per_clip), '--seed', String(seed), ...samplingFlags(sampling), '--classifier', classifier, '--json'],
     label: `eval-clips --schedule ${schedule} --cache ${cache} (${per_clip} per clip, seed ${seed})`,
     // A row records the decode seeds it used, so that selection and test draws can be checked apart.
-    current: (r) => Array.isArray(r.seeds),
+    current: (r) => Array.isArray(r.seeds) && sameSampling(r, sampling),
   }).row;
 }
 
@@ -84,7 +87,7 @@ const table = {
   model: path.basename(weights),
   model_sha256: weightsSha,
   kind: 'clip',
-  command: `magnets eval-clips --weights ${weights} --schedule SCHEDULE --cache CACHE --per-clip ${settings.per_clip} --seed ${settings.seed} --classifier ${classifier} --json`,
+  command: `magnets eval-clips --weights ${weights} --schedule SCHEDULE --cache CACHE --per-clip ${settings.per_clip} --seed ${settings.seed} ${samplingFlags(sampling).join(' ')} --classifier ${classifier} --json`,
   instrument: { classifier: { file: classifier, sha256: classifierSha } },
   metric: 'frame-FID: the FID classifier\'s features of predicted frames 1..7 against the real held-out frames 1..7',
   settings,

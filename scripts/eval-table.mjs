@@ -6,7 +6,8 @@
 //     ≥ 3× less compute than the baseline; the best FID is the page's "Tuned" preset.
 //  2. Test (seed 0, 10,000 samples unless --samples): the page's presets, the tuned schedule and a few more; each
 //     row is the JSON of  magnets eval --weights W --schedule S --cache C --samples 10000 --seed 0 --json
-//     (τ 4.5, temperature 1, no guidance: the page's defaults).
+//     with the model's sampling settings (models/models.json `sampling`: the CLI's and the page's
+//     defaults for it), passed explicitly and checked in every row.
 // Every row is cached in data/eval10k/ (keyed by the weights' and the instrument's hashes), so an
 // interrupted run resumes. The tokenizer is the one shipped with the weights (models/models.json).
 //
@@ -16,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TABLE_ROWS, arg, cachedRow, magnetsBin, modelConfig, sha256 } from './lib/eval-rows.mjs';
+import { TABLE_ROWS, arg, cachedRow, magnetsBin, modelConfig, sameSampling, samplingFlags, samplingKey, samplingOf, sha256 } from './lib/eval-rows.mjs';
 
 const registry = JSON.parse(fs.readFileSync('models/models.json', 'utf8'));
 const modelId = arg('--model', registry.default);
@@ -28,7 +29,8 @@ const out = arg('--out', weights.replace(/\.safetensors$/, '.eval.json'));
 const engine = arg('--engine', 'cpu');
 const instrument = [['--classifier', arg('--classifier')], ['--data', arg('--data')]].filter(([, v]) => v);
 // --samples: fewer test samples for a provisional table (the page shows the count it was made with).
-const settings = { samples: Number(arg('--samples', '10000')), seed: 0, temperature: 1, tau: 4.5, guidance: 0 };
+const sampling = samplingOf(shipped);
+const settings = { samples: Number(arg('--samples', '10000')), seed: 0, ...sampling };
 const selection = { samples: 2000, seed: 1000, min_ratio: 3 };
 const baseline = { schedule: 'XL12', cache: 'off' };
 // `magnets eval` decodes batch j (BATCH images, passed explicitly) with seed + j: selection and
@@ -51,9 +53,10 @@ function evalRow(schedule, cache, { samples, seed }) {
   const { file, row: r } = cachedRow({
     bin,
     cacheDir: 'data/eval10k',
-    key: [weightsSha.slice(0, 12), instrumentKey, schedule, cache, samples, seed],
+    key: [weightsSha.slice(0, 12), instrumentKey, schedule, cache, samples, seed, samplingKey(sampling)],
     args: ['eval', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
-      '--samples', String(samples), '--seed', String(seed), '--batch', String(BATCH), ...instrument.flat(), '--json'],
+      '--samples', String(samples), '--seed', String(seed), '--batch', String(BATCH), ...samplingFlags(sampling),
+      ...instrument.flat(), '--json'],
     label: `eval --schedule ${schedule} --cache ${cache} (${samples} samples, seed ${seed})`,
   });
   // Rows carry the decode seeds `magnets eval` used (rows measured before it printed them do not).
@@ -61,7 +64,7 @@ function evalRow(schedule, cache, { samples, seed }) {
   if (r.seeds && (r.seeds[0] !== seeds[0] || r.seeds[1] !== seeds[1])) {
     throw new Error(`${file}: magnets eval used decode seeds ${r.seeds.join('..')}, the script assumed ${seeds.join('..')}`);
   }
-  if (r.samples !== samples || r.seed !== seed || r.guidance !== settings.guidance || r.schedule !== schedule || r.cache !== cache) {
+  if (r.samples !== samples || r.seed !== seed || !sameSampling(r, sampling) || r.schedule !== schedule || r.cache !== cache) {
     throw new Error(`${file} does not hold the row ${schedule} cache ${cache} with ${samples} samples, seed ${seed}`);
   }
   return r;
@@ -99,7 +102,7 @@ const table = {
   model: path.basename(weights),
   model_sha256: weightsSha,
   command: `magnets eval --weights ${weights} --schedule SCHEDULE --cache CACHE --samples ${settings.samples} --seed ${settings.seed}`
-    + `${instrument.map(([f, v]) => ` ${f} ${v}`).join('')} --json`,
+    + ` ${samplingFlags(sampling).join(' ')}${instrument.map(([f, v]) => ` ${f} ${v}`).join('')} --json`,
   instrument: Object.fromEntries(instrument.map(([f, v]) => [f.slice(2), { file: v, sha256: sha256(v) }])),
   settings,
   baseline,

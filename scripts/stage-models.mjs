@@ -7,7 +7,7 @@
 //   NAME.starts.json            a clip model's starts (kind "clip"): the held-out clips' first
 //                               frames, names and categories, from CLIP_TOKENS (below)
 // and writes www/models/manifest.json: {default, models: [{id, name, about, kind, light, weights,
-// tokenizer, starts, page_files}], files: {name: {sha256, bytes}}} (page_files: what the page
+// tokenizer, sampling, starts, page_files}], files: {name: {sha256, bytes}}} (page_files: what the page
 // downloads for that model, which build-web.sh sizes; files: every staged file); the page picks
 // its model from that list (www/models.js) and versions every model URL by its hash, so a cache
 // never serves a stale file.
@@ -112,7 +112,7 @@ for (const m of registry.models) {
     files.push(name);
     starts = `models/${name}`;
   }
-  staged.push({ id: m.id, name: m.name, about: m.about, kind, light: !!m.light, weights: `models/${m.weights}`, tokenizer, starts, page_files: files.map((f) => `models/${f}`) });
+  staged.push({ id: m.id, name: m.name, about: m.about, kind, light: !!m.light, sampling: m.sampling || null, weights: `models/${m.weights}`, tokenizer, starts, page_files: files.map((f) => `models/${f}`) });
 }
 if (!staged.length) {
   console.error('error: no model in models/models.json has its weights in models/');

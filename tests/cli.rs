@@ -278,6 +278,14 @@ fn shipped_models_list() {
         (format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "../a.safetensors")), "inside models/"),
         (format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "a.safetensors").replace('}', r#","kind":"clip"}"#)), "must make images"),
         (format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "a.safetensors").replace('}', r#","kind":"movie"}"#)), "unknown variant"),
+        (
+            format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "a.safetensors").replace('}', r#","sampling":{"temperature":1,"tau":500,"guidance":0}}"#)),
+            "model `a`: sampling: confidence noise",
+        ),
+        (
+            format!(r#"{{"default":"a","models":[{}]}}"#, one("a", "a.safetensors").replace('}', r#","sampling":{"tau":8}}"#)),
+            "missing field `temperature`",
+        ),
     ] {
         let (ok, err) = run_in(&text, &["flops"]);
         assert!(!ok && err.contains("models/models.json") && err.contains(needle) && !err.contains("panicked"), "{text}: {err}");
@@ -289,6 +297,34 @@ fn shipped_models_list() {
     let out = Command::new(env!("CARGO_BIN_EXE_magnets")).args(["flops"]).current_dir(&dir).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("models/models.json") && err.contains("--weights"), "{err}");
+}
+
+/// Without --temperature/--noise/--guidance a shipped model decodes with its own settings
+/// (models/models.json `sampling`); other weights with the library's defaults; a flag wins.
+#[test]
+fn decodes_use_the_shipped_models_sampling_settings() {
+    let registry: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("models/models.json").unwrap()).unwrap();
+    let small = registry["models"].as_array().unwrap().iter().find(|m| m["id"] == "small").expect("the small model is listed");
+    let tau = small["sampling"]["tau"].as_f64().expect("the small model has its settings");
+    let default_tau = magnets::sampling::SamplingParams::default().confidence_noise as f64;
+    assert_ne!(tau, default_tau, "the test needs a model whose τ is not the default");
+    let weights = format!("models/{}", small["weights"].as_str().unwrap());
+    let copy = tmp("sampling").join("copy.safetensors");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(&weights, &copy).unwrap();
+    let tokens = |w: &str, extra: &[&str]| {
+        let mut args = vec!["generate", "--weights", w, "--schedule", "S2M2L2XL2", "--class", "0,3", "--seed", "5"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = magnets(&args);
+        assert!(ok, "{args:?}: {err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["tokens"].clone()
+    };
+    let (own, other) = (format!("{tau}"), format!("{default_tau}"));
+    let shipped = tokens(&weights, &[]);
+    assert_eq!(shipped, tokens(&weights, &["--noise", &own]), "the shipped model decodes with its own τ");
+    assert_ne!(shipped, tokens(&weights, &["--noise", &other]), "a flag wins (and τ changes the tokens)");
+    let copy = copy.to_str().unwrap();
+    assert_eq!(tokens(copy, &[]), tokens(copy, &["--noise", &other]), "other weights: the library's defaults");
 }
 
 /// A clip model from the command line: `generate` continues held-out clips named by number or

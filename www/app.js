@@ -7,7 +7,7 @@
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
 import { Msg, Bundle, ErrorKind } from './protocol.js';
 import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, measuredWith, tableMetric } from './assets.js';
-import { pickModel, modelMenu } from './models.js';
+import { pickModel, modelMenu, samplingFor } from './models.js';
 import { startEngine, loadPlannerModule, makePlanner } from './engine-client.js';
 import { showBanner, showNotice, reportProblems, showFatal, fallbackSentence, setEngineBadge, showLoadProgress } from './notices.js';
 import { createTimeline, timelineSteps } from './timeline.js';
@@ -95,12 +95,17 @@ function validateClass() {
   }
 }
 
+// The running model's manifest entry (null for a link's own weights or before the manifest).
+const modelEntry = () => (app.model && app.model.id && app.manifest && app.manifest.models.find((m) => m.id === app.model.id)) || null;
+// The sampling settings decodes use now: the link's or the controls', else the model's.
+const sampling = () => samplingFor(app.state, modelEntry());
+
 // The state changed: check it against the model, show it in every control, replan, relink.
 function applyStateToControls() {
   resolveSchedule();
   validateClass();
   if (animate.validate()) report();
-  showState(app.state, app.schedule, scheduleText());
+  showState(app.state, app.schedule, scheduleText(), sampling());
   updatePlan();
   writeHash();
 }
@@ -131,7 +136,7 @@ function updatePlan() {
   app.plan = null;
   if (app.schedule.length) {
     try {
-      app.plan = app.planner.plan(scheduleText(), app.state.cache, app.state.g > 0);
+      app.plan = app.planner.plan(scheduleText(), app.state.cache, sampling().g > 0);
     } catch (e) {
       app.plan = null;
     }
@@ -144,7 +149,7 @@ function updatePlan() {
 // The measured row for the current schedule and settings, with the baseline's, or null.
 function measuredQuality() {
   const t = app.evalTable;
-  if (!t || !app.config || !app.schedule.length || !measuredWith(t, app.state)) return null;
+  if (!t || !app.config || !app.schedule.length || !measuredWith(t, sampling())) return null;
   const row = evalRow(t, { schedule: scheduleText(), cache: app.state.cache });
   const base = evalRow(t, t.baseline);
   return row && base ? { row, base, table: t } : null;
@@ -173,7 +178,7 @@ function renderTradeoff() {
   $('tradeoff-plot').setAttribute('aria-label', `${metric} against GFLOPs per ${unit} for the measured schedules`);
   $('tradeoff-note').textContent = `${count} per point, seed ${t.settings.seed}, `
     + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`
-    + (measuredWith(t, app.state) ? '' : ' — the current sampling settings differ, so no point is ringed')
+    + (measuredWith(t, sampling()) ? '' : ' — the current sampling settings differ, so no point is ringed')
     + '; the staircase is the best measured FID at each compute';
   renderBudget();
 }
@@ -243,12 +248,13 @@ function generate() {
   if (!app.config) return;
   clearTimeout(genTimer);
   const s = app.state;
+  const { temp, tau, g } = sampling();
   const runs = [];
   // Animate: the clips' classes and given frames (animate.js); else IMAGES images.
   const what = animate.on ? animate.request() : { classes: classesFor(s.cls, app.config, IMAGES) };
   const mk = (kind, schedule, cache) => {
     const id = app.nextId++;
-    const request = { ...what, seed: s.seed, temperature: s.temp, tau: s.tau, guidance: s.g, schedule, cache };
+    const request = { ...what, seed: s.seed, temperature: temp, tau, guidance: g, schedule, cache };
     app.runs[id] = { id, kind, schedule, request, steps: [], trace: null, images: new Map(), done: false, imagesDone: false, started: performance.now() };
     runs.push({ id, request });
     return id;
@@ -495,7 +501,7 @@ async function main() {
   $('embed-head').hidden = !state.embed;
   holdUntilSeen();
   setupControls({
-    app, transport, applyStateToControls, scheduleGenerate, generate, writeHash, render, onBudget, onHashChange, selectModel,
+    app, transport, applyStateToControls, scheduleGenerate, generate, writeHash, render, onBudget, onHashChange, selectModel, sampling,
     replot: () => {
       const plot = $('tradeoff-plot');
       if (!$('tradeoff').hidden && Math.abs(chartWidth(plot) - Number(plot.dataset.drawnWidth || 0)) > 24) renderTradeoff();
@@ -551,7 +557,7 @@ async function loadModel() {
   if (app.model.problem) { app.problems.push(app.model.problem); report(); }
   // An embed keeps to two clips: it has the height of the image grid.
   app.clips = s.embed ? Math.min(2, clipsFor(app.device, s)) : clipsFor(app.device, s);
-  const entry = app.model.id && app.manifest && app.manifest.models.find((m) => m.id === app.model.id);
+  const entry = modelEntry();
   const clipModel = !!(entry && entry.kind === 'clip');
   const palette = loadPalette(app.manifest, app.model.tokenizer);
   const evalTable = loadEvalTable(app.manifest, app.model.weights);

@@ -62,7 +62,7 @@ export function tableMetric(t, row = t.rows[0]) {
   };
 }
 
-// Whether the table was measured with these sampling settings (page state: temp, tau, g).
+// Whether the table was measured with these sampling settings ({temp, tau, g}: models.js samplingFor).
 export const measuredWith = (t, s) => !!t && s.temp === t.settings.temperature && s.tau === t.settings.tau && s.g === t.settings.guidance;
 
 // The tokenizer's typical colour per code (`magnets web-assets`, staged next to the tokenizer as

@@ -66,8 +66,9 @@ function addTunedPreset(t) {
   group.append(b);
 }
 
-// Shows the state in every control: `widths` is the resolved schedule, `text` its canonical text.
-export function applyStateToControls(s, widths, text) {
+// Shows the state in every control: `widths` is the resolved schedule, `text` its canonical text,
+// `sampling` the settings decodes use ({temp, tau, g}: the state's, else the model's).
+export function applyStateToControls(s, widths, text, sampling) {
   $('schedule-text').value = text;
   $('schedule-text').classList.remove('bad');
   $('schedule-help').classList.remove('bad');
@@ -79,9 +80,7 @@ export function applyStateToControls(s, widths, text) {
   $('refresh').disabled = !cacheOn;
   $('class').value = s.cls;
   $('seed').value = String(s.seed);
-  $('temp').value = String(s.temp);
-  $('tau').value = String(s.tau);
-  $('g').value = String(s.g);
+  for (const key of ['temp', 'tau', 'g']) $(key).value = String(sampling[key]);
   $('compare').checked = s.cmp;
   $('speed').value = String(s.speed);
   if (![...$('speed').options].some((o) => o.value === String(s.speed))) $('speed').append(new Option(s.speed + '×', String(s.speed), true, true));
@@ -96,7 +95,7 @@ export function applyStateToControls(s, widths, text) {
 
 // Wires every control once. `ctx` is the page: {app, transport, applyStateToControls,
 // scheduleGenerate, generate, writeHash, render, onBudget(slider position), onHashChange, replot,
-// selectModel(id)}.
+// selectModel(id), sampling() (the settings decodes use now)}.
 export function setupControls(ctx) {
   const { app, transport } = ctx;
   // A change of the state: show it, and decode it shortly (edits in a row decode once).
@@ -187,7 +186,7 @@ export function setupControls(ctx) {
       let why = null;
       if (input.value === '' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) why = `${min} to ${max}`;
       else if (key !== 'seed' && app.planner) {
-        try { app.planner.checkSampling({ ...app.state, [key]: v }); } catch (e) { why = e.message; }
+        try { app.planner.checkSampling({ ...ctx.sampling(), [key]: v }); } catch (e) { why = e.message; }
       }
       input.dataset.problem = why || '';
       if (why) {

@@ -1,6 +1,6 @@
 // Which model the page runs. models/manifest.json lists the shipped models that were staged
 // (scripts/build-web.sh, from models/models.json): {default, models: [{id, name, about, light,
-// weights, tokenizer}]}. Pure functions: tests/browser/models.test.mjs runs them in node.
+// weights, tokenizer, sampling}]}. Pure functions: tests/browser/models.test.mjs runs them in node.
 //
 // How the starting model is picked:
 //   1. a link's explicit files (w=…, tok=…) win: a researcher's own weights;
@@ -52,6 +52,18 @@ export function pickModel(manifest, state, device) {
     ? `Running the ${pick.name.toLowerCase()} model because ${device.bundle !== Bundle.webgpu ? 'the CPU fallback' : 'a software GPU'} runs here; the ${preferred.name.toLowerCase()} model is in the Model menu.`
     : null;
   return { id: pick.id, weights: pick.weights, tokenizer: state.tok || pick.tokenizer, why, problem };
+}
+
+// The sampling settings of a model without its own (src/sampling.rs SamplingParams::default).
+export const FALLBACK_SAMPLING = Object.freeze({ temperature: 1, tau: 4.5, guidance: 0 });
+
+// The sampling settings a decode uses, as the page state names them ({temp, tau, g}): each one
+// the link or the controls set, else the model's own (`sampling` in models/models.json, chosen
+// per model on the selection seed; its eval table is measured with them), else the fallback.
+// `entry` is the running model's manifest entry, or null for a link's own weights.
+export function samplingFor(state, entry) {
+  const m = { ...FALLBACK_SAMPLING, ...(entry && entry.sampling) };
+  return { temp: state.temp ?? m.temperature, tau: state.tau ?? m.tau, g: state.g ?? m.guidance };
 }
 
 // The Model menu's entries: [{id, label, title, selected}].

@@ -7,9 +7,9 @@ export const DEFAULTS = Object.freeze({
   cache: 'on',          // off | on | on:K
   cls: 'mix',           // mix | null | class index
   seed: 1,
-  temp: 1.0,
-  tau: 4.5,
-  g: 0,
+  temp: null,            // sampling: null = the model's setting (models.js samplingFor)
+  tau: null,
+  g: null,
   cmp: false,
   embed: false,
   speed: 1,
@@ -103,7 +103,7 @@ const FIELDS = new Map(Object.entries({
 }));
 
 // How a problem names a default that is an empty string.
-const DEFAULT_WORDS = { w: 'the shipped file', tok: 'the shipped file', start: 'the default starts', ctx: 'the held-out starts' };
+const DEFAULT_WORDS = { temp: 'the model’s setting', tau: 'the model’s setting', g: 'the model’s setting', w: 'the shipped file', tok: 'the shipped file', start: 'the default starts', ctx: 'the held-out starts' };
 
 // Returns {state, problems[]}.
 export function parseHash(hash) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use magnets::config::ModelConfig;
 use magnets::reference::ReferenceEngine;
 
-use super::models::Registry;
+use super::models::{Registry, Sampling};
 use magnets::sampling::SamplingParams;
 use magnets::schedule::{CachePolicy, Schedule};
 use magnets::weights::Weights;
@@ -70,13 +70,16 @@ pub struct DecodeArgs {
     pub cache: String,
     #[arg(long)]
     pub refresh_every: Option<usize>,
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f32,
-    /// τ, the Gumbel noise scale on confidences.
-    #[arg(long, default_value_t = 4.5)]
-    pub noise: f32,
-    #[arg(long, default_value_t = 0.0)]
-    pub guidance: f32,
+    /// Softmax temperature for the codes (0: arg-max). Default: the shipped model's setting
+    /// (models/models.json `sampling`), else 1.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// τ, the Gumbel noise scale on confidences. Default: the shipped model's, else 4.5.
+    #[arg(long)]
+    pub noise: Option<f32>,
+    /// Classifier-free guidance scale (0: none). Default: the shipped model's, else 0.
+    #[arg(long)]
+    pub guidance: Option<f32>,
     #[arg(long, value_enum, default_value_t = EngineChoice::Cpu)]
     pub engine: EngineChoice,
 }
@@ -123,9 +126,20 @@ impl DecodeArgs {
     pub fn cache_policy(&self) -> magnets::Result<CachePolicy> {
         parse_cache(&self.cache, self.refresh_every)
     }
-    /// Sampling settings, checked here so an error names the flags.
-    pub fn sampling(&self, seed: u32) -> magnets::Result<SamplingParams> {
-        let s = SamplingParams { seed, temperature: self.temperature, confidence_noise: self.noise, guidance: self.guidance };
+    /// Sampling settings for decoding `weights`: each flag given, else the shipped model's
+    /// recommended setting (outside the repository, with other weights: the library's
+    /// defaults). Checked here so an error names the flags.
+    pub fn sampling(&self, seed: u32, weights: &std::path::Path) -> magnets::Result<SamplingParams> {
+        let recommended = match (self.temperature, self.noise, self.guidance) {
+            (Some(_), Some(_), Some(_)) => Sampling::default(),
+            _ => Registry::load().map(|r| r.sampling_for(weights)).unwrap_or_default(),
+        };
+        let s = SamplingParams {
+            seed,
+            temperature: self.temperature.unwrap_or(recommended.temperature),
+            confidence_noise: self.noise.unwrap_or(recommended.tau),
+            guidance: self.guidance.unwrap_or(recommended.guidance),
+        };
         s.validate().map_err(|e| magnets::Error::Decode(format!("--temperature/--noise/--guidance: {}", e.detail())))?;
         Ok(s)
     }

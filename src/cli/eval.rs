@@ -194,7 +194,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         (0..a.samples as u32).map(|i| config.proportional_class(i, &counts)).collect()
     };
     let categories: Vec<u32> = classes.iter().map(|&k| config.category_of(k)).collect();
-    let sampling = a.decode.sampling(a.seed)?;
+    let sampling = a.decode.sampling(a.seed, &weights_file)?;
     let schedule = a.decode.schedule(&config)?;
     let cache = a.decode.cache_policy()?;
     let start = web_time::Instant::now();
@@ -229,7 +229,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
         // The decode seeds used, first and last (batch j decodes with seed + j): two runs
         // compare honestly when these are disjoint.
         "seeds": [a.seed, a.seed.wrapping_add(a.samples.div_ceil(a.batch).max(1) as u32 - 1)],
-        "guidance": a.decode.guidance,
+        "temperature": sampling.temperature,
+        "noise": sampling.confidence_noise,
+        "guidance": sampling.guidance,
         "fid": m.fid,
         "fid_ci95": m.fid_ci95,
         "precision": m.precision,

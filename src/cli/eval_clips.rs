@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use magnets::data::IMAGE_BYTES;
 use magnets::data::anim::{AnimDataset, clip_motion};
 use magnets::decode::MAX_IMAGES;
+use magnets::sampling::SamplingParams;
 use magnets::tokenizer::tokens::TokenDataset;
 use magnets::weights::Weights;
 
@@ -129,8 +130,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let start = web_time::Instant::now();
     let (mut predicted, mut flops, mut base) = (Vec::new(), 0u64, 0u64);
     let batches_per_repeat = held.len().div_ceil(a.batch) as u32;
+    let settings = a.decode.sampling(a.seed, &weights_file)?;
     for r in 0..per_clip as u32 {
-        let sampling = a.decode.sampling(a.seed.wrapping_add(r * batches_per_repeat))?;
+        let sampling = SamplingParams { seed: a.seed.wrapping_add(r * batches_per_repeat), ..settings };
         let (t, f, b) = generate(&weights, &schedule, cache, &classes, &contexts, sampling, a.decode.engine, a.batch)
             .map_err(|e| e.blame_file(&weights_file))?;
         predicted.extend(t);
@@ -186,6 +188,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "seed": a.seed,
         // The decode seeds used, first and last: two runs compare honestly when these are disjoint.
         "seeds": [a.seed, a.seed.wrapping_add(per_clip as u32 * batches_per_repeat - 1)],
+        "temperature": settings.temperature,
+        "noise": settings.confidence_noise,
+        "guidance": settings.guidance,
         "frame_fid": m.fid,
         "frame_fid_ci95": m.fid_ci95,
         "precision": m.precision,

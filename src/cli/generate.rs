@@ -146,7 +146,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         schedule: a.decode.schedule(&config)?,
         cache: a.decode.cache_policy()?,
         classes,
-        sampling: a.decode.sampling(a.seed)?,
+        sampling: a.decode.sampling(a.seed, &weights_file)?,
     };
     let print_step = |s: &magnets::decode::StepTrace| {
         eprintln!(

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use magnets::sampling::SamplingParams;
 use serde::Deserialize;
 
 /// Where the list lives, relative to the repository root (the CLI's working directory).
@@ -28,6 +29,34 @@ pub struct ShippedModel {
     /// What it makes: images (class → emoji) or clips (a first frame → the frames after it).
     #[serde(default)]
     pub kind: ModelKind,
+    /// The decode settings it is shown and measured with (chosen on the selection seed;
+    /// docs/RESULTS.md). The CLI's flags and the page's link override them.
+    #[serde(default)]
+    pub sampling: Option<Sampling>,
+}
+
+/// A model's recommended sampling settings (`magnets eval --temperature --noise --guidance`;
+/// the page's `temp`, `tau`, `g`).
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sampling {
+    pub temperature: f32,
+    pub tau: f32,
+    pub guidance: f32,
+}
+
+impl Sampling {
+    pub fn params(self, seed: u32) -> SamplingParams {
+        SamplingParams { seed, temperature: self.temperature, confidence_noise: self.tau, guidance: self.guidance }
+    }
+}
+
+impl Default for Sampling {
+    /// The settings of a model without its own: `SamplingParams::default()`'s.
+    fn default() -> Self {
+        let d = SamplingParams::default();
+        Sampling { temperature: d.temperature, tau: d.confidence_noise, guidance: d.guidance }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -70,6 +99,9 @@ impl Registry {
             if r.models[..i].iter().any(|o| o.id == m.id) {
                 return Err(bad(format!("model id `{}` is listed twice", m.id)));
             }
+            if let Some(sampling) = m.sampling {
+                sampling.params(0).validate().map_err(|e| bad(format!("model `{}`: sampling: {}", m.id, e.detail())))?;
+            }
             for f in [&m.weights, &m.tokenizer] {
                 if !f.ends_with(".safetensors") || f.contains('/') || f.contains("..") {
                     return Err(bad(format!("`{f}` must be a .safetensors file name inside models/")));
@@ -108,6 +140,11 @@ impl Registry {
     pub fn tokenizer_for(&self, weights: &Path) -> PathBuf {
         self.by_weights(weights).unwrap_or_else(|| self.default_model()).tokenizer_path()
     }
+
+    /// The sampling settings for these weights: the shipped model's, else the library's defaults.
+    pub fn sampling_for(&self, weights: &Path) -> Sampling {
+        self.by_weights(weights).and_then(|m| m.sampling).unwrap_or_default()
+    }
 }
 
 #[derive(clap::Args)]
@@ -127,6 +164,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         let tokenizer = m.tokenizer_path().is_file();
         rows.push(serde_json::json!({
             "id": m.id, "name": m.name, "about": m.about, "default": m.id == r.default, "light": m.light, "kind": m.kind,
+            "sampling": m.sampling.unwrap_or_default(),
             "weights": m.weights_path(), "tokenizer": m.tokenizer_path(),
             "parameters": params, "tokenizer_present": tokenizer,
         }));
@@ -135,6 +173,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
             let size = params.map_or("weights missing".to_string(), |p| format!("{:.2} M parameters", p as f64 / 1e6));
             println!("{}{mark}: {} — {}; {size}", m.id, m.name, m.about);
             println!("    {}  +  {}{}", m.weights_path().display(), m.tokenizer_path().display(), if tokenizer { "" } else { " (missing)" });
+            let Sampling { temperature, tau, guidance } = m.sampling.unwrap_or_default();
+            println!("    decodes with temperature {temperature}, τ {tau}, guidance {guidance} (flags override)");
         }
     }
     if a.json {

@@ -2,8 +2,8 @@
 // device, and what a link can ask for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pickModel, modelMenu, FILES } from '../../www/models.js';
-import { DEFAULTS, parseHash } from '../../www/state.js';
+import { pickModel, modelMenu, samplingFor, FILES, FALLBACK_SAMPLING } from '../../www/models.js';
+import { DEFAULTS, parseHash, formatHash } from '../../www/state.js';
 
 const manifest = {
   default: 'd256',
@@ -65,4 +65,17 @@ test('the Model menu lists every staged model, the default marked', () => {
   const menu = modelMenu(manifest, 'small');
   assert.deepEqual(menu.map((e) => [e.id, e.label, e.selected]), [['d256', 'Quality (default)', false], ['small', 'Small', true]]);
   assert.deepEqual(modelMenu(null, 'x'), []);
+});
+
+test('decodes use the model\'s sampling settings unless the link or the controls set one', () => {
+  const entry = { id: 'd256', sampling: { temperature: 1, tau: 8, guidance: 0 } };
+  assert.deepEqual(samplingFor(state(''), entry), { temp: 1, tau: 8, g: 0 });
+  assert.deepEqual(samplingFor(state('#tau=2&g=0.5'), entry), { temp: 1, tau: 2, g: 0.5 });
+  assert.deepEqual(samplingFor(state('#temp=0'), entry), { temp: 0, tau: 8, g: 0 }, 'arg-max (0) is a setting, not "unset"');
+  // A link's own weights, or a model listed without settings: the sampler's defaults.
+  const fallback = { temp: FALLBACK_SAMPLING.temperature, tau: FALLBACK_SAMPLING.tau, g: FALLBACK_SAMPLING.guidance };
+  assert.deepEqual(samplingFor(state(''), null), fallback);
+  assert.deepEqual(samplingFor(state(''), { id: 'x' }), fallback);
+  // A link that leaves them out follows whichever model runs; the link itself stays short.
+  assert.equal(formatHash(state('#m=small')), 'm=small');
 });

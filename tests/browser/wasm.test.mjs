@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorKind, RUST_ERROR_KINDS, TokenState, kindOf } from '../../www/protocol.js';
 import { RANGES, MIN_TEMPERATURE, DEFAULTS } from '../../www/state.js';
+import { samplingFor } from '../../www/models.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkg = path.resolve(here, '../../www/pkg');
@@ -65,7 +66,7 @@ test('wasm errors are named by their kind, with a readable message', () => {
 test('the link\'s sampling ranges (state.js RANGES) are the ones the sampler accepts', () => {
   const p = new wasm.Planner(JSON.stringify(config));
   const check = (s) => p.check_sampling(s.temp, s.tau, s.g);
-  const base = { temp: DEFAULTS.temp, tau: DEFAULTS.tau, g: DEFAULTS.g };
+  const base = samplingFor(DEFAULTS, null);
   for (const key of ['temp', 'tau', 'g']) {
     const { min, max } = RANGES[key];
     check({ ...base, [key]: min });
