@@ -1,58 +1,27 @@
 #!/usr/bin/env node
-// Prints a model's measured table (NAME.eval.json from scripts/eval-table.mjs or
-// scripts/eval-clips-table.mjs) as the markdown table docs/RESULTS.md and docs/MODEL_CARD.md
-// show, sorted by FID, each row against the table's baseline.
+// Prints a model's measured table (NAME.eval.json) as the markdown docs/RESULTS.md and
+// docs/MODEL_CARD.md show (scripts/lib/eval-markdown.mjs), or refreshes the docs' marked blocks.
 //
-// Usage: node scripts/eval-markdown.mjs models/magnets-emoji-d256.eval.json
+// Usage: node scripts/eval-markdown.mjs models/magnets-emoji-d256.eval.json   print one table
+//        node scripts/eval-markdown.mjs --write docs/MODEL_CARD.md ...          re-render the marked blocks
+//        node scripts/eval-markdown.mjs --check docs/MODEL_CARD.md ...          exit 1 when one is stale
 import fs from 'node:fs';
+import { evalMarkdown, refreshEvalBlocks } from './lib/eval-markdown.mjs';
 
-const file = process.argv[2];
-if (!file) throw new Error('usage: node scripts/eval-markdown.mjs NAME.eval.json');
-const t = JSON.parse(fs.readFileSync(file, 'utf8'));
-const clip = t.kind === 'clip';
-const base = t.rows.find((r) => r.schedule === t.baseline.schedule && r.cache === t.baseline.cache);
-const f2 = (v) => (v == null ? '–' : v.toFixed(2));
-const f3 = (v) => (v == null ? '–' : v.toFixed(3));
-const pct = (v) => `${v >= base.fid ? '+' : '−'}${Math.abs(100 * (v / base.fid - 1)).toFixed(1)}%`;
-const label = (r) => {
-  const notes = [];
-  if (r.schedule === t.baseline.schedule) notes.push('MaskGIT baseline');
-  if (r.schedule === 'S3M3L3XL3') notes.push('MaGNeTS, paper split');
-  if (t.tuned && r.schedule === t.tuned.schedule && r.cache === t.tuned.cache) notes.push('Tuned: chosen on the selection seed');
-  if (r.schedule === 'XL3L3M3S3') notes.push('reverse');
-  return notes.length ? `${r.schedule} (${notes.join('; ')})` : r.schedule;
-};
-const rows = [...t.rows].sort((a, b) => a.fid - b.fid);
-if (clip) {
-  console.log(`${t.rows[0].clips} predicted clips per row (${t.settings.per_clip} per held-out clip), seed ${t.settings.seed}; real motion ${f2(base.real_motion)} (its own codes decoded: ${f2(base.real_recon_motion)}), copy-first-frame PSNR ${f2(base.copy_first_frame_psnr)} dB\n`);
-  console.log('| schedule | cache | frame-FID ↓ [95% interval] | vs baseline | motion (real ' + f2(base.real_motion) + ') | PSNR frames 1–7 | GFLOPs / clip | less compute |');
-  console.log('|---|---|---|---|---:|---:|---:|---:|');
-  for (const r of rows) {
-    console.log(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === base ? '—' : pct(r.fid)} | ${f2(r.motion)} | ${f2(r.future_psnr)} dB | ${f2(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
+const [mode, ...files] = process.argv.slice(2);
+if (!mode) throw new Error('usage: node scripts/eval-markdown.mjs NAME.eval.json | --write DOC... | --check DOC...');
+const read = (file) => fs.readFileSync(file, 'utf8');
+if (mode === '--write' || mode === '--check') {
+  let stale = 0;
+  for (const doc of files) {
+    const now = read(doc);
+    const fresh = refreshEvalBlocks(now, read);
+    if (fresh === now) continue;
+    stale++;
+    if (mode === '--write') fs.writeFileSync(doc, fresh);
+    console.error(`${doc}: ${mode === '--write' ? 'tables re-rendered' : 'a table is stale: run node scripts/eval-markdown.mjs --write ' + doc}`);
   }
+  process.exitCode = mode === '--check' && stale ? 1 : 0;
 } else {
-  console.log(`${t.settings.samples.toLocaleString('en-US')} class-balanced samples per row, seed ${t.settings.seed}, τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}\n`);
-  console.log('| schedule | cache | FID-emoji ↓ [95% interval] | vs baseline | precision ↑ | recall ↑ | class acc. ↑ | GFLOPs / image | less compute |');
-  console.log('|---|---|---|---|---:|---:|---:|---:|---:|');
-  for (const r of rows) {
-    console.log(`| ${label(r)} | ${r.cache} | ${f2(r.fid)}${r.fid_ci95 ? ` [${r.fid_ci95.map(f2).join(', ')}]` : ''} | ${r === base ? '—' : pct(r.fid)} | ${f3(r.precision)} | ${f3(r.recall)} | ${f3(r.class_accuracy)} | ${f3(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
-  }
-  // Per category: the share of samples the classifier names as their own category, beside
-  // real held-out images' (what a category's samples can reach on this instrument).
-  const shown = [base, ...['S3M3L3XL3', t.tuned && t.tuned.schedule, 'XL3L3M3S3']
-    .map((s) => t.rows.find((r) => r.schedule === s && r.cache === 'on'))]
-    .filter((r, i, all) => r && r.class_accuracy_by_class && all.indexOf(r) === i);
-  if (t.classes && t.real_held_out && shown.length) {
-    console.log(`\nClass accuracy per category (real: ${t.real_held_out.count.toLocaleString('en-US')} held-out images; samples: the rows above):\n`);
-    console.log(`| category | real held-out | ${shown.map((r) => `${r.schedule}${r === base ? ` (cache ${r.cache})` : ''}`).join(' | ')} |`);
-    console.log(`|---|---:|${shown.map(() => '---:').join('|')}|`);
-    t.classes.forEach((name, k) => {
-      const realAcc = t.real_held_out.class_accuracy_by_class[k];
-      console.log(`| ${name} | ${f3(realAcc)} | ${shown.map((r) => f3(r.class_accuracy_by_class[k])).join(' | ')} |`);
-    });
-  }
-}
-if (t.tuned && t.tuned.selection) {
-  console.log(`\nSelection (${t.tuned.chosen}):\n`);
-  console.log(t.tuned.selection.map((s) => `${s.schedule} ${f2(s.fid)}${s.motion != null ? ` / motion ${f2(s.motion)}` : ''} (${f2(s.flops_ratio)}×)`).join(' · '));
+  console.log(evalMarkdown(JSON.parse(read(mode))));
 }

@@ -1,0 +1,41 @@
+// The docs' current quality tables are rendered from the shipped NAME.eval.json files
+// (scripts/lib/eval-markdown.mjs): a re-measured model whose docs were not refreshed fails here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { evalBlocks, evalMarkdown, refreshEvalBlocks } from '../../scripts/lib/eval-markdown.mjs';
+
+const repo = new URL('../../', import.meta.url);
+const read = (file) => fs.readFileSync(new URL(file, repo), 'utf8');
+
+test('every marked table in the docs is what its eval.json renders to', () => {
+  for (const doc of ['docs/MODEL_CARD.md', 'docs/RESULTS.md']) {
+    const text = read(doc);
+    const blocks = evalBlocks(text);
+    assert.ok(blocks.length >= 2, `${doc}: the current tables are marked`);
+    for (const b of blocks) {
+      assert.equal(b.text.trim(), evalMarkdown(JSON.parse(read(b.table))),
+        `${doc}: the table of ${b.table} is stale: run node scripts/eval-markdown.mjs --write ${doc}`);
+    }
+  }
+});
+
+test('the model card shows every shipped model\'s measured table', () => {
+  const registry = JSON.parse(read('models/models.json'));
+  const marked = new Set(evalBlocks(read('docs/MODEL_CARD.md')).map((b) => b.table));
+  for (const m of registry.models) {
+    assert.ok(marked.has(`models/${m.weights.replace(/\.safetensors$/, '.eval.json')}`), `${m.id}: no table in docs/MODEL_CARD.md`);
+  }
+});
+
+test('a stale block is re-rendered and nothing outside the markers changes', () => {
+  const doc = 'before\n<!-- eval-table t.json -->\nold rows\n<!-- /eval-table -->\nafter\n';
+  const table = { baseline: { schedule: 'XL12', cache: 'off' }, settings: { samples: 10, seed: 0, tau: 8, temperature: 1, guidance: 0 },
+    rows: [{ schedule: 'XL12', cache: 'off', fid: 100, fid_ci95: [90, 110], precision: 0.8, recall: 0.4, class_accuracy: 0.5, gflops_per_image: 7.8, flops_ratio: 1 },
+      { schedule: 'S3M3L3XL3', cache: 'on', fid: 110, fid_ci95: [99, 121], precision: 0.8, recall: 0.4, class_accuracy: 0.4, gflops_per_image: 1.6, flops_ratio: 4.83 }] };
+  const fresh = refreshEvalBlocks(doc, () => JSON.stringify(table));
+  assert.ok(fresh.startsWith('before\n<!-- eval-table t.json -->\n') && fresh.endsWith('<!-- /eval-table -->\nafter\n'), fresh);
+  assert.ok(!fresh.includes('old rows'));
+  assert.match(fresh, /\| S3M3L3XL3 \(MaGNeTS, paper split\) \| on \| 110\.00 \[99\.00, 121\.00\] \| \+10\.0% \|/);
+  assert.equal(refreshEvalBlocks(fresh, () => JSON.stringify(table)), fresh, 'rendering is idempotent');
+});
