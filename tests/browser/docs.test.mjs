@@ -39,3 +39,14 @@ test('a stale block is re-rendered and nothing outside the markers changes', () 
   assert.match(fresh, /\| S3M3L3XL3 \(MaGNeTS, paper split\) \| on \| 110\.00 \[99\.00, 121\.00\] \| \+10\.0% \|/);
   assert.equal(refreshEvalBlocks(fresh, () => JSON.stringify(table)), fresh, 'rendering is idempotent');
 });
+
+test('a second test seed renders each gap against its own seed\'s baseline', () => {
+  const row = (schedule, cache, fid, flops_ratio) => ({ schedule, cache, fid, fid_ci95: [fid - 10, fid + 10], precision: 0.8, recall: 0.4, class_accuracy: 0.5, gflops_per_image: 7.8 / flops_ratio, flops_ratio });
+  const table = { baseline: { schedule: 'XL12', cache: 'off' }, settings: { samples: 10, seed: 0, tau: 8, temperature: 1, guidance: 0 },
+    rows: [row('XL12', 'off', 100, 1), row('S3M3L3XL3', 'on', 110, 4.83)],
+    confirm: { seed: 2000, samples: 10, rows: [row('XL12', 'off', 120, 1), row('S3M3L3XL3', 'on', 150, 4.83)] } };
+  const md = evalMarkdown(table);
+  assert.match(md, /A second test seed \(2000; 10 samples per row/);
+  // +25% against seed 2000's own baseline (150 / 120), +10% beside it from seed 0.
+  assert.match(md, /\| S3M3L3XL3 \(MaGNeTS, paper split\) \| on \| 150\.00 \[140\.00, 160\.00\] \| \+25\.0% \| \+10\.0% \| 0\.500 \| 4\.83× \|/);
+});
