@@ -252,14 +252,7 @@ impl Weights {
             } else if shape.len() == 1 {
                 vec![0.0; n]
             } else {
-                (0..n)
-                    .map(|j| {
-                        let u1 = crate::rng::uniform(seed as u32, (seed >> 32) as u32, i as u32, j as u32, 0);
-                        let u2 = crate::rng::uniform(seed as u32, (seed >> 32) as u32, i as u32, j as u32, 1);
-                        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos();
-                        0.02 * z.clamp(-2.0, 2.0)
-                    })
-                    .collect()
+                (0..n).map(|j| init_draw(seed, i, j)).collect()
             };
             tensors.insert(name, HostTensor::new(shape, data));
         }
@@ -298,6 +291,49 @@ impl Weights {
         Ok(w)
     }
 
+    /// This image model as the start of a clip model (`clip`: the same model but for `frames` >
+    /// 1 and `context_frames`): every frame's position rows start as the image's, so each frame
+    /// is read like an image from the first step and a token's strongest match in another frame is
+    /// the same spot in it (the prior frame prediction starts from: things stay where they are).
+    /// Frames after the first get a small seeded offset (the random init's scale) so that
+    /// training can tell them apart at once. Every other tensor is copied.
+    pub fn lift_to_clip(&self, clip: &ModelConfig, seed: u64) -> Result<Weights> {
+        if self.config.is_clip() {
+            return Err(Error::Weights(format!("already a clip model ({} frames)", self.config.frames)));
+        }
+        if !clip.is_clip() {
+            return Err(Error::Config("the clip config has 1 frame: give frames > 1".into()));
+        }
+        clip.validate()?;
+        let as_image = ModelConfig { frames: 1, context_frames: 0, ..clip.clone() };
+        let differing = config_differences(&self.config, &as_image);
+        if !differing.is_empty() {
+            return Err(Error::Config(format!(
+                "the clip config differs from the image model in {} (only frames and context_frames may)",
+                differing.join(", ")
+            )));
+        }
+        let image = self.get("positions.embedding");
+        let (d, hw) = (image.shape[1], clip.frame_tokens());
+        // Row 0 is the class slot; token t = frame·hw + p sits at row 1 + t.
+        let mut rows = Vec::with_capacity((clip.tokens() + 1) * d);
+        rows.extend_from_slice(&image.data[..d]);
+        for frame in 0..clip.frames {
+            for p in 0..hw {
+                let row = &image.data[(1 + p) * d..(2 + p) * d];
+                let at = (frame * hw + p) * d;
+                rows.extend(row.iter().enumerate().map(|(k, &v)| {
+                    if frame == 0 { v } else { v + init_draw(seed, FRAME_OFFSET_STREAM, at + k) }
+                }));
+            }
+        }
+        let mut tensors = self.tensors.clone();
+        tensors.insert("positions.embedding".into(), HostTensor::new(vec![clip.tokens() + 1, d], rows));
+        let w = Weights { config: clip.clone(), tensors };
+        w.validate()?;
+        Ok(w)
+    }
+
     /// The standalone model of width `config.widths[width]` made of the sliced weights (used to
     /// test that a nested sub-model is exactly a smaller model).
     pub fn standalone_submodel(&self, width: usize) -> Weights {
@@ -312,6 +348,30 @@ impl Weights {
             .collect();
         Weights { config: self.config.submodel(width), tensors }
     }
+}
+
+/// The draws of [`Weights::lift_to_clip`]'s frame offsets: a tensor index no config reaches.
+const FRAME_OFFSET_STREAM: usize = u32::MAX as usize;
+
+/// The random init's draw for element `j` of tensor `tensor`: a normal clamped to ±2σ, σ 0.02
+/// (a Box–Muller pair from the counter-based generator, so any element can be drawn alone).
+fn init_draw(seed: u64, tensor: usize, j: usize) -> f32 {
+    let u = |draw| crate::rng::uniform(seed as u32, (seed >> 32) as u32, tensor as u32, j as u32, draw);
+    let z = (-2.0 * u(0).ln()).sqrt() * (2.0 * std::f32::consts::PI * u(1)).cos();
+    0.02 * z.clamp(-2.0, 2.0)
+}
+
+/// The top-level keys whose values differ between two configs, by their JSON names.
+fn config_differences(a: &ModelConfig, b: &ModelConfig) -> Vec<String> {
+    let (serde_json::Value::Object(a), serde_json::Value::Object(b)) =
+        (serde_json::to_value(a).unwrap_or_default(), serde_json::to_value(b).unwrap_or_default())
+    else {
+        return vec!["(unserialisable config)".into()];
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).cloned().collect()
 }
 
 /// One tensor as f32 from F32, F16 or BF16 storage (the model and tokenizer loaders share it).

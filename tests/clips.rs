@@ -139,3 +139,45 @@ fn training_never_masks_the_given_frame_and_shifts_loops() {
     }
     assert_eq!(shifts.len(), 3, "every start frame is drawn");
 }
+
+#[test]
+fn an_image_model_lifts_into_a_clip_model_that_reads_each_frame_like_the_image() {
+    let image = Weights::init(&ModelConfig { grid: [2, 3], ..ModelConfig::tiny() }, 4).unwrap();
+    let c = clip_config();
+    let clip = image.lift_to_clip(&c, 9).unwrap();
+    assert_eq!(clip.config, c);
+    for (name, t) in &image.tensors {
+        if name != "positions.embedding" {
+            assert_eq!(&clip.tensors[name], t, "{name} is copied");
+        }
+    }
+    let (old, new, d) = (image.get("positions.embedding"), clip.get("positions.embedding"), c.dim);
+    assert_eq!(new.shape, vec![19, d]);
+    // The class slot and the given frame are the image's rows exactly; later frames are the
+    // image's plus an offset at the init's scale (σ 0.02, clamped at 2σ), different per frame.
+    assert_eq!(new.data[..7 * d], old.data[..7 * d]);
+    for frame in 1..3 {
+        let rows = &new.data[(1 + 6 * frame) * d..(7 + 6 * frame) * d];
+        let offsets: Vec<f32> = rows.iter().zip(&old.data[d..7 * d]).map(|(a, b)| a - b).collect();
+        assert!(offsets.iter().all(|o| o.abs() <= 0.0401), "frame {frame}");
+        let rms = (offsets.iter().map(|o| o * o).sum::<f32>() / offsets.len() as f32).sqrt();
+        assert!((0.01..0.03).contains(&rms), "frame {frame}: offset rms {rms}");
+    }
+    assert_ne!(new.data[7 * d..13 * d], new.data[13 * d..19 * d], "frames 1 and 2 start apart");
+    assert_eq!(image.lift_to_clip(&c, 9).unwrap().tensors, clip.tensors, "seeded");
+    // It decodes a clip: the given frame kept, every code in the codebook.
+    let mut e = ReferenceEngine::cpu(&clip);
+    let context = vec![vec![1, 2, 3, 4, 5, 6]];
+    let trace = block_on(decode(&mut e, &request(&c, "S2XL2", CachePolicy::On { refresh_every: None }, context), |_| {})).unwrap();
+    assert_eq!(&trace.tokens[0][..6], &[1, 2, 3, 4, 5, 6]);
+    assert!(trace.tokens[0].iter().all(|&t| t < c.codebook as u32));
+    // Refused, each with what is wrong: a clip config that differs beyond frames, one frame,
+    // lifting a clip model.
+    let wider = ModelConfig { dim: 128, ..c.clone() };
+    let e = image.lift_to_clip(&wider.with_default_widths(), 9).unwrap_err().to_string();
+    assert!(e.contains("differs from the image model in dim") && e.contains("only frames and context_frames may"), "{e}");
+    let e = image.lift_to_clip(&image.config, 9).unwrap_err().to_string();
+    assert!(e.contains("give frames > 1"), "{e}");
+    let e = clip.lift_to_clip(&c, 9).unwrap_err().to_string();
+    assert!(e.contains("already a clip model (3 frames)"), "{e}");
+}

@@ -1,5 +1,6 @@
-//! `magnets init`: random weights for a config (tests and engine work use these), or a trained
-//! category-only model split by art style as the start of a style-conditioned run.
+//! `magnets init`: random weights for a config (tests and engine work use these), or trained
+//! weights reshaped as the start of another run: a category-only model split by art style, or
+//! an image model lifted into a clip model.
 
 use std::path::PathBuf;
 
@@ -11,13 +12,17 @@ pub struct Args {
     /// Config JSON with the keys of DESIGN §2 (a random init).
     #[arg(long, required_unless_present = "from", conflicts_with = "from")]
     config: Option<PathBuf>,
-    /// Start from these trained weights instead (with --styles).
-    #[arg(long, requires = "styles")]
+    /// Start from these trained weights instead (with --styles or --clip).
+    #[arg(long)]
     from: Option<PathBuf>,
     /// Art styles to split every class of --from by (comma-separated, in the order of the
     /// vendor names the training tokens use): class `category·S + style` starts as its category.
-    #[arg(long, value_delimiter = ',', requires = "from")]
+    #[arg(long, value_delimiter = ',', requires = "from", conflicts_with = "clip")]
     styles: Vec<String>,
+    /// Lift the image model --from into the clip model of this config (the same model but for
+    /// `frames` and `context_frames`): every frame's positions start as the image's.
+    #[arg(long, requires = "from")]
+    clip: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long)]
@@ -28,14 +33,23 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
-    let w = match (&a.config, &a.from) {
-        (Some(c), _) => Weights::init(&ModelConfig::load(c)?, a.seed)?,
-        (None, Some(f)) => Weights::load(f)?
+    let w = match (&a.config, &a.from, &a.clip) {
+        (Some(c), _, _) => Weights::init(&ModelConfig::load(c)?, a.seed)?,
+        (None, Some(f), Some(clip)) => Weights::load(f)?
+            .lift_to_clip(&ModelConfig::load(clip)?, a.seed)
+            .map_err(|e| magnets::Error::Weights(format!("--from {} --clip {}: {}", f.display(), clip.display(), e.detail())))?,
+        (None, Some(f), None) if !a.styles.is_empty() => Weights::load(f)?
             .split_by_style(&a.styles)
             .map_err(|e| magnets::Error::Weights(format!("--from {} --styles: {}", f.display(), e.detail())))?,
-        (None, None) => return Err(magnets::Error::Other("give --config FILE or --from WEIGHTS --styles A,B".into())),
+        _ => return Err(magnets::Error::Other("give --config FILE, --from WEIGHTS --styles A,B or --from WEIGHTS --clip CONFIG".into())),
     };
     w.save(&a.out, if a.f32 { StoredDtype::F32 } else { StoredDtype::F16 })?;
-    eprintln!("wrote {} ({} parameters, {} classes)", a.out.display(), w.config.parameter_count(), w.config.classes);
+    eprintln!(
+        "wrote {} ({} parameters, {} classes, {} frame(s))",
+        a.out.display(),
+        w.config.parameter_count(),
+        w.config.classes,
+        w.config.frames
+    );
     Ok(())
 }
