@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The warm restart that made the default model (models/magnets-emoji-d256.safetensors): the
+# The warm restarts that made the default model (models/magnets-emoji-d256.safetensors): the
 # 12,000-step D 256 model of scripts/train-d256.sh (its EMA, models/d256/trained-12000-steps.safetensors)
 # trained again with the learning rate back up (5e-4, warmup 200, cosine to 1e-5 over 6,000 steps = 192,000 samples,
 # 11 augmented epochs), same data, objective and distillation as scripts/train-d256.sh. The
 # 12,000-step run's held-out CE had flattened with its learning rate at the end of the cosine; the
 # restart bought 0.045-0.060 nats at every width. INIT= starts a further restart from other
-# weights (e.g. the shipped ones) with RUN= a new run dir. Resumable like train-d256.sh (run it again to
+# weights with RUN= a new run dir: the default model is the second restart,
+# INIT=models/d256/restart-1.safetensors RUN=data/runs/d256-restart2 (0.03 more). Resumable like train-d256.sh (run it again to
 # continue from $RUN/checkpoint, or from models/d256/$(basename $RUN)/snapshot on a fresh
 # clone; --init only applies when neither exists).
 #
