@@ -17,7 +17,8 @@ export function evalMarkdown(t) {
   const out = [];
   const clip = t.kind === 'clip';
   const base = t.rows.find((r) => r.schedule === t.baseline.schedule && r.cache === t.baseline.cache);
-  const pct = (v) => `${v >= base.fid ? '+' : '−'}${Math.abs(100 * (v / base.fid - 1)).toFixed(1)}%`;
+  // A FID against a baseline row (the table's own unless given) as a signed percentage.
+  const pct = (v, against = base) => `${v >= against.fid ? '+' : '−'}${Math.abs(100 * (v / against.fid - 1)).toFixed(1)}%`;
   const label = (r) => {
     const notes = [];
     if (r.schedule === t.baseline.schedule) notes.push('MaskGIT baseline');
@@ -58,13 +59,12 @@ export function evalMarkdown(t) {
   if (t.confirm) {
     // The same rows on a second test seed: each gap against that seed's own baseline.
     const cbase = t.confirm.rows.find((r) => r.schedule === t.baseline.schedule && r.cache === t.baseline.cache);
-    const gap = (r, b) => `${r.fid >= b.fid ? '+' : '−'}${Math.abs(100 * (r.fid / b.fid - 1)).toFixed(1)}%`;
     out.push('', `A second test seed (${t.confirm.seed}; ${t.confirm.samples.toLocaleString('en-US')} samples per row, decode seeds disjoint from the test's and the selection's):`, '');
     out.push(`| schedule | cache | FID-emoji ↓ [95% interval] | vs baseline, seed ${t.confirm.seed} | vs baseline, seed ${t.settings.seed} | class acc. ↑ | less compute |`);
     out.push('|---|---|---|---:|---:|---:|---:|');
     for (const r of t.confirm.rows) {
       const first = t.rows.find((x) => x.schedule === r.schedule && x.cache === r.cache);
-      out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === cbase ? '—' : gap(r, cbase)} | ${!first || first === base ? '—' : pct(first.fid)} | ${f3(r.class_accuracy)} | ${f2(r.flops_ratio)}× |`);
+      out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === cbase ? '—' : pct(r.fid, cbase)} | ${!first || first === base ? '—' : pct(first.fid)} | ${f3(r.class_accuracy)} | ${f2(r.flops_ratio)}× |`);
     }
   }
   if (t.tuned && t.tuned.selection) {
