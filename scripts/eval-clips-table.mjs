@@ -65,7 +65,7 @@ const tuned = {
   schedule: best.schedule,
   cache: 'on',
   chosen: `the best frame-FID of ${tried.length} schedules with ≥ ${selection.min_ratio}× less compute whose motion is within `
-    + `${100 * selection.max_motion_error}% of real clips', each held-out clip once on the selection seed ${selection.seed} (docs/RESULTS.md)`,
+    + `${100 * selection.max_motion_error}% of real clips', each held-out clip once on the selection seed ${selection.seed}`,
   selection: tried.map(({ seeds, ...r }) => r),
 };
 if (!rows.some(([s, c]) => s === tuned.schedule && c === 'on')) rows.push([tuned.schedule, 'on']);
