@@ -79,6 +79,25 @@ impl Error {
         }
     }
 
+    /// The same failure with `context` (the file or flag it came from) in front of its message;
+    /// the kind is kept, so a config mismatch found while reading weights stays a config error.
+    pub fn within(self, context: impl std::fmt::Display) -> Error {
+        let wrap = |m: String| format!("{context}: {m}");
+        match self {
+            Error::Config(m) => Error::Config(wrap(m)),
+            Error::Weights(m) => Error::Weights(wrap(m)),
+            Error::Schedule(m) => Error::Schedule(wrap(m)),
+            Error::Decode(m) => Error::Decode(wrap(m)),
+            Error::Engine(m) => Error::Engine(wrap(m)),
+            Error::Data(m) => Error::Data(wrap(m)),
+            Error::NonFinite(m) => Error::NonFinite(wrap(m)),
+            Error::Other(m) => Error::Other(wrap(m)),
+            Error::DeviceLost(m) => Error::DeviceLost(wrap(m)),
+            Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), wrap(e.to_string()))),
+            Error::Cancelled => Error::Cancelled,
+        }
+    }
+
     /// Names the weights (or tokenizer) file in a non-finite-output error: the decode loop
     /// that detects it does not know which file the numbers came from.
     pub fn blame_file(self, path: &std::path::Path) -> Error {

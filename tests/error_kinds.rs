@@ -44,3 +44,14 @@ fn the_messages_stay_readable() {
     assert_eq!(Error::DeviceLost("the GPU device was lost".into()).detail(), "the GPU device was lost");
     assert!(Error::Weights("bad header".into()).to_string().contains("weights file"));
 }
+
+#[test]
+fn context_keeps_the_kind_and_leads_the_message() {
+    for (e, want) in every_variant() {
+        let wrapped = e.within("--from a.safetensors");
+        assert_eq!(wrapped.kind(), want, "{wrapped:?}");
+        if want != "cancelled" {
+            assert!(wrapped.to_string().contains("--from a.safetensors: x"), "{wrapped}");
+        }
+    }
+}

@@ -210,6 +210,10 @@ fn shipped_eval_tables_match_the_shipped_models() {
         let table: serde_json::Value = serde_json::from_str(&text).unwrap();
         let sha = magnets::data::sha256_hex(&bytes);
         assert_eq!(table["model_sha256"].as_str(), Some(sha.as_str()), "{table_file}: rerun the eval table");
+        // A table holds only for the settings it was decoded with: the model's own (the page's).
+        for (key, want) in [("temperature", "temperature"), ("tau", "tau"), ("guidance", "guidance")] {
+            assert_eq!(table["settings"][key].as_f64(), model["sampling"][want].as_f64(), "{table_file}: settings.{key} vs models.json sampling");
+        }
         check_table(&table, &bytes, model["kind"].as_str() != Some("clip"), &table_file);
         checked += 1;
     }
@@ -229,7 +233,8 @@ fn check_table(table: &serde_json::Value, weights: &[u8], image: bool, file: &st
     for r in rows {
         let schedule = magnets::schedule::Schedule::parse(r["schedule"].as_str().unwrap(), &config).unwrap();
         let cache = magnets::schedule::CachePolicy::parse(r["cache"].as_str().unwrap()).unwrap();
-        let flops: u64 = magnets::plan::plan(&config, &schedule, cache, false).iter().map(|s| s.flops).sum();
+        let guided = table["settings"]["guidance"].as_f64().unwrap_or(0.0) > 0.0;
+        let flops: u64 = magnets::plan::plan(&config, &schedule, cache, guided).iter().map(|s| s.flops).sum();
         let gflops = r["gflops_per_image"].as_f64().unwrap();
         assert!((gflops - flops as f64 / 1e9).abs() < 1e-9, "{file} {r}: GFLOPs vs plan::plan");
         let fid = r["fid"].as_f64().unwrap();

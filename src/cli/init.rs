@@ -37,10 +37,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
         (Some(c), _, _) => Weights::init(&ModelConfig::load(c)?, a.seed)?,
         (None, Some(f), Some(clip)) => Weights::load(f)?
             .lift_to_clip(&ModelConfig::load(clip)?, a.seed)
-            .map_err(|e| magnets::Error::Weights(format!("--from {} --clip {}: {}", f.display(), clip.display(), e.detail())))?,
+            .map_err(|e| e.within(format_args!("--from {} --clip {}", f.display(), clip.display())))?,
         (None, Some(f), None) if !a.styles.is_empty() => Weights::load(f)?
             .split_by_style(&a.styles)
-            .map_err(|e| magnets::Error::Weights(format!("--from {} --styles: {}", f.display(), e.detail())))?,
+            .map_err(|e| e.within(format_args!("--from {} --styles", f.display())))?,
         _ => return Err(magnets::Error::Other("give --config FILE, --from WEIGHTS --styles A,B or --from WEIGHTS --clip CONFIG".into())),
     };
     w.save(&a.out, if a.f32 { StoredDtype::F32 } else { StoredDtype::F16 })?;
