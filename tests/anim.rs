@@ -1,5 +1,7 @@
 //! `magnets data --anim` piece by piece on synthetic input (the real tarballs are 730 MB).
 
+mod common;
+
 use std::collections::HashMap;
 
 use magnets::data::anim::{
@@ -52,8 +54,7 @@ fn mit_list_is_checked() {
     let e = parse_mit_list(br#"{"emoji": [{"unicode": "1", "group": "Component", "cldr": "x"}]}"#, "l.json").unwrap_err().to_string();
     assert!(e.contains("l.json") && e.contains("Component"), "{e}");
     // The committed list parses and holds no skin-tone variants.
-    let root = env!("CARGO_MANIFEST_DIR");
-    let list = parse_mit_list(&std::fs::read(format!("{root}/models/anim/fluent-animated-mit.json")).unwrap(), "list").unwrap();
+    let list = parse_mit_list(&std::fs::read(common::repo_file("models/anim/fluent-animated-mit.json")).unwrap(), "list").unwrap();
     assert!(list.len() > 600 && list.iter().all(|e| !has_skin_tone(&e.unicode)));
 }
 

@@ -23,6 +23,7 @@ use magnets::weights::Weights;
 use serde_json::{Value, json};
 
 mod common;
+
 use common::{join, shipped, split};
 
 /// splitmix64: small, seeded, the same sequence on every machine.

@@ -3,6 +3,8 @@
 //! MAGNETS_SKIP_GPU_TESTS=1.
 #![cfg(all(feature = "gpu", feature = "reference"))]
 
+mod common;
+
 use magnets::config::ModelConfig;
 use magnets::decode::{DecodeRequest, decode};
 use magnets::engine::{Engine, ForwardRequest};
@@ -220,10 +222,7 @@ fn parity_odd_sizes_every_width_refresh_and_cached() {
 
 /// The project's default model config (models/default-config.json).
 fn default_config() -> ModelConfig {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/models/default-config.json"
-    ))
+    let text = std::fs::read_to_string(common::repo_file("models/default-config.json"))
     .unwrap();
     ModelConfig::from_json(&text).unwrap()
 }
@@ -294,7 +293,7 @@ fn decode_same_tokens_and_flops() {
 #[test]
 fn clip_decode_same_tokens_and_flops() {
     let _turn = take_turn();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/magnets-anim.config.json")).unwrap();
+    let text = std::fs::read_to_string(common::repo_file("models/magnets-anim.config.json")).unwrap();
     let config = ModelConfig::from_json(&text).unwrap();
     assert!(config.is_clip() && config.context_frames == 1);
     let w = Weights::init(&config, 8).unwrap();

@@ -3,6 +3,8 @@
 //! right tile variant, and its FLOPs equal the cost formula of flops.rs and the decode plan.
 #![cfg(feature = "gpu")]
 
+mod common;
+
 use magnets::config::ModelConfig;
 use magnets::engine::{ForwardRequest, StepContext};
 use magnets::flops::step_flops;
@@ -14,7 +16,7 @@ use magnets::sampling::SamplingParams;
 use magnets::schedule::{CachePolicy, Schedule};
 
 fn default_config() -> ModelConfig {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default-config.json")).unwrap();
+    let text = std::fs::read_to_string(common::repo_file("models/default-config.json")).unwrap();
     ModelConfig::from_json(&text).unwrap()
 }
 

@@ -2,6 +2,8 @@
 //! erf approximation used by the fused GELU is accurate to ~1e-7.
 #![cfg(feature = "gpu")]
 
+mod common;
+
 fn validate(name: &str, src: &str) {
     let module = naga::front::wgsl::parse_str(src)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
@@ -40,7 +42,7 @@ fn float_literals_fit_f32() {
 fn every_shader_validates() {
     let sources = magnets::gpu::shader_sources();
     let mut on_disk: Vec<String> =
-        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders"))
+        std::fs::read_dir(common::repo_file("shaders"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".wgsl"))

@@ -1,6 +1,8 @@
 //! FID-emoji statistics: eigen/sqrt, Fréchet distance closed forms, FID(set, set) ≈ 0 and
 //! growing with noise, k-NN precision/recall — on synthetic data.
 
+mod common;
+
 use burn::tensor::Device;
 use magnets::metrics::QualityEvaluator;
 use magnets::metrics::classifier::Classifier;
@@ -187,7 +189,7 @@ fn wider_classifier_round_trips_and_odd_widths_are_refused() {
 #[test]
 fn shipped_classifier_loads() {
     let device = Device::flex();
-    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/classifier.safetensors"));
+    let path = &common::repo_file("models/classifier.safetensors");
     let c = Classifier::load(path, &device).unwrap();
     let (features, predictions) = c.features_and_predictions(&images(3, 1), &device).unwrap();
     assert_eq!(features.len(), 3 * magnets::metrics::classifier::FEATURES);

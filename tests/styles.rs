@@ -2,6 +2,8 @@
 //! arithmetic, the split of a trained category-only model, and the token labels training reads.
 //! Run: `cargo test --release --test styles`.
 
+mod common;
+
 use magnets::config::ModelConfig;
 use magnets::decode::{DecodeRequest, decode};
 use magnets::reference::ReferenceEngine;
@@ -147,7 +149,7 @@ fn styled_training_labels_combine_category_and_vendor_by_name() {
 #[test]
 fn a_token_file_without_vendors_cannot_train_a_styled_model() {
     // The mirror-image tokens cache of the shipped default model's run holds categories only.
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-art/emoji_tokens_flip.safetensors");
+    let path = common::repo_file("models/all-art/emoji_tokens_flip.safetensors");
     assert!(!TokenDataset::load(&path).unwrap().is_empty());
     let err = TokenDataset::load_styled(&path, 0, &styles(&["twitter"])).unwrap_err().to_string();
     assert!(err.contains("emoji_tokens_flip.safetensors"), "{err}");

@@ -4,8 +4,12 @@
 
 use serde_json::Value;
 
+/// A file of this checkout. Cargo sets CARGO_MANIFEST_DIR when it runs a test, too: read at run
+/// time it names the checkout being tested, where the compile-time value can name another
+/// clone that built a test binary cargo still deems fresh (a shared target dir).
 pub fn repo_file(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    std::path::Path::new(&root).join(path)
 }
 
 pub fn shipped(path: &str) -> Vec<u8> {
