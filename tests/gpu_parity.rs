@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::default_config;
+
 use magnets::config::ModelConfig;
 use magnets::decode::{DecodeRequest, decode};
 use magnets::engine::{Engine, ForwardRequest};
@@ -218,13 +220,6 @@ fn parity_odd_sizes_every_width_refresh_and_cached() {
     let _turn = take_turn();
     let worst = parity(&odd_config(), 2);
     eprintln!("odd: worst |Δlogit| {worst:.2e}");
-}
-
-/// The project's default model config (models/default-config.json).
-fn default_config() -> ModelConfig {
-    let text = std::fs::read_to_string(common::repo_file("models/default-config.json"))
-    .unwrap();
-    ModelConfig::from_json(&text).unwrap()
 }
 
 /// End to end with the default model size (random init weights): the same tokens on both

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::default_config;
+
 use magnets::config::ModelConfig;
 use magnets::engine::{ForwardRequest, StepContext};
 use magnets::flops::step_flops;
@@ -14,11 +16,6 @@ use magnets::gpu::params::MatmulParams;
 use magnets::gpu::record::{Output, RecordedStep, Stage, StepRequest, max_dispatches, record_step};
 use magnets::sampling::SamplingParams;
 use magnets::schedule::{CachePolicy, Schedule};
-
-fn default_config() -> ModelConfig {
-    let text = std::fs::read_to_string(common::repo_file("models/default-config.json")).unwrap();
-    ModelConfig::from_json(&text).unwrap()
-}
 
 /// Odd sizes: a 3×5 grid, codebook 37, head_dim 12, three widths (one below the narrowest
 /// matmul tile, one between tiles), MLP ratio 3.

@@ -189,8 +189,7 @@ fn wider_classifier_round_trips_and_odd_widths_are_refused() {
 #[test]
 fn shipped_classifier_loads() {
     let device = Device::flex();
-    let path = &common::repo_file("models/classifier.safetensors");
-    let c = Classifier::load(path, &device).unwrap();
+    let c = Classifier::load(&common::repo_file("models/classifier.safetensors"), &device).unwrap();
     let (features, predictions) = c.features_and_predictions(&images(3, 1), &device).unwrap();
     assert_eq!(features.len(), 3 * magnets::metrics::classifier::FEATURES);
     assert!(predictions.iter().all(|&p| (p as usize) < magnets::metrics::classifier::CLASSES));

@@ -12,6 +12,11 @@ pub fn repo_file(path: &str) -> std::path::PathBuf {
     std::path::Path::new(&root).join(path)
 }
 
+/// The project's default model config (models/default-config.json).
+pub fn default_config() -> magnets::config::ModelConfig {
+    magnets::config::ModelConfig::load(&repo_file("models/default-config.json")).unwrap()
+}
+
 pub fn shipped(path: &str) -> Vec<u8> {
     std::fs::read(repo_file(path)).unwrap()
 }
