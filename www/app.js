@@ -7,7 +7,7 @@
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
 import { Msg, Bundle, ErrorKind } from './protocol.js';
 import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, measuredWith, tableMetric } from './assets.js';
-import { pickModel, modelMenu, samplingFor } from './models.js';
+import { pickModel, modelMenu, samplingFor, animateModelFor } from './models.js';
 import { startEngine, loadPlannerModule, makePlanner } from './engine-client.js';
 import { showBanner, showNotice, reportProblems, showFatal, fallbackSentence, setEngineBadge, showLoadProgress } from './notices.js';
 import { createTimeline, timelineSteps } from './timeline.js';
@@ -624,7 +624,7 @@ function carryTo(id) {
 function animateTarget() {
   const run = app.runs[app.main];
   if (!app.config || animate.on || !run || !run.trace || !app.manifest) return null;
-  return app.manifest.models.find((m) => m.kind === 'clip' && m.tokenizer === app.model.tokenizer) || null;
+  return animateModelFor(app.manifest, app.model.tokenizer, app.device);
 }
 function showAnimateThis() {
   const to = animateTarget();

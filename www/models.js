@@ -45,13 +45,27 @@ export function pickModel(manifest, state, device) {
     problem = `model “${state.m}” is not offered here (${models.map((m) => m.id).join(', ')}); picking one for this device`;
   }
   const preferred = byId(manifest.default) || models[0];
-  const slow = device.bundle !== Bundle.webgpu || device.software;
-  const light = models.find((m) => m.light);
+  const slow = isSlow(device);
+  const light = models.find((m) => m.light && (m.kind || 'image') === (preferred.kind || 'image'));
   const pick = slow && light ? light : preferred;
   const why = pick !== preferred
     ? `Running the ${pick.name.toLowerCase()} model because ${device.bundle !== Bundle.webgpu ? 'the CPU fallback' : 'a software GPU'} runs here; the ${preferred.name.toLowerCase()} model is in the Model menu.`
     : null;
   return { id: pick.id, weights: pick.weights, tokenizer: state.tok || pick.tokenizer, why, problem };
+}
+
+// The CPU fallback and software GPUs (SwiftShader, lavapipe): seconds per decode for the
+// larger models.
+const isSlow = (device) => !device || device.bundle !== Bundle.webgpu || !!device.software;
+
+// The clip model that animates an image model's emoji: one with the same tokenizer (its codes
+// are the clip's given frame), the light one on a slow device, else the first other one.
+// null when none fits.
+export function animateModelFor(manifest, tokenizer, device) {
+  const clips = listModels(manifest).filter((m) => m.kind === 'clip' && m.tokenizer === tokenizer);
+  const light = clips.find((m) => m.light);
+  const full = clips.find((m) => !m.light);
+  return (isSlow(device) ? light || full : full || light) || null;
 }
 
 // The sampling settings of a model without its own (src/sampling.rs SamplingParams::default).

@@ -2,7 +2,7 @@
 // device, and what a link can ask for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pickModel, modelMenu, samplingFor, FILES, FALLBACK_SAMPLING } from '../../www/models.js';
+import { pickModel, modelMenu, samplingFor, animateModelFor, FILES, FALLBACK_SAMPLING } from '../../www/models.js';
 import { DEFAULTS, parseHash, formatHash } from '../../www/state.js';
 
 const manifest = {
@@ -78,4 +78,19 @@ test('decodes use the model\'s sampling settings unless the link or the controls
   assert.deepEqual(samplingFor(state(''), { id: 'x' }), fallback);
   // A link that leaves them out follows whichever model runs; the link itself stays short.
   assert.equal(formatHash(state('#m=small')), 'm=small');
+});
+
+test('an emoji is animated by a clip model of its tokenizer: the light one on a slow device, the larger one on a GPU', () => {
+  const clipEntry = (id, tokenizer, light) => ({ id, name: id, about: id, kind: 'clip', light, weights: `models/${id}.safetensors`, tokenizer });
+  const withClips = { ...manifest, models: [...manifest.models, clipEntry('anim', 'models/tok-big.safetensors', true), clipEntry('anim-large', 'models/tok-big.safetensors', false)] };
+  assert.equal(animateModelFor(withClips, 'models/tok-big.safetensors', gpu).id, 'anim-large');
+  for (const device of [swiftshader, cpu]) assert.equal(animateModelFor(withClips, 'models/tok-big.safetensors', device).id, 'anim');
+  // Only one of them: it, whatever the device.
+  const one = { ...manifest, models: [...manifest.models, clipEntry('anim', 'models/tok-big.safetensors', false)] };
+  assert.equal(animateModelFor(one, 'models/tok-big.safetensors', cpu).id, 'anim');
+  // Another tokenizer's codes cannot be a clip's given frame.
+  assert.equal(animateModelFor(withClips, 'models/tok-small.safetensors', gpu), null);
+  // A light clip model is never the page's pick for an image default on a slow device.
+  const clipFirst = { ...withClips, models: [withClips.models[2], ...manifest.models, withClips.models[3]] };
+  assert.equal(pickModel(clipFirst, state(''), cpu).id, 'small');
 });
