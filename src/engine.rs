@@ -116,6 +116,7 @@ pub fn propose_from_logits(
     let m = req.logits_per_sequence();
     let noise = sampling::noise_scale(params, ctx.step, ctx.total_steps);
     let guided = req.batch == 2 * ctx.images && params.uses_guidance();
+    let guidance = sampling::guidance_scale(params, ctx.step, ctx.total_steps);
     let mut out = Vec::with_capacity(ctx.images * m);
     let mut row = vec![0.0f32; k];
     for b in 0..ctx.images {
@@ -124,7 +125,7 @@ pub fn propose_from_logits(
             row.copy_from_slice(&logits[at(b)..at(b) + k]);
             if guided {
                 let u = at(b + ctx.images);
-                sampling::apply_guidance(&mut row, &logits[u..u + k], params.guidance);
+                sampling::apply_guidance(&mut row, &logits[u..u + k], guidance);
             }
             let pos = req.logit_rows[b * m + j];
             out.push(sampling::propose(&row, params, b as u32, ctx.step as u32, pos, noise));

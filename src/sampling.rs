@@ -14,11 +14,36 @@ pub struct SamplingParams {
     pub confidence_noise: f32,
     /// Classifier-free guidance scale s: logits = (1+s)·cond − s·uncond. 0 disables it.
     pub guidance: f32,
+    /// How s is spread over the steps (the unconditional pass runs at every step either way).
+    #[serde(default)]
+    pub guidance_schedule: GuidanceSchedule,
+}
+
+/// The guidance scale per step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum GuidanceSchedule {
+    /// s at every step.
+    #[default]
+    Constant,
+    /// s·t/T at step t of T: the early steps, which fix the first tokens from little context
+    /// (and, under MaGNeTS, with the smallest sub-models), are barely guided; the last get all of s.
+    Linear,
+}
+
+impl GuidanceSchedule {
+    pub fn name(self) -> &'static str {
+        match self {
+            GuidanceSchedule::Constant => "constant",
+            GuidanceSchedule::Linear => "linear",
+        }
+    }
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        SamplingParams { seed: 0, temperature: 1.0, confidence_noise: 4.5, guidance: 0.0 }
+        SamplingParams { seed: 0, temperature: 1.0, confidence_noise: 4.5, guidance: 0.0, guidance_schedule: GuidanceSchedule::Constant }
     }
 }
 
@@ -59,6 +84,14 @@ pub struct Proposal {
 /// Annealed noise scale at step `step` (1-based) of `total`.
 pub fn noise_scale(params: &SamplingParams, step: usize, total: usize) -> f32 {
     params.confidence_noise * (1.0 - step as f32 / total as f32)
+}
+
+/// Guidance scale at step `step` (1-based) of `total`.
+pub fn guidance_scale(params: &SamplingParams, step: usize, total: usize) -> f32 {
+    match params.guidance_schedule {
+        GuidanceSchedule::Constant => params.guidance,
+        GuidanceSchedule::Linear => params.guidance * step as f32 / total as f32,
+    }
 }
 
 /// Samples one code from `logits` (already guidance-mixed) by inverse CDF in code order, and

@@ -12,7 +12,7 @@ use magnets::decode::{DecodeRequest, decode};
 use magnets::engine::{Engine, ForwardRequest};
 use magnets::gpu::GpuEngine;
 use magnets::reference::ReferenceEngine;
-use magnets::sampling::SamplingParams;
+use magnets::sampling::{GuidanceSchedule, SamplingParams};
 use magnets::schedule::{CachePolicy, Schedule};
 use magnets::weights::Weights;
 
@@ -231,15 +231,14 @@ fn decode_same_tokens_and_flops() {
     let w = Weights::init(&config, 5).unwrap();
     let Some(mut g) = gpu(&w, 8) else { return };
     let mut c = ReferenceEngine::cpu(&w);
-    for (schedule, cache, guidance) in [
-        (
-            "S3M3L3XL3",
-            CachePolicy::On {
-                refresh_every: None,
-            },
-            0.0,
-        ),
-        ("M2XL4", CachePolicy::Off, 1.5),
+    let cache_on = CachePolicy::On {
+        refresh_every: None,
+    };
+    for (schedule, cache, guidance, guidance_schedule) in [
+        ("S3M3L3XL3", cache_on, 0.0, GuidanceSchedule::Constant),
+        ("M2XL4", CachePolicy::Off, 1.5, GuidanceSchedule::Constant),
+        // The ramp: both engines scale the guidance per step the same way.
+        ("M2L2XL2", cache_on, 2.0, GuidanceSchedule::Linear),
     ] {
         let req = DecodeRequest {
             context: Vec::new(),
@@ -249,6 +248,7 @@ fn decode_same_tokens_and_flops() {
             sampling: SamplingParams {
                 seed: 11,
                 guidance,
+                guidance_schedule,
                 ..Default::default()
             },
         };

@@ -215,6 +215,8 @@ fn shipped_eval_tables_match_the_shipped_models() {
         for key in ["temperature", "tau", "guidance"] {
             assert_eq!(table["settings"][key].as_f64(), model["sampling"][key].as_f64(), "{table_file}: settings.{key} vs models.json sampling");
         }
+        let schedule_of = |v: &serde_json::Value| v["guidance_schedule"].as_str().unwrap_or("constant").to_string();
+        assert_eq!(schedule_of(&table["settings"]), schedule_of(&model["sampling"]), "{table_file}: settings.guidance_schedule vs models.json sampling");
         check_table(&table, &bytes, model["kind"].as_str() != Some("clip"), &table_file);
         checked += 1;
     }

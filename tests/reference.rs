@@ -5,7 +5,7 @@ use magnets::config::ModelConfig;
 use magnets::decode::{DecodeRequest, STATE_FIXED_EARLIER, STATE_FIXED_NOW, STATE_MASKED, decode, decode_until};
 use magnets::engine::{Engine, ForwardRequest};
 use magnets::reference::ReferenceEngine;
-use magnets::sampling::SamplingParams;
+use magnets::sampling::{GuidanceSchedule, SamplingParams, guidance_scale};
 use magnets::schedule::{CachePolicy, Schedule};
 use magnets::weights::Weights;
 use pollster::block_on;
@@ -228,6 +228,35 @@ fn decode_is_deterministic_and_well_formed() {
             assert_eq!(count(STATE_FIXED_EARLIER), n - s.cost.masked_before);
         }
     }
+}
+
+/// The linear guidance ramp: s·t/T per step, so a one-step decode is the constant schedule's,
+/// a longer one is not; requests written before the choice existed mean the constant one.
+#[test]
+fn guidance_ramp_scales_guidance_per_step() {
+    let ramp = SamplingParams { guidance: 2.0, guidance_schedule: GuidanceSchedule::Linear, ..Default::default() };
+    assert_eq!(guidance_scale(&ramp, 12, 12), 2.0);
+    assert_eq!(guidance_scale(&ramp, 3, 12), 0.5);
+    let constant = SamplingParams { guidance_schedule: GuidanceSchedule::Constant, ..ramp };
+    assert_eq!(guidance_scale(&constant, 3, 12), 2.0);
+    let old: SamplingParams = serde_json::from_str(r#"{"seed":1,"temperature":1,"confidence_noise":4.5,"guidance":1}"#).unwrap();
+    assert_eq!(old.guidance_schedule, GuidanceSchedule::Constant);
+
+    let config = ModelConfig::tiny();
+    let w = weights(&config, 3);
+    let mut e = ReferenceEngine::cpu(&w);
+    let cache = CachePolicy::On { refresh_every: None };
+    let run = |e: &mut ReferenceEngine, schedule: &str, sampling: SamplingParams| {
+        let req = DecodeRequest { sampling, ..request(schedule, cache, &config, 7, 0.0) };
+        block_on(decode(e, &req, |_| {})).unwrap()
+    };
+    let last = &config.width_names[config.widths.len() - 1];
+    let one_step = format!("{last}1");
+    assert_eq!(run(&mut e, &one_step, ramp).tokens, run(&mut e, &one_step, constant).tokens);
+    let ramped = run(&mut e, "S3M3L3XL3", ramp);
+    assert_ne!(ramped.tokens, run(&mut e, "S3M3L3XL3", constant).tokens);
+    // The unconditional pass runs at every step either way: the same FLOPs.
+    assert_eq!(ramped.total_flops, run(&mut e, "S3M3L3XL3", constant).total_flops);
 }
 
 #[test]

@@ -21,19 +21,23 @@ export const magnetsBin = () => arg('--bin',
   path.join(process.env.CARGO_TARGET_DIR || path.join(process.env.HOME, '.cache/magnets-target'), 'release/magnets'));
 
 /** A shipped model's sampling settings (models/models.json `sampling`), else the CLI's defaults
- *  for other weights, in the tables' shape: { temperature, tau, guidance }. */
-export const samplingOf = (shipped) => ({ temperature: 1, tau: 4.5, guidance: 0, ...(shipped && shipped.sampling) });
+ *  for other weights, in the tables' shape: { temperature, tau, guidance, guidance_schedule }. */
+export const samplingOf = (shipped) => ({ temperature: 1, tau: 4.5, guidance: 0, guidance_schedule: 'constant', ...(shipped && shipped.sampling) });
 
 /** The flags that make `magnets eval`/`eval-clips` decode with these settings. */
-export const samplingFlags = ({ temperature, tau, guidance }) =>
-  ['--temperature', String(temperature), '--noise', String(tau), '--guidance', String(guidance)];
+export const samplingFlags = ({ temperature, tau, guidance, guidance_schedule }) =>
+  ['--temperature', String(temperature), '--noise', String(tau), '--guidance', String(guidance), '--guidance-schedule', guidance_schedule];
 
-/** The settings in a row's cache file name. */
-export const samplingKey = ({ temperature, tau, guidance }) => `t${temperature}-tau${tau}-g${guidance}`;
+/** The settings in a row's cache file name (a constant guidance schedule is left out, as in
+ *  the rows measured before there was a choice). */
+export const samplingKey = ({ temperature, tau, guidance, guidance_schedule }) =>
+  `t${temperature}-tau${tau}-g${guidance}${guidance_schedule === 'constant' ? '' : `-${guidance_schedule}`}`;
 
-/** Whether a row's JSON was decoded with these settings (f32 in the row, so compared loosely). */
-export const sameSampling = (r, { temperature, tau, guidance }) =>
-  [[r.temperature, temperature], [r.noise, tau], [r.guidance, guidance]].every(([a, b]) => typeof a === 'number' && Math.abs(a - b) < 1e-6);
+/** Whether a row's JSON was decoded with these settings (f32 in the row, so compared loosely; a
+ *  row without `guidance_schedule` was decoded with the constant one). */
+export const sameSampling = (r, { temperature, tau, guidance, guidance_schedule }) =>
+  [[r.temperature, temperature], [r.noise, tau], [r.guidance, guidance]].every(([a, b]) => typeof a === 'number' && Math.abs(a - b) < 1e-6)
+  && (r.guidance_schedule ?? 'constant') === guidance_schedule;
 
 /** The rows every table holds: the page's presets (cache on, its default; the baseline also
  *  without), then the schedules docs/RESULTS.md discusses. */

@@ -6,7 +6,7 @@ use magnets::config::ModelConfig;
 use magnets::reference::ReferenceEngine;
 
 use super::models::{Registry, Sampling};
-use magnets::sampling::SamplingParams;
+use magnets::sampling::{GuidanceSchedule, SamplingParams};
 use magnets::schedule::{CachePolicy, Schedule};
 use magnets::weights::Weights;
 
@@ -80,6 +80,10 @@ pub struct DecodeArgs {
     /// Classifier-free guidance scale (0: none). Default: the shipped model's, else 0.
     #[arg(long)]
     pub guidance: Option<f32>,
+    /// How the guidance scale is spread over the steps: `constant`, or `linear` (s·t/T at step
+    /// t of T). Default: the shipped model's, else constant.
+    #[arg(long, value_enum)]
+    pub guidance_schedule: Option<GuidanceSchedule>,
     #[arg(long, value_enum, default_value_t = EngineChoice::Cpu)]
     pub engine: EngineChoice,
 }
@@ -130,8 +134,8 @@ impl DecodeArgs {
     /// recommended setting (outside the repository, with other weights: the library's
     /// defaults). Checked here so an error names the flags.
     pub fn sampling(&self, seed: u32, weights: &std::path::Path) -> magnets::Result<SamplingParams> {
-        let recommended = match (self.temperature, self.noise, self.guidance) {
-            (Some(_), Some(_), Some(_)) => Sampling::default(),
+        let recommended = match (self.temperature, self.noise, self.guidance, self.guidance_schedule) {
+            (Some(_), Some(_), Some(_), Some(_)) => Sampling::default(),
             _ => Registry::load().map(|r| r.sampling_for(weights)).unwrap_or_default(),
         };
         let s = SamplingParams {
@@ -139,6 +143,7 @@ impl DecodeArgs {
             temperature: self.temperature.unwrap_or(recommended.temperature),
             confidence_noise: self.noise.unwrap_or(recommended.tau),
             guidance: self.guidance.unwrap_or(recommended.guidance),
+            guidance_schedule: self.guidance_schedule.unwrap_or(recommended.guidance_schedule),
         };
         s.validate().map_err(|e| magnets::Error::Decode(format!("--temperature/--noise/--guidance: {}", e.detail())))?;
         Ok(s)

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use magnets::sampling::SamplingParams;
+use magnets::sampling::{GuidanceSchedule, SamplingParams};
 use serde::Deserialize;
 
 /// Where the list lives, relative to the repository root (the CLI's working directory).
@@ -43,11 +43,23 @@ pub struct Sampling {
     pub temperature: f32,
     pub tau: f32,
     pub guidance: f32,
+    #[serde(default, skip_serializing_if = "is_constant")]
+    pub guidance_schedule: GuidanceSchedule,
+}
+
+fn is_constant(s: &GuidanceSchedule) -> bool {
+    *s == GuidanceSchedule::Constant
 }
 
 impl Sampling {
     pub fn params(self, seed: u32) -> SamplingParams {
-        SamplingParams { seed, temperature: self.temperature, confidence_noise: self.tau, guidance: self.guidance }
+        SamplingParams {
+            seed,
+            temperature: self.temperature,
+            confidence_noise: self.tau,
+            guidance: self.guidance,
+            guidance_schedule: self.guidance_schedule,
+        }
     }
 }
 
@@ -55,7 +67,7 @@ impl Default for Sampling {
     /// The settings of a model without its own: `SamplingParams::default()`'s.
     fn default() -> Self {
         let d = SamplingParams::default();
-        Sampling { temperature: d.temperature, tau: d.confidence_noise, guidance: d.guidance }
+        Sampling { temperature: d.temperature, tau: d.confidence_noise, guidance: d.guidance, guidance_schedule: d.guidance_schedule }
     }
 }
 
@@ -173,8 +185,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
             let size = params.map_or("weights missing".to_string(), |p| format!("{:.2} M parameters", p as f64 / 1e6));
             println!("{}{mark}: {} — {}; {size}", m.id, m.name, m.about);
             println!("    {}  +  {}{}", m.weights_path().display(), m.tokenizer_path().display(), if tokenizer { "" } else { " (missing)" });
-            let Sampling { temperature, tau, guidance } = m.sampling.unwrap_or_default();
-            println!("    decodes with temperature {temperature}, τ {tau}, guidance {guidance} (flags override)");
+            let Sampling { temperature, tau, guidance, guidance_schedule } = m.sampling.unwrap_or_default();
+            let ramp = if guidance_schedule == GuidanceSchedule::Constant { "" } else { " (linear ramp)" };
+            println!("    decodes with temperature {temperature}, τ {tau}, guidance {guidance}{ramp} (flags override)");
         }
     }
     if a.json {

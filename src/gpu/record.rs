@@ -233,7 +233,7 @@ pub fn record_step(config: &ModelConfig, layout: &WeightLayout, request: &StepRe
                 m: m as u32,
                 k: kc as u32,
                 guided: (bsz == 2 * ctx.images && params.uses_guidance()) as u32,
-                guidance: params.guidance,
+                guidance: sampling::guidance_scale(params, ctx.step, ctx.total_steps),
                 inv_t: if greedy { 0.0 } else { 1.0 / params.temperature },
                 greedy: greedy as u32,
                 seed: params.seed,

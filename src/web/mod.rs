@@ -20,7 +20,7 @@ use crate::config::ModelConfig;
 use crate::decode::{DecodeRequest, MAX_IMAGES, decode_until};
 use crate::engine::Engine;
 use crate::flops::summarize;
-use crate::sampling::SamplingParams;
+use crate::sampling::{GuidanceSchedule, SamplingParams};
 use crate::schedule::{CachePolicy, Schedule};
 use crate::weights::Weights;
 
@@ -116,7 +116,7 @@ impl Planner {
     /// Checks sampling settings as a decode would (the page's number fields), with the
     /// sampler's own message when they are refused.
     pub fn check_sampling(&self, temperature: f32, tau: f32, guidance: f32) -> Result<(), JsValue> {
-        SamplingParams { seed: 0, temperature, confidence_noise: tau, guidance }.validate().map_err(js_err)
+        SamplingParams { seed: 0, temperature, confidence_noise: tau, guidance, ..Default::default() }.validate().map_err(js_err)
     }
 
     /// Per-step plan (FLOPs, rows, refreshes) of a schedule without running it, as JSON
@@ -175,6 +175,9 @@ pub struct PageRequest {
     pub temperature: f32,
     pub tau: f32,
     pub guidance: f32,
+    /// `constant` (the default) or `linear`: see [`GuidanceSchedule`].
+    #[serde(default)]
+    pub guidance_schedule: GuidanceSchedule,
     /// A clip model's given frames, one code list per clip (see [`DecodeRequest::context`]).
     #[serde(default)]
     pub context: Vec<Vec<u32>>,
@@ -194,6 +197,7 @@ impl PageRequest {
                 temperature: self.temperature,
                 confidence_noise: self.tau,
                 guidance: self.guidance,
+                guidance_schedule: self.guidance_schedule,
             },
         };
         crate::decode::validate_request(&req, config)?;
