@@ -32,14 +32,6 @@ pub enum GuidanceSchedule {
     Linear,
 }
 
-impl GuidanceSchedule {
-    pub fn name(self) -> &'static str {
-        match self {
-            GuidanceSchedule::Constant => "constant",
-            GuidanceSchedule::Linear => "linear",
-        }
-    }
-}
 
 impl Default for SamplingParams {
     fn default() -> Self {

@@ -232,7 +232,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "temperature": sampling.temperature,
         "noise": sampling.confidence_noise,
         "guidance": sampling.guidance,
-        "guidance_schedule": sampling.guidance_schedule.name(),
+        "guidance_schedule": sampling.guidance_schedule,
         "fid": m.fid,
         "fid_ci95": m.fid_ci95,
         "precision": m.precision,

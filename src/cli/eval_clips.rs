@@ -191,7 +191,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "temperature": settings.temperature,
         "noise": settings.confidence_noise,
         "guidance": settings.guidance,
-        "guidance_schedule": settings.guidance_schedule.name(),
+        "guidance_schedule": settings.guidance_schedule,
         "frame_fid": m.fid,
         "frame_fid_ci95": m.fid_ci95,
         "precision": m.precision,
