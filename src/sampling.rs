@@ -32,7 +32,6 @@ pub enum GuidanceSchedule {
     Linear,
 }
 
-
 impl Default for SamplingParams {
     fn default() -> Self {
         SamplingParams { seed: 0, temperature: 1.0, confidence_noise: 4.5, guidance: 0.0, guidance_schedule: GuidanceSchedule::Constant }
