@@ -6,7 +6,7 @@
 // Plain ES modules, no framework.
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
 import { Msg, Bundle, ErrorKind } from './protocol.js';
-import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, measuredWith, tableMetric } from './assets.js';
+import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, measuredWith, guidanceText, tableMetric } from './assets.js';
 import { pickModel, modelMenu, samplingFor, animateModelFor } from './models.js';
 import { startEngine, loadPlannerModule, makePlanner } from './engine-client.js';
 import { showBanner, showNotice, reportProblems, showFatal, fallbackSentence, setEngineBadge, showLoadProgress } from './notices.js';
@@ -177,7 +177,7 @@ function renderTradeoff() {
   document.querySelector('.stat.fid .k').textContent = `${metric} vs MaskGIT`;
   $('tradeoff-plot').setAttribute('aria-label', `${metric} against GFLOPs per ${unit} for the measured schedules`);
   $('tradeoff-note').textContent = `${count} per point, seed ${t.settings.seed}, `
-    + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`
+    + `τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${guidanceText(t.settings.guidance, t.settings.guidance_schedule)}`
     + (measuredWith(t, sampling()) ? '' : ' — the current sampling settings differ, so no point is ringed')
     + '; the staircase is the best measured FID at each compute';
   renderBudget();
@@ -248,13 +248,13 @@ function generate() {
   if (!app.config) return;
   clearTimeout(genTimer);
   const s = app.state;
-  const { temp, tau, g } = sampling();
+  const { temp, tau, g, gs } = sampling();
   const runs = [];
   // Animate: the clips' classes and given frames (animate.js); else IMAGES images.
   const what = animate.on ? animate.request() : { classes: classesFor(s.cls, app.config, IMAGES) };
   const mk = (kind, schedule, cache) => {
     const id = app.nextId++;
-    const request = { ...what, seed: s.seed, temperature: temp, tau, guidance: g, schedule, cache };
+    const request = { ...what, seed: s.seed, temperature: temp, tau, guidance: g, guidance_schedule: gs, schedule, cache };
     app.runs[id] = { id, kind, schedule, request, steps: [], trace: null, images: new Map(), done: false, imagesDone: false, started: performance.now() };
     runs.push({ id, request });
     return id;

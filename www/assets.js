@@ -62,8 +62,13 @@ export function tableMetric(t, row = t.rows[0]) {
   };
 }
 
-// Whether the table was measured with these sampling settings ({temp, tau, g}: models.js samplingFor).
-export const measuredWith = (t, s) => !!t && s.temp === t.settings.temperature && s.tau === t.settings.tau && s.g === t.settings.guidance;
+// Whether the table was measured with these sampling settings ({temp, tau, g, gs}: models.js
+// samplingFor). A table without a guidance schedule predates the ramp: constant.
+export const measuredWith = (t, s) => !!t && s.temp === t.settings.temperature && s.tau === t.settings.tau && s.g === t.settings.guidance
+  && s.gs === (t.settings.guidance_schedule || 'constant');
+
+// How the page writes a guidance setting: "4" or "4, ramped up linearly".
+export const guidanceText = (g, schedule) => (schedule === 'linear' && g > 0 ? `${g}, ramped up linearly` : String(g));
 
 // The tokenizer's typical colour per code (`magnets web-assets`, staged next to the tokenizer as
 // NAME.palette.json). Until a step's pixels are decoded, which on a software adapter or the CPU

@@ -67,7 +67,7 @@ function addTunedPreset(t) {
 }
 
 // Shows the state in every control: `widths` is the resolved schedule, `text` its canonical text,
-// `sampling` the settings decodes use ({temp, tau, g}: the state's, else the model's).
+// `sampling` the settings decodes use ({temp, tau, g, gs}: the state's, else the model's).
 export function applyStateToControls(s, widths, text, sampling) {
   $('schedule-text').value = text;
   $('schedule-text').classList.remove('bad');
@@ -81,6 +81,8 @@ export function applyStateToControls(s, widths, text, sampling) {
   $('class').value = s.cls;
   $('seed').value = String(s.seed);
   for (const key of ['temp', 'tau', 'g']) $(key).value = String(sampling[key]);
+  $('gs').value = sampling.gs;
+  $('gs').disabled = !(sampling.g > 0); // without guidance there is nothing to ramp
   $('compare').checked = s.cmp;
   $('speed').value = String(s.speed);
   if (![...$('speed').options].some((o) => o.value === String(s.speed))) $('speed').append(new Option(s.speed + '×', String(s.speed), true, true));
@@ -199,6 +201,7 @@ export function setupControls(ctx) {
       changed();
     };
   }
+  $('gs').onchange = () => { app.state.gs = $('gs').value; changed(); };
   $('class').onchange = () => { app.state.cls = $('class').value; changed(); };
   $('model').onchange = () => ctx.selectModel($('model').value);
   $('reseed').onclick = () => { app.state.seed = Math.floor(Math.random() * 1e6); changed(); };

@@ -69,15 +69,15 @@ export function animateModelFor(manifest, tokenizer, device) {
 }
 
 // The sampling settings of a model without its own (src/sampling.rs SamplingParams::default).
-export const FALLBACK_SAMPLING = Object.freeze({ temperature: 1, tau: 4.5, guidance: 0 });
+export const FALLBACK_SAMPLING = Object.freeze({ temperature: 1, tau: 4.5, guidance: 0, guidance_schedule: 'constant' });
 
-// The sampling settings a decode uses, as the page state names them ({temp, tau, g}): each one
+// The sampling settings a decode uses, as the page state names them ({temp, tau, g, gs}): each one
 // the link or the controls set, else the model's own (`sampling` in models/models.json, chosen
 // per model on the selection seed; its eval table is measured with them), else the fallback.
 // `entry` is the running model's manifest entry, or null for a link's own weights.
 export function samplingFor(state, entry) {
   const m = { ...FALLBACK_SAMPLING, ...(entry && entry.sampling) };
-  return { temp: state.temp ?? m.temperature, tau: state.tau ?? m.tau, g: state.g ?? m.guidance };
+  return { temp: state.temp ?? m.temperature, tau: state.tau ?? m.tau, g: state.g ?? m.guidance, gs: state.gs ?? m.guidance_schedule };
 }
 
 // The Model menu's entries: [{id, label, title, selected}].

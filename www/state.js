@@ -10,6 +10,7 @@ export const DEFAULTS = Object.freeze({
   temp: null,            // sampling: null = the model's setting (models.js samplingFor)
   tau: null,
   g: null,
+  gs: null,              // guidance schedule: constant | linear (a ramp, s·t/T); null = the model's
   cmp: false,
   embed: false,
   speed: 1,
@@ -87,6 +88,7 @@ const FIELDS = new Map(Object.entries({
   }],
   tau: ['tau', inRange('tau')],
   g: ['g', inRange('g')],
+  gs: ['gs', (v) => (v === 'constant' || v === 'linear' ? { value: v } : { error: `guidance schedule “${v.slice(0, 40)}” must be constant or linear` })],
   cmp: ['cmp', bool],
   embed: ['embed', bool],
   speed: ['speed', num(0.25, 8, false)],
@@ -103,7 +105,7 @@ const FIELDS = new Map(Object.entries({
 }));
 
 // How a problem names a default that is an empty string.
-const DEFAULT_WORDS = { temp: 'the model’s setting', tau: 'the model’s setting', g: 'the model’s setting', w: 'the shipped file', tok: 'the shipped file', start: 'the default starts', ctx: 'the held-out starts' };
+const DEFAULT_WORDS = { temp: 'the model’s setting', tau: 'the model’s setting', g: 'the model’s setting', gs: 'the model’s setting', w: 'the shipped file', tok: 'the shipped file', start: 'the default starts', ctx: 'the held-out starts' };
 
 // Returns {state, problems[]}.
 export function parseHash(hash) {

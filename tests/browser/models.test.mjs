@@ -69,11 +69,16 @@ test('the Model menu lists every staged model, the default marked', () => {
 
 test('decodes use the model\'s sampling settings unless the link or the controls set one', () => {
   const entry = { id: 'd256', sampling: { temperature: 1, tau: 8, guidance: 0 } };
-  assert.deepEqual(samplingFor(state(''), entry), { temp: 1, tau: 8, g: 0 });
-  assert.deepEqual(samplingFor(state('#tau=2&g=0.5'), entry), { temp: 1, tau: 2, g: 0.5 });
-  assert.deepEqual(samplingFor(state('#temp=0'), entry), { temp: 0, tau: 8, g: 0 }, 'arg-max (0) is a setting, not "unset"');
+  assert.deepEqual(samplingFor(state(''), entry), { temp: 1, tau: 8, g: 0, gs: 'constant' });
+  assert.deepEqual(samplingFor(state('#tau=2&g=0.5'), entry), { temp: 1, tau: 2, g: 0.5, gs: 'constant' });
+  assert.deepEqual(samplingFor(state('#temp=0'), entry), { temp: 0, tau: 8, g: 0, gs: 'constant' }, 'arg-max (0) is a setting, not "unset"');
+  // A model's guidance ramp is its setting too, and a link can turn it off or on.
+  const ramped = { id: 'd256', sampling: { temperature: 1, tau: 8, guidance: 4, guidance_schedule: 'linear' } };
+  assert.deepEqual(samplingFor(state(''), ramped), { temp: 1, tau: 8, g: 4, gs: 'linear' });
+  assert.deepEqual(samplingFor(state('#gs=constant'), ramped), { temp: 1, tau: 8, g: 4, gs: 'constant' });
+  assert.deepEqual(samplingFor(state('#g=2&gs=linear'), entry), { temp: 1, tau: 8, g: 2, gs: 'linear' });
   // A link's own weights, or a model listed without settings: the sampler's defaults.
-  const fallback = { temp: FALLBACK_SAMPLING.temperature, tau: FALLBACK_SAMPLING.tau, g: FALLBACK_SAMPLING.guidance };
+  const fallback = { temp: FALLBACK_SAMPLING.temperature, tau: FALLBACK_SAMPLING.tau, g: FALLBACK_SAMPLING.guidance, gs: FALLBACK_SAMPLING.guidance_schedule };
   assert.deepEqual(samplingFor(state(''), null), fallback);
   assert.deepEqual(samplingFor(state(''), { id: 'x' }), fallback);
   // A link that leaves them out follows whichever model runs; the link itself stays short.

@@ -188,6 +188,13 @@ test('WebGPU: the page starts a software GPU on the light model; the Model menu 
   assert.ok(cfg.dim > lightDim, `the default model is the larger one (D ${cfg.dim} vs ${lightDim})`);
   assert.equal((await gridData(page)).masked, '0');
   assert.match(await page.textContent('#model-badge'), /model/);
+  // It decodes with its own sampling settings (models.json), the guidance schedule included, and
+  // its eval table was measured with them: the quality card rings the current schedule's point.
+  const want = { temperature: 1, tau: 4.5, guidance: 0, guidance_schedule: 'constant', ...manifest.models.find((e) => e.id === manifest.default).sampling };
+  const req = await page.evaluate(() => window.magnets.runs[window.magnets.main].request);
+  assert.deepEqual([req.temperature, req.tau, req.guidance, req.guidance_schedule], [want.temperature, want.tau, want.guidance, want.guidance_schedule]);
+  assert.deepEqual([await page.inputValue('#g'), await page.inputValue('#gs')], [String(want.guidance), want.guidance_schedule]);
+  assert.doesNotMatch(await page.textContent('#tradeoff-note'), /differ/);
   assert.ok(await page.isHidden('#notice'), 'the light model\'s note went with it: ' + (await page.textContent('#notice')));
   const m = await page.evaluate(() => window.magnets.metrics);
   metrics.defaultModelWebgpu = { model: manifest.default, dim: cfg.dim, readyMs: m.readyMs, decodeMs: m.lastDecodeMs };
@@ -741,11 +748,11 @@ test('WebGPU: the <iframe> snippet in a 390-px blog post fits, explains itself a
 
 test('malformed URL state: a readable message and the defaults', async () => {
   const ctx = await launch(WEBGPU);
-  const page = await open(ctx, 's=ZZ99&seed=abc&T=5000&bogus=1&c=maybe&cls=77&%E0%A4%A=1');
+  const page = await open(ctx, 's=ZZ99&seed=abc&T=5000&bogus=1&c=maybe&cls=77&%E0%A4%A=1&gs=cosine');
   await waitStatus(page, ['generating', 'done'], 60000);
   const banner = await page.textContent('#banner');
   assert.ok(await page.isVisible('#banner'));
-  for (const bit of ['seed', 'T:', 'unknown setting', 'cache', 'class 77', 'ZZ99']) assert.ok(banner.includes(bit), `banner mentions ${bit}: ${banner}`);
+  for (const bit of ['seed', 'T:', 'unknown setting', 'cache', 'class 77', 'ZZ99', 'guidance schedule “cosine”']) assert.ok(banner.includes(bit), `banner mentions ${bit}: ${banner}`);
   assert.equal(await page.inputValue('#schedule-text'), 'S3M3L3XL3');
   assert.equal(await page.inputValue('#seed'), '1');
   // More steps than tokens: a message, then the defaults.

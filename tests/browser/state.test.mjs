@@ -9,16 +9,17 @@ test('empty hash gives the defaults', () => {
 });
 
 test('format → parse round trip', () => {
-  const state = { ...DEFAULTS, schedule: 'S2M4XL6', cache: 'on:3', cls: '4', seed: 123456, temp: 0.5, tau: 2.25, g: 1.5, cmp: true, embed: true, speed: 2 };
+  const state = { ...DEFAULTS, schedule: 'S2M4XL6', cache: 'on:3', cls: '4', seed: 123456, temp: 0.5, tau: 2.25, g: 1.5, gs: 'linear', cmp: true, embed: true, speed: 2 };
   const h = formatHash(state);
   assert.deepEqual(parseHash('#' + h), { state, problems: [] });
   assert.equal(formatHash(DEFAULTS), '', 'defaults are left out of the link');
 });
 
 test('every bad field is reported and falls back on its own', () => {
-  const { state, problems } = parseHash('#seed=-1&temp=abc&T=0&c=on:0&cls=x&cmp=maybe&w=../secret&tok=https://evil/x&zzz=1&s=S1%20XL2&m=Big_Model!');
-  assert.equal(problems.length, 11, problems.join('\n'));
-  for (const k of ['seed', 'temp', 'steps', 'cache', 'cls', 'cmp', 'w', 'tok', 'schedule', 'm']) assert.equal(state[k], DEFAULTS[k], k);
+  const { state, problems } = parseHash('#seed=-1&temp=abc&T=0&c=on:0&cls=x&cmp=maybe&w=../secret&tok=https://evil/x&zzz=1&s=S1%20XL2&m=Big_Model!&gs=cosine');
+  assert.equal(problems.length, 12, problems.join('\n'));
+  for (const k of ['seed', 'temp', 'steps', 'cache', 'cls', 'cmp', 'w', 'tok', 'schedule', 'm', 'gs']) assert.equal(state[k], DEFAULTS[k], k);
+  assert.ok(problems.some((p) => /^gs: guidance schedule “cosine” must be constant or linear; using the model’s setting$/.test(p)), problems.join('\n'));
 });
 
 test('a temperature the sampler would refuse is reported at parse time', () => {
@@ -59,18 +60,19 @@ test('keys named like Object.prototype members are unknown settings, not a crash
 test('property: parseHash of seeded random strings', () => {
   let seed = 20261201;
   const rand = (n) => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed % n; };
-  const keys = ['s', 'T', 'c', 'cls', 'seed', 'temp', 'tau', 'g', 'cmp', 'embed', 'speed', 'm', 'w', 'tok', 'cpu',
+  const keys = ['s', 'T', 'c', 'cls', 'seed', 'temp', 'tau', 'g', 'gs', 'cmp', 'embed', 'speed', 'm', 'w', 'tok', 'cpu',
     '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'zz'];
   const atoms = ['&', '=', '#', '%', '%2', '%zz', '%26', '%3D', '%00', '%E2%82%AC', '€', '\u0000', '..', '/', '-', '.',
     '1', '0', '12', '-3', '1.5', '1e5', '4294967296', 'on', 'off', 'on:3', 'S3M3L3XL3', 'magnets', 'mix', 'null', 'true', ' ', 'https://x'];
   // Half the values are valid for their key, so both outcomes are exercised.
   const VALID = {
     s: ['S3M3L3XL3', 'magnets', 'XL12'], T: ['1', '12', '64'], c: ['on', 'off', 'on:3'], cls: ['mix', 'null', '3'],
-    seed: ['0', '42', '4294967295'], temp: ['0', '0.5', '10'], tau: ['4.5', '0'], g: ['0', '2.5'], cmp: ['1', '0'],
+    seed: ['0', '42', '4294967295'], temp: ['0', '0.5', '10'], tau: ['4.5', '0'], g: ['0', '2.5'], gs: ['constant', 'linear'], cmp: ['1', '0'],
     embed: ['true', 'false'], speed: ['0.25', '8'], m: ['auto', 'small', 'd256'], w: ['models/x.safetensors'], tok: ['models/t.safetensors'], cpu: ['0'],
   };
-  // The sampling settings default to null (the model's own) and are numbers once a link sets them.
-  const types = Object.fromEntries(Object.entries(DEFAULTS).map(([k, v]) => [k, v === null ? 'number' : typeof v]));
+  // The sampling settings default to null (the model's own) and are numbers once a link sets
+  // them, but for the guidance schedule's name.
+  const types = Object.fromEntries(Object.entries(DEFAULTS).map(([k, v]) => [k, k === 'gs' ? 'string' : v === null ? 'number' : typeof v]));
   let cases = 0, withProblems = 0;
   for (let i = 0; i < 5000; i++) {
     let h = rand(2) ? '#' : '';
