@@ -36,7 +36,7 @@ export function evalMarkdown(t) {
       out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === base ? '—' : pct(r.fid)} | ${f2(r.motion)} | ${f2(r.future_psnr)} dB | ${f2(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
     }
   } else {
-    out.push(`${t.settings.samples.toLocaleString('en-US')} class-balanced samples per row, seed ${t.settings.seed}, τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}`, '');
+    out.push(`${t.settings.samples.toLocaleString('en-US')} class-balanced samples per row, seed ${t.settings.seed}, τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}${t.settings.guidance_schedule === 'linear' ? ', ramped up linearly over the steps' : ''}`, '');
     out.push('| schedule | cache | FID-emoji ↓ [95% interval] | vs baseline | precision ↑ | recall ↑ | class acc. ↑ | GFLOPs / image | less compute |');
     out.push('|---|---|---|---|---:|---:|---:|---:|---:|');
     for (const r of rows) {
