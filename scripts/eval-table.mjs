@@ -13,10 +13,13 @@
 //
 // Usage: node scripts/eval-table.mjs [--model ID | --weights PATH] [--bin PATH] [--engine cpu|torch]
 //                                    [--classifier PATH] [--data PATH] [--out PATH] [--samples N]
-//                                    [--confirm-seed N]
+//                                    [--confirm-seed N] [--leave-out S1,S2]
 //   --confirm-seed N: the baseline, the Tuned schedule and the paper's split again on a second
 //     test seed (same sample count, decode seeds disjoint from the selection's and the test's), so
 //     that a gap can be told from one seed's luck; stored as the table's `confirm`.
+//   --leave-out S1,S2: a provisional table without some of the extra rows (those that are not a
+//     page preset or the baseline), for when a session runs short; it lists them as `left_out`,
+//     and the same command without the flag adds them (every other row comes from the cache).
 //   --engine torch needs the fast build: --bin scripts/magnets-fast.sh (the same tokens, ~1.4× faster)
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -52,7 +55,13 @@ for (const [i, [a, [a0, a1]]] of draws.entries()) {
   }
 }
 // The tuned schedule is added to the shared rows when it is not among them.
-const rows = [...TABLE_ROWS];
+const PRESET_ROWS = ['XL12:off', 'XL12:on', 'S12:on', 'M12:on', 'L12:on', 'S3M3L3XL3:on', 'XL3L3M3S3:on'];
+const extraRows = TABLE_ROWS.filter(([s, c]) => c === 'on' && !PRESET_ROWS.includes(`${s}:${c}`)).map(([s]) => s);
+const leaveOut = (arg('--leave-out') || '').split(',').filter(Boolean);
+for (const s of leaveOut) {
+  if (!extraRows.includes(s)) throw new Error(`--leave-out ${s}: only the extra rows (${extraRows.join(', ')}) can be left out`);
+}
+const rows = TABLE_ROWS.filter(([s, c]) => !(c === 'on' && leaveOut.includes(s)));
 // Small → large splits of 12 steps with ≥ 3× less compute that keep the most compute in L and
 // XL, plus the S-first variants (from `magnets flops --json` over all 364 splits).
 const CANDIDATES = ['M3L4XL5', 'M1L7XL4', 'M2L6XL4', 'M3L5XL4', 'S1L7XL4', 'M4L3XL5', 'M4L4XL4', 'L9XL3',
@@ -129,6 +138,7 @@ const table = {
   classes: modelConfig(weights).class_names,
   real_held_out: { count: real.count, class_accuracy: real.class_accuracy, class_accuracy_by_class: real.class_accuracy_by_class },
   rows: measured,
+  ...(leaveOut.length ? { left_out: leaveOut } : {}),
   ...(confirmed ? { confirm: confirmed } : {}),
 };
 fs.writeFileSync(out, JSON.stringify(table, null, 1) + '\n');
