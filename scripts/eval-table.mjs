@@ -24,7 +24,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TABLE_ROWS, arg, cachedRow, magnetsBin, modelConfig, sameSampling, samplingFlags, samplingKey, samplingOf, sha256 } from './lib/eval-rows.mjs';
+import { EXTRA_ROWS, PRESET_ROWS, arg, cachedRow, magnetsBin, modelConfig, sameSampling, samplingFlags, samplingKey, samplingOf, sha256 } from './lib/eval-rows.mjs';
 
 const registry = JSON.parse(fs.readFileSync('models/models.json', 'utf8'));
 const modelId = arg('--model', registry.default);
@@ -54,14 +54,12 @@ for (const [i, [a, [a0, a1]]] of draws.entries()) {
     if (a0 <= b1 && b0 <= a1) throw new Error(`the ${a} draw's decode seeds ${a0}..${a1} overlap the ${b} draw's ${b0}..${b1}`);
   }
 }
-// The tuned schedule is added to the shared rows when it is not among them.
-const PRESET_ROWS = ['XL12:off', 'XL12:on', 'S12:on', 'M12:on', 'L12:on', 'S3M3L3XL3:on', 'XL3L3M3S3:on'];
-const extraRows = TABLE_ROWS.filter(([s, c]) => c === 'on' && !PRESET_ROWS.includes(`${s}:${c}`)).map(([s]) => s);
+const extraRows = EXTRA_ROWS.map(([s]) => s);
 const leaveOut = (arg('--leave-out') || '').split(',').filter(Boolean);
 for (const s of leaveOut) {
   if (!extraRows.includes(s)) throw new Error(`--leave-out ${s}: only the extra rows (${extraRows.join(', ')}) can be left out`);
 }
-const rows = TABLE_ROWS.filter(([s, c]) => !(c === 'on' && leaveOut.includes(s)));
+const rows = [...PRESET_ROWS, ...EXTRA_ROWS.filter(([s]) => !leaveOut.includes(s))];
 // Small → large splits of 12 steps with ≥ 3× less compute that keep the most compute in L and
 // XL, plus the S-first variants (from `magnets flops --json` over all 364 splits).
 const CANDIDATES = ['M3L4XL5', 'M1L7XL4', 'M2L6XL4', 'M3L5XL4', 'S1L7XL4', 'M4L3XL5', 'M4L4XL4', 'L9XL3',
@@ -103,6 +101,7 @@ const tuned = {
     + `${selection.samples.toLocaleString('en-US')} samples on the selection seed ${selection.seed}`,
   selection: tried,
 };
+// The tuned schedule joins the test rows when it is not among them.
 if (!rows.some(([s, c]) => s === tuned.schedule && c === 'on')) rows.push([tuned.schedule, 'on']);
 
 // 2. The test rows.

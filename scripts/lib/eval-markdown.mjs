@@ -9,6 +9,8 @@
 // so that a re-measured model updates its docs with one command (scripts/eval-markdown.mjs
 // --write) and a stale doc fails a test (tests/browser/docs.test.mjs).
 
+import { guidanceText } from '../../www/assets.js';
+
 const f2 = (v) => (v == null ? '–' : v.toFixed(2));
 const f3 = (v) => (v == null ? '–' : v.toFixed(3));
 
@@ -36,7 +38,7 @@ export function evalMarkdown(t) {
       out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === base ? '—' : pct(r.fid)} | ${f2(r.motion)} | ${f2(r.future_psnr)} dB | ${f2(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
     }
   } else {
-    out.push(`${t.settings.samples.toLocaleString('en-US')} class-balanced samples per row, seed ${t.settings.seed}, τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${t.settings.guidance}${t.settings.guidance_schedule === 'linear' ? ', ramped up linearly over the steps' : ''}`, '');
+    out.push(`${t.settings.samples.toLocaleString('en-US')} class-balanced samples per row, seed ${t.settings.seed}, τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${guidanceText(t.settings.guidance, t.settings.guidance_schedule)}`, '');
     out.push('| schedule | cache | FID-emoji ↓ [95% interval] | vs baseline | precision ↑ | recall ↑ | class acc. ↑ | GFLOPs / image | less compute |');
     out.push('|---|---|---|---|---:|---:|---:|---:|---:|');
     for (const r of rows) {
