@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `magnets` built for making models: fast CPU training on LibTorch (`--device torch`, `tch`, ...)
-# with burn-flex's AVX-512 kernels, and the SVG art renderer for the data step (features tch +
-# x86-v4 + svg-art: one build, one target dir, since each of them changes shared dependency
-# features). Installs libtorch from the PyPI `torch` wheel into a virtual environment the first
+# with burn-flex's AVX-512 kernels, and the art renderers of the data steps (SVG; Lottie through
+# the system's rlottie) (features tch + x86-v4 + svg-art + lottie-art: one build, one target dir,
+# since some of them change shared dependency features). Installs libtorch from the PyPI `torch`
+# wheel into a virtual environment and rlottie (+ libclang, for its binding) with apt the first
 # time, builds into its own target dir, then runs the command:
 #
 #   scripts/magnets-fast.sh train --device tch-bf16 --data models/emoji_tokens.safetensors ...
@@ -18,6 +19,11 @@ if ! "$TORCH_VENV/bin/python" -c "import torch; assert torch.__version__.startsw
   python3 -m venv "$TORCH_VENV"
   "$TORCH_VENV/bin/pip" install -q "torch==$TORCH_VERSION"
 fi
-PATH="$TORCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --release -q --features tch,x86-v4,svg-art
+if ! pkg-config --exists rlottie 2>/dev/null || ! compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null; then
+  echo "== installing librlottie-dev and libclang-dev with apt (the Lottie renderer for magnets data --anim --source noto)" >&2
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q pkg-config librlottie-dev libclang-dev >&2
+fi
+PATH="$TORCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --release -q --features tch,x86-v4,svg-art,lottie-art
 TORCH_LIB=$("$TORCH_VENV/bin/python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
 LD_LIBRARY_PATH="$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$CARGO_TARGET_DIR/release/magnets" "$@"

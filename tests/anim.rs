@@ -115,7 +115,7 @@ fn corrupt_webp_is_skipped_and_counted() {
     let mut counts = AnimCounts::default();
     let ds = build_clips(&files, &mit, &HashMap::new(), &mut counts);
     assert!(ds.is_empty());
-    assert_eq!((counts.files, counts.skin_tone, counts.mit, counts.corrupt, counts.animated), (3, 1, 1, 1, 0));
+    assert_eq!((counts.files, counts.skin_tone, counts.listed, counts.corrupt, counts.animated), (3, 1, 1, 1, 0));
 }
 
 #[test]

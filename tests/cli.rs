@@ -234,6 +234,14 @@ fn bad_input_is_a_clear_error() {
         (vec!["eval-images", "--images", dir, "--limit", "0"], vec!["--limit"]),
         (vec!["bench", "--weights", w, "--batch", "0"], vec!["--batch"]),
         (vec!["train-tokenizer", "--log-every", "0"], vec!["--log-every"]),
+        (vec!["train", "--synthetic", "4", "--add-data", "models/anim/noto_tokens.safetensors"], vec!["--data"]),
+        (
+            vec![
+                "train", "--config", "models/magnets-anim.config.json", "--data", "models/anim/anim_tokens.safetensors",
+                "--add-data", "models/emoji_tokens.safetensors", "--steps", "1", "--out", "/tmp/never-trained",
+            ],
+            vec!["--add-data models/emoji_tokens.safetensors", "different grids"],
+        ),
     ];
     if !cfg!(feature = "tch") {
         cases.push((vec!["generate", "--weights", w, "--engine", "torch"], vec!["--engine torch", "--features tch"]));

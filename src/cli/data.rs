@@ -1,11 +1,13 @@
 //! `magnets data`: fetch the emoji art packages with `npm pack`, verify, and build the 32×32
 //! dataset file (a no-op when it already exists). `--all-art` adds the iconify SVG sets and
 //! writes OpenMoji, the held-out art style, to a file of its own. `--anim` builds the clips of
-//! animated emoji instead (`magnets::data::anim`). See `magnets::data`.
+//! animated emoji instead (`magnets::data::anim`; `--source noto`: `magnets::data::noto_anim`).
+//! See `magnets::data`.
 
 use std::path::PathBuf;
 
 use magnets::data::anim::{self, AnimCounts, AnimDataset, DEFAULT_ANIM_DATASET, FRAMES, MIT_LIST, STILL_THRESHOLD};
+use magnets::data::noto_anim::{self, DEFAULT_NOTO_DATASET};
 use magnets::data::{ALL_ART_DATASET, CATEGORIES, DEFAULT_DATASET, EmojiDataset, IMAGE_SIZE, STYLE_TEST_DATASET, pipeline};
 
 #[derive(clap::Args)]
@@ -14,7 +16,8 @@ pub struct Args {
     #[arg(long, default_value = "data")]
     pub dir: PathBuf,
     /// Dataset file to write [default: data/emoji32.safetensors, with --all-art
-    /// data/emoji32-all.safetensors, with --anim data/anim32.safetensors].
+    /// data/emoji32-all.safetensors, with --anim data/anim32.safetensors, with --anim --source
+    /// noto data/anim32-noto.safetensors].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Every open art set: the two PNG packages plus six iconify SVG sets (8 vendors).
@@ -33,6 +36,19 @@ pub struct Args {
     /// With --anim: the licence filter, the list of emoji Microsoft publishes under MIT.
     #[arg(long, default_value = MIT_LIST)]
     pub mit_list: PathBuf,
+    /// With --anim: whose animations (noto: Google's, Lottie, CC BY 4.0; needs a build with
+    /// `--features lottie-art`, e.g. scripts/magnets-fast.sh).
+    #[arg(long, value_enum, default_value_t = AnimSource::Fluent, requires = "anim")]
+    pub source: AnimSource,
+}
+
+/// The animated emoji a clip file is built from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AnimSource {
+    /// Microsoft's animated Fluent emoji (animated WebP, MIT).
+    Fluent,
+    /// Google's Noto animated emoji (Lottie, CC BY 4.0).
+    Noto,
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
@@ -94,12 +110,19 @@ fn print_counts(ds: &EmojiDataset, style: Option<&EmojiDataset>) {
 }
 
 fn run_anim(a: &Args) -> magnets::Result<()> {
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_ANIM_DATASET));
     let t0 = std::time::Instant::now();
-    let (ds, counts) = anim::build(&a.dir, &a.mit_list, &out)?;
+    let default_out = match a.source {
+        AnimSource::Fluent => DEFAULT_ANIM_DATASET,
+        AnimSource::Noto => DEFAULT_NOTO_DATASET,
+    };
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(default_out));
+    let (ds, counts) = match a.source {
+        AnimSource::Fluent => anim::build(&a.dir, &a.mit_list, &out)?,
+        AnimSource::Noto => noto_anim::build_noto(&a.dir, &out)?,
+    };
     print_anim_counts(&ds, &counts);
     if let Some(path) = &a.contact_sheet {
-        // 16 clips spread over the file (MIT-list order), one per row.
+        // 16 clips spread over the file (the source's order), one per row.
         let rows = 16.min(ds.len());
         let cells: Vec<Vec<&[u8]>> =
             (0..rows).map(|r| r * ds.len() / rows).map(|i| (0..FRAMES).map(|k| ds.frame(i, k)).collect()).collect();
@@ -115,8 +138,8 @@ fn run_anim(a: &Args) -> magnets::Result<()> {
 fn print_anim_counts(ds: &AnimDataset, c: &AnimCounts) {
     if c.files > 0 {
         println!(
-            "files: {} .webp; skin-tone variants: {}; on the MIT list: {}; animated clips: {} (single-frame {}, undecodable {})",
-            c.files, c.skin_tone, c.mit, c.animated, c.single_frame, c.corrupt
+            "files: {} animations; skin-tone variants: {}; kept (on the source's list, once each): {}; not in emoji.json: {}; animated clips: {} (single-frame {}, undecodable {})",
+            c.files, c.skin_tone, c.listed, c.unmapped, c.animated, c.single_frame, c.corrupt
         );
     }
     println!("| category | clips (train / held-out) |");

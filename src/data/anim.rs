@@ -165,13 +165,16 @@ struct Meta {
 /// What a build saw (printed by the CLI).
 #[derive(Debug, Clone, Default)]
 pub struct AnimCounts {
-    /// `.webp` files in the tarballs.
+    /// Animation files in the packages (`.webp`, or Lottie `.json`).
     pub files: usize,
-    /// Of those, not skin-tone variants and on the MIT list (first copy of each emoji).
-    pub mit: usize,
+    /// Of those, not skin-tone variants and on the source's list (first copy of each emoji): the
+    /// MIT list for the Fluent clips, `emoji.json` for the Noto ones.
+    pub listed: usize,
     /// Of those, animated (2+ frames) and decoded: the clips.
     pub animated: usize,
     pub single_frame: usize,
+    /// Not skin-tone variants, but codepoints `emoji.json` does not know (Noto; skipped).
+    pub unmapped: usize,
     /// Files that failed to decode (skipped, with a warning each).
     pub corrupt: usize,
     pub skin_tone: usize,
@@ -264,7 +267,7 @@ pub fn build_clips(files: &[(String, Vec<u8>)], mit: &[MitEmoji], short_names: &
         .filter(|e| !has_skin_tone(&e.unicode))
         .filter_map(|e| by_key.get(&codepoint_key(&e.unicode)).map(|b| (e, *b)))
         .collect();
-    counts.mit += keep.len();
+    counts.listed += keep.len();
     let clips: Vec<Result<Option<Vec<u8>>>> = keep.par_iter().map(|(e, b)| decode_clip(b, &format!("{}.webp", e.unicode))).collect();
     let mut ds = AnimDataset::default();
     for ((e, _), clip) in keep.iter().zip(clips) {
@@ -288,32 +291,56 @@ pub fn build_clips(files: &[(String, Vec<u8>)], mit: &[MitEmoji], short_names: &
     ds
 }
 
-/// `emoji.json`'s codepoint → `short_name`, from the twitter package in `dir` (fetched if missing).
-fn short_names(dir: &Path) -> Result<HashMap<String, String>> {
+/// What `emoji.json` says of one emoji: its `short_name` (the split key) and category id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmojiInfo {
+    pub short_name: String,
+    pub label: u8,
+}
+
+/// `emoji.json`'s [`codepoint_key`] → [`EmojiInfo`], from the twitter package in `dir` (fetched if
+/// missing).
+pub(super) fn emoji_index(dir: &Path) -> Result<HashMap<String, EmojiInfo>> {
     let pkg = &super::PACKAGES[0];
     let tgz = fetch_package(pkg, dir)?;
     let json = "package/emoji.json";
     let files = read_tar_files(&tgz, &[json])?;
     let bytes = files.get(json).ok_or_else(|| Error::Data(format!("{}: no {json} inside", tgz.display())))?;
     let entries = parse_emoji_json(bytes, &format!("{}: {json}", tgz.display()))?;
-    Ok(entries.iter().flat_map(|e| e.codepoints.iter().map(|c| (codepoint_key(c), e.short_name.clone()))).collect())
+    Ok(entries
+        .iter()
+        .flat_map(|e| e.codepoints.iter().map(|c| (codepoint_key(c), EmojiInfo { short_name: e.short_name.clone(), label: e.label })))
+        .collect())
+}
+
+/// The clip file at `out` when it is already there and valid (then a build has nothing to do).
+pub(super) fn already_built(out: &Path) -> Option<AnimDataset> {
+    if !out.exists() {
+        return None;
+    }
+    match AnimDataset::load(out) {
+        Ok(ds) => {
+            eprintln!("{} already present ({} clips); nothing to do", out.display(), ds.len());
+            Some(ds)
+        }
+        Err(_) => {
+            eprintln!("{} is unreadable; rebuilding it", out.display());
+            None
+        }
+    }
 }
 
 /// `magnets data --anim`: everything above into `out`; a no-op when `out` already holds a valid
 /// clip file (then the counts are empty).
 pub fn build(dir: &Path, mit_list: &Path, out: &Path) -> Result<(AnimDataset, AnimCounts)> {
-    if out.exists() {
-        if let Ok(ds) = AnimDataset::load(out) {
-            eprintln!("{} already present ({} clips); nothing to do", out.display(), ds.len());
-            return Ok((ds, AnimCounts::default()));
-        }
-        eprintln!("{} is unreadable; rebuilding it", out.display());
+    if let Some(ds) = already_built(out) {
+        return Ok((ds, AnimCounts::default()));
     }
     let list_bytes = crate::files::read_capped(mit_list, 16 * crate::files::MIB).map_err(|e| Error::Data(e.detail()))?;
     let mit = parse_mit_list(&list_bytes, &mit_list.display().to_string())?;
     let wanted: HashSet<String> = mit.iter().map(|e| codepoint_key(&e.unicode)).collect();
     std::fs::create_dir_all(dir).map_err(|e| Error::Data(format!("cannot create {}: {e}", dir.display())))?;
-    let short_names = short_names(dir)?;
+    let short_names: HashMap<String, String> = emoji_index(dir)?.into_iter().map(|(k, e)| (k, e.short_name)).collect();
     let mut counts = AnimCounts::default();
     let mut ds = AnimDataset::default();
     let mut seen = HashSet::new();

@@ -19,6 +19,7 @@
 
 pub mod anim;
 pub mod iconify;
+pub mod noto_anim;
 pub mod pipeline;
 
 use std::collections::HashMap;

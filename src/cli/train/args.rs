@@ -54,6 +54,10 @@ pub struct DataArgs {
     /// Token dataset written by `magnets tokenize` (safetensors: `codes [images, N]`, `labels`).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Another token file of the same grid (a second clip source, say): its train split joins
+    /// `--data`'s, its held-out split the validation set. Repeatable.
+    #[arg(long, requires = "data")]
+    pub add_data: Vec<PathBuf>,
     /// Train on this many synthetic images instead of `--data` (development and benches).
     #[arg(long)]
     pub synthetic: Option<usize>,

@@ -66,6 +66,18 @@ pub fn load_data(a: &Args, config: &ModelConfig) -> magnets::Result<(TokenDatase
         (None, Some(n)) => (TokenDataset::synthetic(config, n, a.optimizer.seed as u32), None),
         _ => return Err(magnets::Error::Other("give exactly one of --data FILE or --synthetic N".into())),
     };
+    let mut val = val;
+    for p in &a.dataset.add_data {
+        let named = |e: magnets::Error| magnets::Error::Data(format!("--add-data {}: {}", p.display(), e.detail()));
+        data.extend(&TokenDataset::load_styled(p, 0, &config.styles).map_err(named)?).map_err(named)?;
+        let held = TokenDataset::load_styled(p, 1, &config.styles).map_err(named)?;
+        match &mut val {
+            _ if held.is_empty() => {}
+            Some(v) => v.extend(&held).map_err(named)?,
+            None => val = Some(held),
+        }
+        eprintln!("--add-data {}: the training set now holds {}", p.display(), data.len());
+    }
     if a.augment.flip {
         let f = flipped_tokens(a, config)?;
         eprintln!("flip augmentation: {} + {} flipped images", data.len(), f.len());
