@@ -191,6 +191,14 @@ impl AnimDataset {
     pub fn clip(&self, i: usize) -> &[u8] {
         &self.clips[i * CLIP_BYTES..(i + 1) * CLIP_BYTES]
     }
+    /// Appends one clip; its split is [`split_of`] its `name` (the `short_name`).
+    pub fn push(&mut self, clip: &[u8], label: u8, name: String, codepoints: String) {
+        self.clips.extend_from_slice(clip);
+        self.labels.push(label);
+        self.split.push((split_of(&name) == Split::HeldOut) as u8);
+        self.names.push(name);
+        self.codepoints.push(codepoints);
+    }
     /// Frame `k` of clip `i`, one 32×32 RGB image.
     pub fn frame(&self, i: usize, k: usize) -> &[u8] {
         &self.clip(i)[k * IMAGE_BYTES..(k + 1) * IMAGE_BYTES]
@@ -274,11 +282,8 @@ pub fn build_clips(files: &[(String, Vec<u8>)], mit: &[MitEmoji], short_names: &
         match clip {
             Ok(Some(clip)) => {
                 let name = short_names.get(&codepoint_key(&e.unicode)).cloned().unwrap_or_else(|| e.cldr.clone());
-                ds.clips.extend_from_slice(&clip);
-                ds.labels.push(CATEGORIES.iter().position(|c| *c == e.group).expect("groups are checked on parse") as u8);
-                ds.split.push((split_of(&name) == Split::HeldOut) as u8);
-                ds.names.push(name);
-                ds.codepoints.push(e.unicode.clone());
+                let label = CATEGORIES.iter().position(|c| *c == e.group).expect("groups are checked on parse") as u8;
+                ds.push(&clip, label, name, e.unicode.clone());
                 counts.animated += 1;
             }
             Ok(None) => counts.single_frame += 1,

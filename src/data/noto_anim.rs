@@ -27,7 +27,6 @@ use super::anim::{AnimCounts, AnimDataset, EmojiInfo, already_built, emoji_index
 use super::anim::{CLIP_BYTES, FRAMES, pick_frames};
 use super::iconify::codepoint_key;
 use super::pipeline::{CratePackage, fetch_crate, read_tar_matching};
-use super::{Split, split_of};
 use crate::error::{Error, Result};
 
 /// The crate that carries the Noto animations, pinned by the SHA-256 of its `.crate` file.
@@ -36,8 +35,6 @@ pub const NOTO_CRATE: CratePackage = CratePackage {
     version: "0.4.0",
     sha256: "dda9a77a4e0ed046c171387152dba80b58d67b23f69d9f0b2872b2b4a1727aa3",
 };
-/// The credit the docs and the page give the art.
-pub const NOTO_CREDIT: &str = "Noto Emoji Animation © Google, CC BY 4.0";
 /// Default location of the Noto clip file.
 pub const DEFAULT_NOTO_DATASET: &str = "data/anim32-noto.safetensors";
 /// Side of the square rlottie renders into (a multiple of 32, box-filtered down).
@@ -67,10 +64,10 @@ pub fn render_clip(json: &[u8], file: &str) -> Result<Option<Vec<u8>>> {
     let Some(picks) = pick_frames(&vec![1; anim.totalframe()], FRAMES) else { return Ok(None) };
     let mut surface = rlottie::Surface::new(rlottie::Size::new(RENDER_SIZE, RENDER_SIZE));
     let mut clip = Vec::with_capacity(CLIP_BYTES);
+    let mut rgba = image::RgbaImage::new(RENDER_SIZE as u32, RENDER_SIZE as u32);
     for frame in picks {
         anim.render(frame, &mut surface);
         // rlottie writes premultiplied BGRA; the box filter takes straight RGBA.
-        let mut rgba = image::RgbaImage::new(RENDER_SIZE as u32, RENDER_SIZE as u32);
         for (px, p) in rgba.pixels_mut().zip(surface.data()) {
             let un = |c: u8| if p.a == 0 { 0 } else { ((c as u32 * 255 + p.a as u32 / 2) / p.a as u32).min(255) as u8 };
             *px = image::Rgba([un(p.r), un(p.g), un(p.b), p.a]);
@@ -117,11 +114,7 @@ pub fn build_noto_clips(files: &HashMap<String, Vec<u8>>, index: &HashMap<String
     for ((codepoints, info, _), clip) in keep.iter().zip(clips) {
         match clip {
             Ok(Some(clip)) => {
-                ds.clips.extend_from_slice(&clip);
-                ds.labels.push(info.label);
-                ds.split.push((split_of(&info.short_name) == Split::HeldOut) as u8);
-                ds.names.push(info.short_name.clone());
-                ds.codepoints.push(codepoints.clone());
+                ds.push(&clip, info.label, info.short_name.clone(), codepoints.clone());
                 counts.animated += 1;
             }
             Ok(None) => counts.single_frame += 1,
