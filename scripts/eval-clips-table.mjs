@@ -13,7 +13,9 @@
 // The two use disjoint decode seeds (checked). Rows are cached in data/evalclips/.
 //
 // Usage: node scripts/eval-clips-table.mjs [--weights PATH] [--bin PATH] [--engine cpu|torch] [--per-clip K] [--out PATH]
-//                                          [--also SCHEDULE,…]
+//                                          [--also SCHEDULE,…] [--tokens FILE --clips FILE]
+// --tokens/--clips: another clip source's held-out set (e.g. the Noto clips, models/anim/noto_tokens.safetensors
+// and data/anim32-noto.safetensors); the default is the Fluent clips eval-clips reads by default.
 import fs from 'node:fs';
 import path from 'node:path';
 import { TABLE_ROWS, arg, cachedRow, magnetsBin, sameSampling, samplingFlags, samplingKey, samplingOf, sha256 } from './lib/eval-rows.mjs';
@@ -39,13 +41,18 @@ const CANDIDATES = ['M2L7XL3', 'M2L6XL4', 'L10XL2', 'M4L4XL4', 'M4L5XL3', 'M3L5X
 
 const weightsSha = sha256(weights);
 const classifierSha = sha256(classifier);
+// Another held-out set: both files or neither; its tokens' hash joins the cache key.
+const heldOut = { tokens: arg('--tokens', null), clips: arg('--clips', null) };
+if (!heldOut.tokens !== !heldOut.clips) throw new Error('--tokens and --clips go together (a clip source\'s token file and its clip file)');
+const sourceArgs = heldOut.tokens ? ['--tokens', heldOut.tokens, '--clips', heldOut.clips] : [];
+const sourceKey = heldOut.tokens ? [`src-${sha256(heldOut.tokens).slice(0, 8)}`] : [];
 
 function evalRow(schedule, cache, { per_clip, seed }) {
   return cachedRow({
     bin,
     cacheDir: 'data/evalclips',
-    key: [weightsSha.slice(0, 12), classifierSha.slice(0, 8), schedule, cache, per_clip, seed, samplingKey(sampling)],
-    args: ['eval-clips', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
+    key: [weightsSha.slice(0, 12), classifierSha.slice(0, 8), ...sourceKey, schedule, cache, per_clip, seed, samplingKey(sampling)],
+    args: ['eval-clips', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine, ...sourceArgs,
       '--per-clip', String(per_clip), '--seed', String(seed), ...samplingFlags(sampling), '--classifier', classifier, '--json'],
     label: `eval-clips --schedule ${schedule} --cache ${cache} (${per_clip} per clip, seed ${seed})`,
     // A row records the decode seeds it used, so that selection and test draws can be checked apart.
@@ -87,8 +94,9 @@ const table = {
   model: path.basename(weights),
   model_sha256: weightsSha,
   kind: 'clip',
-  command: `magnets eval-clips --weights ${weights} --schedule SCHEDULE --cache CACHE --per-clip ${settings.per_clip} --seed ${settings.seed} ${samplingFlags(sampling).join(' ')} --classifier ${classifier} --json`,
+  command: `magnets eval-clips --weights ${weights} --schedule SCHEDULE --cache CACHE ${sourceArgs.map((a) => `${a} `).join('')}--per-clip ${settings.per_clip} --seed ${settings.seed} ${samplingFlags(sampling).join(' ')} --classifier ${classifier} --json`,
   instrument: { classifier: { file: classifier, sha256: classifierSha } },
+  ...(heldOut.tokens ? { held_out: heldOut } : {}),
   metric: 'frame-FID: the FID classifier\'s features of predicted frames 1..7 against the real held-out frames 1..7',
   settings,
   baseline,

@@ -31,7 +31,8 @@ export function evalMarkdown(t) {
   };
   const rows = [...t.rows].sort((a, b) => a.fid - b.fid);
   if (clip) {
-    out.push(`${t.rows[0].clips} predicted clips per row (${t.settings.per_clip} per held-out clip), seed ${t.settings.seed}; real motion ${f2(base.real_motion)} (its own codes decoded: ${f2(base.real_recon_motion)}), copy-first-frame PSNR ${f2(base.copy_first_frame_psnr)} dB`, '');
+    const source = t.held_out ? ` of \`${t.held_out.clips}\`` : '';
+    out.push(`${t.rows[0].clips} predicted clips per row (${t.settings.per_clip} per held-out clip${source}), seed ${t.settings.seed}; real motion ${f2(base.real_motion)} (its own codes decoded: ${f2(base.real_recon_motion)}), copy-first-frame PSNR ${f2(base.copy_first_frame_psnr)} dB`, '');
     out.push(`| schedule | cache | frame-FID ↓ [95% interval] | vs baseline | motion (real ${f2(base.real_motion)}) | PSNR frames 1–7 | GFLOPs / clip | less compute |`);
     out.push('|---|---|---|---|---:|---:|---:|---:|');
     for (const r of rows) {
