@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use magnets::data::anim::{AnimCounts, EmojiInfo};
-use magnets::data::noto_anim::{NOTO_CRATE, build_noto_clips, lottie_codepoints, render_clip};
+use magnets::data::noto_anim::{NOTO_CRATE, build_noto, build_noto_clips, lottie_codepoints, render_clip};
 use magnets::data::pipeline::fetch_crate;
 
 const PREFIX: &str = "animated-emojis-rs-0.4.0/static/noto_animated_emoji/lottie";
@@ -101,6 +101,15 @@ fn broken_lottie_files_are_errors_that_name_the_file() {
 fn without_a_renderer_the_error_says_which_build_renders() {
     let e = render_clip(SLIDING_SQUARE.as_bytes(), "1f600/lottie.json").unwrap_err().to_string();
     assert!(e.contains("1f600/lottie.json") && e.contains("--features lottie-art") && e.contains("librlottie"), "{e}");
+}
+
+#[cfg(not(feature = "lottie-art"))]
+#[test]
+fn without_a_renderer_noto_data_is_refused_before_any_download() {
+    let dir = std::env::temp_dir().join(format!("magnets-noto-norender-{}", std::process::id()));
+    let e = build_noto(&dir.join("pkgs"), &dir.join("clips.safetensors")).unwrap_err().to_string();
+    assert!(e.contains("--source noto") && e.contains("--features lottie-art"), "{e}");
+    assert!(!dir.exists(), "nothing may be fetched or created");
 }
 
 #[test]

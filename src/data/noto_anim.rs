@@ -80,10 +80,15 @@ pub fn render_clip(json: &[u8], file: &str) -> Result<Option<Vec<u8>>> {
 /// Without the `lottie-art` feature: a clear error (the default build has no Lottie renderer).
 #[cfg(not(feature = "lottie-art"))]
 pub fn render_clip(_json: &[u8], file: &str) -> Result<Option<Vec<u8>>> {
-    Err(Error::Data(format!(
-        "{file}: rendering Lottie animations needs a build with `--features lottie-art` and the system \
+    Err(no_renderer(file))
+}
+
+/// The error of a build without a Lottie renderer, naming what asked for one.
+fn no_renderer(what: &str) -> Error {
+    Error::Data(format!(
+        "{what}: rendering Lottie animations needs a build with `--features lottie-art` and the system \
          library rlottie (librlottie-dev); scripts/magnets-fast.sh builds one"
-    )))
+    ))
 }
 
 /// Builds clips from Lottie files (path inside the crate → bytes), in codepoint order. `index`
@@ -134,6 +139,10 @@ pub fn build_noto_clips(files: &HashMap<String, Vec<u8>>, index: &HashMap<String
 pub fn build_noto(dir: &Path, out: &Path) -> Result<(AnimDataset, AnimCounts)> {
     if let Some(ds) = already_built(out) {
         return Ok((ds, AnimCounts::default()));
+    }
+    // Refuse before downloading anything that could not be rendered.
+    if !cfg!(feature = "lottie-art") {
+        return Err(no_renderer("--source noto"));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::Data(format!("cannot create {}: {e}", dir.display())))?;
     let index = emoji_index(dir)?;
