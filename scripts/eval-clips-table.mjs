@@ -66,13 +66,19 @@ const tried = CANDIDATES.map((schedule) => {
   const r = evalRow(schedule, 'on', selection);
   return { schedule, fid: r.frame_fid, motion: r.motion, real_motion: r.real_motion, flops_ratio: r.flops_ratio, seeds: r.seeds };
 }).filter((r) => r.flops_ratio >= selection.min_ratio).sort((a, b) => a.fid - b.fid);
-const best = tried.find(motionOk);
-if (!best) throw new Error(`no candidate with ≥ ${selection.min_ratio}× less compute keeps its motion within ${100 * selection.max_motion_error}% of real clips'`);
+if (!tried.length) throw new Error(`no candidate has ≥ ${selection.min_ratio}× less compute`);
+// On clips whose motion no schedule reaches (the model under-predicts it), the best frame-FID
+// is still the pick, and the table says that the motion bound was not met.
+const best = tried.find(motionOk) || tried[0];
+const motionBound = `${100 * selection.max_motion_error}% of real clips'`;
 const tuned = {
   schedule: best.schedule,
   cache: 'on',
-  chosen: `the best frame-FID of ${tried.length} schedules with ≥ ${selection.min_ratio}× less compute whose motion is within `
-    + `${100 * selection.max_motion_error}% of real clips', each held-out clip once on the selection seed ${selection.seed}`,
+  chosen: (motionOk(best)
+    ? `the best frame-FID of ${tried.length} schedules with ≥ ${selection.min_ratio}× less compute whose motion is within ${motionBound}`
+    : `the best frame-FID of ${tried.length} schedules with ≥ ${selection.min_ratio}× less compute; none keeps its motion within ${motionBound}`)
+    + `, each held-out clip once on the selection seed ${selection.seed}`,
+  motion_bound_met: motionOk(best),
   selection: tried.map(({ seeds, ...r }) => r),
 };
 if (!rows.some(([s, c]) => s === tuned.schedule && c === 'on')) rows.push([tuned.schedule, 'on']);
