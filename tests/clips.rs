@@ -141,6 +141,45 @@ fn training_never_masks_the_given_frame_and_shifts_loops() {
 }
 
 #[test]
+fn changed_tokens_carry_their_loss_weight() {
+    let c = clip_config();
+    let n = c.tokens();
+    // Frame 1 repeats frame 0 except at its first spot; frame 2 differs everywhere.
+    let frame0: Vec<u32> = (0..6).collect();
+    let mut frame1 = frame0.clone();
+    frame1[0] = 20;
+    let frame2: Vec<u32> = (10..16).collect();
+    let clip: Vec<u32> = [frame0, frame1, frame2].concat();
+    let changed: Vec<bool> = (0..n).map(|p| p >= 6 && clip[p] != clip[p % 6]).collect();
+    let data = TokenDataset::new(n, clip.repeat(4), vec![0; 4]).unwrap();
+    let weighted = TrainOptions { batch_size: 4, changed_token_weight: 3.0, ..TrainOptions::DEFAULT };
+    let mut seen = [false; 2];
+    for step in 0..20 {
+        let plain = make_batch(&c, &TrainOptions { changed_token_weight: 1.0, ..weighted.clone() }, &data, step);
+        let b = make_batch(&c, &weighted, &data, step);
+        assert_eq!(b.inputs, plain.inputs, "the weight changes no input");
+        for (i, (&w, &m)) in b.mask.iter().zip(&plain.mask).enumerate() {
+            let p = i % n;
+            let want = if m == 0.0 { 0.0 } else if changed[p] { 3.0 } else { 1.0 };
+            assert_eq!(w, want, "position {p} (masked {m}, changed {})", changed[p]);
+            if m == 1.0 && p >= 6 {
+                seen[changed[p] as usize] = true;
+            }
+        }
+    }
+    assert_eq!(seen, [true, true], "both kinds of masked token were drawn");
+
+    // Only a clip model has a given frame to differ from; bad weights name the flag.
+    let image = ModelConfig::tiny();
+    let err = TrainOptions { changed_token_weight: 2.0, ..TrainOptions::DEFAULT }.check(&image).unwrap_err().to_string();
+    assert!(err.contains("--changed-token-weight") && err.contains("clip"), "{err}");
+    for w in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+        let err = TrainOptions { changed_token_weight: w, ..TrainOptions::DEFAULT }.check(&c).unwrap_err().to_string();
+        assert!(err.contains("--changed-token-weight"), "{w}: {err}");
+    }
+}
+
+#[test]
 fn an_image_model_lifts_into_a_clip_model_that_reads_each_frame_like_the_image() {
     let image = Weights::init(&ModelConfig { grid: [2, 3], ..ModelConfig::tiny() }, 4).unwrap();
     let c = clip_config();

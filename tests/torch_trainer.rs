@@ -74,6 +74,26 @@ fn same_losses_and_weights_as_the_burn_trainer() {
 }
 
 #[test]
+fn both_trainers_weight_a_clips_changed_tokens_alike() {
+    let config = ModelConfig { grid: [2, 3], frames: 3, context_frames: 1, ..ModelConfig::tiny() };
+    let data = TokenDataset::synthetic(&config, 48, 5);
+    let w = Weights::init(&config, 13).unwrap();
+    let o = TrainOptions { changed_token_weight: 2.5, loop_frames: true, ..options() };
+    let mut burn_t = Trainer::new(&w, o.clone(), Device::flex()).unwrap();
+    let mut torch_t = TorchTrainer::new(&w, o.clone(), MatmulPrecision::F32).unwrap();
+    for step in 0..5 {
+        let b = make_batch(&config, &o, &data, step);
+        assert!(b.mask.contains(&2.5), "step {step}: the batch has weighted tokens");
+        let (sb, st) = (burn_t.train_step(&b).unwrap(), torch_t.train_step(&b).unwrap());
+        for ((wb, ceb, klb), (_, cet, klt)) in sb.losses.iter().zip(&st.losses) {
+            assert!((ceb - cet).abs() < 1e-4 && (klb - klt).abs() < 1e-4, "step {step} width {wb}: burn CE {ceb} KL {klb}, torch CE {cet} KL {klt}");
+        }
+    }
+    let (d, at) = max_abs_diff(&burn_t.weights().unwrap(), &torch_t.weights().unwrap());
+    assert!(d < 1e-4, "raw weights after 5 weighted steps differ by {d} at {at}");
+}
+
+#[test]
 fn bf16_trains_within_a_loose_tolerance_of_f32() {
     let (config, data, w) = setup();
     let mut f32_t = TorchTrainer::new(&w, options(), MatmulPrecision::F32).unwrap();

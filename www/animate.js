@@ -381,7 +381,7 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
     clips: resolved && resolved.clips, config: app.config, palette: app.palette, pixels: (c) => realPixels.get(c.start) || null,
   });
   // The shown held-out clips' real frames, decoded to pixels once per start (asked when a decode
-  // is done, so the worker does it after that decode's own pictures).
+  // is done, so the worker does it right after that decode's final pictures).
   const askRealPixels = () => {
     if (!resolved || !(app.info && app.info.tokenizer)) return;
     const need = resolved.clips.filter((c) => c.future && !realPixels.has(c.start) && !realAsked.has(c.start));
@@ -435,7 +435,8 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
       return { classes: resolved.clips.map((c) => c.cls), context: resolved.clips.map((c) => c.context) };
     },
     // The decode is done: the real clips' pictures, and the picker's (the starts' first frames,
-    // decoded once), queued behind the decode's own.
+    // decoded once). The worker does them after the final grid's pictures and before the
+    // other steps' (which a visitor only sees by scrubbing the timeline).
     askPixels() {
       askRealPixels();
       if (pixelsAsked || !file || !(app.info && app.info.tokenizer)) return;
@@ -448,6 +449,7 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
         const starts = m.id.slice(5).split(',').map(Number);
         starts.forEach((n) => realAsked.delete(n));
         if (m.error) return; // the real strips keep their palette colours
+        if (app.metrics.realPixelsMs == null) app.metrics.realPixelsMs = performance.now() - app.metrics.start;
         const per = m.size * m.size * 4, F = frameCount(app.config);
         starts.forEach((n, i) => realPixels.set(n, Array.from({ length: F }, (_, f) => new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset + (i * F + f) * per, per), m.size, m.size))));
         repaintReal();
@@ -457,6 +459,7 @@ export function createAnimateMode({ app, $, changed, askDecode }) {
       const per = m.size * m.size * 4;
       if (m.id === 'carried') { picker.setCarriedPixels(new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset, per), m.size, m.size)); return; }
       if (m.id !== 'starts') return;
+      if (app.metrics.pickerPixelsMs == null) app.metrics.pickerPixelsMs = performance.now() - app.metrics.start;
       picker.setPixels(file.starts.map((_, n) => new ImageData(new Uint8ClampedArray(m.rgba.buffer, m.rgba.byteOffset + n * per, per), m.size, m.size)));
     },
     buildGrid(grid, run) {

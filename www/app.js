@@ -541,6 +541,7 @@ function startWorker() {
     [Msg.images]: onImages,
     [Msg.imagesDone]: (m) => {
       const r = app.runs[m.id];
+      if (m.id === app.main && app.metrics.imagesDoneMs == null) app.metrics.imagesDoneMs = performance.now() - app.metrics.start;
       if (r) { r.imagesDone = true; maybeFinished(); }
     },
     [Msg.error]: onError,

@@ -23,7 +23,8 @@ export function startEngine(on, onCrash) {
       post({ type: Msg.cancelImages });
       post({ type: Msg.generate, runs });
     },
-    // Code grids → pixels, queued behind the decodes; answered by Msg.codesDecoded {id, …}.
+    // Code grids → pixels, done after a running decode and its final pictures (before its other
+    // steps' pictures); answered by Msg.codesDecoded {id, …}.
     decodeCodes: (id, codes) => post({ type: Msg.decodeCodes, id, codes }),
     simulateDeviceLoss: () => post({ type: Msg.simulateDeviceLoss }),
     // Stops the worker and frees its engine (a model switch starts a new one).

@@ -222,27 +222,40 @@ async function decodePixels(codes) {
   return { rgba, batch: images };
 }
 
-// msg.runs = [{id, request}]: each run is decoded (token states stream out step by step) and its
-// final grid decoded to pixels right away; then every run's other steps, in order. A device
-// loss is thrown out of here (the caller rebuilds the engine); a cancelled decode ends it quietly.
-async function generate(msg) {
-  const myGen = imageGeneration;
-  const done = [];
-  const decodeStep = async (r, index) => {
-    if (myGen !== imageGeneration) return false; // superseded by a newer generation
-    const codes = new Uint32Array(r.steps[index].predicted.flat());
-    try {
-      const { rgba, batch } = await decodePixels(codes);
-      post({ type: Msg.images, id: r.id, index, rgba, batch, size: info.image_size }, [rgba.buffer]);
-      return true;
-    } catch (e) {
-      const { message, kind } = describe(e);
-      if (kind === ErrorKind.deviceLost) throw e;
-      post({ type: Msg.error, id: r.id, message: 'image decoding failed: ' + message, kind, images: true });
-      return false;
-    }
+// One picture of a run's step, unless a newer generation superseded `gen`; false when the
+// generation's picture work should stop. A device loss is thrown (the caller rebuilds the engine).
+async function decodeStep(gen, r, index) {
+  if (gen !== imageGeneration) return false;
+  const codes = new Uint32Array(r.steps[index].predicted.flat());
+  try {
+    const { rgba, batch } = await decodePixels(codes);
+    post({ type: Msg.images, id: r.id, index, rgba, batch, size: info.image_size }, [rgba.buffer]);
+    return true;
+  } catch (e) {
+    const { message, kind } = describe(e);
+    if (kind === ErrorKind.deviceLost) throw e;
+    post({ type: Msg.error, id: r.id, message: 'image decoding failed: ' + message, kind, images: true });
+    return false;
+  }
+}
+
+// A generation (msg.runs = [{id, request}]) as resumable work: each run is decoded (token
+// states stream out step by step) and its final grid decoded to pixels; then every run's other
+// steps' pictures, in order. Between pieces it yields to anything waiting in the queue (it is
+// queued again behind it), so what the page asks meanwhile — the real clips' frames, the
+// picker's thumbnails, a newer generation — does not wait behind a dozen step pictures.
+// A device loss is thrown out of here; a cancelled decode ends it quietly.
+async function generate(job) {
+  const { msg, gen, done } = job;
+  const yieldToWaiting = () => {
+    if (waiting === 0) return false;
+    enqueue(() => orRecover(() => generate(job)), msg);
+    return true;
   };
-  for (const run of msg.runs) {
+  while (job.run < msg.runs.length) {
+    if (msg !== latestGenerate || gen !== imageGeneration) return; // superseded
+    if (job.run > 0 && yieldToWaiting()) return;
+    const run = msg.runs[job.run++];
     const steps = [];
     try {
       const traceJson = await engine.generate(JSON.stringify(run.request), (json) => {
@@ -260,25 +273,58 @@ async function generate(msg) {
     }
     const r = { id: run.id, steps };
     done.push(r);
-    if (info.tokenizer && !(await decodeStep(r, steps.length - 1))) return;
+    if (info.tokenizer && !(await decodeStep(gen, r, steps.length - 1))) return;
     await tick();
   }
-  if (!info.tokenizer) { for (const r of done) post({ type: Msg.imagesDone, id: r.id }); return; }
-  for (const r of done) {
-    for (let i = 0; i < r.steps.length - 1; i++) {
-      await tick();
-      if (!(await decodeStep(r, i))) return;
+  if (info.tokenizer) {
+    for (; job.picture.run < done.length; job.picture = { run: job.picture.run + 1, step: 0 }) {
+      const r = done[job.picture.run];
+      while (job.picture.step < r.steps.length - 1) {
+        await tick();
+        if (yieldToWaiting()) return;
+        if (!(await decodeStep(gen, r, job.picture.step))) return;
+        job.picture.step++;
+      }
     }
   }
   for (const r of done) post({ type: Msg.imagesDone, id: r.id });
 }
 
+// After a device loss: drop the lost engine's pending picture work and rebuild the engine (the
+// page starts the generation again on Msg.recovered).
+async function orRecover(work) {
+  try {
+    await work();
+  } catch (e) {
+    if (e.name !== ErrorKind.deviceLost) throw e;
+    imageGeneration++;
+    await recover(e.message);
+  }
+}
+
+// Messages are handled one at a time, in order. `waiting` counts the items not started yet, so
+// that long work (a generation's pictures) can step aside for them.
 let queue = Promise.resolve();
+let waiting = 0;
+// Work after everything queued so far; a failure is reported as the message's.
+function enqueue(work, msg = null) {
+  waiting++;
+  queue = queue.then(async () => {
+    waiting--;
+    try {
+      await work();
+    } catch (e) {
+      const d = describe(e);
+      if (msg && (msg.type === Msg.init || msg.type === Msg.probe) || crashed) post({ type: Msg.fatal, ...d });
+      else post({ type: Msg.error, id: msg && msg.runs ? msg.runs[0].id : null, ...d });
+    }
+  });
+}
 self.onmessage = (ev) => {
   const msg = ev.data;
   if (msg.type === Msg.cancelImages) { imageGeneration++; return; }
   if (msg.type === Msg.simulateDeviceLoss) {
-    queue = queue.then(() => {
+    enqueue(() => {
       try { engine.simulate_device_loss(); } catch (e) { post({ type: Msg.error, id: null, ...describe(e) }); }
     });
     return;
@@ -287,37 +333,25 @@ self.onmessage = (ev) => {
     latestGenerate = msg;
     if (engine) engine.cancel(); // stops a running decode at its next step
   }
-  queue = queue.then(async () => {
-    try {
-      if (msg.type === Msg.probe) await probe(msg);
-      else if (msg.type === Msg.decodeCodes) {
-        // Pictures for the page's own use (the picker): a failure is said there, not as a decode's.
-        try {
-          if (!engine || !info.tokenizer) throw kindError(ErrorKind.notReady, 'no tokenizer loaded');
-          const { rgba, batch } = await decodePixels(Uint32Array.from(msg.codes));
-          post({ type: Msg.codesDecoded, id: msg.id, rgba, batch, size: info.image_size }, [rgba.buffer]);
-        } catch (e) {
-          post({ type: Msg.codesDecoded, id: msg.id, error: describe(e).message });
-        }
+  enqueue(async () => {
+    if (msg.type === Msg.probe) await probe(msg);
+    else if (msg.type === Msg.decodeCodes) {
+      // Pictures for the page's own use (the picker): a failure is said there, not as a decode's.
+      try {
+        if (!engine || !info.tokenizer) throw kindError(ErrorKind.notReady, 'no tokenizer loaded');
+        const { rgba, batch } = await decodePixels(Uint32Array.from(msg.codes));
+        post({ type: Msg.codesDecoded, id: msg.id, rgba, batch, size: info.image_size }, [rgba.buffer]);
+      } catch (e) {
+        post({ type: Msg.codesDecoded, id: msg.id, error: describe(e).message });
       }
-      else if (msg.type === Msg.init) await init(msg);
-      else if (msg.type === Msg.generate) {
-        if (msg !== latestGenerate) return; // superseded while it waited
-        if (!engine) throw kindError(ErrorKind.notReady, 'the engine is not ready');
-        try {
-          await generate(msg);
-        } catch (e) {
-          if (e.name !== ErrorKind.deviceLost) throw e;
-          imageGeneration++; // drop the lost engine's pending image work
-          await recover(e.message); // the page starts the generation again on Msg.recovered
-        }
-      }
-    } catch (e) {
-      const d = describe(e);
-      if (msg.type === Msg.init || msg.type === Msg.probe || crashed) post({ type: Msg.fatal, ...d });
-      else post({ type: Msg.error, id: msg.runs ? msg.runs[0].id : null, ...d });
     }
-  });
+    else if (msg.type === Msg.init) await init(msg);
+    else if (msg.type === Msg.generate) {
+      if (msg !== latestGenerate) return; // superseded while it waited
+      if (!engine) throw kindError(ErrorKind.notReady, 'the engine is not ready');
+      await orRecover(() => generate({ msg, gen: imageGeneration, run: 0, done: [], picture: { run: 0, step: 0 } }));
+    }
+  }, msg);
 };
 self.addEventListener('error', (ev) => post({ type: Msg.fatal, message: 'engine crashed: ' + (ev.message || 'unknown error'), kind: ErrorKind.crashed }));
 self.addEventListener('unhandledrejection', (ev) => post({ type: Msg.fatal, message: 'engine crashed: ' + errText(ev.reason), kind: ErrorKind.crashed }));

@@ -92,6 +92,20 @@ pub struct TrainOptions {
     /// The small sub-models fix the first tokens of a MaGNeTS decode, so a run may weight them more.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub width_loss_weights: Vec<f32>,
+    /// Clip models: the loss weight of a masked token whose code differs from the given frame's
+    /// code at the same spot (1 = plain CE). Most future tokens repeat the given frame, so a
+    /// plain-CE model's likeliest continuation is a still clip; a weight w > 1 moves the optimum
+    /// from p(y) to ∝ w(y)·p(y), towards change.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub changed_token_weight: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+fn is_one(w: &f32) -> bool {
+    *w == 1.0
 }
 
 impl TrainOptions {
@@ -114,6 +128,7 @@ impl TrainOptions {
         seed: 0,
         loop_frames: false,
         width_loss_weights: Vec::new(),
+        changed_token_weight: 1.0,
     };
 }
 
@@ -136,6 +151,13 @@ impl TrainOptions {
         if !weights.is_empty() && weights.len() != config.widths.len() {
             let (n, widths) = (weights.len(), config.widths.len());
             return Err(Error::Other(format!("--width-weights: {n} weights for a model of {widths} widths")));
+        }
+        let w = self.changed_token_weight;
+        if !(w.is_finite() && w > 0.0) {
+            return Err(Error::Other(format!("--changed-token-weight: {w} is not a finite weight > 0")));
+        }
+        if w != 1.0 && config.context_tokens() == 0 {
+            return Err(Error::Other("--changed-token-weight: only a clip model (given frames) has changed tokens".into()));
         }
         Ok(())
     }
@@ -163,7 +185,9 @@ pub struct Batch {
     pub inputs: Vec<i64>,
     /// `[B, N]` target codes.
     pub targets: Vec<i64>,
-    /// `[B, N]` 1.0 where masked (the loss positions).
+    /// `[B, N]` each position's loss weight: 0 where not masked; where masked 1, or
+    /// `changed_token_weight` for a clip token that differs from the given frame. The losses
+    /// are means weighted by it.
     pub mask: Vec<f32>,
     /// `[B]` class ids (null class after dropout).
     pub classes: Vec<i64>,
@@ -264,7 +288,13 @@ pub fn make_batch(config: &ModelConfig, opts: &TrainOptions, data: &TokenDataset
         for p in 0..n {
             batch.targets.push(codes[p] as i64);
             batch.inputs.push(if masked[p] { config.mask_id() as i64 } else { codes[p] as i64 });
-            batch.mask.push(if masked[p] { 1.0 } else { 0.0 });
+            // The given frame is frame 0 (`context_frames` ≥ 1), positions `0..frame`.
+            let changed = p >= given && codes[p] != codes[p % frame];
+            batch.mask.push(match (masked[p], changed) {
+                (false, _) => 0.0,
+                (true, true) => opts.changed_token_weight,
+                (true, false) => 1.0,
+            });
         }
         let drop = rng::uniform(s ^ sh, i as u32, st, 0, 2) < opts.class_dropout;
         batch.classes.push(if drop { config.null_class() as i64 } else { data.labels[img] as i64 });
@@ -290,8 +320,8 @@ pub fn widths_for_step(config: &ModelConfig, opts: &TrainOptions, step: u64) -> 
     }
 }
 
-/// Mean label-smoothed cross-entropy over the positions where `mask` is 1.
-/// `logits [B,N,K]`, `targets [B,N,1]` (Int), `mask [B,N,1]`.
+/// Mean label-smoothed cross-entropy over the masked positions, weighted by `mask` (each
+/// position's loss weight, 0 where not masked). `logits [B,N,K]`, `targets [B,N,1]` (Int), `mask [B,N,1]`.
 pub fn masked_cross_entropy(logits: Tensor<3>, targets: Tensor<3, Int>, mask: Tensor<3>, smoothing: f32) -> Tensor<1> {
     let logp = log_softmax(logits, 2);
     let nll = logp.clone().gather(2, targets).neg();
@@ -301,8 +331,8 @@ pub fn masked_cross_entropy(logits: Tensor<3>, targets: Tensor<3, Int>, mask: Te
     (ce * mask).sum() / denom
 }
 
-/// Mean `T²·KL(softmax(teacher/T) ‖ softmax(student/T))` over masked positions. The teacher
-/// is detached here (stop-gradient). Exactly zero when student == teacher.
+/// Mean `T²·KL(softmax(teacher/T) ‖ softmax(student/T))` over masked positions, weighted by
+/// `mask` as in [`masked_cross_entropy`]. The teacher is detached here (stop-gradient). Exactly zero when student == teacher.
 pub fn distillation_kl(student: Tensor<3>, teacher: Tensor<3>, mask: Tensor<3>, temperature: f32) -> Tensor<1> {
     let t = temperature;
     let teacher = teacher.detach() / t;

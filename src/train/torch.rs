@@ -88,22 +88,31 @@ impl Flops {
     }
 }
 
+/// Mean of per-row losses `[M]`, weighted by the rows' loss weights when they are not all 1
+/// (burn's losses weight by the batch's `mask` the same way).
+fn weighted_mean(x: Tensor, weights: Option<&Tensor>) -> Tensor {
+    match weights {
+        Some(w) => (x * w).sum(Kind::Float) / w.sum(Kind::Float),
+        None => x.mean(Kind::Float),
+    }
+}
+
 /// Mean label-smoothed cross-entropy over the masked positions (mirrors `masked_cross_entropy`;
 /// `logits` `[M, K]` and `targets` `[M]` hold the masked rows only).
-fn masked_cross_entropy(logits: &Tensor, targets: &Tensor, smoothing: f64) -> Tensor {
+fn masked_cross_entropy(logits: &Tensor, targets: &Tensor, weights: Option<&Tensor>, smoothing: f64) -> Tensor {
     let logp = logits.log_softmax(-1, Kind::Float);
     let nll = -logp.gather(1, &targets.unsqueeze(-1), false).squeeze_dim(-1);
     let smooth = -logp.mean_dim(-1, false, Kind::Float);
-    (nll * (1.0 - smoothing) + smooth * smoothing).mean(Kind::Float)
+    weighted_mean(nll * (1.0 - smoothing) + smooth * smoothing, weights)
 }
 
 /// Mean `T²·KL(softmax(teacher/T) ‖ softmax(student/T))` over masked positions, teacher
 /// detached (mirrors `distillation_kl`; masked rows only, as in [`masked_cross_entropy`]).
-fn distillation_kl(student: &Tensor, teacher: &Tensor, temperature: f64) -> Tensor {
+fn distillation_kl(student: &Tensor, teacher: &Tensor, weights: Option<&Tensor>, temperature: f64) -> Tensor {
     let log_p = (teacher.detach() / temperature).log_softmax(-1, Kind::Float);
     let log_q = (student / temperature).log_softmax(-1, Kind::Float);
     let kl = (log_p.exp() * (&log_p - log_q)).sum_dim_intlist(-1, false, Kind::Float);
-    kl.mean(Kind::Float) * (temperature * temperature)
+    weighted_mean(kl, weights) * (temperature * temperature)
 }
 
 struct BatchTensors {
@@ -114,6 +123,8 @@ struct BatchTensors {
     masked_rows: Tensor,
     /// Targets at `masked_rows`.
     masked_targets: Tensor,
+    /// Loss weights at `masked_rows`; `None` when all are 1 (a plain mean).
+    masked_weights: Option<Tensor>,
 }
 
 impl BatchTensors {
@@ -122,11 +133,14 @@ impl BatchTensors {
         let masked: Vec<i64> = (0..batch.mask.len()).filter(|&i| batch.mask[i] > 0.0).map(|i| i as i64).collect();
         let masked_rows = Tensor::from_slice(&masked);
         let masked_targets = Tensor::from_slice(&batch.targets).index_select(0, &masked_rows);
+        let weights: Vec<f32> = masked.iter().map(|&i| batch.mask[i as usize]).collect();
+        let masked_weights = weights.iter().any(|&w| w != 1.0).then(|| Tensor::from_slice(&weights));
         BatchTensors {
             inputs: Tensor::from_slice(&batch.inputs).view([b, n]),
             classes: Tensor::from_slice(&batch.classes),
             masked_rows,
             masked_targets,
+            masked_weights,
         }
     }
 }
@@ -247,13 +261,14 @@ impl TorchTrainer {
         }
         let smoothing = o.label_smoothing as f64;
         let teacher = self.forward(full, batch, flops);
-        let full_ce = masked_cross_entropy(&teacher, &batch.masked_targets, smoothing);
+        let weights = batch.masked_weights.as_ref();
+        let full_ce = masked_cross_entropy(&teacher, &batch.masked_targets, weights, smoothing);
         let mut terms = vec![&full_ce * o.loss_weight(full) as f64];
         let mut out = vec![(full, full_ce, Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)))];
         for &w in widths.iter().filter(|&&w| w != full) {
             let logits = self.forward(w, batch, flops);
-            let ce = masked_cross_entropy(&logits, &batch.masked_targets, smoothing);
-            let kl = distillation_kl(&logits, &teacher, o.distill_temperature as f64);
+            let ce = masked_cross_entropy(&logits, &batch.masked_targets, weights, smoothing);
+            let kl = distillation_kl(&logits, &teacher, weights, o.distill_temperature as f64);
             let lam = o.distill_weight as f64;
             terms.push((&ce * (1.0 - lam) + &kl * lam) * o.loss_weight(w) as f64);
             out.push((w, ce, kl));

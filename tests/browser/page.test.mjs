@@ -925,10 +925,18 @@ test('Animate on a software GPU: the clips run on the CPU engine, four of them, 
   const d = await clipRun(page);
   assert.equal(d.context.length, 4);
   const m = await page.evaluate(() => ({ ...window.magnets.metrics, steps: window.magnets.runs[window.magnets.main].steps.map((s) => s.ms) }));
-  metrics.animateSoftwareGpuOnCpu = { clips: 4, decodeMs: m.lastDecodeMs, stepMs: m.steps };
-  // The real clips' frames are decoded to pixels, not left as palette colours.
+  metrics.animateSoftwareGpuOnCpu = {
+    clips: 4, decodeMs: m.lastDecodeMs, stepMs: m.steps,
+    firstGridMs: m.firstGridMs, realPixelsMs: m.realPixelsMs, pickerPixelsMs: m.pickerPixelsMs, imagesDoneMs: m.imagesDoneMs,
+  };
+  // The real clips' frames are decoded to pixels, not left as palette colours, and before the
+  // intermediate steps' pictures (12 steps × 32 frames on a CPU engine: the real strips and the
+  // picker would otherwise stay palette mosaics for half a minute after "done").
   assert.equal(await page.locator('#grid-main .clip .strip.real .rframe').count(), 4 * 8);
   await page.waitForFunction(realFramesDecoded, null, { timeout: 30000, polling: 200 });
+  for (const what of ['realPixelsMs', 'pickerPixelsMs']) {
+    assert.ok(m[what] != null && m[what] < m.imagesDoneMs, `${what} ${m[what]} before the last step picture ${m.imagesDoneMs}`);
+  }
   await shot(page, 'animate-software-gpu-cpu');
   assert.deepEqual(page.problems, []);
 });

@@ -113,6 +113,10 @@ pub struct OptimizerArgs {
     /// Multipliers of each width's loss term, smallest first, e.g. `2,1.5,1,1` (default: all 1).
     #[arg(long, value_delimiter = ',')]
     pub width_weights: Vec<f32>,
+    /// Clip models: loss weight of a masked token that differs from the given frame at the
+    /// same spot (1 = plain cross-entropy; > 1 leans the model towards motion).
+    #[arg(long, default_value_t = 1.0)]
+    pub changed_token_weight: f32,
     /// Smaller widths trained per step besides the full one: `all` or a count (sampled).
     #[arg(long, default_value = "all")]
     pub widths: String,
@@ -198,6 +202,7 @@ impl OptimizerArgs {
             seed: self.seed,
             loop_frames,
             width_loss_weights: self.width_weights.clone(),
+            changed_token_weight: self.changed_token_weight,
         })
     }
 }

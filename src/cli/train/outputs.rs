@@ -23,6 +23,7 @@ pub fn validate(t: &dyn TrainLoop, val: &TokenDataset) -> magnets::Result<Vec<f6
     o.seed = 0x0a11_da7a;
     o.class_dropout = 0.0;
     o.loop_frames = false;
+    o.changed_token_weight = 1.0;
     o.batch_size = o.batch_size.min(val.len()).max(1);
     let steps = (val.len() / o.batch_size).max(1) as u64;
     let mut sums = vec![0.0; t.config().widths.len()];
