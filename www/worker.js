@@ -241,20 +241,23 @@ async function decodeStep(gen, r, index) {
 
 // A generation (msg.runs = [{id, request}]) as resumable work: each run is decoded (token
 // states stream out step by step) and its final grid decoded to pixels; then every run's other
-// steps' pictures, in order. Between pieces it yields to anything waiting in the queue (it is
-// queued again behind it), so what the page asks meanwhile — the real clips' frames, the
+// steps' pictures, in order. Between pieces it steps aside for anything waiting in the queue
+// (it is queued again behind it), so what the page asks meanwhile — the real clips' frames, the
 // picker's thumbnails, a newer generation — does not wait behind a dozen step pictures.
+// A superseded generation ends before it can step aside: only the current one ever re-queues
+// itself, so two generations never keep yielding to each other.
 // A device loss is thrown out of here; a cancelled decode ends it quietly.
 async function generate(job) {
   const { msg, gen, done } = job;
-  const yieldToWaiting = () => {
+  const superseded = () => msg !== latestGenerate || gen !== imageGeneration;
+  const stepAside = () => {
     if (waiting === 0) return false;
     enqueue(() => orRecover(() => generate(job)), msg);
     return true;
   };
   while (job.run < msg.runs.length) {
-    if (msg !== latestGenerate || gen !== imageGeneration) return; // superseded
-    if (job.run > 0 && yieldToWaiting()) return;
+    if (superseded()) return;
+    if (job.run > 0 && stepAside()) return;
     const run = msg.runs[job.run++];
     const steps = [];
     try {
@@ -281,7 +284,8 @@ async function generate(job) {
       const r = done[job.picture.run];
       while (job.picture.step < r.steps.length - 1) {
         await tick();
-        if (yieldToWaiting()) return;
+        if (superseded()) return;
+        if (stepAside()) return;
         if (!(await decodeStep(gen, r, job.picture.step))) return;
         job.picture.step++;
       }

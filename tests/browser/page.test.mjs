@@ -158,6 +158,16 @@ test('WebGPU: the page loads, generates, and the steps animate', async () => {
   await waitStatus(page, ['generating', 'done'], 60000);
   const cached = await page.evaluate(() => window.magnets.metrics.cached || []);
   assert.ok(cached.includes('model weights'), 'weights served from the cache on the second visit');
+
+  // Generate again while the finished decode's step pictures are still being decoded: the new
+  // generation gets all its pictures (the one it replaced ends instead of yielding back).
+  await waitDone(page);
+  const first = await page.evaluate(() => ({ main: window.magnets.main, images: document.body.dataset.images }));
+  assert.equal(first.images, 'pending', 'the step pictures are still decoding when "done" shows');
+  await page.click('#generate');
+  await page.waitForFunction((id) => window.magnets.main !== id && document.body.dataset.status === 'done', first.main, { timeout: GEN_TIMEOUT, polling: 200 });
+  await waitImages(page, 60000);
+  assert.deepEqual(page.problems, []);
 });
 
 // The default model is the quality one; on a software GPU the page starts with the light one
