@@ -334,6 +334,20 @@ impl Weights {
         Ok(w)
     }
 
+    /// The same clip model given its first `context_frames` frames instead (every tensor
+    /// unchanged): a model trained to continue one frame decodes from more, since training masks
+    /// any subset of the future and so often showed it the next frames' tokens.
+    pub fn with_context_frames(&self, context_frames: usize) -> Result<Weights> {
+        if !self.config.is_clip() {
+            return Err(Error::Weights("an image model has no frames to give: only a clip model takes --context-frames".into()));
+        }
+        let config = ModelConfig { context_frames, ..self.config.clone() };
+        config.validate()?;
+        let w = Weights { config, tensors: self.tensors.clone() };
+        w.validate()?;
+        Ok(w)
+    }
+
     /// The standalone model of width `config.widths[width]` made of the sliced weights (used to
     /// test that a nested sub-model is exactly a smaller model).
     pub fn standalone_submodel(&self, width: usize) -> Weights {

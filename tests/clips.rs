@@ -76,6 +76,26 @@ fn the_decode_continues_the_given_frame() {
 }
 
 #[test]
+fn a_clip_model_can_be_given_more_first_frames() {
+    let c = clip_config();
+    let w = Weights::init(&c, 3).unwrap();
+    let two = w.with_context_frames(2).unwrap();
+    assert_eq!(two.config.context_frames, 2);
+    assert_eq!(two.tensors, w.tensors, "the weights are unchanged");
+    // Two given frames stay as given; the schedule runs over the last frame's 6 tokens.
+    let context = vec![(0..12).collect::<Vec<u32>>()];
+    let trace = block_on(decode(&mut ReferenceEngine::cpu(&two), &request(&two.config, "S2XL2", CachePolicy::Off, context.clone()), |_| {})).unwrap();
+    assert_eq!(trace.steps[0].cost.masked_before, 6);
+    assert_eq!(&trace.tokens[0][..12], &context[0][..]);
+    assert!(trace.steps.iter().all(|s| s.states[0][..12].iter().all(|&st| st == STATE_GIVEN)));
+    // Every frame given, or an image model: refused with the reason.
+    let e = w.with_context_frames(3).unwrap_err().to_string();
+    assert!(e.contains("context_frames 3 must be below frames 3"), "{e}");
+    let e = Weights::init(&ModelConfig::tiny(), 3).unwrap().with_context_frames(1).unwrap_err().to_string();
+    assert!(e.contains("only a clip model"), "{e}");
+}
+
+#[test]
 fn bad_contexts_are_refused() {
     let c = clip_config();
     let w = Weights::init(&c, 3).unwrap();

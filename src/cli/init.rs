@@ -1,6 +1,6 @@
 //! `magnets init`: random weights for a config (tests and engine work use these), or trained
-//! weights reshaped as the start of another run: a category-only model split by art style, or
-//! an image model lifted into a clip model.
+//! weights reshaped as the start of another run: a category-only model split by art style, an
+//! image model lifted into a clip model, or a clip model given more (or fewer) first frames.
 
 use std::path::PathBuf;
 
@@ -23,6 +23,9 @@ pub struct Args {
     /// `frames` and `context_frames`): every frame's positions start as the image's.
     #[arg(long, requires = "from")]
     clip: Option<PathBuf>,
+    /// Give the clip model --from this many first frames instead (weights unchanged).
+    #[arg(long, requires = "from", conflicts_with_all = ["clip", "styles"])]
+    context_frames: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long)]
@@ -38,10 +41,15 @@ pub fn run(a: Args) -> magnets::Result<()> {
         (None, Some(f), Some(clip)) => Weights::load(f)?
             .lift_to_clip(&ModelConfig::load(clip)?, a.seed)
             .map_err(|e| e.within(format_args!("--from {} --clip {}", f.display(), clip.display())))?,
+        (None, Some(f), None) if a.context_frames.is_some() => Weights::load(f)?
+            .with_context_frames(a.context_frames.unwrap_or_default())
+            .map_err(|e| e.within(format_args!("--from {} --context-frames", f.display())))?,
         (None, Some(f), None) if !a.styles.is_empty() => Weights::load(f)?
             .split_by_style(&a.styles)
             .map_err(|e| e.within(format_args!("--from {} --styles", f.display())))?,
-        _ => return Err(magnets::Error::Other("give --config FILE, --from WEIGHTS --styles A,B or --from WEIGHTS --clip CONFIG".into())),
+        _ => return Err(magnets::Error::Other(
+            "give --config FILE, --from WEIGHTS --styles A,B, --from WEIGHTS --clip CONFIG or --from CLIP_WEIGHTS --context-frames N".into(),
+        )),
     };
     w.save(&a.out, if a.f32 { StoredDtype::F32 } else { StoredDtype::F16 })?;
     eprintln!(
