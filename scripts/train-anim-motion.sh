@@ -8,7 +8,7 @@
 # motion"). Same data and recipe as scripts/train-anim-noto.sh at a fine-tune's rate (1e-4,
 # warmup 50, cosine to 1e-5). Fixed steps and seed; resumable; stops cleanly after MINUTES.
 #
-#   MINUTES=55 OMP_NUM_THREADS=2 scripts/train-anim-motion.sh
+#   MINUTES=58 OMP_NUM_THREADS=2 scripts/train-anim-motion.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-data/runs/anim-motion}
