@@ -337,13 +337,13 @@ impl Weights {
     /// The same clip model given its first `context_frames` frames instead (every tensor
     /// unchanged): a model trained to continue one frame decodes from more, since training masks
     /// any subset of the future and so often showed it the next frames' tokens.
-    pub fn with_context_frames(&self, context_frames: usize) -> Result<Weights> {
+    pub fn with_context_frames(self, context_frames: usize) -> Result<Weights> {
         if !self.config.is_clip() {
             return Err(Error::Weights("an image model has no frames to give: only a clip model takes --context-frames".into()));
         }
-        let config = ModelConfig { context_frames, ..self.config.clone() };
+        let config = ModelConfig { context_frames, ..self.config };
         config.validate()?;
-        let w = Weights { config, tensors: self.tensors.clone() };
+        let w = Weights { config, tensors: self.tensors };
         w.validate()?;
         Ok(w)
     }

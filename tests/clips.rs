@@ -79,7 +79,7 @@ fn the_decode_continues_the_given_frame() {
 fn a_clip_model_can_be_given_more_first_frames() {
     let c = clip_config();
     let w = Weights::init(&c, 3).unwrap();
-    let two = w.with_context_frames(2).unwrap();
+    let two = w.clone().with_context_frames(2).unwrap();
     assert_eq!(two.config.context_frames, 2);
     assert_eq!(two.tensors, w.tensors, "the weights are unchanged");
     // Two given frames stay as given; the schedule runs over the last frame's 6 tokens.
@@ -89,7 +89,7 @@ fn a_clip_model_can_be_given_more_first_frames() {
     assert_eq!(&trace.tokens[0][..12], &context[0][..]);
     assert!(trace.steps.iter().all(|s| s.states[0][..12].iter().all(|&st| st == STATE_GIVEN)));
     // Every frame given, or an image model: refused with the reason.
-    let e = w.with_context_frames(3).unwrap_err().to_string();
+    let e = w.clone().with_context_frames(3).unwrap_err().to_string();
     assert!(e.contains("context_frames 3 must be below frames 3"), "{e}");
     let e = Weights::init(&ModelConfig::tiny(), 3).unwrap().with_context_frames(1).unwrap_err().to_string();
     assert!(e.contains("only a clip model"), "{e}");

@@ -279,17 +279,15 @@ async function generate(job) {
     if (info.tokenizer && !(await decodeStep(gen, r, steps.length - 1))) return;
     await tick();
   }
-  if (info.tokenizer) {
-    for (; job.picture.run < done.length; job.picture = { run: job.picture.run + 1, step: 0 }) {
-      const r = done[job.picture.run];
-      while (job.picture.step < r.steps.length - 1) {
-        await tick();
-        if (superseded()) return;
-        if (stepAside()) return;
-        if (!(await decodeStep(gen, r, job.picture.step))) return;
-        job.picture.step++;
-      }
-    }
+  // Every run's other steps, in order; the list survives stepping aside.
+  job.pictures ??= info.tokenizer ? done.flatMap((r) => r.steps.slice(0, -1).map((_, index) => ({ r, index }))) : [];
+  while (job.pictures.length) {
+    await tick();
+    if (superseded()) return;
+    if (stepAside()) return;
+    const { r, index } = job.pictures[0];
+    if (!(await decodeStep(gen, r, index))) return;
+    job.pictures.shift();
   }
   for (const r of done) post({ type: Msg.imagesDone, id: r.id });
 }
@@ -353,7 +351,7 @@ self.onmessage = (ev) => {
     else if (msg.type === Msg.generate) {
       if (msg !== latestGenerate) return; // superseded while it waited
       if (!engine) throw kindError(ErrorKind.notReady, 'the engine is not ready');
-      await orRecover(() => generate({ msg, gen: imageGeneration, run: 0, done: [], picture: { run: 0, step: 0 } }));
+      await orRecover(() => generate({ msg, gen: imageGeneration, run: 0, done: [], pictures: null }));
     }
   }, msg);
 };

@@ -36,15 +36,15 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
-    let w = match (&a.config, &a.from, &a.clip) {
-        (Some(c), _, _) => Weights::init(&ModelConfig::load(c)?, a.seed)?,
-        (None, Some(f), Some(clip)) => Weights::load(f)?
+    let w = match (&a.config, &a.from, &a.clip, a.context_frames) {
+        (Some(c), ..) => Weights::init(&ModelConfig::load(c)?, a.seed)?,
+        (None, Some(f), Some(clip), _) => Weights::load(f)?
             .lift_to_clip(&ModelConfig::load(clip)?, a.seed)
             .map_err(|e| e.within(format_args!("--from {} --clip {}", f.display(), clip.display())))?,
-        (None, Some(f), None) if a.context_frames.is_some() => Weights::load(f)?
-            .with_context_frames(a.context_frames.unwrap_or_default())
+        (None, Some(f), None, Some(n)) => Weights::load(f)?
+            .with_context_frames(n)
             .map_err(|e| e.within(format_args!("--from {} --context-frames", f.display())))?,
-        (None, Some(f), None) if !a.styles.is_empty() => Weights::load(f)?
+        (None, Some(f), None, None) if !a.styles.is_empty() => Weights::load(f)?
             .split_by_style(&a.styles)
             .map_err(|e| e.within(format_args!("--from {} --styles", f.display())))?,
         _ => return Err(magnets::Error::Other(
