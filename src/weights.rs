@@ -348,6 +348,24 @@ impl Weights {
         Ok(w)
     }
 
+    /// The same weights nested at other widths (one per width name, the last the model's dim;
+    /// every tensor unchanged): a sub-model is a leading slice, so any width is a model's
+    /// prefix, but one the training never ran is not yet a good sub-model and has to be trained.
+    pub fn with_widths(self, widths: Vec<usize>) -> Result<Weights> {
+        if widths.len() != self.config.width_names.len() {
+            return Err(Error::Config(format!(
+                "give one width per sub-model ({}): {} given",
+                self.config.width_names.join(", "),
+                widths.len()
+            )));
+        }
+        let config = ModelConfig { widths, ..self.config };
+        config.validate()?;
+        let w = Weights { config, tensors: self.tensors };
+        w.validate()?;
+        Ok(w)
+    }
+
     /// The standalone model of width `config.widths[width]` made of the sliced weights (used to
     /// test that a nested sub-model is exactly a smaller model).
     pub fn standalone_submodel(&self, width: usize) -> Weights {

@@ -229,3 +229,41 @@ fn nested_shapes_of_the_shipped_config() {
         assert_eq!(c.prefix_shapes(w), c.submodel(w).tensor_shapes(), "width {d}");
     }
 }
+
+#[test]
+fn a_model_can_be_nested_at_other_widths() {
+    use magnets::decode::{DecodeRequest, decode};
+    use magnets::reference::ReferenceEngine;
+    use magnets::sampling::SamplingParams;
+    use magnets::schedule::{CachePolicy, Schedule};
+
+    let w = good(); // widths 8/16/32/64, head_dim 8
+    let wider = w.clone().with_widths(vec![8, 24, 32, 64]).unwrap();
+    assert_eq!(wider.config.widths, vec![8, 24, 32, 64]);
+    assert_eq!(wider.tensors, w.tensors, "the weights are unchanged");
+    assert_eq!(wider.standalone_submodel(1).config.dim, 24, "M is now the leading 24 features");
+    // The widths that did not move are the same sub-models: an S and L decode is unchanged, and
+    // one through the new M differs.
+    let run = |w: &Weights, schedule: &str| {
+        let req = DecodeRequest {
+            schedule: Schedule::parse(schedule, &w.config).unwrap(),
+            cache: CachePolicy::On { refresh_every: None },
+            classes: vec![0, 1],
+            sampling: SamplingParams { seed: 3, ..Default::default() },
+            context: vec![],
+        };
+        pollster::block_on(decode(&mut ReferenceEngine::cpu(w), &req, |_| {})).unwrap().tokens
+    };
+    assert_eq!(run(&wider, "S2L2"), run(&w, "S2L2"));
+    assert_ne!(run(&wider, "M4"), run(&w, "M4"));
+    // Refused with the reason: a width per name, multiples of head_dim, ascending, the last = dim.
+    for (widths, want) in [
+        (vec![8, 16, 64], "one width per sub-model (S, M, L, XL): 3 given"),
+        (vec![8, 20, 32, 64], "not a positive multiple of head_dim 8"),
+        (vec![8, 32, 16, 64], "strictly ascending"),
+        (vec![8, 16, 32, 48], "must equal dim 64"),
+    ] {
+        let e = w.clone().with_widths(widths).unwrap_err().to_string();
+        assert!(e.contains(want), "{want}: {e}");
+    }
+}

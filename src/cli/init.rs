@@ -1,6 +1,7 @@
 //! `magnets init`: random weights for a config (tests and engine work use these), or trained
 //! weights reshaped as the start of another run: a category-only model split by art style, an
-//! image model lifted into a clip model, or a clip model given more (or fewer) first frames.
+//! image model lifted into a clip model, a clip model given more (or fewer) first frames, or a
+//! model nested at other sub-model widths.
 
 use std::path::PathBuf;
 
@@ -12,7 +13,7 @@ pub struct Args {
     /// Config JSON with the keys of DESIGN §2 (a random init).
     #[arg(long, required_unless_present = "from", conflicts_with = "from")]
     config: Option<PathBuf>,
-    /// Start from these trained weights instead (with --styles or --clip).
+    /// Start from these trained weights instead (with --styles, --clip, --context-frames or --widths).
     #[arg(long)]
     from: Option<PathBuf>,
     /// Art styles to split every class of --from by (comma-separated, in the order of the
@@ -26,6 +27,10 @@ pub struct Args {
     /// Give the clip model --from this many first frames instead (weights unchanged).
     #[arg(long, requires = "from", conflicts_with_all = ["clip", "styles"])]
     context_frames: Option<usize>,
+    /// Nest the model --from at these sub-model widths instead (comma-separated, one per width
+    /// name, the last the model's dim; weights unchanged): the start of a run that trains them.
+    #[arg(long, value_delimiter = ',', requires = "from", conflicts_with_all = ["clip", "styles", "context_frames"])]
+    widths: Vec<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long)]
@@ -44,11 +49,16 @@ pub fn run(a: Args) -> magnets::Result<()> {
         (None, Some(f), None, Some(n)) => Weights::load(f)?
             .with_context_frames(n)
             .map_err(|e| e.within(format_args!("--from {} --context-frames", f.display())))?,
+        (None, Some(f), None, None) if !a.widths.is_empty() => Weights::load(f)?
+            .with_widths(a.widths.clone())
+            .map_err(|e| e.within(format_args!("--from {} --widths", f.display())))?,
         (None, Some(f), None, None) if !a.styles.is_empty() => Weights::load(f)?
             .split_by_style(&a.styles)
             .map_err(|e| e.within(format_args!("--from {} --styles", f.display())))?,
         _ => return Err(magnets::Error::Other(
-            "give --config FILE, --from WEIGHTS --styles A,B, --from WEIGHTS --clip CONFIG or --from CLIP_WEIGHTS --context-frames N".into(),
+            "give --config FILE, --from WEIGHTS --styles A,B, --from WEIGHTS --clip CONFIG, --from CLIP_WEIGHTS --context-frames N \
+             or --from WEIGHTS --widths A,B,C,D"
+                .into(),
         )),
     };
     w.save(&a.out, if a.f32 { StoredDtype::F32 } else { StoredDtype::F16 })?;
