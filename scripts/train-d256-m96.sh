@@ -15,11 +15,5 @@ if [ ! -e "$INIT" ]; then
   mkdir -p "$RUN"
   scripts/magnets-fast.sh init --from models/magnets-emoji-d256.safetensors --widths 32,96,128,256 --out "$INIT"
 fi
-exec scripts/magnets-fast.sh train --device "${TRAIN_DEVICE:-torch-bf16}" \
-  --init "$INIT" \
-  --data models/all-art/emoji_tokens.safetensors \
-  --flip --images data/emoji32-all.safetensors --flip-cache models/all-art/emoji_tokens_flip.safetensors \
-  --snapshot "$RUN/snapshot" \
-  --tokenizer models/tokenizer-all-art.safetensors --out "$RUN" \
-  --steps 6000 --batch 32 --lr 5e-4 --warmup 200 --ema 0.999 --distill 0.8 \
-  --checkpoint-every 250 --sample-every 1000 --log-every 25 --seed 2 --minutes "${MINUTES:-60}" "$@"
+# The warm restarts' recipe; the snapshot stays under data/ (an experiment, not a shipped model).
+INIT=$INIT RUN=$RUN SNAPSHOT=$RUN/snapshot exec scripts/train-d256-restart.sh "$@"

@@ -8,7 +8,7 @@
 # weights with RUN= a new run dir: the default model is the second restart,
 # INIT=models/d256/restart-1.safetensors RUN=data/runs/d256-restart2 (0.03 more). Resumable like train-d256.sh (run it again to
 # continue from $RUN/checkpoint, or from models/d256/$(basename $RUN)/snapshot on a fresh
-# clone; --init only applies when neither exists).
+# clone; --init only applies when neither exists). SNAPSHOT= puts the snapshot elsewhere.
 #
 #   MINUTES=120 OMP_NUM_THREADS=1 scripts/train-d256-restart.sh
 set -euo pipefail
@@ -18,7 +18,7 @@ exec scripts/magnets-fast.sh train --device "${TRAIN_DEVICE:-torch-bf16}" \
   --init "${INIT:-models/d256/trained-12000-steps.safetensors}" \
   --data models/all-art/emoji_tokens.safetensors \
   --flip --images data/emoji32-all.safetensors --flip-cache models/all-art/emoji_tokens_flip.safetensors \
-  --snapshot "models/d256/$(basename "$RUN")/snapshot" \
+  --snapshot "${SNAPSHOT:-models/d256/$(basename "$RUN")/snapshot}" \
   --tokenizer models/tokenizer-all-art.safetensors --out "$RUN" \
   --steps 6000 --batch 32 --lr 5e-4 --warmup 200 --ema 0.999 --distill 0.8 \
   --checkpoint-every 250 --sample-every 1000 --log-every 25 --seed 2 --minutes "${MINUTES:-60}" "$@"

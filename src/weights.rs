@@ -342,10 +342,7 @@ impl Weights {
             return Err(Error::Weights("an image model has no frames to give: only a clip model takes --context-frames".into()));
         }
         let config = ModelConfig { context_frames, ..self.config };
-        config.validate()?;
-        let w = Weights { config, tensors: self.tensors };
-        w.validate()?;
-        Ok(w)
+        Weights::with_config(config, self.tensors)
     }
 
     /// The same weights nested at other widths (one per width name, the last the model's dim;
@@ -360,8 +357,14 @@ impl Weights {
             )));
         }
         let config = ModelConfig { widths, ..self.config };
+        Weights::with_config(config, self.tensors)
+    }
+
+    /// Unchanged tensors under a changed config, both checked: the tail of every reshape that
+    /// only edits the config.
+    fn with_config(config: ModelConfig, tensors: HashMap<String, HostTensor>) -> Result<Weights> {
         config.validate()?;
-        let w = Weights { config, tensors: self.tensors };
+        let w = Weights { config, tensors };
         w.validate()?;
         Ok(w)
     }
