@@ -247,6 +247,15 @@ fn check_table(table: &serde_json::Value, weights: &[u8], image: bool, file: &st
     let tuned = find(table["tuned"]["schedule"].as_str().unwrap(), table["tuned"]["cache"].as_str().unwrap())
         .expect("the tuned schedule is measured");
     assert!(tuned["flops_ratio"].as_f64().unwrap() >= 3.0, "{tuned}");
+    // "Tuned 4×", where the table has it: a measured row with at least 4× less compute, chosen
+    // from the same selection rows as "Tuned", so never better than it on the selection seed.
+    if let Some(pick) = table.get("tuned_4x") {
+        let row = find(pick["schedule"].as_str().unwrap(), pick["cache"].as_str().unwrap()).expect("the tuned 4× schedule is measured");
+        assert!(row["flops_ratio"].as_f64().unwrap() >= 4.0, "{row}");
+        let best = |p: &serde_json::Value| p["selection"][0]["fid"].as_f64().unwrap();
+        assert!(best(pick) >= best(&table["tuned"]), "{file}: the ≥ 4× pick beats the ≥ 3× one on the selection seed");
+        assert_eq!(pick["selection"][0]["schedule"], pick["schedule"], "{file}: the ≥ 4× pick is its selection's best");
+    }
     if !image {
         return;
     }

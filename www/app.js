@@ -170,7 +170,7 @@ function renderTradeoff() {
   const q = measuredQuality();
   const { metric, unit, count } = tableMetric(t);
   renderChart($('tradeoff-plot'), {
-    rows: t.rows, baseRow: evalRow(t, t.baseline), tunedRow: t.tuned ? evalRow(t, t.tuned) : undefined,
+    rows: t.rows, baseRow: evalRow(t, t.baseline), tunedRows: [t.tuned, t.tuned_4x].filter(Boolean).map((p) => evalRow(t, p)),
     current: q ? q.row : null, nowGflops: app.plan ? app.plan.total_gflops : null, nowName: scheduleText(),
     budget: app.budget, fmt: fmt3, metric, unit,
   });

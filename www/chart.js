@@ -61,12 +61,12 @@ function svg(tag, attrs = {}, text) {
 export const chartWidth = (plot) => Math.round(Math.max(340, Math.min(640, plot.clientWidth || 600)));
 
 // Draws the chart into the <svg> `plot`.
-//   rows: the eval table's rows; baseRow, tunedRow: its baseline's and tuned rows (or undefined);
+//   rows: the eval table's rows; baseRow: its baseline's row; tunedRows: its tuned picks' rows;
 //   current: the row of the schedule in use when measured with the same settings, else null;
 //   nowGflops: the compute of the schedule in use (null when unknown), nowName its text;
 //   budget: the compute budget's GFLOPs (null: no line); fmt: number → text.
 // `metric` names the quality measure (FID-emoji; frame-FID for a clip model), `unit` what a GFLOP is per.
-export function renderChart(plot, { rows, baseRow, tunedRow, current, nowGflops, nowName, budget, fmt, metric = 'FID-emoji', unit = 'image' }) {
+export function renderChart(plot, { rows, baseRow, tunedRows = [], current, nowGflops, nowName, budget, fmt, metric = 'FID-emoji', unit = 'image' }) {
   const W = chartWidth(plot), H = W < 480 ? 300 : 280;
   const L = 46, R = 16, T = 12, B = 36;
   plot.dataset.drawnWidth = String(W);
@@ -122,7 +122,7 @@ export function renderChart(plot, { rows, baseRow, tunedRow, current, nowGflops,
     // The baseline is named for what it is (its schedule is in the tooltip).
     const label = isBase ? 'MaskGIT' : r.schedule + (r.cache === 'off' ? ', no cache' : '');
     const [cx, cy] = [X(r.gflops_per_image), Y(r.fid)];
-    const g = svg('g', { class: 'pt' + (isBase ? ' base' : '') + (r === tunedRow ? ' tuned' : '') + (r === current ? ' current' : ''), tabindex: 0, role: 'button', 'data-schedule': r.schedule, 'data-cache': r.cache });
+    const g = svg('g', { class: 'pt' + (isBase ? ' base' : '') + (tunedRows.includes(r) ? ' tuned' : '') + (r === current ? ' current' : ''), tabindex: 0, role: 'button', 'data-schedule': r.schedule, 'data-cache': r.cache });
     g.append(svg('title', {}, `${isBase ? `MaskGIT ${r.schedule}${r.cache === 'off' ? ', no cache' : ''}` : label}: ${metric} ${r.fid.toFixed(1)}, ${fmt(r.gflops_per_image)} GFLOPs/${unit} (${r.flops_ratio.toFixed(2)}× less than MaskGIT) — click to decode it`));
     if (r === current) g.append(svg('circle', { cx, cy, r: 9, class: 'ring' }));
     g.append(svg('circle', { cx, cy, r: 5 }));

@@ -34,7 +34,7 @@ export function buildModelControls(config, evalTable) {
     b.title = `constant ${n} (width ${config.widths[i]})`;
     cp.append(b);
   });
-  addTunedPreset(evalTable);
+  addTunedPresets(evalTable);
   $('steps').max = String(maxSteps(config));
   const leg = $('timeline-legend');
   leg.replaceChildren();
@@ -49,21 +49,27 @@ export function buildModelControls(config, evalTable) {
   for (const [sym, text] of extra) leg.append(el('span', 'extra', `${sym} ${text}`));
 }
 
-// "Tuned": the schedule the eval table names as the best measured trade-off for these exact
-// weights (scripts/eval-table.mjs), shown only when that row was measured.
-function addTunedPreset(t) {
+// "Tuned" and "Tuned 4×": the schedules the eval table names as the best measured trade-off for
+// these exact weights at ≥ 3× and ≥ 4× less compute (scripts/eval-table.mjs), each shown only
+// when its row was measured, and once when the two are the same schedule.
+const TUNED_PICKS = [['tuned', 'Tuned'], ['tuned_4x', 'Tuned 4×']];
+function addTunedPresets(t) {
   const group = document.querySelector('.presets:not(.constant)');
-  group.querySelector('[data-tuned]')?.remove();
-  const tuned = t && t.tuned;
-  if (!tuned || typeof tuned.schedule !== 'string') return;
-  const row = evalRow(t, tuned);
-  if (!row || !(row.flops_ratio > 0)) return;
-  const b = el('button', null, 'Tuned');
-  b.dataset.preset = tuned.schedule;
-  b.dataset.cache = tuned.cache;
-  b.dataset.tuned = '1';
-  b.title = `${tuned.schedule}: ${row.flops_ratio.toFixed(1)}× less compute than the baseline; ${tuned.chosen || 'tuned for this model'}`;
-  group.append(b);
+  group.querySelectorAll('[data-tuned]').forEach((b) => b.remove());
+  const shown = [];
+  for (const [key, name] of TUNED_PICKS) {
+    const tuned = t && t[key];
+    if (!tuned || typeof tuned.schedule !== 'string' || shown.includes(tuned.schedule)) continue;
+    const row = evalRow(t, tuned);
+    if (!row || !(row.flops_ratio > 0)) continue;
+    const b = el('button', null, name);
+    b.dataset.preset = tuned.schedule;
+    b.dataset.cache = tuned.cache;
+    b.dataset.tuned = key;
+    b.title = `${tuned.schedule}: ${row.flops_ratio.toFixed(1)}× less compute than the baseline; ${tuned.chosen || 'tuned for this model'}`;
+    group.append(b);
+    shown.push(tuned.schedule);
+  }
 }
 
 // Shows the state in every control: `widths` is the resolved schedule, `text` its canonical text,

@@ -26,6 +26,7 @@ export function evalMarkdown(t) {
     if (r.schedule === t.baseline.schedule) notes.push('MaskGIT baseline');
     if (r.schedule === 'S3M3L3XL3') notes.push('MaGNeTS, paper split');
     if (t.tuned && r.schedule === t.tuned.schedule && r.cache === t.tuned.cache) notes.push('Tuned: chosen on the selection seed');
+    if (t.tuned_4x && r.schedule === t.tuned_4x.schedule && r.cache === t.tuned_4x.cache) notes.push('Tuned 4×: chosen on the selection seed');
     if (r.schedule === 'XL3L3M3S3') notes.push('reverse');
     return notes.length ? `${r.schedule} (${notes.join('; ')})` : r.schedule;
   };
@@ -47,7 +48,7 @@ export function evalMarkdown(t) {
     }
     // Per category: the share of samples the classifier names as their own category, beside
     // real held-out images' (what a category's samples can reach on this instrument).
-    const shown = [base, ...['S3M3L3XL3', t.tuned && t.tuned.schedule, 'XL3L3M3S3']
+    const shown = [base, ...['S3M3L3XL3', t.tuned && t.tuned.schedule, t.tuned_4x && t.tuned_4x.schedule, 'XL3L3M3S3']
       .map((s) => t.rows.find((r) => r.schedule === s && r.cache === 'on'))]
       .filter((r, i, all) => r && r.class_accuracy_by_class && all.indexOf(r) === i);
     if (t.classes && t.real_held_out && shown.length) {
@@ -73,6 +74,8 @@ export function evalMarkdown(t) {
   if (t.tuned && t.tuned.selection) {
     out.push('', `Selection (${t.tuned.chosen}):`, '');
     out.push(t.tuned.selection.map((s) => `${s.schedule} ${f2(s.fid)}${s.motion != null ? ` / motion ${f2(s.motion)}` : ''} (${f2(s.flops_ratio)}×)`).join(' · '));
+    // The ≥ 4× pick is chosen from the same rows (those of the list above with ≥ 4×).
+    if (t.tuned_4x) out.push('', `Tuned 4×: ${t.tuned_4x.schedule}, ${t.tuned_4x.chosen}.`);
   }
   return out.join('\n');
 }

@@ -266,12 +266,24 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
 
   // "Tuned": the eval table's best measured ≥ 3× schedule, one click away, with its FID.
   const tuned = table.rows.find((r) => r.schedule === table.tuned.schedule && r.cache === table.tuned.cache);
-  await page.click('button[data-tuned]');
+  await page.click('button[data-tuned="tuned"]');
   assert.equal(await page.inputValue('#schedule-text'), table.tuned.schedule);
   assert.match(page.url(), new RegExp(`s=${table.tuned.schedule}`));
-  assert.ok(await page.locator('button[data-tuned]').evaluate((b) => b.classList.contains('active')), 'the Tuned button shows as selected');
+  assert.ok(await page.locator('button[data-tuned="tuned"]').evaluate((b) => b.classList.contains('active')), 'the Tuned button shows as selected');
   assert.equal(await page.textContent('#st-fid'), `+${(100 * (tuned.fid / base.fid - 1)).toFixed(0)}%`);
   assert.ok(tuned.flops_ratio >= 3);
+  // "Tuned 4×": the best measured ≥ 4× schedule, beside it, and both marked on the chart.
+  // (One button when the two picks are the same schedule.)
+  assert.ok(table.tuned_4x, 'the model\'s table has a ≥ 4× pick');
+  const tuned4 = table.rows.find((r) => r.schedule === table.tuned_4x.schedule && r.cache === table.tuned_4x.cache);
+  assert.ok(tuned4.flops_ratio >= 4);
+  const picks = [...new Set([table.tuned.schedule, table.tuned_4x.schedule])];
+  assert.equal(await page.locator('button[data-tuned]').count(), picks.length);
+  if (picks.length === 2) {
+    assert.equal(await page.getAttribute('button[data-tuned="tuned_4x"]', 'data-preset'), table.tuned_4x.schedule);
+    assert.match(await page.getAttribute('button[data-tuned="tuned_4x"]', 'title'), new RegExp(`^${table.tuned_4x.schedule}: ${tuned4.flops_ratio.toFixed(1)}× less compute`));
+  }
+  assert.deepEqual((await page.$$eval('#tradeoff-plot .pt.tuned', (p) => p.map((g) => g.dataset.schedule))).sort(), picks.sort());
 
   // The quality-vs-compute chart: one point per measured row, the current schedule ringed; a
   // click on a point decodes that schedule.
@@ -874,7 +886,7 @@ test('Animate (WebGPU, gpu=1): m=anim decodes clips from held-out first frames, 
   assert.equal(await page.textContent('#budget-unit'), 'clip');
   assert.match(await page.getAttribute('#budget', 'aria-valuetext'), /GFLOPs per clip$/);
   assert.match(await page.getAttribute('#tradeoff-plot', 'aria-label'), /^frame-FID against GFLOPs per clip/);
-  assert.equal(await page.getAttribute('button[data-tuned]', 'data-preset'), JSON.parse(fs.readFileSync(path.join(repo, 'models/magnets-anim.eval.json'), 'utf8')).tuned.schedule);
+  assert.equal(await page.getAttribute('button[data-tuned="tuned"]', 'data-preset'), JSON.parse(fs.readFileSync(path.join(repo, 'models/magnets-anim.eval.json'), 'utf8')).tuned.schedule);
   // The picker: every held-out start, the ones shown marked.
   assert.equal(await page.locator('#start-picker .thumb').count(), list.starts.length);
   assert.equal(await page.locator('#start-picker .thumb.on').count(), clips);
