@@ -6,7 +6,7 @@
 // Plain ES modules, no framework.
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
 import { Msg, Bundle, ErrorKind } from './protocol.js';
-import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, measuredWith, guidanceText, tableMetric } from './assets.js';
+import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, TUNED_PICKS, measuredWith, guidanceText, tableMetric } from './assets.js';
 import { pickModel, modelMenu, samplingFor, animateModelFor } from './models.js';
 import { startEngine, loadPlannerModule, makePlanner } from './engine-client.js';
 import { showBanner, showNotice, reportProblems, showFatal, fallbackSentence, setEngineBadge, showLoadProgress } from './notices.js';
@@ -170,7 +170,7 @@ function renderTradeoff() {
   const q = measuredQuality();
   const { metric, unit, count } = tableMetric(t);
   renderChart($('tradeoff-plot'), {
-    rows: t.rows, baseRow: evalRow(t, t.baseline), tunedRows: [t.tuned, t.tuned_4x].filter(Boolean).map((p) => evalRow(t, p)),
+    rows: t.rows, baseRow: evalRow(t, t.baseline), tunedRows: TUNED_PICKS.filter(([key]) => t[key]).map(([key]) => evalRow(t, t[key])),
     current: q ? q.row : null, nowGflops: app.plan ? app.plan.total_gflops : null, nowName: scheduleText(),
     budget: app.budget, fmt: fmt3, metric, unit,
   });

@@ -3,7 +3,7 @@
 // Every change goes into the page state (app.state) and through the page's own
 // applyStateToControls, which checks it against the model and shows it everywhere.
 import { DEFAULTS, RANGES } from './state.js';
-import { evalRow } from './assets.js';
+import { TUNED_PICKS, evalRow } from './assets.js';
 import { seqTokens, givenTokens, isClipModel } from './protocol.js';
 
 // Steps a decode may take: each step unmasks at least one of the generated tokens.
@@ -52,7 +52,6 @@ export function buildModelControls(config, evalTable) {
 // "Tuned" and "Tuned 4×": the schedules the eval table names as the best measured trade-off for
 // these exact weights at ≥ 3× and ≥ 4× less compute (scripts/eval-table.mjs), each shown only
 // when its row was measured, and once when the two are the same schedule.
-const TUNED_PICKS = [['tuned', 'Tuned'], ['tuned_4x', 'Tuned 4×']];
 function addTunedPresets(t) {
   const group = document.querySelector('.presets:not(.constant)');
   group.querySelectorAll('[data-tuned]').forEach((b) => b.remove());

@@ -9,7 +9,7 @@
 // so that a re-measured model updates its docs with one command (scripts/eval-markdown.mjs
 // --write) and a stale doc fails a test (tests/browser/docs.test.mjs).
 
-import { guidanceText } from '../../www/assets.js';
+import { TUNED_PICKS, guidanceText } from '../../www/assets.js';
 
 const f2 = (v) => (v == null ? '–' : v.toFixed(2));
 const f3 = (v) => (v == null ? '–' : v.toFixed(3));
@@ -25,8 +25,9 @@ export function evalMarkdown(t) {
     const notes = [];
     if (r.schedule === t.baseline.schedule) notes.push('MaskGIT baseline');
     if (r.schedule === 'S3M3L3XL3') notes.push('MaGNeTS, paper split');
-    if (t.tuned && r.schedule === t.tuned.schedule && r.cache === t.tuned.cache) notes.push('Tuned: chosen on the selection seed');
-    if (t.tuned_4x && r.schedule === t.tuned_4x.schedule && r.cache === t.tuned_4x.cache) notes.push('Tuned 4×: chosen on the selection seed');
+    for (const [key, name] of TUNED_PICKS) {
+      if (t[key] && r.schedule === t[key].schedule && r.cache === t[key].cache) notes.push(`${name}: chosen on the selection seed`);
+    }
     if (r.schedule === 'XL3L3M3S3') notes.push('reverse');
     return notes.length ? `${r.schedule} (${notes.join('; ')})` : r.schedule;
   };
@@ -48,7 +49,7 @@ export function evalMarkdown(t) {
     }
     // Per category: the share of samples the classifier names as their own category, beside
     // real held-out images' (what a category's samples can reach on this instrument).
-    const shown = [base, ...['S3M3L3XL3', t.tuned && t.tuned.schedule, t.tuned_4x && t.tuned_4x.schedule, 'XL3L3M3S3']
+    const shown = [base, ...['S3M3L3XL3', ...TUNED_PICKS.map(([key]) => t[key] && t[key].schedule), 'XL3L3M3S3']
       .map((s) => t.rows.find((r) => r.schedule === s && r.cache === 'on'))]
       .filter((r, i, all) => r && r.class_accuracy_by_class && all.indexOf(r) === i);
     if (t.classes && t.real_held_out && shown.length) {
