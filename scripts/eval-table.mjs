@@ -25,6 +25,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { TUNED_PICKS } from '../www/assets.js';
 import { EXTRA_ROWS, PRESET_ROWS, arg, cachedRow, magnetsBin, modelConfig, sameSampling, samplingFlags, samplingKey, samplingOf, sha256 } from './lib/eval-rows.mjs';
 
 const registry = JSON.parse(fs.readFileSync('models/models.json', 'utf8'));
@@ -69,7 +70,6 @@ const CANDIDATES = ['M3L4XL5', 'M1L7XL4', 'M2L6XL4', 'M3L5XL4', 'S1L7XL4', 'M4L3
   'S1M2L4XL5', 'S1M3L3XL5', 'L10XL2', 'S2M2L3XL5', 'M6XL6', 'S2M2L4XL4', 'S3M3XL6', 'S3M3L3XL3',
   'S1M1L8XL2', 'S2L8XL2', 'S1M2L7XL2', 'S1M3L5XL3', 'M4L5XL3', 'M3L7XL2', 'S3L6XL3', 'S3M1L5XL3',
   'S2M2L5XL3', 'S3M2L3XL4', 'S3L7XL2', 'S4L5XL3'];
-const PICKS = [['tuned', 3], ['tuned_4x', 4]];
 
 const weightsSha = sha256(weights);
 const instrumentKey = createHash('sha256').update(JSON.stringify(instrument.map(([f, v]) => [f, sha256(v)]))).digest('hex').slice(0, 8);
@@ -100,7 +100,7 @@ const candidates = CANDIDATES.map((schedule) => {
   const r = evalRow(schedule, 'on', selection);
   return { schedule, fid: r.fid, flops_ratio: r.flops_ratio };
 }).sort((a, b) => a.fid - b.fid);
-const picks = Object.fromEntries(PICKS.map(([key, minRatio]) => {
+const picks = Object.fromEntries(TUNED_PICKS.map(([key, , minRatio]) => {
   const tried = candidates.filter((r) => r.flops_ratio >= minRatio);
   if (!tried.length) throw new Error(`no candidate schedule has ≥ ${minRatio}× less compute at this model's widths`);
   return [key, {
