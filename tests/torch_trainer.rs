@@ -93,6 +93,25 @@ fn both_trainers_weight_a_clips_changed_tokens_alike() {
     assert!(d < 1e-4, "raw weights after 5 weighted steps differ by {d} at {at}");
 }
 
+/// The re-drawn context (`--small-width-context`): both trainers draw the same tokens from
+/// the same smaller width, so their losses stay equal.
+#[test]
+fn both_trainers_redraw_the_context_alike() {
+    let (config, data, w) = setup();
+    let o = TrainOptions { small_width_context: 1.0, ..options() };
+    let mut burn_t = Trainer::new(&w, o.clone(), Device::flex()).unwrap();
+    let mut torch_t = TorchTrainer::new(&w, o.clone(), MatmulPrecision::F32).unwrap();
+    for step in 0..5 {
+        let b = make_batch(&config, &o, &data, step);
+        let (sb, st) = (burn_t.train_step(&b).unwrap(), torch_t.train_step(&b).unwrap());
+        for ((wb, ceb, klb), (_, cet, klt)) in sb.losses.iter().zip(&st.losses) {
+            assert!((ceb - cet).abs() < 1e-4 && (klb - klt).abs() < 1e-4, "step {step} width {wb}: burn CE {ceb} KL {klb}, torch CE {cet} KL {klt}");
+        }
+    }
+    let (d, at) = max_abs_diff(&burn_t.weights().unwrap(), &torch_t.weights().unwrap());
+    assert!(d < 1e-4, "raw weights after 5 re-drawn steps differ by {d} at {at}");
+}
+
 #[test]
 fn bf16_trains_within_a_loose_tolerance_of_f32() {
     let (config, data, w) = setup();

@@ -6,8 +6,8 @@ use burn::tensor::{Device, Distribution, Tensor};
 use magnets::config::ModelConfig;
 use magnets::reference::FlopCounter;
 use magnets::train::{
-    TokenDataset, TrainOptions, Trainer, WidthSampling, distillation_kl, make_batch, masked_cross_entropy,
-    widths_for_step,
+    TokenDataset, TrainOptions, Trainer, WidthSampling, apply_context_redraw, context_redraw, distillation_kl, make_batch,
+    masked_cross_entropy, widths_for_step,
 };
 use magnets::weights::Weights;
 
@@ -111,6 +111,8 @@ fn checkpoint_round_trip_resumes_bit_identically() {
     let (config, data, w) = setup();
     let mut opts = options(20);
     opts.widths = WidthSampling::Sample(1);
+    // The re-drawn context is drawn from the counter-based RNG too, so it resumes as well.
+    opts.small_width_context = 0.5;
     let mut a = Trainer::new(&w, opts, Device::flex()).unwrap();
     for _ in 0..3 {
         let b = make_batch(&config, &a.options, &data, a.step);
@@ -244,5 +246,67 @@ fn batches_follow_the_maskgit_recipe() {
         let w = widths_for_step(&config, &o1, s);
         assert_eq!(w.len(), 2);
         assert_eq!(*w.last().unwrap(), config.full_width_index());
+    }
+}
+
+/// `--small-width-context`: a picked image hands some of its *visible* tokens to one smaller
+/// width, which samples them; the loss stays on the image's own masked tokens and real codes.
+#[test]
+fn context_redraw_replaces_visible_tokens_with_a_smaller_widths_samples() {
+    let (config, data, _) = setup();
+    let (n, k) = (config.tokens(), config.codebook);
+    let off = options(10);
+    let batch = make_batch(&config, &off, &data, 4);
+    assert!(context_redraw(&config, &off, &batch, 4).is_none(), "off by default");
+
+    let on = TrainOptions { small_width_context: 1.0, ..off.clone() };
+    let redraw = context_redraw(&config, &on, &batch, 4).expect("every image picked at probability 1");
+    assert_eq!(redraw, context_redraw(&config, &on, &batch, 4).unwrap(), "a pure function of the step");
+    assert!(redraw.width < config.full_width_index(), "a smaller width draws");
+    let mut redrawn = 0;
+    for f in 0..batch.mask.len() {
+        if redraw.batch.mask[f] > 0.0 {
+            assert_eq!(batch.mask[f], 0.0, "only visible tokens are re-drawn");
+            assert_eq!(redraw.batch.inputs[f], config.mask_id() as i64, "the smaller width sees them masked");
+            redrawn += 1;
+        } else {
+            assert_eq!(redraw.batch.inputs[f], batch.inputs[f]);
+        }
+    }
+    let visible_images = (0..batch.size).filter(|i| batch.mask[i * n..(i + 1) * n].contains(&0.0)).count();
+    assert!(redrawn >= visible_images, "each picked image with visible tokens re-draws at least one");
+
+    // Logits that put all the mass on one code: every re-drawn position takes it.
+    let code = 5;
+    let logits: Vec<f32> = (0..redrawn * k).map(|i| if i % k == code { 50.0 } else { 0.0 }).collect();
+    let out = apply_context_redraw(&config, &on, &batch, &redraw, &logits, 4).unwrap();
+    for f in 0..batch.mask.len() {
+        let expected = if redraw.batch.mask[f] > 0.0 { code as i64 } else { batch.inputs[f] };
+        assert_eq!(out.inputs[f], expected, "position {f}");
+    }
+    assert_eq!((&out.targets, &out.mask, &out.classes), (&batch.targets, &batch.mask, &batch.classes));
+
+    // Bad logits are errors, not silently wrong tokens.
+    assert!(apply_context_redraw(&config, &on, &batch, &redraw, &logits[k..], 4).is_err(), "too few rows");
+    let nan = vec![f32::NAN; redrawn * k];
+    assert!(apply_context_redraw(&config, &on, &batch, &redraw, &nan, 4).is_err(), "non-finite logits");
+    let bad = TrainOptions { small_width_context: 1.5, ..off };
+    let err = bad.check(&config).unwrap_err().to_string();
+    assert!(err.contains("--small-width-context"), "{err}");
+}
+
+#[test]
+fn training_with_a_redrawn_context_lowers_the_loss() {
+    let (config, data, w) = setup();
+    let opts = TrainOptions { small_width_context: 0.5, ..options(60) };
+    let mut t = Trainer::new(&w, opts, Device::flex()).unwrap();
+    let before = eval_ce(&t, &config, &data);
+    for _ in 0..40 {
+        let b = make_batch(&config, &t.options, &data, t.step);
+        t.train_step(&b).unwrap();
+    }
+    let after = eval_ce(&t, &config, &data);
+    for (w, (a, b)) in after.iter().zip(&before).enumerate() {
+        assert!(a < b, "width {w}: CE {b} -> {a}");
     }
 }

@@ -5,6 +5,8 @@
 //! 1. a batch of images (an epoch is a seeded permutation), a per-sample mask ratio
 //!    `r = cos(π/2·u)`, `u ~ U(0,1)`, `ceil(r·N)` masked positions (at least one), and 10%
 //!    of the class labels replaced by the null class C (for classifier-free guidance);
+//!    optionally (`small_width_context`) some images' visible tokens re-drawn by a smaller
+//!    width, as a MaGNeTS decode's early steps would have chosen them ([`context_redraw`]);
 //! 2. the full width predicts the masked tokens: cross-entropy with label smoothing;
 //! 3. each trained smaller width sees the *same* masked input and is trained on
 //!    `(1−λ)·CE + λ·KL(stopgrad(p_full) ‖ p_small)` on the masked positions;
@@ -98,6 +100,12 @@ pub struct TrainOptions {
     /// from p(y) to ∝ w(y)·p(y), towards change.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub changed_token_weight: f32,
+    /// Probability that an image's visible tokens are partly re-drawn by a smaller width before
+    /// the step (0 = off; [`context_redraw`]). Under a MaGNeTS decode the wider sub-models
+    /// finish pictures whose first tokens a small one chose; trained only on real tokens, they
+    /// never see such a context.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub small_width_context: f32,
 }
 
 fn one() -> f32 {
@@ -106,6 +114,10 @@ fn one() -> f32 {
 
 fn is_one(w: &f32) -> bool {
     *w == 1.0
+}
+
+fn is_zero(w: &f32) -> bool {
+    *w == 0.0
 }
 
 impl TrainOptions {
@@ -129,6 +141,7 @@ impl TrainOptions {
         loop_frames: false,
         width_loss_weights: Vec::new(),
         changed_token_weight: 1.0,
+        small_width_context: 0.0,
     };
 }
 
@@ -155,6 +168,13 @@ impl TrainOptions {
         let w = self.changed_token_weight;
         if !(w.is_finite() && w > 0.0) {
             return Err(Error::Other(format!("--changed-token-weight: {w} is not a finite weight > 0")));
+        }
+        let p = self.small_width_context;
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::Other(format!("--small-width-context: {p} is not a probability in [0, 1]")));
+        }
+        if p > 0.0 && config.widths.len() < 2 {
+            return Err(Error::Other("--small-width-context: the model has no smaller width to draw tokens".into()));
         }
         if w != 1.0 && config.context_tokens() == 0 {
             return Err(Error::Other("--changed-token-weight: only a clip model (given frames) has changed tokens".into()));
@@ -229,6 +249,7 @@ pub trait TrainLoop {
 const SALT_PERM: u32 = 0x5eed_0001;
 const SALT_MASK: u32 = 0x5eed_0002;
 const SALT_WIDTH: u32 = 0x5eed_0003;
+const SALT_CONTEXT: u32 = 0x5eed_0004;
 
 fn seed32(seed: u64, salt: u32) -> u32 {
     rng::mix32(seed as u32 ^ rng::mix32((seed >> 32) as u32 ^ salt))
@@ -300,6 +321,90 @@ pub fn make_batch(config: &ModelConfig, opts: &TrainOptions, data: &TokenDataset
         batch.classes.push(if drop { config.null_class() as i64 } else { data.labels[img] as i64 });
     }
     batch
+}
+
+/// A step's re-drawn context (`TrainOptions::small_width_context`): which visible tokens a
+/// smaller width replaces with its own samples before every width trains on the batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextRedraw {
+    /// The smaller width (index) that draws the tokens.
+    pub width: usize,
+    /// The batch as that width sees it: the re-drawn positions masked as well, and loss weight
+    /// 1 exactly there and 0 elsewhere, so a trainer's masked-rows forward gives their logits.
+    pub batch: Batch,
+}
+
+/// The re-draw of step `step`'s batch, or `None` when no image is picked. Each image is picked
+/// with probability `small_width_context`; a picked image hands a uniform fraction of its
+/// visible generated tokens to one smaller width (the same for the whole step, drawn uniformly),
+/// which samples them from what is left, as the early steps of a MaGNeTS decode do. The loss
+/// stays on the image's own masked tokens, with its real codes as targets.
+pub fn context_redraw(config: &ModelConfig, opts: &TrainOptions, batch: &Batch, step: u64) -> Option<ContextRedraw> {
+    let p = opts.small_width_context;
+    let full = config.full_width_index();
+    if p <= 0.0 || full == 0 {
+        return None;
+    }
+    let n = config.tokens();
+    let given = config.context_tokens();
+    let s = seed32(opts.seed, SALT_CONTEXT);
+    let (st, sh) = (step as u32, (step >> 32) as u32);
+    let width = (rng::hash(s ^ sh, u32::MAX, st, 0, 0) as usize) % full;
+    let mut small = batch.clone();
+    small.mask = vec![0.0; batch.mask.len()];
+    let mut any = false;
+    for i in 0..batch.size {
+        if rng::uniform(s ^ sh, i as u32, st, 0, 1) >= p {
+            continue;
+        }
+        let row = i * n;
+        let mut visible: Vec<(u32, usize)> = (given..n)
+            .filter(|&q| batch.mask[row + q] == 0.0)
+            .map(|q| (rng::hash(s ^ sh, i as u32, st, q as u32, 2), q))
+            .collect();
+        let fraction = rng::uniform(s ^ sh, i as u32, st, 0, 3);
+        let count = ((fraction * visible.len() as f32).ceil() as usize).min(visible.len());
+        visible.sort_unstable();
+        for &(_, q) in &visible[..count] {
+            small.inputs[row + q] = config.mask_id() as i64;
+            small.mask[row + q] = 1.0;
+            any = true;
+        }
+    }
+    any.then_some(ContextRedraw { width, batch: small })
+}
+
+/// `batch` with the re-drawn tokens filled in: one sample per re-drawn position from the
+/// smaller width's `logits` (`[rows, K]` row-major, rows in flat-position order of
+/// `redraw.batch.mask`), by Gumbel-max at temperature 1 on the counter-based RNG, so a resumed
+/// run draws the same tokens.
+pub fn apply_context_redraw(config: &ModelConfig, opts: &TrainOptions, batch: &Batch, redraw: &ContextRedraw, logits: &[f32], step: u64) -> Result<Batch> {
+    let n = config.tokens();
+    let k = config.codebook;
+    let rows: Vec<usize> = (0..redraw.batch.mask.len()).filter(|&f| redraw.batch.mask[f] > 0.0).collect();
+    if logits.len() != rows.len() * k {
+        return Err(Error::Engine(format!("context re-draw: {} logits for {} rows of {k} codes", logits.len(), rows.len())));
+    }
+    let s = seed32(opts.seed, SALT_CONTEXT);
+    let (st, sh) = (step as u32, (step >> 32) as u32);
+    let mut out = batch.clone();
+    for (r, &flat) in rows.iter().enumerate() {
+        let (i, q) = (flat / n, flat % n);
+        let row = &logits[r * k..(r + 1) * k];
+        let mut best = (f32::NEG_INFINITY, 0usize);
+        for (code, &l) in row.iter().enumerate() {
+            let draw = 4 + code as u32;
+            let v = l + rng::gumbel(s ^ sh, i as u32, st, q as u32, draw);
+            if v > best.0 {
+                best = (v, code);
+            }
+        }
+        if !best.0.is_finite() {
+            return Err(Error::Other(format!("context re-draw: non-finite logits at step {step}")));
+        }
+        out.inputs[flat] = best.1 as i64;
+    }
+    Ok(out)
 }
 
 /// The widths trained at `step` (ascending; always includes the full width).
@@ -466,11 +571,35 @@ impl Trainer {
         Ok((terms, out))
     }
 
+    /// The smaller width's logits at the re-drawn positions (`[rows, K]`, flat-position order).
+    fn redraw_logits(&self, redraw: &ContextRedraw, counter: &FlopCounter) -> Result<Vec<f32>> {
+        let c = &self.config;
+        let (b, n, k) = (redraw.batch.size, c.tokens(), c.codebook);
+        let dev = &self.device;
+        let inputs = Tensor::<2, Int>::from_data(TensorData::new(redraw.batch.inputs.clone(), [b, n]), dev);
+        let classes = Tensor::<1, Int>::from_data(TensorData::new(redraw.batch.classes.clone(), [b]), dev);
+        let all = self.model.forward_train(c, redraw.width, inputs, classes, counter).detach();
+        let all = all.into_data().try_to_vec::<f32>().map_err(|e| Error::Engine(format!("read logits: {e:?}")))?;
+        let mut out = Vec::new();
+        for (flat, _) in redraw.batch.mask.iter().enumerate().filter(|(_, w)| **w > 0.0) {
+            out.extend_from_slice(&all[flat * k..(flat + 1) * k]);
+        }
+        Ok(out)
+    }
+
     /// One optimisation step on `batch` (see the module docs).
     pub fn train_step(&mut self, batch: &Batch) -> Result<StepStats> {
         let start = web_time::Instant::now();
         let widths = widths_for_step(&self.config, &self.options, self.step);
         let counter = FlopCounter::with_precision(self.precision);
+        let redrawn;
+        let batch = match context_redraw(&self.config, &self.options, batch, self.step) {
+            Some(redraw) => {
+                redrawn = apply_context_redraw(&self.config, &self.options, batch, &redraw, &self.redraw_logits(&redraw, &counter)?, self.step)?;
+                &redrawn
+            }
+            None => batch,
+        };
         let (terms, parts) = self.losses(batch, &widths, &counter)?;
         let loss = terms.into_iter().reduce(|a, b| a + b).expect("at least the full width");
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);

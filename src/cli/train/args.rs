@@ -117,6 +117,10 @@ pub struct OptimizerArgs {
     /// same spot (1 = plain cross-entropy; > 1 leans the model towards motion).
     #[arg(long, default_value_t = 1.0)]
     pub changed_token_weight: f32,
+    /// Probability that an image's visible tokens are partly re-drawn by a smaller width before
+    /// each step, so that the wider widths learn to finish what a small sub-model started (0 = off).
+    #[arg(long, default_value_t = DEFAULTS.small_width_context)]
+    pub small_width_context: f32,
     /// Smaller widths trained per step besides the full one: `all` or a count (sampled).
     #[arg(long, default_value = "all")]
     pub widths: String,
@@ -203,6 +207,7 @@ impl OptimizerArgs {
             loop_frames,
             width_loss_weights: self.width_weights.clone(),
             changed_token_weight: self.changed_token_weight,
+            small_width_context: self.small_width_context,
         })
     }
 }
