@@ -407,6 +407,22 @@ pub fn apply_context_redraw(config: &ModelConfig, opts: &TrainOptions, batch: &B
     Ok(out)
 }
 
+/// `batch` as step `step` trains on it: with `small_width_context`, its re-drawn context
+/// ([`context_redraw`], [`apply_context_redraw`]) from the smaller width's logits at the
+/// re-drawn rows, which `logits_of` computes with the trainer's own forward pass; else `batch`.
+pub fn with_redrawn_context<'a>(
+    config: &ModelConfig,
+    opts: &TrainOptions,
+    batch: &'a Batch,
+    step: u64,
+    logits_of: impl FnOnce(&ContextRedraw) -> Result<Vec<f32>>,
+) -> Result<std::borrow::Cow<'a, Batch>> {
+    Ok(match context_redraw(config, opts, batch, step) {
+        Some(redraw) => std::borrow::Cow::Owned(apply_context_redraw(config, opts, batch, &redraw, &logits_of(&redraw)?, step)?),
+        None => std::borrow::Cow::Borrowed(batch),
+    })
+}
+
 /// The widths trained at `step` (ascending; always includes the full width).
 pub fn widths_for_step(config: &ModelConfig, opts: &TrainOptions, step: u64) -> Vec<usize> {
     let full = config.full_width_index();
@@ -592,15 +608,8 @@ impl Trainer {
         let start = web_time::Instant::now();
         let widths = widths_for_step(&self.config, &self.options, self.step);
         let counter = FlopCounter::with_precision(self.precision);
-        let redrawn;
-        let batch = match context_redraw(&self.config, &self.options, batch, self.step) {
-            Some(redraw) => {
-                redrawn = apply_context_redraw(&self.config, &self.options, batch, &redraw, &self.redraw_logits(&redraw, &counter)?, self.step)?;
-                &redrawn
-            }
-            None => batch,
-        };
-        let (terms, parts) = self.losses(batch, &widths, &counter)?;
+        let batch = with_redrawn_context(&self.config, &self.options, batch, self.step, |r| self.redraw_logits(r, &counter))?;
+        let (terms, parts) = self.losses(&batch, &widths, &counter)?;
         let loss = terms.into_iter().reduce(|a, b| a + b).expect("at least the full width");
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let lr = self.options.lr_at(self.step);

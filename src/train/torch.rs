@@ -16,7 +16,7 @@ use std::path::Path;
 
 use tch::{Kind, Tensor};
 
-use super::{Batch, CheckpointState, StepStats, TrainLoop, TrainOptions, apply_context_redraw, context_redraw, widths_for_step};
+use super::{Batch, CheckpointState, StepStats, TrainLoop, TrainOptions, widths_for_step, with_redrawn_context};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::reference::MatmulPrecision;
@@ -362,19 +362,12 @@ impl TrainLoop for TorchTrainer {
         let start = web_time::Instant::now();
         let widths = widths_for_step(&self.config, &self.options, self.step);
         let mut flops = Flops::default();
-        let redrawn;
-        let batch = match context_redraw(&self.config, &self.options, batch, self.step) {
-            Some(redraw) => {
-                let small = BatchTensors::new(&redraw.batch, self.config.tokens());
-                let logits = tch::no_grad(|| self.forward(redraw.width, &small, &mut flops));
-                let logits = Vec::<f32>::try_from(&logits.to_kind(Kind::Float).reshape([-1]))
-                    .map_err(|e| Error::Engine(format!("read logits: {e}")))?;
-                redrawn = apply_context_redraw(&self.config, &self.options, batch, &redraw, &logits, self.step)?;
-                &redrawn
-            }
-            None => batch,
-        };
-        let bt = BatchTensors::new(batch, self.config.tokens());
+        let batch = with_redrawn_context(&self.config, &self.options, batch, self.step, |redraw| {
+            let small = BatchTensors::new(&redraw.batch, self.config.tokens());
+            let logits = tch::no_grad(|| self.forward(redraw.width, &small, &mut flops));
+            Vec::<f32>::try_from(&logits.to_kind(Kind::Float).reshape([-1])).map_err(|e| Error::Engine(format!("read logits: {e}")))
+        })?;
+        let bt = BatchTensors::new(&batch, self.config.tokens());
         let (terms, parts) = self.losses(&bt, &widths, &mut flops)?;
         let loss = terms.into_iter().reduce(|a, b| a + b).expect("at least the full width");
         loss.f_backward().map_err(torch_error)?;
