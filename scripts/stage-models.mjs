@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 // Stages the shipped models for the page (called by scripts/build-web.sh): every model in
 // models/models.json whose weights are here goes to www/models/ with what the page needs:
-//   NAME.safetensors            the weights (+ NAME.eval.json, its measured FID table, if any)
+//   NAME.safetensors            the weights: models/NAME.int8.safetensors when it is there (int8
+//                               matrices, half of f16's bytes; `magnets init --from NAME.safetensors
+//                               --int8`, kept exact by tests/reference.rs), else NAME.safetensors
+//                               (+ NAME.eval.json, its measured FID table, if any)
 //   TOK.safetensors             the tokenizer's decoder only (models/TOK-decoder.safetensors:
 //                               the page never encodes), + TOK.palette.json (preview colours)
 //   NAME.starts.json            a clip model's starts (kind "clip"): the held-out clips' first
 //                               frames, names and categories, from CLIP_TOKENS (below)
 // and writes www/models/manifest.json: {default, models: [{id, name, about, kind, light, weights,
-// tokenizer, sampling, starts, page_files}], files: {name: {sha256, bytes}}} (page_files: what the page
-// downloads for that model, which build-web.sh sizes; files: every staged file); the page picks
+// tokenizer, sampling, starts, page_files}], files: {name: {sha256, bytes, stored?, source_sha256?}}}
+// (page_files: what the page downloads for that model, which build-web.sh sizes; files: every
+// staged file; int8 weights say `stored: "int8"` and the sha256 of the f16 file they were made
+// from, which their eval table was measured on); the page picks
 // its model from that list (www/models.js) and versions every model URL by its hash, so a cache
 // never serves a stale file.
 import { createHash } from 'node:crypto';
@@ -82,13 +87,20 @@ function clipStarts(tokenizerFile) {
 }
 
 const staged = [];
+const int8Sources = {}; // staged name → sha256 of the f16 file its int8 copy was made from
 for (const m of registry.models) {
   if (!have(m.weights)) {
     console.error(`note: models/${m.weights} is not here: the page will not offer the ${m.id} model`);
     continue;
   }
   const files = [m.weights];
-  copy(m.weights, m.weights);
+  const int8 = `${stem(m.weights)}.int8.safetensors`;
+  if (have(int8)) {
+    copy(int8, m.weights);
+    int8Sources[m.weights] = sha256(fs.readFileSync(path.join(src, m.weights)));
+  } else {
+    copy(m.weights, m.weights);
+  }
   if (have(`${stem(m.weights)}.eval.json`)) { copy(`${stem(m.weights)}.eval.json`, `${stem(m.weights)}.eval.json`); files.push(`${stem(m.weights)}.eval.json`); }
   const decoder = `${stem(m.tokenizer)}-decoder.safetensors`;
   let tokenizer = null;
@@ -122,6 +134,7 @@ const files = {};
 for (const name of fs.readdirSync(out).sort()) {
   const bytes = fs.readFileSync(path.join(out, name));
   files[name] = { sha256: sha256(bytes), bytes: bytes.length };
+  if (int8Sources[name]) Object.assign(files[name], { stored: 'int8', source_sha256: int8Sources[name] });
 }
 // The default must make images (the page opens on it); a clip model is chosen from the menu.
 const images = staged.filter((m) => m.kind === 'image');

@@ -8,7 +8,8 @@
 # weights with RUN= a new run dir: the default model is the second restart,
 # INIT=models/d256/restart-1.safetensors RUN=data/runs/d256-restart2 (0.03 more). Resumable like train-d256.sh (run it again to
 # continue from $RUN/checkpoint, or from models/d256/$(basename $RUN)/snapshot on a fresh
-# clone; --init only applies when neither exists). SNAPSHOT= puts the snapshot elsewhere.
+# clone; --init only applies when neither exists). SNAPSHOT= puts the snapshot elsewhere; STEPS=,
+# LR=, WARMUP= and SEED= change the schedule (the other D 256 runs reuse this recipe through them).
 #
 #   MINUTES=120 OMP_NUM_THREADS=1 scripts/train-d256-restart.sh
 set -euo pipefail
@@ -20,5 +21,5 @@ exec scripts/magnets-fast.sh train --device "${TRAIN_DEVICE:-torch-bf16}" \
   --flip --images data/emoji32-all.safetensors --flip-cache models/all-art/emoji_tokens_flip.safetensors \
   --snapshot "${SNAPSHOT:-models/d256/$(basename "$RUN")/snapshot}" \
   --tokenizer models/tokenizer-all-art.safetensors --out "$RUN" \
-  --steps 6000 --batch 32 --lr 5e-4 --warmup 200 --ema 0.999 --distill 0.8 \
-  --checkpoint-every 250 --sample-every 1000 --log-every 25 --seed 2 --minutes "${MINUTES:-60}" "$@"
+  --steps "${STEPS:-6000}" --batch 32 --lr "${LR:-5e-4}" --warmup "${WARMUP:-200}" --ema 0.999 --distill 0.8 \
+  --checkpoint-every 250 --sample-every 1000 --log-every 25 --seed "${SEED:-2}" --minutes "${MINUTES:-60}" "$@"

@@ -1,4 +1,5 @@
-//! Loading, validating and saving model weights (safetensors, f32 or f16, DESIGN §2).
+//! Loading, validating and saving model weights (safetensors: f32, f16, or int8 matrices with
+//! per-column scales, [`int8`]; DESIGN §2).
 //!
 //! Everything is refused with an error naming the problem: a truncated file, an unknown dtype,
 //! a missing or unexpected tensor, a wrong shape, or a config that contradicts the tensors.
@@ -9,6 +10,8 @@ use safetensors::{Dtype, SafeTensorError, SafeTensors, tensor::TensorView};
 
 use crate::config::{CONFIG_METADATA_KEY, MAX_PARAMETERS, ModelConfig};
 use crate::error::{Error, Result};
+
+pub mod int8;
 
 /// Largest weights file read: every parameter as f32, plus the largest header safetensors
 /// accepts (100 MB).
@@ -82,6 +85,9 @@ impl HostTensor {
 pub enum StoredDtype {
     F32,
     F16,
+    /// Matrices as int8 codes with an f32 scale per column, vectors as f16 ([`int8`]): half of
+    /// f16's bytes, decoding to f16-exact values.
+    Int8,
 }
 
 /// A validated model: its config and every tensor named in DESIGN §2, as f32.
@@ -190,10 +196,7 @@ impl Weights {
             .get(CONFIG_METADATA_KEY)
             .ok_or_else(|| Error::Weights(format!("metadata has no `{CONFIG_METADATA_KEY}` config")))?;
         let config = ModelConfig::from_json(config_json)?;
-        let mut tensors = HashMap::new();
-        for (name, view) in st.tensors() {
-            tensors.insert(name.clone(), host_from_view(&name, &view)?);
-        }
+        let tensors = read_tensors(&st)?;
         let w = Weights { config, tensors };
         w.validate()?;
         Ok(w)
@@ -211,28 +214,8 @@ impl Weights {
 
     /// Serialises to safetensors with the config in the metadata.
     pub fn to_safetensors(&self, dtype: StoredDtype) -> Result<Vec<u8>> {
-        let mut buffers: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
-        for (name, t) in &self.tensors {
-            let bytes = match dtype {
-                StoredDtype::F32 => bytemuck::cast_slice(&t.data).to_vec(),
-                StoredDtype::F16 => {
-                    let h: Vec<half::f16> = t.data.iter().map(|&v| half::f16::from_f32(v)).collect();
-                    bytemuck::cast_slice(&h).to_vec()
-                }
-            };
-            buffers.insert(name.clone(), (t.shape.clone(), bytes));
-        }
-        let st_dtype = match dtype {
-            StoredDtype::F32 => Dtype::F32,
-            StoredDtype::F16 => Dtype::F16,
-        };
-        let views: Vec<(String, TensorView)> = buffers
-            .iter()
-            .map(|(n, (s, b))| (n.clone(), TensorView::new(st_dtype, s.clone(), b).expect("consistent view")))
-            .collect();
-        let mut meta = HashMap::new();
-        meta.insert(CONFIG_METADATA_KEY.to_string(), self.config.to_json());
-        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Weights(format!("serialise: {e}")))
+        let meta = HashMap::from([(CONFIG_METADATA_KEY.to_string(), self.config.to_json())]);
+        serialize_tensors(&self.tensors, dtype, meta).map_err(Error::Weights)
     }
 
     pub fn save(&self, path: &std::path::Path, dtype: StoredDtype) -> Result<()> {
@@ -360,6 +343,33 @@ impl Weights {
         Weights::with_config(config, self.tensors)
     }
 
+    /// The same function in a deeper model (`depth` a multiple of the model's): block i becomes
+    /// `depth / self.depth` blocks in a row, the first block i itself and the others its copies
+    /// with their output projections (attn.wo/bo, mlp.w2/b2) at zero, so each copy adds nothing to
+    /// the residual until training moves those. The start of a run that trains a larger model
+    /// from a trained one, at every width (the nesting is unchanged).
+    pub fn with_depth(self, depth: usize) -> Result<Weights> {
+        let old = self.config.depth;
+        if depth < old || depth % old != 0 {
+            return Err(Error::Config(format!("a depth of {depth}: give a multiple of the model's depth {old}")));
+        }
+        let config = ModelConfig { depth, ..self.config.clone() };
+        config.validate()?;
+        let per = depth / old;
+        let mut tensors: HashMap<String, HostTensor> =
+            self.tensors.iter().filter(|(n, _)| !n.starts_with("blocks.")).map(|(n, t)| (n.clone(), t.clone())).collect();
+        for (name, t) in &self.tensors {
+            let Some((l, rest)) = name.strip_prefix("blocks.").and_then(|r| r.split_once('.')) else { continue };
+            let l: usize = l.parse().map_err(|_| Error::Weights(format!("tensor `{name}`: no block number")))?;
+            for copy in 0..per {
+                let silent = copy > 0 && matches!(rest, "attn.wo" | "attn.bo" | "mlp.w2" | "mlp.b2");
+                let t = if silent { HostTensor::zeros(t.shape.clone()) } else { t.clone() };
+                tensors.insert(format!("blocks.{}.{rest}", l * per + copy), t);
+            }
+        }
+        Weights::with_config(config, tensors)
+    }
+
     /// Unchanged tensors under a changed config, both checked: the tail of every reshape that
     /// only edits the config.
     fn with_config(config: ModelConfig, tensors: HashMap<String, HostTensor>) -> Result<Weights> {
@@ -409,7 +419,71 @@ fn config_differences(a: &ModelConfig, b: &ModelConfig) -> Vec<String> {
     keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).cloned().collect()
 }
 
-/// One tensor as f32 from F32, F16 or BF16 storage (the model and tokenizer loaders share it).
+/// Named tensors as a safetensors file in `dtype`, with `metadata` (the model and tokenizer
+/// writers share it). Int8 stores every matrix as codes + `NAME.int8_scale`, the rest as f16.
+pub(crate) fn serialize_tensors(
+    tensors: &HashMap<String, HostTensor>,
+    dtype: StoredDtype,
+    metadata: HashMap<String, String>,
+) -> std::result::Result<Vec<u8>, String> {
+    let f16_bytes = |data: &[f32]| {
+        let h: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+        bytemuck::cast_slice(&h).to_vec()
+    };
+    let mut buffers: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)> = BTreeMap::new();
+    for (name, t) in tensors {
+        match dtype {
+            StoredDtype::F32 => {
+                buffers.insert(name.clone(), (Dtype::F32, t.shape.clone(), bytemuck::cast_slice(&t.data).to_vec()));
+            }
+            StoredDtype::Int8 if t.shape.len() == 2 => {
+                let m = int8::quantize_columns(t);
+                buffers.insert(name.clone(), (Dtype::I8, t.shape.clone(), bytemuck::cast_slice(&m.codes).to_vec()));
+                let scales = bytemuck::cast_slice(&m.scales).to_vec();
+                buffers.insert(format!("{name}{}", int8::SCALE_SUFFIX), (Dtype::F32, vec![m.scales.len()], scales));
+            }
+            StoredDtype::F16 | StoredDtype::Int8 => {
+                buffers.insert(name.clone(), (Dtype::F16, t.shape.clone(), f16_bytes(&t.data)));
+            }
+        }
+    }
+    let views = buffers
+        .iter()
+        .map(|(n, (d, s, b))| TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v)).map_err(|e| format!("tensor `{n}`: {e}")))
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    safetensors::serialize(views, Some(metadata)).map_err(|e| format!("serialise: {e}"))
+}
+
+/// Every tensor of a parsed file as f32, int8 matrices decoded with their scales (the model and
+/// tokenizer loaders share it). A scale without its int8 matrix, or an int8 matrix without its
+/// scales, is an error naming the tensor.
+pub(crate) fn read_tensors(st: &SafeTensors) -> Result<HashMap<String, HostTensor>> {
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        if let Some(matrix) = name.strip_suffix(int8::SCALE_SUFFIX) {
+            if !st.tensor(matrix).is_ok_and(|m| m.dtype() == Dtype::I8) {
+                return Err(Error::Weights(format!("`{name}` scales no int8 tensor `{matrix}`")));
+            }
+            continue;
+        }
+        let t = if view.dtype() == Dtype::I8 {
+            let scale_name = format!("{name}{}", int8::SCALE_SUFFIX);
+            let scales = st
+                .tensor(&scale_name)
+                .map_err(|_| Error::Weights(format!("tensor `{name}` is int8 but the file has no `{scale_name}`")))?;
+            let scales = host_from_view(&scale_name, &scales)?.data;
+            let codes = bytemuck::cast_slice(view.data()).to_vec();
+            int8::dequantize_columns(view.shape(), &int8::Int8Matrix { codes, scales })
+                .map_err(|m| Error::Weights(format!("int8 tensor `{name}`: {m}")))?
+        } else {
+            host_from_view(&name, &view)?
+        };
+        tensors.insert(name, t);
+    }
+    Ok(tensors)
+}
+
+/// One tensor as f32 from F32, F16 or BF16 storage.
 pub(crate) fn host_from_view(name: &str, view: &TensorView) -> Result<HostTensor> {
     let shape = view.shape().to_vec();
     let bytes = view.data();
@@ -425,7 +499,8 @@ pub(crate) fn host_from_view(name: &str, view: &TensorView) -> Result<HostTensor
             .collect(),
         other => {
             return Err(Error::Weights(format!(
-                "tensor `{name}` has unsupported dtype {other:?} (expected F32, F16 or BF16)"
+                "tensor `{name}` has unsupported dtype {other:?} (expected F32, F16, BF16, or I8 with `{name}{}`)",
+                int8::SCALE_SUFFIX
             )));
         }
     };

@@ -47,6 +47,16 @@ fn init_forward_flops_generate() {
     assert_eq!(base["ratio"].as_f64().unwrap(), 1.0);
     assert!(base["total_gflops"].as_f64().unwrap() >= 3.0 * v["total_gflops"].as_f64().unwrap());
 
+    // init --from W --int8 stores the same model in half of f16's bytes, which every command reads.
+    let int8 = tmp("w8.safetensors");
+    let (ok, _, err) = magnets(&["init", "--from", w, "--int8", "--out", int8.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let f16_len = std::fs::metadata(w).unwrap().len();
+    assert!(std::fs::metadata(&int8).unwrap().len() * 100 <= 55 * f16_len);
+    let (ok, out8, err) = magnets(&["flops", "--weights", int8.to_str().unwrap(), "--schedule", "S3M3L3XL3", "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out8).unwrap()["ratio"], v["ratio"]);
+
     // generate writes a trace.
     let dir = tmp("gen");
     let (ok, _, err) = magnets(&["generate", "--weights", w, "--batch", "2", "--schedule", "S2XL2", "--out", dir.to_str().unwrap()]);
@@ -223,6 +233,9 @@ fn bad_input_is_a_clear_error() {
         (vec!["forward", "--weights", w, "--request", empty_positions], vec![empty_positions, "positions"]),
         (vec!["forward", "--weights", w, "--request", empty_row], vec![empty_row, "positions"]),
         (vec!["init", "--config", huge_config.to_str().unwrap(), "--out", "/tmp/never.safetensors"], vec!["parameters", "bad-huge-config.json"]),
+        (vec!["init", "--from", w, "--depth", "5", "--out", "/tmp/never.safetensors"], vec!["--depth", "multiple of the model's depth"]),
+        (vec!["init", "--from", w, "--out", "/tmp/never.safetensors"], vec!["--int8"]),
+        (vec!["init", "--from", w, "--int8", "--f32", "--out", "/tmp/never.safetensors"], vec!["--f32", "--int8"]),
         (vec!["flops", "--config", "/dev/zero"], vec!["/dev/zero", "not a regular file"]),
         (vec!["flops", "--config", a_file.to_str().unwrap()], vec!["bad-a-file", "invalid config JSON"]),
         (vec!["generate", "--weights", w, "--out", a_file.to_str().unwrap()], vec!["bad-a-file"]),

@@ -317,3 +317,84 @@ fn uniform_stays_below_one_and_gumbel_finite_in_the_top_bucket() {
     assert!(u < 1.0, "uniform {u}");
     assert!(rng::gumbel(1000, 0, 7, position, 1).is_finite());
 }
+
+/// The page downloads each image and clip model as int8 (`magnets init --from W --int8`): the
+/// committed int8 file is exactly the f16 file's quantisation, and at every width each token's
+/// distribution stays close to the f16 model's: mean KL, and mean total variation (the share of
+/// temperature-1 samples that could differ).
+#[test]
+fn shipped_models_stored_as_int8_keep_their_logits() {
+    use magnets::weights::StoredDtype;
+    for stem in ["magnets-emoji-d256", "magnets-emoji", "magnets-anim-d256", "magnets-anim"] {
+        let f16 = Weights::load(std::path::Path::new(&format!("models/{stem}.safetensors"))).unwrap();
+        let int8_file = std::fs::read(format!("models/{stem}.int8.safetensors")).unwrap();
+        assert_eq!(
+            int8_file,
+            f16.to_safetensors(StoredDtype::Int8).unwrap(),
+            "models/{stem}.int8.safetensors is stale: rerun `magnets init --from models/{stem}.safetensors --int8`"
+        );
+        let int8 = Weights::from_safetensors(&int8_file).unwrap();
+        let config = &f16.config;
+        let (mut exact, mut quantized) = (ReferenceEngine::cpu(&f16), ReferenceEngine::cpu(&int8));
+        let tokens = random_tokens(config, 2, 21);
+        let classes = [0, config.null_class()];
+        let k = config.codebook;
+        for width in 0..config.widths.len() {
+            let a = full_logits(&mut exact, width, &tokens, &classes);
+            let b = full_logits(&mut quantized, width, &tokens, &classes);
+            let (mut kl, mut tv, mut same_top, rows) = (0.0f64, 0.0f64, 0usize, a.len() / k);
+            for (ra, rb) in a.chunks(k).zip(b.chunks(k)) {
+                let log_softmax = |r: &[f32]| {
+                    let m = r.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    let z = r.iter().map(|&v| ((v - m) as f64).exp()).sum::<f64>().ln();
+                    r.iter().map(move |&v| (v - m) as f64 - z).collect::<Vec<f64>>()
+                };
+                let (la, lb) = (log_softmax(ra), log_softmax(rb));
+                kl += la.iter().zip(&lb).map(|(p, q)| p.exp() * (p - q)).sum::<f64>();
+                tv += 0.5 * la.iter().zip(&lb).map(|(p, q)| (p.exp() - q.exp()).abs()).sum::<f64>();
+                let top = |r: &[f32]| (0..k).max_by(|&i, &j| r[i].total_cmp(&r[j])).unwrap();
+                same_top += (top(ra) == top(rb)) as usize;
+            }
+            let (kl, tv, agree) = (kl / rows as f64, tv / rows as f64, same_top as f64 / rows as f64);
+            let d = config.widths[width];
+            eprintln!("{stem} width {d}: mean KL {kl:.2e} nats, mean TV {tv:.4}, top-1 agreement {agree:.4}, max |Δlogit| {:.4}", max_diff(&a, &b));
+            assert!(kl < 1e-3, "{stem} width {d}: mean KL {kl}");
+            assert!(tv < 0.02, "{stem} width {d}: mean total variation {tv}");
+        }
+    }
+}
+
+/// A model grown deeper (`magnets init --from W --depth N`) starts as the same function at every
+/// width: each added block's output projections are zero, so it adds nothing to the residual
+/// until training moves them.
+#[test]
+fn a_model_grown_deeper_computes_the_same_logits() {
+    for config in [ModelConfig::tiny(), odd_config()] {
+        let w = weights(&config, 13);
+        let deep = w.clone().with_depth(2 * config.depth).unwrap();
+        assert_eq!(deep.config.depth, 2 * config.depth);
+        assert_eq!(deep.config.parameter_count() - config.parameter_count(), config.parameter_count() - {
+            let mut none = config.clone();
+            none.depth = 0;
+            none.tensor_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum::<usize>()
+        });
+        let tokens = random_tokens(&config, 2, 8);
+        let classes = [1, config.null_class()];
+        let (mut shallow, mut grown) = (ReferenceEngine::cpu(&w), ReferenceEngine::cpu(&deep));
+        for width in 0..config.widths.len() {
+            let d = max_diff(&full_logits(&mut shallow, width, &tokens, &classes), &full_logits(&mut grown, width, &tokens, &classes));
+            assert!(d <= 1e-4, "width {}: max |Δ| = {d}", config.widths[width]);
+        }
+        // The copies are real blocks: once their output moves, so do the logits.
+        let mut moved = deep.clone();
+        // (Not a constant: every reader of the residual is a LayerNorm, which removes one.)
+        moved.tensors.get_mut("blocks.1.mlp.b2").unwrap().data.iter_mut().enumerate().for_each(|(j, v)| *v = 0.5 * (j % 3) as f32);
+        let mut moved_engine = ReferenceEngine::cpu(&moved);
+        let last = config.widths.len() - 1;
+        assert!(max_diff(&full_logits(&mut shallow, last, &tokens, &classes), &full_logits(&mut moved_engine, last, &tokens, &classes)) > 1e-2);
+        for bad in [config.depth + 1, 0] {
+            let e = w.clone().with_depth(bad).unwrap_err().to_string();
+            assert!(e.contains("multiple of the model's depth"), "{e}");
+        }
+    }
+}

@@ -95,7 +95,7 @@ fn missing_unknown_wrong_shape() {
 #[test]
 fn unsupported_dtype() {
     let w = good();
-    let e = load_err(&raw_serialise(&w.config.to_json(), &w.tensors, safetensors::Dtype::I8));
+    let e = load_err(&raw_serialise(&w.config.to_json(), &w.tensors, safetensors::Dtype::U8));
     assert!(e.contains("unsupported dtype"), "{e}");
 }
 
@@ -266,4 +266,103 @@ fn a_model_can_be_nested_at_other_widths() {
         let e = w.clone().with_widths(widths).unwrap_err().to_string();
         assert!(e.contains(want), "{want}: {e}");
     }
+}
+
+/// An int8 file's tensors as (name, dtype, shape, bytes), to edit and write back unchecked.
+type RawTensor = (String, safetensors::Dtype, Vec<usize>, Vec<u8>);
+
+fn raw_tensors(bytes: &[u8]) -> Vec<RawTensor> {
+    let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect()
+}
+
+fn raw_write(config: &ModelConfig, tensors: &[RawTensor]) -> Vec<u8> {
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    let meta = HashMap::from([("magnets.config".to_string(), config.to_json())]);
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+#[test]
+fn int8_storage_round_trips_within_half_a_step_per_column_and_decodes_to_f16() {
+    let w = good();
+    let bytes = w.to_safetensors(StoredDtype::Int8).unwrap();
+    let raw = raw_tensors(&bytes);
+    // Every matrix is int8 with a scale per column; every vector f16.
+    for (name, t) in &w.tensors {
+        let (_, dtype, ..) = raw.iter().find(|(n, ..)| n == name).unwrap();
+        let want = if t.shape.len() == 2 { safetensors::Dtype::I8 } else { safetensors::Dtype::F16 };
+        assert_eq!(*dtype, want, "{name}");
+        let scale = raw.iter().find(|(n, ..)| *n == format!("{name}.int8_scale"));
+        assert_eq!(scale.map(|(_, d, s, _)| (*d, s.clone())), (t.shape.len() == 2).then(|| (safetensors::Dtype::F32, vec![t.shape[1]])), "{name}");
+    }
+    let back = Weights::from_safetensors(&bytes).unwrap();
+    assert_eq!(back.config, w.config);
+    for (name, t) in &w.tensors {
+        let b = &back.tensors[name];
+        assert_eq!(b.shape, t.shape);
+        let cols = *t.shape.last().unwrap();
+        for (i, (x, y)) in t.data.iter().zip(&b.data).enumerate() {
+            // Decoded values are f16 values, within half a code step (+ f16 rounding) of the original.
+            assert_eq!(half::f16::from_f32(*y).to_f32(), *y, "{name}[{i}] is not an f16 value");
+            let step = if t.shape.len() == 2 {
+                t.data.iter().skip(i % cols).step_by(cols).fold(0.0f32, |m, v| m.max(v.abs())) / 127.0
+            } else {
+                0.0
+            };
+            assert!((x - y).abs() <= 0.5 * step + 1e-3 * x.abs().max(1e-4), "{name}[{i}]: {x} vs {y} (step {step})");
+        }
+    }
+    // The shipped default model: half of f16's bytes.
+    let f16_bytes = std::fs::metadata("models/magnets-emoji-d256.safetensors").unwrap().len();
+    let int8_bytes = std::fs::metadata("models/magnets-emoji-d256.int8.safetensors").unwrap().len();
+    assert!(int8_bytes * 100 <= 52 * f16_bytes, "{int8_bytes} vs {f16_bytes} bytes");
+}
+
+#[test]
+fn broken_int8_files_are_refused_naming_the_tensor() {
+    let w = good();
+    let raw = raw_tensors(&w.to_safetensors(StoredDtype::Int8).unwrap());
+    let edited = |f: &dyn Fn(&mut Vec<RawTensor>)| {
+        let mut t = raw.clone();
+        f(&mut t);
+        load_err(&raw_write(&w.config, &t))
+    };
+    let scale_of = |t: &mut Vec<RawTensor>, name: &str| t.iter().position(|(n, ..)| n == name).unwrap();
+    let e = edited(&|t| t.retain(|(n, ..)| n != "head.w.int8_scale"));
+    assert!(e.contains("`head.w` is int8 but the file has no `head.w.int8_scale`"), "{e}");
+    let e = edited(&|t| t.retain(|(n, ..)| n != "head.w"));
+    assert!(e.contains("`head.w.int8_scale` scales no int8 tensor `head.w`"), "{e}");
+    let e = edited(&|t| {
+        let i = scale_of(t, "head.w.int8_scale");
+        t[i].3[..4].copy_from_slice(&(-1.0f32).to_le_bytes());
+    });
+    assert!(e.contains("int8 tensor `head.w`") && e.contains("scale -1"), "{e}");
+    let e = edited(&|t| {
+        let i = scale_of(t, "head.w.int8_scale");
+        t[i].3[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    });
+    assert!(e.contains("int8 tensor `head.w`") && e.contains("scale NaN"), "{e}");
+    let e = edited(&|t| {
+        let i = scale_of(t, "head.w.int8_scale");
+        let (cols, len) = (t[i].2[0], t[i].3.len());
+        t[i].2 = vec![cols - 1];
+        t[i].3.truncate(len - 4);
+    });
+    assert!(e.contains("int8 tensor `head.w`") && e.contains("scales for"), "{e}");
+    let e = edited(&|t| {
+        let i = scale_of(t, "head.w");
+        t[i].3[0] = 0x80;
+    });
+    assert!(e.contains("int8 tensor `head.w`") && e.contains("−128"), "{e}");
+    // A vector stored as int8 is not a matrix.
+    let e = edited(&|t| {
+        let i = scale_of(t, "head.b");
+        let n = t[i].2[0];
+        t[i] = ("head.b".into(), safetensors::Dtype::I8, vec![n], vec![1; n]);
+        t.push(("head.b.int8_scale".into(), safetensors::Dtype::F32, vec![1], 1.0f32.to_le_bytes().to_vec()));
+    });
+    assert!(e.contains("int8 tensor `head.b`") && e.contains("matrices"), "{e}");
 }

@@ -23,7 +23,9 @@ export function versionedUrl(manifest, path) {
 }
 
 // Measured quality of some schedules on the shipped model (scripts/eval-table.mjs writes
-// NAME.eval.json next to NAME.safetensors), only for the exact weights it was measured on.
+// NAME.eval.json next to NAME.safetensors), only for the exact weights it was measured on: the
+// served file, or the f16 file the served int8 copy was made from (`source_sha256`; the table's
+// `served_int8` then says so, and docs/RESULTS.md measures what int8 changes).
 export async function loadEvalTable(manifest, weightsPath) {
   if (!/\.safetensors$/.test(weightsPath)) return null;
   const entry = manifestEntry(manifest, weightsPath);
@@ -34,8 +36,9 @@ export async function loadEvalTable(manifest, weightsPath) {
     const r = await fetch(weightsPath.replace(/\.safetensors$/, '.eval.json'), { cache: 'no-cache' });
     if (!r.ok) return null;
     const t = await r.json();
-    if (t.model_sha256 !== entry.sha256 || !Array.isArray(t.rows) || !t.settings || !t.baseline) return null;
-    return t;
+    const int8Of = entry.stored === 'int8' && t.model_sha256 === entry.source_sha256;
+    if ((t.model_sha256 !== entry.sha256 && !int8Of) || !Array.isArray(t.rows) || !t.settings || !t.baseline) return null;
+    return int8Of ? { ...t, served_int8: true } : t;
   } catch (_) {
     return null;
   }

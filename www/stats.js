@@ -38,7 +38,8 @@ export function renderStats(els, { plan, main, base, quality, haveTable, info })
     els.fidSub.textContent = same ? `${q.row.fid.toFixed(1)}` : `${q.row.fid.toFixed(1)} vs ${q.base.fid.toFixed(1)}`;
     els.fid.title = `${tableMetric(q.table, q.row).what}, `
       + `seed ${q.table.settings.seed}${same ? '' : `; MaskGIT baseline ${q.base.schedule} (cache ${q.base.cache}): ${q.base.fid.toFixed(1)}`}`
-      + `\n${q.table.command}`;
+      + `\n${q.table.command}`
+      + (q.table.served_int8 ? '\nmeasured with the f16 weights; this page runs their int8 copy (half the download; docs/RESULTS.md measures the difference)' : '');
     els.fid.classList.remove('small');
   } else {
     els.fidSub.textContent = '';

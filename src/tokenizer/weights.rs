@@ -10,13 +10,12 @@
 //!   `encoder.{conv_in, down1, down2, res.conv1, res.conv2, conv_out}.{weight, bias}`, channels
 //!   3→H/4 (3×3), H/4→H/2 (4×4 stride 2), H/2→H (4×4 stride 2), H→H, H→H (3×3), H→e (1×1).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use safetensors::{Dtype, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::weights::{HostTensor, StoredDtype, host_from_view, parse_safetensors};
+use crate::weights::{HostTensor, StoredDtype, parse_safetensors, read_tensors, serialize_tensors};
 
 pub const TOKENIZER_METADATA_KEY: &str = "magnets.tokenizer";
 
@@ -214,11 +213,7 @@ impl TokenizerWeights {
             .map_err(|e| Error::Weights(format!("tokenizer: bad `{TOKENIZER_METADATA_KEY}` config: {e}")))?;
         // Sizes come from the config: check it before comparing any tensor against it.
         config.validate()?;
-        let mut tensors = HashMap::new();
-        for (name, view) in st.tensors() {
-            let t = host_from_view(&name, &view).map_err(|e| Error::Weights(format!("tokenizer: {}", e.detail())))?;
-            tensors.insert(name, t);
-        }
+        let tensors = read_tensors(&st).map_err(|e| Error::Weights(format!("tokenizer: {}", e.detail())))?;
         let w = TokenizerWeights { config, tensors };
         w.validate()?;
         Ok(w)
@@ -233,32 +228,8 @@ impl TokenizerWeights {
 
     pub fn to_safetensors(&self, dtype: StoredDtype) -> Result<Vec<u8>> {
         self.validate()?;
-        let buffers: BTreeMap<&String, (Vec<usize>, Vec<u8>)> = self
-            .tensors
-            .iter()
-            .map(|(n, t)| {
-                let bytes = match dtype {
-                    StoredDtype::F32 => bytemuck::cast_slice(&t.data).to_vec(),
-                    StoredDtype::F16 => {
-                        let h: Vec<half::f16> = t.data.iter().map(|&v| half::f16::from_f32(v)).collect();
-                        bytemuck::cast_slice(&h).to_vec()
-                    }
-                };
-                (n, (t.shape.clone(), bytes))
-            })
-            .collect();
-        let st = if dtype == StoredDtype::F32 { Dtype::F32 } else { Dtype::F16 };
-        let views = buffers
-            .iter()
-            .map(|(n, (s, b))| {
-                TensorView::new(st, s.clone(), b)
-                    .map(|v| ((*n).clone(), v))
-                    .map_err(|e| Error::Weights(format!("tokenizer: tensor `{n}`: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut meta = HashMap::new();
-        meta.insert(TOKENIZER_METADATA_KEY.to_string(), serde_json::to_string(&self.config).expect("serialisable"));
-        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Weights(format!("serialise tokenizer: {e}")))
+        let meta = HashMap::from([(TOKENIZER_METADATA_KEY.to_string(), serde_json::to_string(&self.config).expect("serialisable"))]);
+        serialize_tensors(&self.tensors, dtype, meta).map_err(|m| Error::Weights(format!("tokenizer: {m}")))
     }
 
     pub fn save(&self, path: &std::path::Path, dtype: StoredDtype) -> Result<()> {

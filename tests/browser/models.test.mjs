@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pickModel, modelMenu, samplingFor, animateModelFor, FILES, FALLBACK_SAMPLING } from '../../www/models.js';
 import { DEFAULTS, parseHash, formatHash } from '../../www/state.js';
+import { loadEvalTable } from '../../www/assets.js';
 
 const manifest = {
   default: 'd256',
@@ -98,4 +99,24 @@ test('an emoji is animated by a clip model of its tokenizer: the light one on a 
   // A light clip model is never the page's pick for an image default on a slow device.
   const clipFirst = { ...withClips, models: [withClips.models[2], ...manifest.models, withClips.models[3]] };
   assert.equal(pickModel(clipFirst, state(''), cpu).id, 'small');
+});
+
+test("a model's quality table is shown for the weights it was measured on, or for their int8 copy, marked", async () => {
+  const table = { model_sha256: 'f16hash', rows: [{ schedule: 'XL12', cache: 'off', fid: 99 }], settings: { samples: 10000, seed: 0 }, baseline: { schedule: 'XL12', cache: 'off' } };
+  const saved = globalThis.fetch;
+  globalThis.fetch = async (url) => (url === 'models/big.eval.json' ? { ok: true, json: async () => table } : { ok: false });
+  try {
+    const files = (entry) => ({ files: { 'big.safetensors': entry, 'big.eval.json': { sha256: 'x', bytes: 1 } } });
+    const exact = await loadEvalTable(files({ sha256: 'f16hash', bytes: 10 }), 'models/big.safetensors');
+    assert.equal(exact.served_int8, undefined);
+    assert.equal(exact.rows[0].fid, 99);
+    const int8 = await loadEvalTable(files({ sha256: 'int8hash', bytes: 5, stored: 'int8', source_sha256: 'f16hash' }), 'models/big.safetensors');
+    assert.equal(int8.served_int8, true);
+    // Another file's table, or an int8 copy of other weights: no table.
+    assert.equal(await loadEvalTable(files({ sha256: 'otherhash', bytes: 10 }), 'models/big.safetensors'), null);
+    assert.equal(await loadEvalTable(files({ sha256: 'int8hash', bytes: 5, stored: 'int8', source_sha256: 'otherhash' }), 'models/big.safetensors'), null);
+    assert.equal(await loadEvalTable(files({ sha256: 'otherhash', bytes: 10, source_sha256: 'f16hash' }), 'models/big.safetensors'), null);
+  } finally {
+    globalThis.fetch = saved;
+  }
 });
