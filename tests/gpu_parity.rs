@@ -406,7 +406,7 @@ fn device_sampling_is_finite_in_the_top_hash_bucket() {
 }
 
 /// Packed f16 weights unpacked in the kernels give exactly the logits of the f32 buffer when
-/// the weights are f16 values (the shipped files), and the auto choice picks f16 for them.
+/// the weights are f16 values (the shipped files, f16 or int8), and the auto choice picks f16 for them.
 #[test]
 fn f16_weight_storage_is_exact_for_f16_weights() {
     let _turn = take_turn();
@@ -420,6 +420,9 @@ fn f16_weight_storage_is_exact_for_f16_weights() {
     }
     assert_eq!(WeightStorage::auto(&w), WeightStorage::F16);
     assert_eq!(WeightStorage::auto(&spicy_weights(&config, 9)), WeightStorage::F32);
+    // Int8 files decode to f16 values, so the page's int8 weights keep the f16 storage.
+    let int8 = spicy_weights(&config, 9).to_safetensors(magnets::weights::StoredDtype::Int8).unwrap();
+    assert_eq!(WeightStorage::auto(&Weights::from_safetensors(&int8).unwrap()), WeightStorage::F16);
     let run = |storage| {
         let mut e = match pollster::block_on(GpuEngine::new_with_storage(&w, 2, storage)) {
             Ok(e) => e,
