@@ -11,7 +11,8 @@
 #   WIDTHS=32,64,160,256 RUN=data/runs/d256-l160 MINUTES=60 OMP_NUM_THREADS=2 scripts/train-d256-widths.sh
 #   FROM=data/runs/d256-m96/model.safetensors WIDTHS=64,96,128,256 RUN=data/runs/d256-s64 ... (start from other
 #   weights than the default model's: here the trained 96-wide M, with the old M as S)
-#   DEPTH=12 RUN=data/runs/d256-depth12 MINUTES=60 OMP_NUM_THREADS=2 scripts/train-d256-widths.sh
+#   DEPTH=12 RUN=data/runs/d256-depth12 SNAPSHOT=models/d256/depth12/snapshot MINUTES=60 OMP_NUM_THREADS=2 \
+#     scripts/train-d256-widths.sh   (the snapshot is committed: a fresh clone resumes from it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${RUN:?set RUN, a folder under data/runs/}"
@@ -25,5 +26,6 @@ if [ ! -e "$INIT" ]; then
   mkdir -p "$RUN"
   scripts/magnets-fast.sh init --from "$FROM" "${RESHAPE[@]}" --out "$INIT"
 fi
-# The warm restarts' recipe; the snapshot stays under data/ (an experiment, not a shipped model).
-INIT=$INIT RUN=$RUN SNAPSHOT=$RUN/snapshot exec scripts/train-d256-restart.sh "$@"
+# The warm restarts' recipe; the snapshot stays under data/ (an experiment, not a shipped model)
+# unless SNAPSHOT= names a committed one (a run that has to outlive this machine's data/).
+INIT=$INIT RUN=$RUN SNAPSHOT=${SNAPSHOT:-$RUN/snapshot} exec scripts/train-d256-restart.sh "$@"
