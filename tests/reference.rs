@@ -325,7 +325,17 @@ fn uniform_stays_below_one_and_gumbel_finite_in_the_top_bucket() {
 #[test]
 fn shipped_models_stored_as_int8_keep_their_logits() {
     use magnets::weights::StoredDtype;
-    for stem in ["magnets-emoji-d256", "magnets-emoji", "magnets-anim-d256", "magnets-anim"] {
+    // Every shipped model (models/models.json, the list the page stages from) with an int8 copy.
+    let registry: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("models/models.json").unwrap()).unwrap();
+    let stems: Vec<String> = registry["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["weights"].as_str().unwrap().trim_end_matches(".safetensors").to_string())
+        .filter(|stem| std::path::Path::new(&format!("models/{stem}.int8.safetensors")).exists())
+        .collect();
+    assert!(stems.len() >= 4, "int8 copies of {stems:?} only");
+    for stem in &stems {
         let f16 = Weights::load(std::path::Path::new(&format!("models/{stem}.safetensors"))).unwrap();
         let int8_file = std::fs::read(format!("models/{stem}.int8.safetensors")).unwrap();
         assert_eq!(
