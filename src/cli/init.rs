@@ -52,24 +52,24 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> magnets::Result<()> {
-    let w = match (&a.config, &a.from, &a.clip, a.context_frames) {
+    let w = match (&a.config, &a.from, &a.clip, a.context_frames, a.depth) {
         (Some(c), ..) => Weights::init(&ModelConfig::load(c)?, a.seed)?,
-        (None, Some(f), Some(clip), _) => Weights::load(f)?
+        (None, Some(f), Some(clip), ..) => Weights::load(f)?
             .lift_to_clip(&ModelConfig::load(clip)?, a.seed)
             .map_err(|e| e.within(format_args!("--from {} --clip {}", f.display(), clip.display())))?,
-        (None, Some(f), None, Some(n)) => Weights::load(f)?
+        (None, Some(f), None, Some(n), _) => Weights::load(f)?
             .with_context_frames(n)
             .map_err(|e| e.within(format_args!("--from {} --context-frames", f.display())))?,
-        (None, Some(f), None, None) if !a.widths.is_empty() => Weights::load(f)?
+        (None, Some(f), None, None, None) if !a.widths.is_empty() => Weights::load(f)?
             .with_widths(a.widths.clone())
             .map_err(|e| e.within(format_args!("--from {} --widths", f.display())))?,
-        (None, Some(f), None, None) if a.depth.is_some() => Weights::load(f)?
-            .with_depth(a.depth.unwrap_or_default())
+        (None, Some(f), None, None, Some(depth)) => Weights::load(f)?
+            .with_depth(depth)
             .map_err(|e| e.within(format_args!("--from {} --depth", f.display())))?,
-        (None, Some(f), None, None) if !a.styles.is_empty() => Weights::load(f)?
+        (None, Some(f), None, None, None) if !a.styles.is_empty() => Weights::load(f)?
             .split_by_style(&a.styles)
             .map_err(|e| e.within(format_args!("--from {} --styles", f.display())))?,
-        (None, Some(f), None, None) if a.int8 || a.f32 => Weights::load(f)?,
+        (None, Some(f), None, None, None) if a.int8 || a.f32 => Weights::load(f)?,
         _ => return Err(magnets::Error::Other(
             "give --config FILE, --from WEIGHTS --styles A,B, --from WEIGHTS --clip CONFIG, --from CLIP_WEIGHTS --context-frames N, \
              --from WEIGHTS --widths A,B,C,D, --from WEIGHTS --depth N or --from WEIGHTS --int8 (or --f32)"

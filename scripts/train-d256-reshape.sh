@@ -7,12 +7,13 @@
 # silent, `magnets init --depth`).
 # Resumable: run it again with the same RUN to continue from $RUN/checkpoint (or $RUN/snapshot).
 #
-#   WIDTHS=32,96,128,256 RUN=data/runs/d256-m96 MINUTES=60 OMP_NUM_THREADS=2 scripts/train-d256-widths.sh
-#   WIDTHS=32,64,160,256 RUN=data/runs/d256-l160 MINUTES=60 OMP_NUM_THREADS=2 scripts/train-d256-widths.sh
+#   WIDTHS=32,96,128,256 RUN=data/runs/d256-m96 MINUTES=60 OMP_NUM_THREADS=2 scripts/train-d256-reshape.sh
+#   WIDTHS=32,64,160,256 RUN=data/runs/d256-l160 MINUTES=60 OMP_NUM_THREADS=2 scripts/train-d256-reshape.sh
 #   FROM=data/runs/d256-m96/model.safetensors WIDTHS=64,96,128,256 RUN=data/runs/d256-s64 ... (start from other
 #   weights than the default model's: here the trained 96-wide M, with the old M as S)
-#   DEPTH=12 RUN=data/runs/d256-depth12 SNAPSHOT=models/d256/depth12/snapshot MINUTES=60 OMP_NUM_THREADS=2 \
-#     scripts/train-d256-widths.sh   (the snapshot is committed: a fresh clone resumes from it)
+#   DEPTH=12 RUN=data/runs/d256-depth12 MINUTES=60 OMP_NUM_THREADS=2 scripts/train-d256-reshape.sh
+#     (its 6,000 steps gave models/magnets-emoji-d256-depth12.safetensors; SNAPSHOT=models/… commits
+#     a run's snapshot where it has to outlive this machine's data/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${RUN:?set RUN, a folder under data/runs/}"
