@@ -6,7 +6,7 @@
 #          (and the Vulkan loader debs in .gl/, see the device tool's README)
 #   there: scripts/device-bench.sh run "$OUT"  # carry: .gl, .devcarry/gpu
 # `run` writes bench.jsonl (one `magnets bench --json` object per run, tagged), profile.txt,
-# large-profile.txt and tests.txt into OUT, and prints a summary.
+# large-profile.txt, d256-profile.txt and tests.txt into OUT, and prints a summary.
 set -u
 BIN=.devcarry/gpu
 if [ "${1:-}" = pack ]; then
@@ -63,8 +63,15 @@ run b1 --weights $W --repeats 5 --batch 1
 run b16_f32 --weights $W --repeats 10 --no-burn --weight-storage f32
 run b16_cpu_sampling --weights $W --repeats 10 --no-burn --cpu-sampling
 run large_b16 --config models/bench-large-config.json --repeats 3
+# The default model (D 256, depth 6): #13's real-GPU target is its MaGNeTS vs baseline at batch
+# 16; batch 32 is the rows of the page's guided decode of 16 images (two passes each).
+D=models/magnets-emoji-d256.safetensors
+run d256_b16 --weights $D --repeats 10
+run d256_b32 --weights $D --repeats 10 --batch 32
+run d256_b16_tuned --weights $D --repeats 10 --schedule M1L7XL4
 timeout 60 /tmp/devbin/magnets bench --weights $W --repeats 5 --no-burn --profile > "$OUT/profile.txt" 2>&1
 timeout 60 /tmp/devbin/magnets bench --config models/bench-large-config.json --repeats 1 --no-burn --profile > "$OUT/large-profile.txt" 2>&1
-grep -h -E "round trip|GPU ms|faster" "$OUT/profile.txt" "$OUT/large-profile.txt"
+timeout 60 /tmp/devbin/magnets bench --weights $D --repeats 3 --no-burn --profile > "$OUT/d256-profile.txt" 2>&1
+grep -h -E "round trip|GPU ms|faster" "$OUT/profile.txt" "$OUT/large-profile.txt" "$OUT/d256-profile.txt"
 { timeout 90 /tmp/devbin/gpu_parity --test-threads 4; timeout 30 /tmp/devbin/gpu_decoder; } > "$OUT/tests.txt" 2>&1
 grep -E "^test result" "$OUT/tests.txt"
