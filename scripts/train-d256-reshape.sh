@@ -12,7 +12,7 @@
 #   FROM=data/runs/d256-m96/model.safetensors WIDTHS=64,96,128,256 RUN=data/runs/d256-s64 ... (start from other
 #   weights than the default model's: here the trained 96-wide M, with the old M as S)
 #   DEPTH=12 RUN=data/runs/d256-depth12 MINUTES=60 OMP_NUM_THREADS=2 scripts/train-d256-reshape.sh
-#     (its 6,000 steps gave models/magnets-emoji-d256-depth12.safetensors; SNAPSHOT=models/… commits
+#     (measured, not shipped: docs/RESULTS.md "Nor does a deeper model"; SNAPSHOT=models/… commits
 #     a run's snapshot where it has to outlive this machine's data/)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -324,8 +324,8 @@ fn shipped_models_list() {
 /// (models/models.json `sampling`); other weights with the library's defaults; a flag wins.
 #[test]
 fn decodes_use_the_shipped_models_sampling_settings() {
-    let registry: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("models/models.json").unwrap()).unwrap();
-    let small = registry["models"].as_array().unwrap().iter().find(|m| m["id"] == "small").expect("the small model is listed");
+    let models = common::shipped_models();
+    let small = models.iter().find(|m| m["id"] == "small").expect("the small model is listed");
     let tau = small["sampling"]["tau"].as_f64().expect("the small model has its settings");
     let default_tau = magnets::sampling::SamplingParams::default().confidence_noise as f64;
     assert_ne!(tau, default_tau, "the test needs a model whose τ is not the default");

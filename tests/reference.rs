@@ -10,6 +10,8 @@ use magnets::schedule::{CachePolicy, Schedule};
 use magnets::weights::Weights;
 use pollster::block_on;
 
+mod common;
+
 /// Random weights scaled up so logits are far from uniform (a meaningful comparison).
 fn weights(config: &ModelConfig, seed: u64) -> Weights {
     let mut w = Weights::init(config, seed).unwrap();
@@ -326,10 +328,7 @@ fn uniform_stays_below_one_and_gumbel_finite_in_the_top_bucket() {
 fn shipped_models_stored_as_int8_keep_their_logits() {
     use magnets::weights::StoredDtype;
     // Every shipped model (models/models.json, the list the page stages from) with an int8 copy.
-    let registry: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("models/models.json").unwrap()).unwrap();
-    let stems: Vec<String> = registry["models"]
-        .as_array()
-        .unwrap()
+    let stems: Vec<String> = common::shipped_models()
         .iter()
         .map(|m| m["weights"].as_str().unwrap().trim_end_matches(".safetensors").to_string())
         .filter(|stem| std::path::Path::new(&format!("models/{stem}.int8.safetensors")).exists())
