@@ -22,6 +22,8 @@ pub mod weights;
 pub mod data;
 #[cfg(feature = "cli")]
 pub mod metrics;
+#[cfg(feature = "cli")]
+pub mod registry;
 
 #[cfg(feature = "reference")]
 pub mod reference;

@@ -47,6 +47,12 @@ enum Command {
 }
 
 fn main() {
+    // Output piped into `head` and the like: end quietly when the reader goes away, as Unix
+    // tools do, instead of panicking on the next `println!` (Rust ignores SIGPIPE by default).
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => cli::init::run(a),

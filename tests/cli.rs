@@ -15,6 +15,22 @@ fn tmp(name: &str) -> std::path::PathBuf {
     dir.join(name)
 }
 
+/// Output piped into a reader that stops early (`magnets models | head -1`): the CLI ends
+/// quietly, as Unix tools do, instead of panicking on the broken pipe.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_magnets"))
+        .args(["models"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run magnets");
+    drop(child.stdout.take()); // the reader is gone before the first line is written
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+}
+
 #[test]
 fn init_forward_flops_generate() {
     let weights = tmp("w.safetensors");
@@ -325,11 +341,11 @@ fn shipped_models_list() {
 #[test]
 fn decodes_use_the_shipped_models_sampling_settings() {
     let models = common::shipped_models();
-    let small = models.iter().find(|m| m["id"] == "small").expect("the small model is listed");
-    let tau = small["sampling"]["tau"].as_f64().expect("the small model has its settings");
-    let default_tau = magnets::sampling::SamplingParams::default().confidence_noise as f64;
+    let small = models.iter().find(|m| m.id == "small").expect("the small model is listed");
+    let tau = small.sampling.expect("the small model has its settings").tau;
+    let default_tau = magnets::sampling::SamplingParams::default().confidence_noise;
     assert_ne!(tau, default_tau, "the test needs a model whose τ is not the default");
-    let weights = format!("models/{}", small["weights"].as_str().unwrap());
+    let weights = format!("models/{}", small.weights);
     let copy = tmp("sampling").join("copy.safetensors");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
     std::fs::copy(&weights, &copy).unwrap();

@@ -330,7 +330,7 @@ fn shipped_models_stored_as_int8_keep_their_logits() {
     // Every shipped model (models/models.json, the list the page stages from) with an int8 copy.
     let stems: Vec<String> = common::shipped_models()
         .iter()
-        .map(|m| m["weights"].as_str().unwrap().trim_end_matches(".safetensors").to_string())
+        .map(|m| m.weights.trim_end_matches(".safetensors").to_string())
         .filter(|stem| std::path::Path::new(&format!("models/{stem}.int8.safetensors")).exists())
         .collect();
     assert!(stems.len() >= 4, "int8 copies of {stems:?} only");

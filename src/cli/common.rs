@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use magnets::config::ModelConfig;
 use magnets::reference::ReferenceEngine;
+use magnets::registry::{Registry, Sampling};
 
-use super::models::{Registry, Sampling};
 use magnets::sampling::{GuidanceSchedule, SamplingParams};
 use magnets::schedule::{CachePolicy, Schedule};
 use magnets::weights::Weights;

@@ -17,11 +17,9 @@ pub fn default_config() -> magnets::config::ModelConfig {
     magnets::config::ModelConfig::load(&repo_file("models/default-config.json")).unwrap()
 }
 
-/// The shipped models' entries of models/models.json (the list the CLI and the page use).
-pub fn shipped_models() -> Vec<Value> {
-    let text = std::fs::read_to_string(repo_file("models/models.json")).unwrap();
-    let registry: Value = serde_json::from_str(&text).unwrap();
-    registry["models"].as_array().unwrap().clone()
+/// The shipped models of models/models.json, read the way the CLI reads them.
+pub fn shipped_models() -> Vec<magnets::registry::ShippedModel> {
+    magnets::registry::Registry::load_from(&repo_file(magnets::registry::REGISTRY)).unwrap().models
 }
 
 pub fn shipped(path: &str) -> Vec<u8> {
