@@ -2,6 +2,16 @@
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that hands a failed write (a full disk, a closed pipe where SIGPIPE is not
+/// fatal) back as an error instead of panicking: `outln!(...)?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+            .map_err(|e| magnets::Error::Io(std::io::Error::other(format!("cannot write the output: {e}"))))
+    }};
+}
+
 mod cli;
 
 #[derive(Parser)]

@@ -16,9 +16,10 @@ fn tmp(name: &str) -> std::path::PathBuf {
 }
 
 /// Output piped into a reader that stops early (`magnets models | head -1`): the CLI ends
-/// quietly, as Unix tools do, instead of panicking on the broken pipe.
+/// quietly, as Unix tools do, instead of panicking on the broken pipe; output that cannot be
+/// written (a full disk) is an error that says so.
 #[test]
-fn a_closed_output_pipe_is_not_a_panic() {
+fn a_closed_or_full_output_is_not_a_panic() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_magnets"))
         .args(["models"])
         .stdout(std::process::Stdio::piped())
@@ -29,6 +30,15 @@ fn a_closed_output_pipe_is_not_a_panic() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+
+    let Ok(full) = std::fs::File::create("/dev/full") else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_magnets"))
+        .args(["flops", "--config", "models/default-config.json", "--json"])
+        .stdout(full)
+        .output()
+        .expect("run magnets");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("cannot write the output") && !err.contains("panicked"), "{err}");
 }
 
 #[test]

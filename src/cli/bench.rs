@@ -185,7 +185,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let burn_mag_ms = burn_mag.as_ref().map(per_image);
     let speedup_burn_mag = burn_mag_ms.map(|m| m / per_image(&mag));
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "device": device,
@@ -211,13 +211,13 @@ pub fn run(a: Args) -> magnets::Result<()> {
                 "magnets_step_ms": mag.trace.steps.iter().map(|s| s.ms).collect::<Vec<_>>(),
                 "profile": profile,
             })
-        );
+        )?;
         return Ok(());
     }
-    let table = |name: &str, t: &Timed| {
-        println!("{name}: {} cache {}", t.trace.schedule, t.trace.cache);
+    let table = |name: &str, t: &Timed| -> magnets::Result<()> {
+        outln!("{name}: {} cache {}", t.trace.schedule, t.trace.cache)?;
         for s in &t.trace.steps {
-            println!(
+            outln!(
                 "  step {:>3} {:>3} {:<7} rows {:>4} {:>8.3} GFLOP {:>9.2} ms",
                 s.cost.step,
                 s.cost.width_name,
@@ -225,37 +225,38 @@ pub fn run(a: Args) -> magnets::Result<()> {
                 s.cost.rows,
                 s.cost.flops as f64 * b / 1e9,
                 s.ms
-            );
+            )?;
         }
-        println!(
+        outln!(
             "  total {:.1} ms = {:.2} ms/image, {:.3} GFLOP/image, {:.1} GFLOP/s",
             t.ms,
             t.ms / b,
             t.trace.total_flops as f64 / 1e9,
             gflops(t)
-        );
+        )?;
+        Ok(())
     };
-    println!("device: {device}, batch {}, WGSL sampling on the {sampling_on}, weights {storage:?}", a.batch);
-    table("WGSL baseline", &base);
-    table("WGSL MaGNeTS", &mag);
+    outln!("device: {device}, batch {}, WGSL sampling on the {sampling_on}, weights {storage:?}", a.batch)?;
+    table("WGSL baseline", &base)?;
+    table("WGSL MaGNeTS", &mag)?;
     if let Some(t) = &burn {
-        table("burn-wgpu baseline", t);
+        table("burn-wgpu baseline", t)?;
     }
     if let Some(t) = &burn_mag {
-        table("burn-wgpu MaGNeTS", t);
+        table("burn-wgpu MaGNeTS", t)?;
     }
-    println!(
+    outln!(
         "MaGNeTS vs baseline (WGSL): {speedup:.2}x faster per image ({:.2}x fewer FLOPs)",
         base.trace.total_flops as f64 / mag.trace.total_flops as f64
-    );
+    )?;
     if let Some(s) = speedup_burn {
-        println!("WGSL vs burn-wgpu (baseline decode): {s:.2}x faster per image");
+        outln!("WGSL vs burn-wgpu (baseline decode): {s:.2}x faster per image")?;
     }
     if let Some(s) = speedup_burn_mag {
-        println!("WGSL vs burn-wgpu (MaGNeTS decode, cache on): {s:.2}x faster per image");
+        outln!("WGSL vs burn-wgpu (MaGNeTS decode, cache on): {s:.2}x faster per image")?;
     }
     if let Some(p) = &profile {
-        print_profile(p);
+        print_profile(p)?;
     }
     Ok(())
 }
@@ -335,12 +336,12 @@ fn profile(gpu: &mut GpuEngine, baseline: &DecodeRequest, magnets_req: &DecodeRe
     Ok(Profile { device: gpu.adapter_name(), round_trip_ms: trips[trips.len() / 2], baseline, magnets })
 }
 
-fn print_profile(p: &Profile) {
-    println!("profile on {}: empty step round trip {:.3} ms (median of 50)", p.device, p.round_trip_ms);
+fn print_profile(p: &Profile) -> magnets::Result<()> {
+    outln!("profile on {}: empty step round trip {:.3} ms (median of 50)", p.device, p.round_trip_ms)?;
     for (name, d) in [("baseline", &p.baseline), ("MaGNeTS", &p.magnets)] {
-        println!("{name} {}: ms per step (wall = encode/submit + wait/readback + loop)", d.schedule);
+        outln!("{name} {}: ms per step (wall = encode/submit + wait/readback + loop)", d.schedule)?;
         for s in &d.steps {
-            println!(
+            outln!(
                 "  step {:>3} {:>3} {:<7} rows {:>4}  wall {:>7.3}  submit {:>7.3}  wait {:>7.3}  gpu span {:>7.3}  busy {:>7.3}",
                 s.step,
                 s.width,
@@ -351,9 +352,10 @@ fn print_profile(p: &Profile) {
                 s.wait_readback_ms,
                 s.gpu_span_ms,
                 s.gpu_busy_ms
-            );
+            )?;
         }
         let kernels: Vec<String> = d.kernels_ms.iter().map(|(n, ms)| format!("{n} {ms:.3}")).collect();
-        println!("  GPU ms by kernel: {}", kernels.join(", "));
+        outln!("  GPU ms by kernel: {}", kernels.join(", "))?;
     }
+    Ok(())
 }

@@ -154,10 +154,11 @@ impl DecodeArgs {
 }
 
 /// Prints a command's result: one line with `--json` (for scripts), else indented.
-pub fn print_result(out: &serde_json::Value, compact: bool) {
+pub fn print_result(out: &serde_json::Value, compact: bool) -> magnets::Result<()> {
     if compact {
-        println!("{out}");
+        outln!("{out}")?;
     } else {
-        println!("{}", serde_json::to_string_pretty(out).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(out).expect("json"))?;
     }
+    Ok(())
 }

@@ -62,7 +62,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     } else {
         (pipeline::build(&a.dir, &out)?, None)
     };
-    print_counts(&ds, style.as_ref());
+    print_counts(&ds, style.as_ref())?;
     if let Some(path) = &a.contact_sheet {
         contact_sheet(&ds, style.as_ref(), path)?;
         eprintln!("wrote {}", path.display());
@@ -75,7 +75,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
 }
 
 /// Markdown tables: images per category × vendor (train / held-out), then totals.
-fn print_counts(ds: &EmojiDataset, style: Option<&EmojiDataset>) {
+fn print_counts(ds: &EmojiDataset, style: Option<&EmojiDataset>) -> magnets::Result<()> {
     let mut vendors: Vec<(&EmojiDataset, usize, String)> = (0..ds.vendors.len()).map(|v| (ds, v, ds.vendors[v].clone())).collect();
     if let Some(s) = style {
         vendors.extend((0..s.vendors.len()).map(|v| (s, v, format!("{} (test only)", s.vendors[v]))));
@@ -83,8 +83,8 @@ fn print_counts(ds: &EmojiDataset, style: Option<&EmojiDataset>) {
     let count = |d: &EmojiDataset, v: usize, c: usize, sp: u8| {
         (0..d.len()).filter(|&i| d.vendor[i] as usize == v && d.labels[i] as usize == c && d.split[i] == sp).count()
     };
-    println!("| category | {} | total |", vendors.iter().map(|v| v.2.as_str()).collect::<Vec<_>>().join(" | "));
-    println!("|---|{}---:|", "---:|".repeat(vendors.len()));
+    outln!("| category | {} | total |", vendors.iter().map(|v| v.2.as_str()).collect::<Vec<_>>().join(" | "))?;
+    outln!("|---|{}---:|", "---:|".repeat(vendors.len()))?;
     let mut col_tot = vec![[0usize; 2]; vendors.len()];
     for (c, name) in CATEGORIES.iter().enumerate() {
         let mut row = [0usize; 2];
@@ -102,11 +102,12 @@ fn print_counts(ds: &EmojiDataset, style: Option<&EmojiDataset>) {
                 format!("{t} / {h}")
             })
             .collect();
-        println!("| {name} | {} | {} / {} |", cells.join(" | "), row[0], row[1]);
+        outln!("| {name} | {} | {} / {} |", cells.join(" | "), row[0], row[1])?;
     }
     let (tr, ho) = ds.split.iter().fold((0, 0), |(t, h), &s| if s == 0 { (t + 1, h) } else { (t, h + 1) });
     let cells: Vec<String> = col_tot.iter().map(|c| format!("**{} / {}**", c[0], c[1])).collect();
-    println!("| total (train / held-out) | {} | **{tr} / {ho}** |", cells.join(" | "));
+    outln!("| total (train / held-out) | {} | **{tr} / {ho}** |", cells.join(" | "))?;
+    Ok(())
 }
 
 fn run_anim(a: &Args) -> magnets::Result<()> {
@@ -120,7 +121,7 @@ fn run_anim(a: &Args) -> magnets::Result<()> {
         AnimSource::Fluent => anim::build(&a.dir, &a.mit_list, &out)?,
         AnimSource::Noto => noto_anim::build_noto(&a.dir, &out)?,
     };
-    print_anim_counts(&ds, &counts);
+    print_anim_counts(&ds, &counts)?;
     if let Some(path) = &a.contact_sheet {
         // 16 clips spread over the file (the source's order), one per row.
         let rows = 16.min(ds.len());
@@ -135,31 +136,32 @@ fn run_anim(a: &Args) -> magnets::Result<()> {
 }
 
 /// The filter counts, clips per category (train / held-out) and how much the clips move.
-fn print_anim_counts(ds: &AnimDataset, c: &AnimCounts) {
+fn print_anim_counts(ds: &AnimDataset, c: &AnimCounts) -> magnets::Result<()> {
     if c.files > 0 {
-        println!(
+        outln!(
             "files: {} animations; skin-tone variants: {}; kept (on the source's list, once each): {}; not in emoji.json: {}; animated clips: {} (single-frame {}, undecodable {})",
             c.files, c.skin_tone, c.listed, c.unmapped, c.animated, c.single_frame, c.corrupt
-        );
+        )?;
     }
-    println!("| category | clips (train / held-out) |");
-    println!("|---|---:|");
+    outln!("| category | clips (train / held-out) |")?;
+    outln!("|---|---:|")?;
     for (k, name) in CATEGORIES.iter().enumerate() {
         let n = |sp: u8| (0..ds.len()).filter(|&i| ds.labels[i] as usize == k && ds.split[i] == sp).count();
-        println!("| {name} | {} / {} |", n(0), n(1));
+        outln!("| {name} | {} / {} |", n(0), n(1))?;
     }
     let held = ds.split.iter().filter(|&&s| s == 1).count();
-    println!("| total | **{} / {held}** |", ds.len() - held);
+    outln!("| total | **{} / {held}** |", ds.len() - held)?;
     let motion: Vec<f32> = (0..ds.len()).map(|i| anim::clip_motion(ds.clip(i))).collect();
     if !motion.is_empty() {
         let mean = motion.iter().sum::<f32>() / motion.len() as f32;
         let still = motion.iter().filter(|&&m| m < STILL_THRESHOLD).count();
-        println!(
+        outln!(
             "motion: mean |frame-to-frame change| {mean:.2} levels (of 255); {still} of {} clips ({:.1}%) below {STILL_THRESHOLD} (barely moving)",
             motion.len(),
             100.0 * still as f32 / motion.len() as f32
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// Writes a grid of 32×32 images (`cells[row][col]`), each 2× nearest-upscaled with a 2 px

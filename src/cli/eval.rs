@@ -245,7 +245,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "generate_seconds": gen_seconds,
         "engine": a.decode.engine.name(),
     });
-    super::common::print_result(&out, a.json);
+    super::common::print_result(&out, a.json)?;
     Ok(())
 }
 

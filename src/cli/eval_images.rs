@@ -114,10 +114,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
     };
     let m = ev.evaluate_flat(&images, labels.as_deref())?;
     if a.json {
-        println!("{}", serde_json::to_string(&m).expect("serialisable"));
+        outln!("{}", serde_json::to_string(&m).expect("serialisable"))?;
     } else {
-        println!("{} images vs {} reference ({}):", m.count, ev.reference_count(), if a.reference == SplitChoice::Train { "train" } else { "held-out" });
-        println!("{}", serde_json::to_string_pretty(&m).expect("serialisable"));
+        outln!("{} images vs {} reference ({}):", m.count, ev.reference_count(), if a.reference == SplitChoice::Train { "train" } else { "held-out" })?;
+        outln!("{}", serde_json::to_string_pretty(&m).expect("serialisable"))?;
     }
     Ok(())
 }

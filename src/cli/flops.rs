@@ -41,13 +41,13 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let cache = parse_cache(&a.cache, a.refresh_every)?;
     let s = summarize(&config, &schedule, cache, a.guidance);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s).expect("serialisable"));
+        outln!("{}", serde_json::to_string_pretty(&s).expect("serialisable"))?;
         return Ok(());
     }
-    println!("schedule {}  cache {}  (N = {}, D = {}, depth {})", s.schedule, s.cache, config.tokens(), config.dim, config.depth);
-    println!("{:>4} {:>5} {:>8} {:>6} {:>7} {:>12} {:>12}", "step", "width", "refresh", "rows", "masked", "GFLOPs", "baseline");
+    outln!("schedule {}  cache {}  (N = {}, D = {}, depth {})", s.schedule, s.cache, config.tokens(), config.dim, config.depth)?;
+    outln!("{:>4} {:>5} {:>8} {:>6} {:>7} {:>12} {:>12}", "step", "width", "refresh", "rows", "masked", "GFLOPs", "baseline")?;
     for st in &s.steps {
-        println!(
+        outln!(
             "{:>4} {:>5} {:>8} {:>6} {:>7} {:>12.5} {:>12.5}",
             st.step,
             st.width_name,
@@ -56,8 +56,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
             st.masked_before,
             st.flops as f64 / 1e9,
             st.baseline_flops as f64 / 1e9
-        );
+        )?;
     }
-    println!("total {:.5} GFLOPs per image; baseline {:.5}; {:.2}x less compute", s.total_gflops, s.baseline_gflops, s.ratio);
+    outln!("total {:.5} GFLOPs per image; baseline {:.5}; {:.2}x less compute", s.total_gflops, s.baseline_gflops, s.ratio)?;
     Ok(())
 }

@@ -75,6 +75,6 @@ pub fn run(a: Args) -> magnets::Result<()> {
     magnets::engine::check_finite_logits(&logits, ctx).map_err(|e| e.blame_file(&weights_file))?;
     let k = config.codebook;
     let nested: Vec<Vec<&[f32]>> = (0..batch).map(|b| (0..m).map(|j| &logits[(b * m + j) * k..(b * m + j + 1) * k]).collect()).collect();
-    println!("{}", serde_json::json!({ "logits": nested }));
+    outln!("{}", serde_json::json!({ "logits": nested }))?;
     Ok(())
 }

@@ -192,7 +192,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
             }
             eprintln!("wrote {}", dir.join("trace.json").display());
         }
-        None => println!("{}", serde_json::json!({ "tokens": trace.tokens, "total_flops": trace.total_flops, "baseline_flops": trace.baseline_flops })),
+        None => outln!("{}", serde_json::json!({ "tokens": trace.tokens, "total_flops": trace.total_flops, "baseline_flops": trace.baseline_flops }))?,
     }
     Ok(())
 }

@@ -28,15 +28,15 @@ pub fn run(a: Args) -> magnets::Result<()> {
         if !a.json {
             let mark = if m.id == r.default { " (default)" } else { "" };
             let size = params.map_or("weights missing".to_string(), |p| format!("{:.2} M parameters", p as f64 / 1e6));
-            println!("{}{mark}: {} — {}; {size}", m.id, m.name, m.about);
-            println!("    {}  +  {}{}", m.weights_path().display(), m.tokenizer_path().display(), if tokenizer { "" } else { " (missing)" });
+            outln!("{}{mark}: {} — {}; {size}", m.id, m.name, m.about)?;
+            outln!("    {}  +  {}{}", m.weights_path().display(), m.tokenizer_path().display(), if tokenizer { "" } else { " (missing)" })?;
             let Sampling { temperature, tau, guidance, guidance_schedule } = m.sampling.unwrap_or_default();
             let ramp = if guidance_schedule == GuidanceSchedule::Constant { "" } else { " (linear ramp)" };
-            println!("    decodes with temperature {temperature}, τ {tau}, guidance {guidance}{ramp} (flags override)");
+            outln!("    decodes with temperature {temperature}, τ {tau}, guidance {guidance}{ramp} (flags override)")?;
         }
     }
     if a.json {
-        println!("{}", serde_json::json!({ "default": r.default, "models": rows }));
+        outln!("{}", serde_json::json!({ "default": r.default, "models": rows }))?;
     }
     Ok(())
 }

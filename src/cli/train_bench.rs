@@ -154,13 +154,13 @@ pub fn run(a: &Args, steps: u64) -> magnets::Result<()> {
             "noise_curve_gap": noise_gap,
             "noise_ce_windows": noise.as_ref().map(|n| n.ce.iter().map(|c| windows(c, 10)).collect::<Vec<_>>()),
         });
-        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+        outln!("{}", serde_json::to_string_pretty(&out).expect("serialisable"))?;
         return Ok(());
     }
-    println!("{:<12} {:>9} {:>9} {:>8}  final CE {:<28} curve gap vs {}", "device", "images/s", "GFLOP/s", "speedup", names.join("/"), specs[0]);
+    outln!("{:<12} {:>9} {:>9} {:>8}  final CE {:<28} curve gap vs {}", "device", "images/s", "GFLOP/s", "speedup", names.join("/"), specs[0])?;
     let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join("/");
     for r in &results {
-        println!(
+        outln!(
             "{:<12} {:>9.1} {:>9.1} {:>7.2}x  {:<37} {}",
             r.device,
             r.images_per_s,
@@ -168,10 +168,10 @@ pub fn run(a: &Args, steps: u64) -> magnets::Result<()> {
             r.speedup,
             fmt(&r.final_ce),
             fmt(&r.curve_gap)
-        );
+        )?;
     }
     if let Some(g) = noise_gap {
-        println!("noise floor (same device, seed {}): curve gap {}", a.optimizer.seed + 1, fmt(&g));
+        outln!("noise floor (same device, seed {}): curve gap {}", a.optimizer.seed + 1, fmt(&g))?;
     }
     Ok(())
 }

@@ -92,22 +92,22 @@ fn fraction(correct: usize, ds: &EmojiDataset) -> f64 {
     correct as f64 / ds.len().max(1) as f64
 }
 
-fn report(title: &str, preds: &[u32], ds: &EmojiDataset) -> f64 {
+fn report(title: &str, preds: &[u32], ds: &EmojiDataset) -> magnets::Result<f64> {
     let (correct, per, vend) = tally(preds, ds);
     let total = fraction(correct, ds);
     let (lo, hi) = magnets::metrics::stats::wilson_interval(correct, ds.len());
-    println!("{title}: accuracy {total:.4} [95% interval {lo:.4}, {hi:.4}] ({correct}/{} images)", ds.len());
-    println!("| category | correct |\n|---|---:|");
+    outln!("{title}: accuracy {total:.4} [95% interval {lo:.4}, {hi:.4}] ({correct}/{} images)", ds.len())?;
+    outln!("| category | correct |\n|---|---:|")?;
     for (c, name) in CATEGORIES.iter().enumerate() {
-        println!("| {name} | {}/{} |", per[c][0], per[c][1]);
+        outln!("| {name} | {}/{} |", per[c][0], per[c][1])?;
     }
     if ds.vendors.len() > 1 {
-        println!("| vendor | correct |\n|---|---:|");
+        outln!("| vendor | correct |\n|---|---:|")?;
         for (v, name) in ds.vendors.iter().enumerate() {
-            println!("| {name} | {}/{} |", vend[v][0], vend[v][1]);
+            outln!("| {name} | {}/{} |", vend[v][0], vend[v][1])?;
         }
     }
-    total
+    Ok(total)
 }
 
 /// The `--augment-sheet` picture: one column per image, the original on top.
@@ -194,16 +194,16 @@ pub fn run(a: Args) -> magnets::Result<()> {
         magnets::files::create_dir(dir)?;
     }
     magnets::files::write(&a.out, model.to_safetensors()?)?;
-    let held = report(held_title, &accuracy(&model, &ho, &device)?, &ho);
+    let held = report(held_title, &accuracy(&model, &ho, &device)?, &ho)?;
     let selection_acc = match &selection {
-        Some(s) => Some(report(&format!("held-out vendor {:?} (never trained on)", a.hold_out_vendor.as_deref().unwrap_or("")), &accuracy(&model, s, &device)?, s)),
+        Some(s) => Some(report(&format!("held-out vendor {:?} (never trained on)", a.hold_out_vendor.as_deref().unwrap_or("")), &accuracy(&model, s, &device)?, s)?),
         None => None,
     };
     let style_acc = match &style {
-        Some(s) => Some(report(&format!("held-out art style {:?} (every emoji, vendor never trained on)", s.vendors), &accuracy(&model, s, &device)?, s)),
+        Some(s) => Some(report(&format!("held-out art style {:?} (every emoji, vendor never trained on)", s.vendors), &accuracy(&model, s, &device)?, s)?),
         None => None,
     };
-    println!("{}", serde_json::json!({"held_out_accuracy": held, "held_out_trained_on": a.train_on == TrainOn::All, "held_out_vendor_accuracy": selection_acc, "style_test_accuracy": style_acc, "train_images": tr.len(), "width": a.width}));
+    outln!("{}", serde_json::json!({"held_out_accuracy": held, "held_out_trained_on": a.train_on == TrainOn::All, "held_out_vendor_accuracy": selection_acc, "style_test_accuracy": style_acc, "train_images": tr.len(), "width": a.width}))?;
     eprintln!("wrote {}", a.out.display());
     Ok(())
 }

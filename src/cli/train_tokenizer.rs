@@ -123,7 +123,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let tok = Tokenizer::new(&shipped, &device);
     let (ho, _, _) = evaluate(&tok, &to_chw_f32(&held.images))?;
     let (tr, _, _) = evaluate(&tok, &train_chw)?;
-    println!("{}", serde_json::json!({"step": trainer.state.step, "held_out": ho, "train": tr, "restarts": trainer.state.restarts}));
+    outln!("{}", serde_json::json!({"step": trainer.state.step, "held_out": ho, "train": tr, "restarts": trainer.state.restarts}))?;
     eprintln!("wrote {}", a.out.display());
     Ok(())
 }
