@@ -39,6 +39,9 @@ enum Command {
     Train(cli::train::Args),
     /// Generate class-balanced samples with a schedule and score them (FID-emoji, GFLOPs).
     Eval(cli::eval::Args),
+    /// The FID gap between two `eval --features-out` rows of the same draws, with a paired
+    /// bootstrap interval on the gap itself.
+    FidGap(cli::fid_gap::Args),
     /// Frame prediction: continue held-out clips from their first frame and score the futures
     /// (frame-FID, motion, PSNR, GFLOPs).
     EvalClips(cli::eval_clips::Args),
@@ -79,6 +82,7 @@ fn main() {
         Command::Train(a) => cli::train::run(a),
         Command::Eval(a) => cli::eval::run(a),
         Command::EvalClips(a) => cli::eval_clips::run(a),
+        Command::FidGap(a) => cli::fid_gap::run(a),
         Command::WebAssets(a) => cli::web_assets::run(a),
     };
     if let Err(e) = result {

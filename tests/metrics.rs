@@ -130,6 +130,52 @@ fn fid_of_a_set_with_itself_is_zero_and_grows_with_noise() {
     assert!(ev.evaluate(&[vec![0u8; 10], vec![0u8; 3072]], None).is_err());
 }
 
+/// The paired gap (`magnets fid-gap`): a row against itself is no gap with a zero-width paired
+/// interval; a noisier copy of the same draws is a gap whose paired interval excludes zero and is
+/// narrower than the unpaired one (the shared reference noise cancels); features files round-trip
+/// and a broken one is an error.
+#[test]
+fn paired_gap_between_rows_of_the_same_draws() {
+    use magnets::metrics::paired::SampleFeatures;
+    let device = Device::flex();
+    device.seed(3);
+    let reference = images(300, 21);
+    let ev = QualityEvaluator::with_reference(Classifier::new(&device), &reference).unwrap().with_bootstrap(16);
+    let mut s = 5u64;
+    let base_images: Vec<u8> = images(300, 77).iter().map(|&v| (v as f32 + 30.0 * lcg(&mut s)).clamp(0.0, 255.0) as u8).collect();
+    let worse_images: Vec<u8> = base_images.iter().map(|&v| (v as f32 + 90.0 * lcg(&mut s)).clamp(0.0, 255.0) as u8).collect();
+    let (m_base, base) = ev.evaluate_keeping_features(&base_images, None).unwrap();
+    let (m_worse, worse) = ev.evaluate_keeping_features(&worse_images, None).unwrap();
+
+    let same = ev.fid_gap(&base, &base).unwrap();
+    assert_eq!(same.gap, 0.0);
+    assert!(same.gap_ci95[0].abs() < 1e-9 && same.gap_ci95[1].abs() < 1e-9, "{same:?}");
+    assert!(same.gap_ci95_unpaired[1] - same.gap_ci95_unpaired[0] > 1e-3, "{same:?}");
+
+    let gap = ev.fid_gap(&base, &worse).unwrap();
+    assert!((gap.fid_baseline - m_base.fid).abs() < 1e-9 && (gap.fid - m_worse.fid).abs() < 1e-9, "{gap:?}");
+    assert!(gap.gap > 0.0 && gap.gap_ci95[0] > 0.0 && gap.gap_ci95[0] <= gap.gap && gap.gap <= gap.gap_ci95[1], "{gap:?}");
+    let width = |c: [f64; 2]| c[1] - c[0];
+    assert!(width(gap.gap_ci95) < width(gap.gap_ci95_unpaired), "{gap:?}");
+    assert_eq!(ev.fid_gap(&base, &worse).unwrap(), gap, "a fixed seed: the same interval every time");
+    assert!(ev.fid_gap(&base, &worse[..100 * 128]).is_err(), "rows of different draws");
+
+    let file = SampleFeatures { features: worse.clone(), labels: vec![1; 300], about: serde_json::json!({"schedule": "S3M3L3XL3"}) };
+    let bytes = file.to_safetensors().unwrap();
+    let back = SampleFeatures::from_safetensors(&bytes).unwrap();
+    assert_eq!((back.features, back.labels, back.about), (file.features.clone(), file.labels.clone(), file.about.clone()));
+    let err = SampleFeatures::from_safetensors(&bytes[..bytes.len() - 7]).unwrap_err().to_string();
+    assert!(err.contains("features-out") && err.contains("truncated"), "{err}");
+    let about = |seed: u32| serde_json::json!({"samples": 300, "seed": seed, "batch": 64, "weights_sha256": "a", "classifier_sha256": "b", "data_sha256": "c"});
+    let row = |seed: u32, label: u32| SampleFeatures { features: base.clone(), labels: vec![label; 300], about: about(seed) };
+    assert!(row(0, 1).check_paired_with(&row(0, 1)).is_ok());
+    let err = row(7, 1).check_paired_with(&row(0, 1)).unwrap_err().to_string();
+    assert!(err.contains("seed") && !err.contains("batch"), "{err}");
+    assert!(row(0, 2).check_paired_with(&row(0, 1)).unwrap_err().to_string().contains("labels"));
+    let other = common::raw_f32_file(&Default::default(), "something.else", "{}");
+    assert!(SampleFeatures::from_safetensors(&other).unwrap_err().to_string().contains("metadata"));
+}
+
 /// The bootstrap interval brackets the point estimate, is repeatable (fixed seed), and is wider
 /// for a smaller set of images.
 #[test]

@@ -51,6 +51,10 @@ pub struct Args {
     /// Also write every image as a PNG (`<index>_<class>.png`) into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also keep the images' FID features in this file (safetensors), so that `magnets fid-gap`
+    /// can compare this row with another of the same draws.
+    #[arg(long)]
+    pub features_out: Option<PathBuf>,
 }
 
 /// Decode of `classes.len()` images (or clips, each continuing its entry of `contexts`; empty
@@ -177,10 +181,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let tokenizer = super::load_tokenizer_for(&tokenizer_file, &config)?;
     let ev = magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?;
     // Output folders too: a bad --out must not cost the decode.
-    for dir in [a.out.clone(), a.grid.as_ref().and_then(|g| g.parent()).filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf)]
-        .into_iter()
-        .flatten()
-    {
+    let parent = |f: &Option<PathBuf>| f.as_ref().and_then(|g| g.parent()).filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf);
+    for dir in [a.out.clone(), parent(&a.grid), parent(&a.features_out)].into_iter().flatten() {
         magnets::files::create_dir(&dir)?;
     }
     // Class-balanced: categories in turn (and, for a model split by style, each category's
@@ -219,9 +221,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
             magnets::data::write_png(&dir.join(format!("{i:05}_{k}.png")), img, s, s)?;
         }
     }
-    let m = ev.evaluate(&u8_images, Some(&categories))?;
+    let (m, features) = ev.evaluate_keeping_features(&u8_images.concat(), Some(&categories))?;
     let n = a.samples.max(1) as f64;
-    let out = serde_json::json!({
+    let mut out = serde_json::json!({
         "schedule": schedule.format(&config),
         "cache": cache.format(),
         "samples": a.samples,
@@ -245,6 +247,21 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "generate_seconds": gen_seconds,
         "engine": a.decode.engine.name(),
     });
+    if let Some(path) = &a.features_out {
+        // What the features are of: the row (without its scores) and every file behind it.
+        let mut about = out.clone();
+        for key in ["fid", "fid_ci95", "precision", "recall", "class_accuracy", "class_accuracy_by_class", "generate_seconds"] {
+            about.as_object_mut().expect("an object").remove(key);
+        }
+        about["batch"] = a.batch.into();
+        about["weights"] = weights_file.display().to_string().into();
+        about["weights_sha256"] = super::common::file_sha256(&weights_file)?.into();
+        about["classifier_sha256"] = super::common::file_sha256(&a.classifier)?.into();
+        about["data_sha256"] = super::common::file_sha256(&a.data)?.into();
+        let file = magnets::metrics::paired::SampleFeatures { features, labels: categories.clone(), about };
+        magnets::files::write(path, file.to_safetensors()?)?;
+        out["features_out"] = path.display().to_string().into();
+    }
     super::common::print_result(&out, a.json)?;
     Ok(())
 }

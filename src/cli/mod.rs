@@ -4,6 +4,7 @@ pub mod data;
 pub mod eval_images;
 pub mod eval;
 pub mod eval_clips;
+pub mod fid_gap;
 pub mod flops;
 pub mod forward;
 pub mod generate;

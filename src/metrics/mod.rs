@@ -32,6 +32,7 @@
 
 pub mod augment;
 pub mod classifier;
+pub mod paired;
 pub mod stats;
 
 use std::path::Path;
@@ -165,6 +166,12 @@ impl QualityEvaluator {
 
     /// Same as [`evaluate`](Self::evaluate) with the images concatenated.
     pub fn evaluate_flat(&self, images: &[u8], labels: Option<&[u32]>) -> Result<Metrics> {
+        Ok(self.evaluate_keeping_features(images, labels)?.0)
+    }
+
+    /// [`evaluate_flat`](Self::evaluate_flat), also returning the images' features
+    /// `[n × FEATURES]` (for [`paired`] comparisons of two rows).
+    pub fn evaluate_keeping_features(&self, images: &[u8], labels: Option<&[u32]>) -> Result<(Metrics, Vec<f32>)> {
         let n = images.len() / IMAGE_BYTES;
         if images.len() % IMAGE_BYTES != 0 || n < 2 {
             return Err(Error::Data("need at least two 32×32 RGB images (3072 bytes each)".into()));
@@ -183,7 +190,7 @@ impl QualityEvaluator {
         let recall = stats::coverage(&self.ref_features, &f, &radii, FEATURES);
         let class_accuracy = labels.map(|l| l.iter().zip(&preds).filter(|(a, b)| a == b).count() as f64 / n as f64);
         let class_accuracy_by_class = labels.map(|l| accuracy_by_class(l, &preds));
-        Ok(Metrics { fid, fid_ci95, precision, recall, class_accuracy, class_accuracy_by_class, count: n })
+        Ok((Metrics { fid, fid_ci95, precision, recall, class_accuracy, class_accuracy_by_class, count: n }, f))
     }
 
     /// Predicted category ids.

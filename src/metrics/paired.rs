@@ -1,0 +1,183 @@
+//! How far apart two evaluations of the *same draws* are, with an interval on the gap itself.
+//!
+//! Two rows of an eval table (say the MaGNeTS split and the MaskGIT baseline) decode image i
+//! with the same class and the same decode seed, and both are scored against the same real
+//! images. Their FID intervals each carry the reference set's sampling noise, which moves both
+//! FIDs together; so "the intervals overlap" says little about the gap between them. The paired
+//! bootstrap here resamples the image indices once per replicate for both rows (image i of one
+//! row stays with image i of the other) and the reference once for both, and reads the spread
+//! of `FID(other) / FID(baseline) − 1` over the replicates. The unpaired interval (each row and
+//! each row's reference resampled on its own) is reported beside it for comparison.
+//!
+//! `magnets eval --features-out FILE` keeps a row's classifier features ([`SampleFeatures`]);
+//! `magnets fid-gap` compares such files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::{Dtype, tensor::TensorView};
+use serde::Serialize;
+
+use super::classifier::FEATURES;
+use super::{QualityEvaluator, stats};
+use crate::error::{Error, Result};
+
+/// Metadata key holding what the features are of (schedule, seeds, files' hashes).
+const META_KEY: &str = "magnets.sample_features";
+/// Largest features file read (100,000 images × 128 f32 is 51 MB).
+const MAX_FEATURES_BYTES: u64 = 64 << 20;
+
+/// The FID classifier's features of one evaluation's images, with their labels and a JSON
+/// record of how they were made (the `magnets eval` output without the scores).
+#[derive(Debug, Clone)]
+pub struct SampleFeatures {
+    /// `[count × FEATURES]`.
+    pub features: Vec<f32>,
+    /// The category each image was generated for.
+    pub labels: Vec<u32>,
+    pub about: serde_json::Value,
+}
+
+impl SampleFeatures {
+    pub fn count(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        let n = self.count();
+        if self.features.len() != n * FEATURES {
+            return Err(Error::Data(format!("{} feature values for {n} images of {FEATURES}", self.features.len())));
+        }
+        let features: &[u8] = bytemuck::cast_slice(&self.features);
+        let labels: &[u8] = bytemuck::cast_slice(&self.labels);
+        let view = |dtype, shape: Vec<usize>, data| TensorView::new(dtype, shape, data).map_err(|e| Error::Data(format!("features file: {e}")));
+        let views = vec![
+            ("features".to_string(), view(Dtype::F32, vec![n, FEATURES], features)?),
+            ("labels".to_string(), view(Dtype::U32, vec![n], labels)?),
+        ];
+        let meta = HashMap::from([(META_KEY.to_string(), self.about.to_string())]);
+        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Data(format!("features file: {e}")))
+    }
+
+    /// Refuses to compare rows that are not the same draws (image i: same class and decode seed,
+    /// same model) scored on the same instrument; the message names what differs.
+    pub fn check_paired_with(&self, baseline: &SampleFeatures) -> Result<()> {
+        const SAME: [&str; 6] = ["samples", "seed", "batch", "weights_sha256", "classifier_sha256", "data_sha256"];
+        let mut differ: Vec<&str> = SAME.into_iter().filter(|k| self.about[k] != baseline.about[k]).collect();
+        if self.labels != baseline.labels {
+            differ.push("labels");
+        }
+        if differ.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Data(format!("not the same draws on the same instrument: they differ in {}", differ.join(", "))))
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = crate::files::read_capped(path, MAX_FEATURES_BYTES)?;
+        Self::from_safetensors(&bytes).map_err(|e| Error::Data(format!("{}: {}", path.display(), e.detail())))
+    }
+
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        let bad = |m: String| Error::Data(format!("not a `magnets eval --features-out` file: {m}"));
+        let (meta, st) = crate::weights::parse_safetensors(bytes).map_err(bad)?;
+        let about: serde_json::Value = meta
+            .get(META_KEY)
+            .ok_or_else(|| bad(format!("no `{META_KEY}` metadata")))
+            .and_then(|s| serde_json::from_str(s).map_err(|e| bad(format!("metadata: {e}"))))?;
+        let tensor = |name: &str, dtype: Dtype| {
+            let t = st.tensor(name).map_err(|_| bad(format!("no `{name}` tensor")))?;
+            if t.dtype() != dtype {
+                return Err(bad(format!("`{name}` is {:?}, expected {dtype:?}", t.dtype())));
+            }
+            Ok((t.shape().to_vec(), t.data().to_vec()))
+        };
+        let (fshape, fdata) = tensor("features", Dtype::F32)?;
+        let (lshape, ldata) = tensor("labels", Dtype::U32)?;
+        let n = lshape.first().copied().unwrap_or(0);
+        if lshape.len() != 1 || fshape != [n, FEATURES] || n < 2 {
+            return Err(bad(format!("features {fshape:?} and labels {lshape:?}: expected [n, {FEATURES}] and [n], n ≥ 2")));
+        }
+        let features: Vec<f32> = bytemuck::pod_collect_to_vec(&fdata);
+        if features.iter().any(|v| !v.is_finite()) {
+            return Err(bad("non-finite feature values".into()));
+        }
+        Ok(SampleFeatures { features, labels: bytemuck::pod_collect_to_vec(&ldata), about })
+    }
+}
+
+/// One row against the baseline, on the same draws.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FidGap {
+    pub fid_baseline: f64,
+    pub fid: f64,
+    /// `fid / fid_baseline − 1` (0.10 = 10% worse than the baseline).
+    pub gap: f64,
+    /// `gap ± 1.96·sd` over paired bootstrap replicates (see the module docs).
+    pub gap_ci95: [f64; 2],
+    /// The same with every set resampled on its own, as two separate intervals would treat it.
+    pub gap_ci95_unpaired: [f64; 2],
+    pub replicates: usize,
+    pub count: usize,
+}
+
+impl QualityEvaluator {
+    /// The gap between `other`'s FID and `baseline`'s, both feature sets `[n × FEATURES]` of
+    /// the same n draws in the same order.
+    pub fn fid_gap(&self, baseline: &[f32], other: &[f32]) -> Result<FidGap> {
+        use rayon::prelude::*;
+        let n = baseline.len() / FEATURES;
+        if baseline.len() != other.len() || baseline.len() % FEATURES != 0 || n < 2 {
+            return Err(Error::Data(format!(
+                "paired rows need the same number of images (≥ 2): {} and {}",
+                baseline.len() / FEATURES,
+                other.len() / FEATURES
+            )));
+        }
+        let reps = self.bootstrap.max(2);
+        let fid_of = |f: &[f32], reference: (&[f64], &[f64])| {
+            let (mu, cov) = stats::mean_cov(f, FEATURES);
+            stats::frechet_distance(&mu, &cov, reference.0, reference.1)
+        };
+        let fid_baseline = fid_of(baseline, (&self.ref_mu, &self.ref_cov));
+        let fid = fid_of(other, (&self.ref_mu, &self.ref_cov));
+        let pick = |x: &[f32], idx: &[usize]| -> Vec<f32> {
+            idx.iter().flat_map(|&i| x[i * FEATURES..(i + 1) * FEATURES].iter().copied()).collect()
+        };
+        let draw = |count: usize, rng: &mut u64| -> Vec<usize> {
+            (0..count).map(|_| (crate::tokenizer::train::splitmix(rng) % count as u64) as usize).collect()
+        };
+        let r = self.ref_features.len() / FEATURES;
+        let gaps: Vec<(f64, f64)> = (0..reps as u64)
+            .into_par_iter()
+            .map(|k| {
+                let mut rng = 0x9A12_ED00u64 ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                // Paired: one draw of image indices and one of the reference for both rows.
+                let (idx, ref_idx) = (draw(n, &mut rng), draw(r, &mut rng));
+                let (rmu, rcov) = stats::mean_cov(&pick(&self.ref_features, &ref_idx), FEATURES);
+                let fid_other = fid_of(&pick(other, &idx), (&rmu, &rcov));
+                let paired = fid_other / fid_of(&pick(baseline, &idx), (&rmu, &rcov)) - 1.0;
+                // Unpaired: everything drawn on its own.
+                let (idx_b, ref_b) = (draw(n, &mut rng), draw(r, &mut rng));
+                let (bmu, bcov) = stats::mean_cov(&pick(&self.ref_features, &ref_b), FEATURES);
+                let unpaired = fid_other / fid_of(&pick(baseline, &idx_b), (&bmu, &bcov)) - 1.0;
+                (paired, unpaired)
+            })
+            .collect();
+        let gap = fid / fid_baseline - 1.0;
+        let interval = |values: Vec<f64>| {
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt();
+            [gap - 1.96 * sd, gap + 1.96 * sd]
+        };
+        Ok(FidGap {
+            fid_baseline,
+            fid,
+            gap,
+            gap_ci95: interval(gaps.iter().map(|g| g.0).collect()),
+            gap_ci95_unpaired: interval(gaps.iter().map(|g| g.1).collect()),
+            replicates: reps,
+            count: n,
+        })
+    }
+}
