@@ -108,7 +108,7 @@ fn fid_of_a_set_with_itself_is_zero_and_grows_with_noise() {
     let mut last = same.fid;
     let mut s = 5u64;
     for sigma in [20.0f32, 50.0, 100.0] {
-        let noisy: Vec<u8> = reference.iter().map(|&v| (v as f32 + sigma * 2.0 * lcg(&mut s)).clamp(0.0, 255.0) as u8).collect();
+        let noisy = with_noise(&reference, sigma * 2.0, &mut s);
         let m = ev.evaluate_flat(&noisy, None).unwrap();
         assert!(m.fid > last, "noise {sigma}: FID {} not above {last}", m.fid);
         last = m.fid;
@@ -130,6 +130,18 @@ fn fid_of_a_set_with_itself_is_zero_and_grows_with_noise() {
     assert!(ev.evaluate(&[vec![0u8; 10], vec![0u8; 3072]], None).is_err());
 }
 
+/// An evaluator with a randomly initialised classifier (seeded) and 300 synthetic reference images.
+fn evaluator_on_synthetic_images(seed: u64, replicates: usize) -> QualityEvaluator {
+    let device = Device::flex();
+    device.seed(seed);
+    QualityEvaluator::with_reference(Classifier::new(&device), &images(300, 21)).unwrap().with_bootstrap(replicates)
+}
+
+/// `images` with uniform noise of ±amount/2 per byte.
+fn with_noise(images: &[u8], amount: f32, s: &mut u64) -> Vec<u8> {
+    images.iter().map(|&v| (v as f32 + amount * lcg(s)).clamp(0.0, 255.0) as u8).collect()
+}
+
 /// The paired gap (`magnets fid-gap`): a row against itself is no gap with a zero-width paired
 /// interval; a noisier copy of the same draws is a gap whose paired interval excludes zero and is
 /// narrower than the unpaired one (the shared reference noise cancels); features files round-trip
@@ -137,13 +149,10 @@ fn fid_of_a_set_with_itself_is_zero_and_grows_with_noise() {
 #[test]
 fn paired_gap_between_rows_of_the_same_draws() {
     use magnets::metrics::paired::SampleFeatures;
-    let device = Device::flex();
-    device.seed(3);
-    let reference = images(300, 21);
-    let ev = QualityEvaluator::with_reference(Classifier::new(&device), &reference).unwrap().with_bootstrap(16);
+    let ev = evaluator_on_synthetic_images(3, 16);
     let mut s = 5u64;
-    let base_images: Vec<u8> = images(300, 77).iter().map(|&v| (v as f32 + 30.0 * lcg(&mut s)).clamp(0.0, 255.0) as u8).collect();
-    let worse_images: Vec<u8> = base_images.iter().map(|&v| (v as f32 + 90.0 * lcg(&mut s)).clamp(0.0, 255.0) as u8).collect();
+    let base_images = with_noise(&images(300, 77), 30.0, &mut s);
+    let worse_images = with_noise(&base_images, 90.0, &mut s);
     let (m_base, base) = ev.evaluate_keeping_features(&base_images, None).unwrap();
     let (m_worse, worse) = ev.evaluate_keeping_features(&worse_images, None).unwrap();
 
@@ -180,12 +189,8 @@ fn paired_gap_between_rows_of_the_same_draws() {
 /// for a smaller set of images.
 #[test]
 fn fid_interval_brackets_the_estimate_and_narrows_with_more_images() {
-    let device = Device::flex();
-    device.seed(2);
-    let reference = images(300, 21);
-    let ev = QualityEvaluator::with_reference(Classifier::new(&device), &reference).unwrap().with_bootstrap(24);
-    let mut s = 9u64;
-    let fake: Vec<u8> = images(300, 77).iter().map(|&v| (v as f32 + 60.0 * lcg(&mut s)).clamp(0.0, 255.0) as u8).collect();
+    let ev = evaluator_on_synthetic_images(2, 24);
+    let fake = with_noise(&images(300, 77), 60.0, &mut 9u64);
     let m = ev.evaluate_flat(&fake, None).unwrap();
     let [lo, hi] = m.fid_ci95.expect("an interval");
     assert!(lo <= m.fid && m.fid <= hi && hi > lo, "{m:?}");
