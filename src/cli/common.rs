@@ -162,13 +162,3 @@ pub fn print_result(out: &serde_json::Value, compact: bool) -> magnets::Result<(
     }
     Ok(())
 }
-
-/// SHA-256 of a file, hex (streamed: dataset files are tens of MB); errors name the file.
-pub fn file_sha256(path: &std::path::Path) -> magnets::Result<String> {
-    use sha2::{Digest, Sha256};
-    let name = |e: std::io::Error| magnets::Error::Io(std::io::Error::other(format!("{}: {e}", path.display())));
-    let mut file = std::fs::File::open(path).map_err(name)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(name)?;
-    Ok(format!("{:x}", hasher.finalize()))
-}

@@ -255,9 +255,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
         }
         about["batch"] = a.batch.into();
         about["weights"] = weights_file.display().to_string().into();
-        about["weights_sha256"] = super::common::file_sha256(&weights_file)?.into();
-        about["classifier_sha256"] = super::common::file_sha256(&a.classifier)?.into();
-        about["data_sha256"] = super::common::file_sha256(&a.data)?.into();
+        about["weights_sha256"] = magnets::data::sha256_file(&weights_file)?.into();
+        about["classifier_sha256"] = magnets::data::sha256_file(&a.classifier)?.into();
+        about["data_sha256"] = magnets::data::sha256_file(&a.data)?.into();
         let file = magnets::metrics::paired::SampleFeatures { features, labels: categories.clone(), about };
         magnets::files::write(path, file.to_safetensors()?)?;
         out["features_out"] = path.display().to_string().into();

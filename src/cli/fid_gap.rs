@@ -37,7 +37,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let load = |p: &PathBuf| SampleFeatures::load(p);
     let baseline = load(&a.baseline)?;
     let rows = a.other.iter().map(load).collect::<magnets::Result<Vec<_>>>()?;
-    let (classifier_sha, data_sha) = (super::common::file_sha256(&a.classifier)?, super::common::file_sha256(&a.data)?);
+    let (classifier_sha, data_sha) = (magnets::data::sha256_file(&a.classifier)?, magnets::data::sha256_file(&a.data)?);
     // The reference is rebuilt from these files: they must be the ones the rows were scored with.
     if baseline.about["classifier_sha256"] != classifier_sha.as_str() || baseline.about["data_sha256"] != data_sha.as_str() {
         return Err(magnets::Error::Data(format!(

@@ -35,6 +35,16 @@ pub fn hex_digest(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// [`hex_digest`] of the SHA-256 of a file, streamed (tarballs and datasets are tens of MB);
+/// errors name the file.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::Data(format!("cannot open {}: {e}", path.display())))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::Data(format!("cannot read {}: {e}", path.display())))?;
+    Ok(hex_digest(&h.finalize()))
+}
+
 /// [`hex_digest`] of SHA-256(`bytes`).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -8,7 +8,6 @@ use std::process::Command;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use sha2::Digest;
 
 use super::iconify::{IconSet, NameTable, map_icons, render_svg_32};
 use super::{CATEGORIES, EmojiDataset, IMAGE_BYTES, IMAGE_SIZE, Package, Split, split_of};
@@ -179,13 +178,6 @@ pub fn build_dataset(packages: &[(&str, PackageFiles)], progress: bool) -> Resul
     Ok(ds)
 }
 
-pub(super) fn sha256_hex(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::Data(format!("cannot open {}: {e}", path.display())))?;
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(|e| Error::Data(format!("cannot read {}: {e}", path.display())))?;
-    Ok(super::hex_digest(&h.finalize()))
-}
-
 /// Makes sure `dir/<tarball>` exists and matches the pinned hash, running `npm pack` if needed.
 pub fn fetch_package(pkg: &Package, dir: &Path) -> Result<PathBuf> {
     let path = dir.join(pkg.tarball_name());
@@ -213,7 +205,7 @@ fn stderr_tail(stderr: &[u8]) -> String {
 
 /// `path` when its SHA-256 is the pinned one; else an error naming it.
 fn check_pinned(path: PathBuf, sha256: &str) -> Result<PathBuf> {
-    let got = sha256_hex(&path)?;
+    let got = super::sha256_file(&path)?;
     if got != sha256 {
         return Err(Error::Data(format!(
             "{} has SHA-256 {got}, expected {sha256} (delete it and re-run `magnets data`)",
