@@ -78,6 +78,24 @@ pub struct QualityEvaluator {
     bootstrap: usize,
 }
 
+/// A bootstrap draw: `count` indices in `0..count`, with replacement.
+fn draw_indices(count: usize, rng: &mut u64) -> Vec<usize> {
+    (0..count).map(|_| (crate::tokenizer::train::splitmix(rng) % count as u64) as usize).collect()
+}
+
+/// The rows `idx` of a `[n × FEATURES]` feature matrix.
+fn feature_rows(x: &[f32], idx: &[usize]) -> Vec<f32> {
+    idx.iter().flat_map(|&i| x[i * FEATURES..(i + 1) * FEATURES].iter().copied()).collect()
+}
+
+/// `point ± 1.96·sd(replicates)`: resampling duplicates rows, which shifts every replicate the
+/// same way, so the replicates' spread is used, not their mean.
+fn spread_interval(point: f64, replicates: &[f64]) -> [f64; 2] {
+    let mean = replicates.iter().sum::<f64>() / replicates.len() as f64;
+    let sd = (replicates.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (replicates.len() - 1) as f64).sqrt();
+    [point - 1.96 * sd, point + 1.96 * sd]
+}
+
 /// Share of each label's images predicted as that label, for labels 0..=max (None: no images).
 fn accuracy_by_class(labels: &[u32], preds: &[u32]) -> Vec<Option<f64>> {
     let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
@@ -124,15 +142,7 @@ impl QualityEvaluator {
         if self.bootstrap < 2 {
             return None;
         }
-        let resample = |x: &[f32], rng: &mut u64| -> Vec<f32> {
-            let n = x.len() / FEATURES;
-            let mut out = Vec::with_capacity(x.len());
-            for _ in 0..n {
-                let i = (crate::tokenizer::train::splitmix(rng) % n as u64) as usize;
-                out.extend_from_slice(&x[i * FEATURES..(i + 1) * FEATURES]);
-            }
-            out
-        };
+        let resample = |x: &[f32], rng: &mut u64| feature_rows(x, &draw_indices(x.len() / FEATURES, rng));
         let reps: Vec<f64> = (0..self.bootstrap as u64)
             .into_par_iter()
             .map(|r| {
@@ -142,9 +152,8 @@ impl QualityEvaluator {
                 stats::frechet_distance(&mu, &cov, &rmu, &rcov)
             })
             .collect();
-        let mean = reps.iter().sum::<f64>() / reps.len() as f64;
-        let sd = (reps.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (reps.len() - 1) as f64).sqrt();
-        Some([(fid - 1.96 * sd).max(0.0), fid + 1.96 * sd])
+        let [lo, hi] = spread_interval(fid, &reps);
+        Some([lo.max(0.0), hi])
     }
 
     pub fn reference_count(&self) -> usize {

@@ -19,7 +19,7 @@ use safetensors::{Dtype, tensor::TensorView};
 use serde::Serialize;
 
 use super::classifier::FEATURES;
-use super::{QualityEvaluator, stats};
+use super::{QualityEvaluator, draw_indices, feature_rows, spread_interval, stats};
 use crate::error::{Error, Result};
 
 /// Metadata key holding what the features are of (schedule, seeds, files' hashes).
@@ -141,12 +141,7 @@ impl QualityEvaluator {
         };
         let fid_baseline = fid_of(baseline, (&self.ref_mu, &self.ref_cov));
         let fid = fid_of(other, (&self.ref_mu, &self.ref_cov));
-        let pick = |x: &[f32], idx: &[usize]| -> Vec<f32> {
-            idx.iter().flat_map(|&i| x[i * FEATURES..(i + 1) * FEATURES].iter().copied()).collect()
-        };
-        let draw = |count: usize, rng: &mut u64| -> Vec<usize> {
-            (0..count).map(|_| (crate::tokenizer::train::splitmix(rng) % count as u64) as usize).collect()
-        };
+        let (pick, draw) = (feature_rows, draw_indices);
         let r = self.ref_features.len() / FEATURES;
         let gaps: Vec<(f64, f64)> = (0..reps as u64)
             .into_par_iter()
@@ -165,11 +160,7 @@ impl QualityEvaluator {
             })
             .collect();
         let gap = fid / fid_baseline - 1.0;
-        let interval = |values: Vec<f64>| {
-            let mean = values.iter().sum::<f64>() / values.len() as f64;
-            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt();
-            [gap - 1.96 * sd, gap + 1.96 * sd]
-        };
+        let interval = |values: Vec<f64>| spread_interval(gap, &values);
         Ok(FidGap {
             fid_baseline,
             fid,
