@@ -8,7 +8,9 @@
 //!
 //! Each held-out image gets `round(ratio · N)` masked positions (a seeded choice per image and
 //! ratio, the same for every width); the model sees its class and the visible codes, as a
-//! decode step does without guidance, and the CE is averaged over the masked positions.
+//! decode step does without guidance, and the CE is averaged over the masked positions. Each
+//! width's gap to the full width comes with a 95% interval over images (paired: the same images
+//! and masks for both widths).
 
 use std::path::PathBuf;
 
@@ -50,8 +52,10 @@ fn main() -> magnets::Result<()> {
     for &ratio in &a.ratios {
         let count = ((ratio * n as f64).round() as usize).clamp(1, n);
         let mut line = format!("ratio {ratio:.3} ({count} of {n} masked):");
+        // Per width, each image's mean CE over its masked positions.
+        let mut per_image: Vec<Vec<f64>> = Vec::new();
         for width in 0..c.widths.len() {
-            let (mut sum, mut scored) = (0.0f64, 0usize);
+            let mut image_ce = Vec::with_capacity(images);
             for start in (0..images).step_by(64) {
                 let batch = 64.min(images - start);
                 let (mut tokens, mut logit_rows, mut targets, mut classes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -74,16 +78,31 @@ fn main() -> magnets::Result<()> {
                 pollster::block_on(engine.begin(batch))?;
                 let req = ForwardRequest { width, batch, tokens: &tokens, classes: &classes, rows: None, logit_rows: &logit_rows };
                 let logits = pollster::block_on(engine.forward(&req))?;
-                for (row, &target) in logits.chunks_exact(k).zip(&targets) {
-                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-                    let log_sum = max + row.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln();
-                    sum += log_sum - row[target] as f64;
-                    scored += 1;
-                }
+                let ce: Vec<f64> = logits
+                    .chunks_exact(k)
+                    .zip(&targets)
+                    .map(|(row, &target)| {
+                        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+                        max + row.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln() - row[target] as f64
+                    })
+                    .collect();
+                image_ce.extend(ce.chunks_exact(count).map(|c| c.iter().sum::<f64>() / count as f64));
             }
-            line += &format!(" {} {:.3}", c.width_names[width], sum / scored as f64);
+            line += &format!(" {} {:.3}", c.width_names[width], mean(&image_ce));
+            per_image.push(image_ce);
+        }
+        let full = per_image.last().expect("at least one width");
+        for (width, ce) in per_image.iter().enumerate().take(c.widths.len() - 1) {
+            let gaps: Vec<f64> = ce.iter().zip(full).map(|(a, b)| a - b).collect();
+            let m = mean(&gaps);
+            let sd = (gaps.iter().map(|g| (g - m).powi(2)).sum::<f64>() / (gaps.len().max(2) - 1) as f64).sqrt();
+            line += &format!(" | {}−{} {m:.3} ± {:.3}", c.width_names[width], c.width_names[c.widths.len() - 1], 1.96 * sd / (gaps.len() as f64).sqrt());
         }
         println!("{line}");
     }
     Ok(())
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
