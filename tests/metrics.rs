@@ -185,6 +185,40 @@ fn paired_gap_between_rows_of_the_same_draws() {
     assert!(SampleFeatures::from_safetensors(&other).unwrap_err().to_string().contains("metadata"));
 }
 
+/// Runs of one row on disjoint seeds pool into one row (images in the order given, the seed
+/// ranges kept), and pooling refuses what would not be one row: another schedule or model, or
+/// seed ranges that overlap (the same draws twice).
+#[test]
+fn runs_of_a_row_on_disjoint_seeds_pool_into_one_row() {
+    use magnets::metrics::paired::SampleFeatures;
+    let run = |seed: u64, schedule: &str, fill: f32| SampleFeatures {
+        features: vec![fill; 3 * 128],
+        labels: vec![seed as u32; 3],
+        about: serde_json::json!({"schedule": schedule, "cache": "on", "batch": 64, "samples": 3, "seed": seed,
+            "seeds": [seed, seed + 156], "weights_sha256": "w", "classifier_sha256": "c", "data_sha256": "d"}),
+    };
+    let pooled = SampleFeatures::pool(vec![run(0, "M1L7XL4", 1.0), run(2000, "M1L7XL4", 2.0)]).unwrap();
+    assert_eq!(pooled.count(), 6);
+    assert_eq!((pooled.features[0], pooled.features[3 * 128]), (1.0, 2.0), "parts in the order given");
+    assert_eq!(pooled.labels, [0, 0, 0, 2000, 2000, 2000]);
+    assert_eq!(pooled.about["seeds"], serde_json::json!([[0, 156], [2000, 2156]]));
+    assert_eq!(pooled.about["samples"], 6);
+    let baseline = SampleFeatures::pool(vec![run(0, "XL12", 3.0), run(2000, "XL12", 4.0)]).unwrap();
+    assert!(pooled.check_paired_with(&baseline).is_ok(), "pooled in the same order: the same draws");
+    let swapped = SampleFeatures::pool(vec![run(2000, "XL12", 4.0), run(0, "XL12", 3.0)]).unwrap();
+    assert!(pooled.check_paired_with(&swapped).is_err(), "another order pairs image i with another draw");
+
+    let err = SampleFeatures::pool(vec![run(0, "M1L7XL4", 1.0), run(100, "M1L7XL4", 1.0)]).unwrap_err().to_string();
+    assert!(err.contains("share decode seeds") && err.contains("0–156") && err.contains("100–256"), "{err}");
+    let err = SampleFeatures::pool(vec![run(0, "M1L7XL4", 1.0), run(2000, "XL12", 1.0)]).unwrap_err().to_string();
+    assert!(err.contains("part 2") && err.contains("schedule"), "{err}");
+    let mut no_range = run(2000, "M1L7XL4", 1.0);
+    no_range.about.as_object_mut().unwrap().remove("seeds");
+    let err = SampleFeatures::pool(vec![run(0, "M1L7XL4", 1.0), no_range]).unwrap_err().to_string();
+    assert!(err.contains("part 2") && err.contains("seed range"), "{err}");
+    assert!(SampleFeatures::pool(vec![]).is_err());
+}
+
 /// The bootstrap interval brackets the point estimate, is repeatable (fixed seed), and is wider
 /// for a smaller set of images.
 #[test]

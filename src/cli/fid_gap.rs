@@ -9,12 +9,14 @@ use magnets::metrics::paired::SampleFeatures;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The baseline row's features (e.g. XL12 without the cache).
-    #[arg(long)]
-    pub baseline: PathBuf,
-    /// A row to compare with it; repeatable. Each must decode the same draws (samples, seed, batch).
+    /// The baseline row's features (e.g. XL12 without the cache). A comma-separated list pools
+    /// runs of the row on disjoint seeds into one row (`a.safetensors,b.safetensors`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub baseline: Vec<PathBuf>,
+    /// A row to compare with it; repeatable. Each must decode the same draws (samples, seed, batch):
+    /// when the baseline is pooled, list this row's runs in the same order, comma-separated.
     #[arg(long, required = true)]
-    pub other: Vec<PathBuf>,
+    pub other: Vec<String>,
     /// FID-emoji classifier weights the rows were scored with.
     #[arg(long, default_value = magnets::metrics::DEFAULT_CLASSIFIER)]
     pub classifier: PathBuf,
@@ -34,26 +36,37 @@ pub fn run(a: Args) -> magnets::Result<()> {
     if a.replicates < 2 {
         return Err(magnets::Error::Other("--replicates: use at least 2".into()));
     }
-    let load = |p: &PathBuf| SampleFeatures::load(p);
-    let baseline = load(&a.baseline)?;
-    let rows = a.other.iter().map(load).collect::<magnets::Result<Vec<_>>>()?;
+    let pooled = |paths: &[PathBuf]| {
+        let parts = paths.iter().map(|p| SampleFeatures::load(p)).collect::<magnets::Result<Vec<_>>>()?;
+        SampleFeatures::pool(parts).map_err(|e| e.within(names(paths)))
+    };
+    let baseline_name = names(&a.baseline);
+    let baseline = pooled(&a.baseline)?;
+    let other_paths: Vec<Vec<PathBuf>> = a.other.iter().map(|list| list.split(',').map(PathBuf::from).collect()).collect();
+    let rows = other_paths.iter().map(|paths| pooled(paths)).collect::<magnets::Result<Vec<_>>>()?;
+    let other_names: Vec<String> = other_paths.iter().map(|paths| names(paths)).collect();
     let (classifier_sha, data_sha) = (magnets::data::sha256_file(&a.classifier)?, magnets::data::sha256_file(&a.data)?);
     // The reference is rebuilt from these files: they must be the ones the rows were scored with.
     if baseline.about["classifier_sha256"] != classifier_sha.as_str() || baseline.about["data_sha256"] != data_sha.as_str() {
         return Err(magnets::Error::Data(format!(
-            "{}: scored with another classifier or dataset than --classifier {} --data {}",
-            a.baseline.display(),
+            "{baseline_name}: scored with another classifier or dataset than --classifier {} --data {}",
             a.classifier.display(),
             a.data.display()
         )));
     }
-    for (file, row) in a.other.iter().zip(&rows) {
-        row.check_paired_with(&baseline).map_err(|e| e.within(format!("{} vs {}", file.display(), a.baseline.display())))?;
+    for (name, row) in other_names.iter().zip(&rows) {
+        let pooled_row = |f: &SampleFeatures| f.about["pooled_parts"].is_u64();
+        if row.about["seed"] != baseline.about["seed"] && (pooled_row(&baseline) || pooled_row(row)) {
+            return Err(magnets::Error::Data(format!(
+                "{name} vs {baseline_name}: a pooled baseline pairs only with a row pooled from the same seeds in the same order"
+            )));
+        }
+        row.check_paired_with(&baseline).map_err(|e| e.within(format!("{name} vs {baseline_name}")))?;
     }
     let ev = magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?.with_bootstrap(a.replicates);
     let describe = |about: &serde_json::Value| serde_json::json!({ "schedule": about["schedule"], "cache": about["cache"], "gflops_per_image": about["gflops_per_image"] });
     let mut out_rows = Vec::new();
-    for (file, row) in a.other.iter().zip(&rows) {
+    for (name, row) in other_names.iter().zip(&rows) {
         let gap = ev.fid_gap(&baseline.features, &row.features)?;
         if !a.json {
             outln!(
@@ -71,19 +84,23 @@ pub fn run(a: Args) -> magnets::Result<()> {
             )?;
         }
         let mut entry = describe(&row.about);
-        entry["file"] = file.display().to_string().into();
+        entry["file"] = name.clone().into();
         entry["gap"] = serde_json::to_value(&gap).expect("serialisable");
         out_rows.push(entry);
     }
     if a.json {
         let mut base = describe(&baseline.about);
-        base["file"] = a.baseline.display().to_string().into();
+        base["file"] = baseline_name.clone().into();
         let draws: serde_json::Map<String, serde_json::Value> =
-            ["samples", "seed", "seeds", "batch", "weights", "temperature", "noise", "guidance", "guidance_schedule"]
+            ["samples", "seed", "seeds", "pooled_parts", "batch", "weights", "temperature", "noise", "guidance", "guidance_schedule"]
                 .iter()
                 .map(|k| (k.to_string(), baseline.about[*k].clone()))
                 .collect();
         outln!("{}", serde_json::json!({ "baseline": base, "draws": draws, "rows": out_rows }))?;
     }
     Ok(())
+}
+
+fn names(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")
 }

@@ -73,6 +73,62 @@ impl SampleFeatures {
         Err(Error::Data(format!("not the same draws on the same instrument: they differ in {}", differ.join(", "))))
     }
 
+    /// One row out of several runs of the same row on disjoint decode seeds (e.g. `--seed 0` and
+    /// `--seed 2000`), their images in the order given; refuses parts of different rows or
+    /// instruments and parts whose seed ranges overlap (the same draws counted twice). A pooled
+    /// baseline pairs with other rows pooled in the same order.
+    pub fn pool(parts: Vec<SampleFeatures>) -> Result<SampleFeatures> {
+        const SAME_ROW: [&str; 10] = [
+            "schedule",
+            "cache",
+            "batch",
+            "temperature",
+            "noise",
+            "guidance",
+            "guidance_schedule",
+            "weights_sha256",
+            "classifier_sha256",
+            "data_sha256",
+        ];
+        let Some(first) = parts.first() else { return Err(Error::Data("nothing to pool".into())) };
+        if parts.len() == 1 {
+            return Ok(parts.into_iter().next().expect("one part"));
+        }
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let differ: Vec<&str> = SAME_ROW.into_iter().filter(|k| part.about[k] != first.about[k]).collect();
+            if !differ.is_empty() {
+                return Err(Error::Data(format!("part {} is another row than part 1: it differs in {}", i + 1, differ.join(", "))));
+            }
+            let range = part.about["seeds"]
+                .as_array()
+                .and_then(|r| Some((r.first()?.as_u64()?, r.get(1)?.as_u64()?)))
+                .ok_or_else(|| Error::Data(format!("part {}: no decode seed range (`seeds`) in its metadata", i + 1)))?;
+            if let Some(j) = ranges.iter().position(|r| range.0 <= r.1 && r.0 <= range.1) {
+                return Err(Error::Data(format!(
+                    "parts {} and {} share decode seeds ({}–{} and {}–{}): the same draws would count twice",
+                    j + 1,
+                    i + 1,
+                    ranges[j].0,
+                    ranges[j].1,
+                    range.0,
+                    range.1
+                )));
+            }
+            ranges.push(range);
+        }
+        let mut about = first.about.clone();
+        about["samples"] = parts.iter().map(|p| p.count()).sum::<usize>().into();
+        about["seed"] = parts.iter().map(|p| p.about["seed"].clone()).collect::<Vec<_>>().into();
+        about["seeds"] = ranges.iter().map(|r| serde_json::json!([r.0, r.1])).collect::<Vec<_>>().into();
+        about["pooled_parts"] = parts.len().into();
+        Ok(SampleFeatures {
+            features: parts.iter().flat_map(|p| p.features.iter().copied()).collect(),
+            labels: parts.iter().flat_map(|p| p.labels.iter().copied()).collect(),
+            about,
+        })
+    }
+
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = crate::files::read_capped(path, MAX_FEATURES_BYTES)?;
         Self::from_safetensors(&bytes).map_err(|e| Error::Data(format!("{}: {}", path.display(), e.detail())))
