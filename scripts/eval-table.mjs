@@ -21,6 +21,9 @@
 //   --leave-out S1,S2: a provisional table without some of the extra rows (those that are not a
 //     page preset or the baseline), for when a session runs short; it lists them as `left_out`,
 //     and the same command without the flag adds them (every other row comes from the cache).
+// Each test row also carries its gap to the baseline (`gap`, FID / baseline FID − 1) with a paired
+// bootstrap interval (`gap_ci95`, `magnets fid-gap`): the rows are the same draws, so the
+// reference's noise, which moves every row's FID together, cancels in the gap.
 //   --engine torch needs the fast build: --bin scripts/magnets-fast.sh (the same tokens, ~1.4× faster)
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -74,15 +77,21 @@ const CANDIDATES = ['M3L4XL5', 'M1L7XL4', 'M2L6XL4', 'M3L5XL4', 'S1L7XL4', 'M4L3
 const weightsSha = sha256(weights);
 const instrumentKey = createHash('sha256').update(JSON.stringify(instrument.map(([f, v]) => [f, sha256(v)]))).digest('hex').slice(0, 8);
 
-function evalRow(schedule, cache, { samples, seed }) {
+// A test row keeps its images' FID features beside its cached JSON (`--features-out`), so that
+// its gap to the baseline gets a paired interval (`magnets fid-gap`); a cached test row without
+// them is measured again. Selection rows only rank schedules and keep none.
+function evalRow(schedule, cache, { samples, seed }, { features = false } = {}) {
+  const key = [weightsSha.slice(0, 12), instrumentKey, schedule, cache, samples, seed, samplingKey(sampling)];
+  const featuresFile = path.join('data/eval10k', `${key.join('.')}.features.safetensors`);
   const { file, row: r } = cachedRow({
     bin,
     cacheDir: 'data/eval10k',
-    key: [weightsSha.slice(0, 12), instrumentKey, schedule, cache, samples, seed, samplingKey(sampling)],
+    key,
     args: ['eval', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
       '--samples', String(samples), '--seed', String(seed), '--batch', String(BATCH), ...samplingFlags(sampling),
-      ...instrument.flat(), '--json'],
+      ...instrument.flat(), ...(features ? ['--features-out', featuresFile] : []), '--json'],
     label: `eval --schedule ${schedule} --cache ${cache} (${samples} samples, seed ${seed})`,
+    current: () => !features || fs.existsSync(featuresFile),
   });
   // Rows carry the decode seeds `magnets eval` used (rows measured before it printed them do not).
   const seeds = seedRange({ samples, seed });
@@ -92,7 +101,33 @@ function evalRow(schedule, cache, { samples, seed }) {
   if (r.samples !== samples || r.seed !== seed || !sameSampling(r, sampling) || r.schedule !== schedule || r.cache !== cache) {
     throw new Error(`${file} does not hold the row ${schedule} cache ${cache} with ${samples} samples, seed ${seed}`);
   }
-  return r;
+  return features ? { ...r, features_file: featuresFile } : r;
+}
+
+// Every row's gap to the baseline of the same draw, with its paired 95% interval: one
+// `magnets fid-gap` over the rows' features (cached like a row, keyed by the features' contents,
+// so a row measured again is compared again).
+// The gap's FIDs are the rows' own (the same features against the same reference): checked.
+function withGaps(rows, { samples, seed }) {
+  const base = rows.find((r) => r.schedule === baseline.schedule && r.cache === baseline.cache);
+  const others = rows.filter((r) => r !== base);
+  const { file, row: gaps } = cachedRow({
+    bin,
+    cacheDir: 'data/eval10k',
+    key: [weightsSha.slice(0, 12), instrumentKey, 'gaps', samples, seed, samplingKey(sampling),
+      createHash('sha256').update([base, ...others].map((r) => `${r.schedule}.${r.cache}.${sha256(r.features_file)}`).join(',')).digest('hex').slice(0, 12)],
+    args: ['fid-gap', '--baseline', base.features_file, ...others.flatMap((r) => ['--other', r.features_file]), ...instrument.flat(), '--json'],
+    label: `fid-gap over ${others.length} rows (${samples} samples, seed ${seed})`,
+  });
+  return rows.map((row) => {
+    const { features_file: _, ...r } = row;
+    if (row === base) return r;
+    const g = gaps.rows.find((x) => x.schedule === r.schedule && x.cache === r.cache);
+    if (!g || Math.abs(g.gap.fid - r.fid) > 1e-6 * r.fid || Math.abs(g.gap.fid_baseline - base.fid) > 1e-6 * base.fid) {
+      throw new Error(`${file}: no gap for ${r.schedule} cache ${r.cache} matching its row (delete the file to measure it again)`);
+    }
+    return { ...r, gap: g.gap.gap, gap_ci95: g.gap.gap_ci95 };
+  });
 }
 
 // 1. Selection on its own seed.
@@ -118,16 +153,17 @@ for (const { schedule } of Object.values(picks)) {
 }
 
 // 2. The test rows.
-const pick = ({ fid, fid_ci95, precision, recall, class_accuracy, class_accuracy_by_class, gflops_per_image, flops_ratio }) =>
-  ({ fid, fid_ci95, precision, recall, class_accuracy, class_accuracy_by_class, gflops_per_image, flops_ratio });
-const measured = rows.map(([schedule, cache]) => ({ schedule, cache, ...pick(evalRow(schedule, cache, settings)) }));
+const pick = ({ fid, fid_ci95, precision, recall, class_accuracy, class_accuracy_by_class, gflops_per_image, flops_ratio, features_file }) =>
+  ({ fid, fid_ci95, precision, recall, class_accuracy, class_accuracy_by_class, gflops_per_image, flops_ratio, features_file });
+const measured = withGaps(rows.map(([schedule, cache]) => ({ schedule, cache, ...pick(evalRow(schedule, cache, settings, { features: true })) })), settings);
 // 3. The rows a model's claims rest on, on a second test seed.
 const confirmed = confirm && {
   ...confirm,
   rows: [[baseline.schedule, baseline.cache], ...Object.values(picks).map((p) => [p.schedule, p.cache]), ['S3M3L3XL3', 'on']]
     .filter(([s, c], i, all) => all.findIndex(([s2, c2]) => s2 === s && c2 === c) === i)
-    .map(([schedule, cache]) => ({ schedule, cache, ...pick(evalRow(schedule, cache, confirm)) })),
+    .map(([schedule, cache]) => ({ schedule, cache, ...pick(evalRow(schedule, cache, confirm, { features: true })) })),
 };
+if (confirmed) confirmed.rows = withGaps(confirmed.rows, confirm);
 // Real held-out images on the same instrument: the class accuracy samples are measured against
 // (overall and per category; the classifier does not name every real image's category either).
 const real = cachedRow({

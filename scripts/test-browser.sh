@@ -12,6 +12,6 @@ command -v chromium >/dev/null || { echo "chromium is missing: run scripts/setup
 cd tests/browser
 [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent
 rm -rf artifacts && mkdir -p artifacts
-node --test --test-concurrency=1 --test-reporter=spec state.test.mjs models.test.mjs animate.test.mjs chart.test.mjs docs.test.mjs protocol.test.mjs wasm.test.mjs serve.test.mjs page.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec state.test.mjs models.test.mjs animate.test.mjs chart.test.mjs docs.test.mjs eval-table.test.mjs protocol.test.mjs wasm.test.mjs serve.test.mjs page.test.mjs
 echo "== browser tests passed; screenshots in tests/browser/artifacts/"
 cat artifacts/metrics.json

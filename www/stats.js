@@ -35,9 +35,14 @@ export function renderStats(els, { plan, main, base, quality, haveTable, info })
     const same = q.row === q.base;
     const pct = Math.round(rel);
     els.fid.textContent = same ? 'baseline' : pct === 0 ? '±0%' : `${pct > 0 ? '+' : '−'}${Math.abs(pct)}%`;
-    els.fidSub.textContent = same ? `${q.row.fid.toFixed(1)}` : `${q.row.fid.toFixed(1)} vs ${q.base.fid.toFixed(1)}`;
+    // Tables measured with features carry the gap's paired interval (scripts/eval-table.mjs).
+    const ci = !same && q.row.gap_ci95 ? q.row.gap_ci95.map((x) => Math.round(100 * x)) : null;
+    const signed = (p) => `${p > 0 ? '+' : p < 0 ? '−' : '±'}${Math.abs(p)}`;
+    els.fidSub.textContent = same ? `${q.row.fid.toFixed(1)}`
+      : `${q.row.fid.toFixed(1)} vs ${q.base.fid.toFixed(1)}${ci ? ` · 95% ${signed(ci[0])}…${signed(ci[1])}%` : ''}`;
     els.fid.title = `${tableMetric(q.table, q.row).what}, `
       + `seed ${q.table.settings.seed}${same ? '' : `; MaskGIT baseline ${q.base.schedule} (cache ${q.base.cache}): ${q.base.fid.toFixed(1)}`}`
+      + (ci ? `\n95% interval of the gap: a paired bootstrap over the same draws and reference (magnets fid-gap), ${signed(ci[0])}% to ${signed(ci[1])}%` : '')
       + `\n${q.table.command}`
       + (q.table.served_int8 ? '\nmeasured with the f16 weights; this page runs their int8 copy (half the download; docs/RESULTS.md measures the difference)' : '');
     els.fid.classList.remove('small');

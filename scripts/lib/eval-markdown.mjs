@@ -20,7 +20,11 @@ export function evalMarkdown(t) {
   const clip = t.kind === 'clip';
   const base = t.rows.find((r) => r.schedule === t.baseline.schedule && r.cache === t.baseline.cache);
   // A FID against a baseline row (the table's own unless given) as a signed percentage.
-  const pct = (v, against = base) => `${v >= against.fid ? '+' : '−'}${Math.abs(100 * (v / against.fid - 1)).toFixed(1)}%`;
+  const signed = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}%`;
+  const pct = (v, against = base) => signed(v / against.fid - 1);
+  // A row's gap with its paired interval where the table has one (scripts/eval-table.mjs).
+  const gapText = (r, against) => pct(r.fid, against) + (r.gap_ci95 ? ` [${r.gap_ci95.map(signed).join(', ')}]` : '');
+  const gapHead = (rs) => (rs.some((r) => r.gap_ci95) ? ' [paired 95%]' : '');
   const label = (r) => {
     const notes = [];
     if (r.schedule === t.baseline.schedule) notes.push('MaskGIT baseline');
@@ -42,10 +46,10 @@ export function evalMarkdown(t) {
     }
   } else {
     out.push(`${t.settings.samples.toLocaleString('en-US')} class-balanced samples per row, seed ${t.settings.seed}, τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${guidanceText(t.settings.guidance, t.settings.guidance_schedule)}`, '');
-    out.push('| schedule | cache | FID-emoji ↓ [95% interval] | vs baseline | precision ↑ | recall ↑ | class acc. ↑ | GFLOPs / image | less compute |');
+    out.push(`| schedule | cache | FID-emoji ↓ [95% interval] | vs baseline${gapHead(rows)} | precision ↑ | recall ↑ | class acc. ↑ | GFLOPs / image | less compute |`);
     out.push('|---|---|---|---|---:|---:|---:|---:|---:|');
     for (const r of rows) {
-      out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)}${r.fid_ci95 ? ` [${r.fid_ci95.map(f2).join(', ')}]` : ''} | ${r === base ? '—' : pct(r.fid)} | ${f3(r.precision)} | ${f3(r.recall)} | ${f3(r.class_accuracy)} | ${f3(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
+      out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)}${r.fid_ci95 ? ` [${r.fid_ci95.map(f2).join(', ')}]` : ''} | ${r === base ? '—' : gapText(r)} | ${f3(r.precision)} | ${f3(r.recall)} | ${f3(r.class_accuracy)} | ${f3(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
     }
     // Per category: the share of samples the classifier names as their own category, beside
     // real held-out images' (what a category's samples can reach on this instrument).
@@ -65,11 +69,12 @@ export function evalMarkdown(t) {
     // The same rows on a second test seed: each gap against that seed's own baseline.
     const cbase = t.confirm.rows.find((r) => r.schedule === t.baseline.schedule && r.cache === t.baseline.cache);
     out.push('', `A second test seed (${t.confirm.seed}; ${t.confirm.samples.toLocaleString('en-US')} samples per row, decode seeds disjoint from the test's and the selection's):`, '');
-    out.push(`| schedule | cache | FID-emoji ↓ [95% interval] | vs baseline, seed ${t.confirm.seed} | vs baseline, seed ${t.settings.seed} | class acc. ↑ | less compute |`);
+    const heads = gapHead(t.confirm.rows);
+    out.push(`| schedule | cache | FID-emoji ↓ [95% interval] | vs baseline, seed ${t.confirm.seed}${heads} | vs baseline, seed ${t.settings.seed}${heads} | class acc. ↑ | less compute |`);
     out.push('|---|---|---|---:|---:|---:|---:|');
     for (const r of t.confirm.rows) {
       const first = t.rows.find((x) => x.schedule === r.schedule && x.cache === r.cache);
-      out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === cbase ? '—' : pct(r.fid, cbase)} | ${!first || first === base ? '—' : pct(first.fid)} | ${f3(r.class_accuracy)} | ${f2(r.flops_ratio)}× |`);
+      out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === cbase ? '—' : gapText(r, cbase)} | ${!first || first === base ? '—' : gapText(first)} | ${f3(r.class_accuracy)} | ${f2(r.flops_ratio)}× |`);
     }
   }
   if (t.tuned && t.tuned.selection) {

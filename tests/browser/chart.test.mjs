@@ -69,3 +69,22 @@ test("the shipped tables name their measure: FID-emoji per image, frame-FID per 
   }
   assert.deepEqual([...kinds].sort(), ['FID-emoji', 'frame-FID'], 'an image table and a clip table are shipped');
 });
+
+test('the FID card shows the gap\'s paired interval when the table has one, and only then', async () => {
+  const { renderStats } = await import('../../www/stats.js');
+  const el = () => ({ textContent: '', title: '', classList: { remove() {}, toggle() {} } });
+  const els = Object.fromEntries(['gflops', 'ratio', 'ms', 'fid', 'fidSub', 'device', 'mainSub', 'baseSub'].map((k) => [k, el()]));
+  const table = { kind: 'image', settings: { seed: 0, samples: 10000 }, command: 'magnets eval …' };
+  const base = { schedule: 'XL12', cache: 'off', fid: 98.9 };
+  const row = { schedule: 'S3M3L3XL3', cache: 'on', fid: 114.8, gap: 0.161, gap_ci95: [0.117, 0.205] };
+  renderStats(els, { plan: null, quality: { row, base, table }, haveTable: true, info: null });
+  assert.equal(els.fid.textContent, '+16%');
+  assert.equal(els.fidSub.textContent, '114.8 vs 98.9 · 95% +12…+21%');
+  assert.match(els.fid.title, /paired bootstrap/);
+  const { gap, gap_ci95, ...plain } = row;
+  renderStats(els, { plan: null, quality: { row: plain, base, table }, haveTable: true, info: null });
+  assert.equal(els.fidSub.textContent, '114.8 vs 98.9');
+  assert.doesNotMatch(els.fid.title, /paired/);
+  renderStats(els, { plan: null, quality: { row: base, base, table }, haveTable: true, info: null });
+  assert.equal(els.fidSub.textContent, '98.9', 'the baseline has no gap to itself');
+});

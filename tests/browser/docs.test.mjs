@@ -50,3 +50,18 @@ test('a second test seed renders each gap against its own seed\'s baseline', () 
   // +25% against seed 2000's own baseline (150 / 120), +10% beside it from seed 0.
   assert.match(md, /\| S3M3L3XL3 \(MaGNeTS, paper split\) \| on \| 150\.00 \[140\.00, 160\.00\] \| \+25\.0% \| \+10\.0% \| 0\.500 \| 4\.83× \|/);
 });
+
+test('a table measured with features shows each gap with its paired interval, in both seeds\' tables', () => {
+  const row = (schedule, cache, fid, flops_ratio, gap_ci95) => ({ schedule, cache, fid, fid_ci95: [fid - 10, fid + 10], precision: 0.8, recall: 0.4, class_accuracy: 0.5, gflops_per_image: 7.8 / flops_ratio, flops_ratio, ...(gap_ci95 ? { gap: fid / 100 - 1, gap_ci95 } : {}) });
+  const table = { baseline: { schedule: 'XL12', cache: 'off' }, settings: { samples: 10, seed: 0, tau: 8, temperature: 1, guidance: 0 },
+    rows: [row('XL12', 'off', 100, 1), row('S3M3L3XL3', 'on', 116.1, 4.83, [0.117, 0.205]), row('M1L7XL4', 'on', 99, 3.14, [-0.031, 0.012])],
+    confirm: { seed: 2000, samples: 10, rows: [row('XL12', 'off', 100, 1), row('S3M3L3XL3', 'on', 113.9, 4.83, [0.098, 0.181])] } };
+  const md = evalMarkdown(table);
+  assert.match(md, /\| vs baseline \[paired 95%\] \|/);
+  assert.match(md, /\| S3M3L3XL3 \(MaGNeTS, paper split\) \| on \| 116\.10 \[106\.10, 126\.10\] \| \+16\.1% \[\+11\.7%, \+20\.5%\] \|/);
+  assert.match(md, /\| M1L7XL4 \| on \| 99\.00 \[89\.00, 109\.00\] \| −1\.0% \[−3\.1%, \+1\.2%\] \|/);
+  assert.match(md, /\| vs baseline, seed 2000 \[paired 95%\] \| vs baseline, seed 0 \[paired 95%\] \|/);
+  assert.match(md, /\| on \| 113\.90 \[103\.90, 123\.90\] \| \+13\.9% \[\+9\.8%, \+18\.1%\] \| \+16\.1% \[\+11\.7%, \+20\.5%\] \|/);
+  const without = evalMarkdown({ ...table, rows: table.rows.map(({ gap, gap_ci95, ...r }) => r), confirm: undefined });
+  assert.ok(!without.includes('paired'), 'a table without features renders as before');
+});
