@@ -70,10 +70,11 @@ pub fn run(a: Args) -> magnets::Result<()> {
         let gap = ev.fid_gap(&baseline.features, &row.features)?;
         if !a.json {
             outln!(
-                "{} (cache {}) vs {}: FID {:.2} vs {:.2}, gap {:+.1}% [paired 95%: {:+.1}%, {:+.1}%; unpaired {:+.1}%, {:+.1}%]",
+                "{} (cache {}) vs {}, {} images each: FID {:.2} vs {:.2}, gap {:+.1}% [paired 95%: {:+.1}%, {:+.1}%; unpaired {:+.1}%, {:+.1}%]",
                 row.about["schedule"].as_str().unwrap_or("?"),
                 row.about["cache"].as_str().unwrap_or("?"),
                 baseline.about["schedule"].as_str().unwrap_or("?"),
+                gap.count,
                 gap.fid,
                 gap.fid_baseline,
                 100.0 * gap.gap,
