@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Engine, ForwardRequest, StepContext};
+use crate::engine::{DeviceChoice, Engine, ForwardRequest, NextStep, StepContext};
 use crate::error::{Error, Result};
 use crate::plan::{PlannedStep, plan};
 use crate::sampling::{SamplingParams, most_confident};
@@ -146,6 +146,14 @@ pub async fn decode_until<E: Engine>(
     if guided {
         classes.extend(std::iter::repeat_n(config.null_class(), images));
     }
+    // An engine that chooses tokens on the device runs a step ahead: step t+1 is queued before
+    // step t is read back. The host still makes every choice below from the proposals (the
+    // trace, and the reference the device's tokens are checked against at the end).
+    let ahead = engine.runs_ahead(&req.sampling);
+    let choice_after = |t: usize| DeviceChoice {
+        to_fix: m[t] - m[t + 1],
+        next: (t + 1 < total_steps).then(|| NextStep { refresh: plan[t + 1].refresh, masked: m[t + 1] }),
+    };
     let decode_start = web_time::Instant::now();
     stop_point()?;
     engine.begin(sequences).await?;
@@ -185,7 +193,28 @@ pub async fn decode_until<E: Engine>(
             logit_rows: &logit_rows,
         };
         let ctx = StepContext { step: t + 1, total_steps, images };
-        let proposals = engine.propose(&fwd, &req.sampling, ctx).await?;
+        let proposals = if ahead {
+            if t == 0 {
+                engine.submit(&fwd, true, &req.sampling, ctx, choice_after(0)).await?;
+            }
+            if t + 1 < total_steps {
+                // Only the next step's shape: its rows and tokens are the device's own.
+                let (rows, logits) = (plan[t + 1].rows, m[t + 1]);
+                let shape_rows: Vec<u32> = (0..sequences).flat_map(|_| 1..=rows as u32).collect();
+                let shape_logits: Vec<u32> = (0..sequences).flat_map(|_| 1..=logits as u32).collect();
+                let next = ForwardRequest {
+                    width: req.schedule.steps[t + 1],
+                    rows: (!plan[t + 1].refresh).then_some(shape_rows.as_slice()),
+                    logit_rows: &shape_logits,
+                    ..fwd
+                };
+                let next_ctx = StepContext { step: t + 2, ..ctx };
+                engine.submit(&next, false, &req.sampling, next_ctx, choice_after(t + 1)).await?;
+            }
+            engine.collect().await?
+        } else {
+            engine.propose(&fwd, &req.sampling, ctx).await?
+        };
         if proposals.len() != images * m[t] {
             return Err(Error::Engine(format!(
                 "engine returned {} proposals for {} masked tokens",
@@ -238,6 +267,20 @@ pub async fn decode_until<E: Engine>(
         on_step(&trace);
         debug_assert_eq!(rows.len() / sequences.max(1), if refresh { 0 } else { plan[t].rows });
         steps.push(trace);
+    }
+    if ahead {
+        let device = engine.chosen_tokens(images).await?;
+        for (b, row) in tokens.iter().enumerate() {
+            if let Some(p) = (0..n).find(|&p| device.get(b * n + p) != Some(&row[p])) {
+                return Err(Error::Engine(format!(
+                    "the device chose other tokens than the decode loop (image {b}, position {}: {:?} against {}); \
+                     decode with the engine set to wait for every step",
+                    p + 1,
+                    device.get(b * n + p),
+                    row[p]
+                )));
+            }
+        }
     }
 
     let total_flops = steps.iter().map(|s| s.cost.flops).sum();

@@ -48,6 +48,25 @@ pub struct StepContext {
     pub images: usize,
 }
 
+/// The shape of the step after the one being submitted, for an engine that prepares it on the
+/// device ([`Engine::runs_ahead`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextStep {
+    /// The next step rewrites the whole cache (it processes every row).
+    pub refresh: bool,
+    /// Positions per image still masked when it starts (its logit rows).
+    pub masked: usize,
+}
+
+/// What an engine that runs ahead does after sampling a step: fix each image's `to_fix` most
+/// confident proposals (the order of [`sampling::most_confident`]) and, when a step follows,
+/// prepare its rows from that choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceChoice {
+    pub to_fix: usize,
+    pub next: Option<NextStep>,
+}
+
 #[allow(async_fn_in_trait)]
 pub trait Engine {
     fn config(&self) -> &ModelConfig;
@@ -75,6 +94,40 @@ pub trait Engine {
         ctx: StepContext,
     ) -> Result<Vec<Proposal>> {
         propose_on_host(self, req, params, ctx).await
+    }
+
+    /// Whether this decode can use [`Engine::submit`]: the engine samples and chooses tokens on
+    /// the device, so the decode loop records step t+1 before it reads step t back. The host
+    /// still redoes every choice from the proposals for the trace, and compares its tokens with
+    /// the device's at the end ([`Engine::chosen_tokens`]).
+    fn runs_ahead(&self, _params: &SamplingParams) -> bool {
+        false
+    }
+
+    /// Queues one step without waiting for it: sample, then `choice` on the device. With
+    /// `from_host` the request's tokens and rows are the host's (a decode's first step);
+    /// otherwise only its shape counts (width, batch, how many rows and logits) and its rows and
+    /// tokens are those the device prepared at the previous step. Results come from
+    /// [`Engine::collect`], oldest first.
+    async fn submit(
+        &mut self,
+        _req: &ForwardRequest<'_>,
+        _from_host: bool,
+        _params: &SamplingParams,
+        _ctx: StepContext,
+        _choice: DeviceChoice,
+    ) -> Result<()> {
+        Err(Error::Engine("this engine does not run ahead of the host".into()))
+    }
+
+    /// The proposals `[images × m]` of the oldest submitted step not yet collected.
+    async fn collect(&mut self) -> Result<Vec<Proposal>> {
+        Err(Error::Engine("this engine does not run ahead of the host".into()))
+    }
+
+    /// The device's ids of image positions 1..=N for the first `images` sequences, `[images × N]`.
+    async fn chosen_tokens(&mut self, _images: usize) -> Result<Vec<u32>> {
+        Err(Error::Engine("this engine does not run ahead of the host".into()))
     }
 }
 

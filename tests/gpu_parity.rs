@@ -283,6 +283,52 @@ fn decode_same_tokens_and_flops() {
     }
 }
 
+/// The decode that runs ahead (the device chooses each step's tokens and prepares the next
+/// step's rows, shaders/advance.wgsl) gives the same trace as the one that waits for every
+/// step: every step's tokens, guesses and states, over refreshes, cached steps, guidance and a
+/// batch. In the last case positions n and n + N/2 share their position embedding, and without
+/// noise or sampling their proposals are the same bits: the tie rule (the lower position first)
+/// decides which of the two is fixed, and a device that broke ties the other way would process
+/// other rows from then on.
+#[test]
+fn running_ahead_gives_the_trace_of_waiting_for_each_step() {
+    let _turn = take_turn();
+    let config = default_config();
+    let w = Weights::init(&config, 7).unwrap();
+    let mut paired = w.clone();
+    let (n, d) = (config.tokens(), config.dim);
+    let positions = &mut paired.tensors.get_mut("positions.embedding").unwrap().data;
+    for p in 1..=n / 2 {
+        positions.copy_within(p * d..(p + 1) * d, (p + n / 2) * d);
+    }
+    for (weights, schedule, cache, sampling) in [
+        (&w, "S3M3L3XL3", CachePolicy::On { refresh_every: None }, SamplingParams { seed: 3, ..Default::default() }),
+        (&w, "M2L3XL3", CachePolicy::On { refresh_every: Some(2) }, SamplingParams { seed: 4, guidance: 1.5, ..Default::default() }),
+        (&w, "L4XL4", CachePolicy::Off, SamplingParams { seed: 5, temperature: 0.0, ..Default::default() }),
+        (&paired, "S2M2XL4", CachePolicy::On { refresh_every: None }, SamplingParams { seed: 6, temperature: 0.0, confidence_noise: 0.0, ..Default::default() }),
+    ] {
+        let Some(mut g) = gpu(weights, 10) else { return };
+        let req = DecodeRequest {
+            context: Vec::new(),
+            schedule: Schedule::parse(schedule, &config).unwrap(),
+            cache,
+            classes: vec![0, 3, 9, 1, 5],
+            sampling,
+        };
+        assert!(g.runs_ahead(&req.sampling), "the default WGSL engine runs ahead");
+        let ahead = pollster::block_on(decode(&mut g, &req, |_| {})).unwrap();
+        g.run_ahead = false;
+        assert!(!g.runs_ahead(&req.sampling));
+        let waiting = pollster::block_on(decode(&mut g, &req, |_| {})).unwrap();
+        assert_eq!(ahead.steps.len(), waiting.steps.len());
+        for (a, b) in ahead.steps.iter().zip(&waiting.steps) {
+            assert_eq!((&a.tokens, &a.predicted, &a.states), (&b.tokens, &b.predicted, &b.states), "{schedule}: step {}", a.cost.step);
+            assert_eq!(a.cost, b.cost);
+        }
+        assert_eq!(ahead.tokens, waiting.tokens, "{schedule}");
+    }
+}
+
 /// A clip model (the shipped Animate config: 8 frames, 513 rows, the first frame given) on the
 /// WGSL engine: the given frame survives, and the tokens and FLOPs equal the burn engine's.
 #[test]

@@ -90,6 +90,7 @@ fn check_dispatches(config: &ModelConfig, step: &RecordedStep, sampled: bool) {
             Stage::FinalNorm => Some(Kernel::LayerNorm),
             Stage::Attention => Some(Kernel::Attention),
             Stage::Sample => Some(Kernel::Sample),
+            Stage::Advance => Some(Kernel::Advance),
             _ => None,
         };
         match kernel_for_stage {

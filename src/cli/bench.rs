@@ -58,6 +58,11 @@ pub struct Args {
     /// the bare host↔GPU round trip of an empty step.
     #[arg(long)]
     pub profile: bool,
+    /// Also time both WGSL decodes with the engine waiting for every step before recording the
+    /// next (the host-driven decode), interleaved with the others: the ratio shows what running
+    /// a step ahead of the host gains on this device.
+    #[arg(long)]
+    pub compare_waiting: bool,
 }
 
 /// `--weight-storage`.
@@ -139,6 +144,20 @@ pub fn run(a: Args) -> magnets::Result<()> {
     };
     let mut gpu = pollster::block_on(GpuEngine::new_with_storage(&weights, a.batch, storage))?;
     gpu.sample_on_device = !a.cpu_sampling;
+    let ahead = gpu.runs_ahead(&sampling);
+    if a.compare_waiting && !ahead {
+        return Err(magnets::Error::Other("--compare-waiting: this engine does not run ahead here (--cpu-sampling, or a codebook too large for device sampling)".into()));
+    }
+    // Both decodes again with the engine waiting for every step, when asked.
+    let waiting = |gpu: &mut GpuEngine, req: &DecodeRequest| -> magnets::Result<Option<Timed>> {
+        if !a.compare_waiting {
+            return Ok(None);
+        }
+        gpu.run_ahead = false;
+        let t = once(gpu, req);
+        gpu.run_ahead = true;
+        t.map(Some)
+    };
     let sampling_on = if a.cpu_sampling { "cpu" } else { "device" };
     let device = gpu.adapter_name();
     if !a.json {
@@ -155,14 +174,18 @@ pub fn run(a: Args) -> magnets::Result<()> {
     // configuration once, so a machine whose load drifts affects all of them alike.
     once(&mut gpu, &baseline)?;
     once(&mut gpu, &magnets_req)?;
+    waiting(&mut gpu, &magnets_req)?;
     if let Some(e) = burn_engine.as_mut() {
         once(e, &baseline)?;
         once(e, &magnets_req)?;
     }
     let (mut base_runs, mut mag_runs, mut burn_runs, mut burn_mag_runs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut wait_base_runs, mut wait_mag_runs) = (Vec::new(), Vec::new());
     for _ in 0..a.repeats.max(1) {
         base_runs.push(once(&mut gpu, &baseline)?);
         mag_runs.push(once(&mut gpu, &magnets_req)?);
+        wait_base_runs.extend(waiting(&mut gpu, &baseline)?);
+        wait_mag_runs.extend(waiting(&mut gpu, &magnets_req)?);
         if let Some(e) = burn_engine.as_mut() {
             burn_runs.push(once(e, &baseline)?);
             burn_mag_runs.push(once(e, &magnets_req)?);
@@ -172,6 +195,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let mag = median(mag_runs);
     let burn = (!burn_runs.is_empty()).then(|| median(burn_runs));
     let burn_mag = (!burn_mag_runs.is_empty()).then(|| median(burn_mag_runs));
+    let wait_base = (!wait_base_runs.is_empty()).then(|| median(wait_base_runs));
+    let wait_mag = (!wait_mag_runs.is_empty()).then(|| median(wait_mag_runs));
 
     let profile = if a.profile { Some(profile(&mut gpu, &baseline, &magnets_req)?) } else { None };
 
@@ -191,6 +216,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
                 "device": device,
                 "batch": a.batch,
                 "sampling": sampling_on,
+                "runs_ahead": ahead,
+                "waiting_baseline_ms_per_image": wait_base.as_ref().map(per_image),
+                "waiting_magnets_ms_per_image": wait_mag.as_ref().map(per_image),
                 "weight_storage": format!("{storage:?}"),
                 "baseline_schedule": base.trace.schedule,
                 "magnets_schedule": mag.trace.schedule,
@@ -236,9 +264,16 @@ pub fn run(a: Args) -> magnets::Result<()> {
         )?;
         Ok(())
     };
-    outln!("device: {device}, batch {}, WGSL sampling on the {sampling_on}, weights {storage:?}", a.batch)?;
+    let mode = if ahead { "tokens chosen on the device, a step ahead of the host" } else { "waiting for every step" };
+    outln!("device: {device}, batch {}, WGSL sampling on the {sampling_on}, weights {storage:?}, {mode}", a.batch)?;
     table("WGSL baseline", &base)?;
     table("WGSL MaGNeTS", &mag)?;
+    if let Some(t) = &wait_base {
+        table("WGSL baseline, waiting for every step", t)?;
+    }
+    if let Some(t) = &wait_mag {
+        table("WGSL MaGNeTS, waiting for every step", t)?;
+    }
     if let Some(t) = &burn {
         table("burn-wgpu baseline", t)?;
     }
@@ -249,6 +284,14 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "MaGNeTS vs baseline (WGSL): {speedup:.2}x faster per image ({:.2}x fewer FLOPs)",
         base.trace.total_flops as f64 / mag.trace.total_flops as f64
     )?;
+    if let (Some(wb), Some(wm)) = (&wait_base, &wait_mag) {
+        outln!(
+            "running a step ahead vs waiting for every step: baseline {:.2}x, MaGNeTS {:.2}x faster; MaGNeTS vs baseline when waiting {:.2}x",
+            per_image(wb) / per_image(&base),
+            per_image(wm) / per_image(&mag),
+            per_image(wb) / per_image(wm)
+        )?;
+    }
     if let Some(s) = speedup_burn {
         outln!("WGSL vs burn-wgpu (baseline decode): {s:.2}x faster per image")?;
     }

@@ -19,7 +19,10 @@ pub struct EngineBuffers {
     pub logits: wgpu::Buffer,
     pub staging: wgpu::Buffer,
     pub proposals: wgpu::Buffer,
-    pub proposals_staging: wgpu::Buffer,
+    /// Two, so that a step submitted ahead can copy its proposals while the host maps the last one's.
+    pub proposals_staging: [wgpu::Buffer; 2],
+    /// `[ids by position | the next step's index]` of a decode that runs ahead of the host.
+    pub look_ahead: wgpu::Buffer,
 }
 
 impl EngineBuffers {
@@ -38,7 +41,8 @@ impl EngineBuffers {
             logits: storage("logits", fp.logits, src),
             staging: readback_buffer(&ctx.device, "logits readback", fp.logits),
             proposals: storage("proposals", fp.proposals, src),
-            proposals_staging: readback_buffer(&ctx.device, "proposals readback", fp.proposals),
+            proposals_staging: [0, 1].map(|_| readback_buffer(&ctx.device, "proposals readback", fp.proposals)),
+            look_ahead: storage("look-ahead", fp.look_ahead, src),
         }
     }
 
@@ -55,6 +59,7 @@ impl EngineBuffers {
             Stage::W2 => [w, &self.h, i, &self.x],
             Stage::Head => [w, &self.a, i, &self.logits],
             Stage::Sample => [&self.logits, &self.logits, i, &self.proposals],
+            Stage::Advance => [&self.proposals, &self.proposals, i, &self.look_ahead],
         }
     }
 }

@@ -61,6 +61,21 @@ pub struct Readback<'a> {
     pub bytes: u64,
 }
 
+/// A buffer-to-buffer copy recorded after a command buffer's dispatches (a result to a
+/// readback buffer, or a prepared index over the one the next step reads).
+pub struct BufferCopy<'a> {
+    pub from: &'a wgpu::Buffer,
+    pub from_offset: u64,
+    pub to: &'a wgpu::Buffer,
+    pub bytes: u64,
+}
+
+impl<'a> From<Readback<'a>> for BufferCopy<'a> {
+    fn from(r: Readback<'a>) -> Self {
+        BufferCopy { from: r.from, from_offset: 0, to: r.to, bytes: r.bytes }
+    }
+}
+
 pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
@@ -179,7 +194,20 @@ impl GpuContext {
         dispatches: &[Dispatch<K, G>],
         readback: Option<Readback<'_>>,
         profiler: Option<&Profiler>,
-    ) {
+    ) -> wgpu::SubmissionIndex {
+        let copies: Vec<BufferCopy<'_>> = readback.into_iter().map(BufferCopy::from).collect();
+        self.submit_with_copies(label, set, dispatches, &copies, profiler)
+    }
+
+    /// [`GpuContext::submit`] with any number of copies after the dispatches, in order.
+    pub fn submit_with_copies<K: Copy + Into<usize>, G: Copy + Into<usize>>(
+        &self,
+        label: &str,
+        set: &KernelSet,
+        dispatches: &[Dispatch<K, G>],
+        copies: &[BufferCopy<'_>],
+        profiler: Option<&Profiler>,
+    ) -> wgpu::SubmissionIndex {
         self.queue.write_buffer(&set.params, 0, &pack_params(dispatches, self.param_align));
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         let bind = |pass: &mut wgpu::ComputePass<'_>, i: usize, d: &Dispatch<K, G>| {
@@ -218,10 +246,10 @@ impl GpuContext {
                 }
             }
         }
-        if let Some(r) = readback.filter(|r| r.bytes > 0) {
-            enc.copy_buffer_to_buffer(r.from, 0, r.to, 0, r.bytes);
+        for c in copies.iter().filter(|c| c.bytes > 0) {
+            enc.copy_buffer_to_buffer(c.from, c.from_offset, c.to, 0, c.bytes);
         }
-        self.queue.submit([enc.finish()]);
+        self.queue.submit([enc.finish()])
     }
 }
 

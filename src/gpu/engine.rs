@@ -2,16 +2,18 @@
 //! `[layers, batch, N+1, D]`, active-row gather/scatter, logits only for the requested rows.
 //! One command buffer per step; every buffer is created once, sized for `max_batch`.
 
+use std::collections::VecDeque;
+
 use super::buffers::EngineBuffers;
-use super::context::{GpuContext, KernelSet, Readback};
+use super::context::{BufferCopy, GpuContext, KernelSet, Readback};
 use super::kernels::{Kernel, sample_workgroup_bytes};
 use super::limits::{Footprint, check_limits};
 use super::profile::{DispatchTime, Profiler, StepProfile};
-use super::readback::read_buffer;
-use super::record::{Output, Stage, StepRequest, max_dispatches, record_step};
+use super::readback::{read_buffer, read_buffer_after};
+use super::record::{Output, Stage, StepRequest, max_dispatches, next_index_words, record_advance, record_step};
 use super::weights::{WeightLayout, WeightStorage};
 use crate::config::ModelConfig;
-use crate::engine::{Engine, ForwardRequest, StepContext};
+use crate::engine::{DeviceChoice, Engine, ForwardRequest, StepContext};
 use crate::error::{Error, Result};
 use crate::sampling::{Proposal, SamplingParams};
 use crate::weights::Weights;
@@ -37,6 +39,21 @@ pub struct GpuEngine {
     pub sample_on_device: bool,
     /// The codebook fits the sampling kernel's workgroup memory (else always host sampling).
     device_sampling: bool,
+    /// Decodes choose their tokens on the device and run a step ahead of the host
+    /// ([`Engine::runs_ahead`]; default); `false` waits for every step (for comparison).
+    pub run_ahead: bool,
+    /// Steps submitted ahead and not yet collected, oldest first (at most two).
+    in_flight: VecDeque<InFlight>,
+    /// The proposals readback buffer the next submitted step copies into.
+    next_slot: usize,
+}
+
+/// A step submitted ahead: where its proposals land and which submission copies them there.
+struct InFlight {
+    slot: usize,
+    bytes: u64,
+    submission: wgpu::SubmissionIndex,
+    start: web_time::Instant,
 }
 
 impl GpuEngine {
@@ -125,6 +142,9 @@ impl GpuEngine {
             profiles: Vec::new(),
             sample_on_device: true,
             device_sampling,
+            run_ahead: true,
+            in_flight: VecDeque::new(),
+            next_slot: 0,
         })
     }
 
@@ -178,9 +198,9 @@ impl GpuEngine {
         for _ in 0..repeats {
             let start = web_time::Instant::now();
             let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-            enc.copy_buffer_to_buffer(&self.bufs.proposals, 0, &self.bufs.proposals_staging, 0, 8);
+            enc.copy_buffer_to_buffer(&self.bufs.proposals, 0, &self.bufs.proposals_staging[0], 0, 8);
             self.ctx.queue.submit([enc.finish()]);
-            read_buffer(&self.ctx.device, &self.bufs.proposals_staging, 8).await?;
+            read_buffer(&self.ctx.device, &self.bufs.proposals_staging[0], 8).await?;
             times.push(start.elapsed().as_secs_f64() * 1e3);
         }
         self.ctx.fault.check()?;
@@ -195,24 +215,14 @@ impl GpuEngine {
         req: &ForwardRequest<'_>,
         sample: Option<(&SamplingParams, StepContext)>,
     ) -> Result<Vec<u8>> {
-        self.ctx.fault.check()?;
-        crate::engine::check_request(&self.config, self.batch, req)?;
-        if req.rows.is_some() && self.cache_width != Some(req.width) {
-            return Err(Error::Engine(match self.cache_width {
-                None => "a cached step needs a refresh step first".into(),
-                Some(w) => format!(
-                    "cache written at width {} cannot serve width {}; refresh first",
-                    self.config.widths[w], self.config.widths[req.width]
-                ),
-            }));
-        }
+        self.check_step(req)?;
         let request = StepRequest { forward: req, sample, cache_batch: self.max_batch };
         let step = record_step(&self.config, &self.layout, &request)?;
         debug_assert!(step.dispatches.len() <= max_dispatches(&self.config));
         self.flops += step.flops();
         let (from, to) = match step.output {
             Output::Logits => (&self.bufs.logits, &self.bufs.staging),
-            Output::Proposals => (&self.bufs.proposals, &self.bufs.proposals_staging),
+            Output::Proposals => (&self.bufs.proposals, &self.bufs.proposals_staging[0]),
         };
         let bytes = step.output_bytes;
 
@@ -240,6 +250,37 @@ impl GpuEngine {
     }
 }
 
+impl GpuEngine {
+    /// A step may run: the device is alive, the request fits the decode, and a cached step
+    /// reads a cache written at its own width.
+    fn check_step(&self, req: &ForwardRequest<'_>) -> Result<()> {
+        self.ctx.fault.check()?;
+        crate::engine::check_request(&self.config, self.batch, req)?;
+        if req.rows.is_some() && self.cache_width != Some(req.width) {
+            return Err(Error::Engine(match self.cache_width {
+                None => "a cached step needs a refresh step first".into(),
+                Some(w) => format!(
+                    "cache written at width {} cannot serve width {}; refresh first",
+                    self.config.widths[w], self.config.widths[req.width]
+                ),
+            }));
+        }
+        Ok(())
+    }
+
+    /// The ids kept by position on the device, from a host request: per sequence, the class
+    /// row's embedding id, then the N image tokens.
+    fn ids_by_position(&self, req: &ForwardRequest<'_>) -> Vec<u32> {
+        let n = self.config.tokens();
+        (0..req.batch)
+            .flat_map(|s| {
+                std::iter::once((self.config.codebook + 1) as u32 + req.classes[s])
+                    .chain(req.tokens[s * n..(s + 1) * n].iter().copied())
+            })
+            .collect()
+    }
+}
+
 impl Engine for GpuEngine {
     fn config(&self) -> &ModelConfig {
         &self.config
@@ -259,6 +300,9 @@ impl Engine for GpuEngine {
         }
         self.batch = batch;
         self.cache_width = None;
+        // Steps a stopped decode left in flight are dropped (their buffers are rewritten in order).
+        self.in_flight.clear();
+        self.next_slot = 0;
         Ok(())
     }
 
@@ -283,5 +327,82 @@ impl Engine for GpuEngine {
 
     fn flops_performed(&self) -> u64 {
         self.flops
+    }
+
+    fn runs_ahead(&self, _params: &SamplingParams) -> bool {
+        self.run_ahead && self.sample_on_device && self.device_sampling && self.profiler.is_none()
+    }
+
+    async fn submit(
+        &mut self,
+        req: &ForwardRequest<'_>,
+        from_host: bool,
+        params: &SamplingParams,
+        ctx: StepContext,
+        choice: DeviceChoice,
+    ) -> Result<()> {
+        if !self.runs_ahead(params) {
+            return Err(Error::Engine("this engine is set to wait for every step (run_ahead off or host sampling)".into()));
+        }
+        if self.in_flight.len() >= 2 {
+            return Err(Error::Engine("internal: two steps are already in flight; collect one first".into()));
+        }
+        self.check_step(req)?;
+        let request = StepRequest { forward: req, sample: Some((params, ctx)), cache_batch: self.max_batch };
+        let step = record_step(&self.config, &self.layout, &request)?;
+        let m = req.logits_per_sequence();
+        let advance = record_advance(&self.config, &step, ctx, req.batch, m, &choice, self.max_batch)?;
+        let mut dispatches = step.dispatches;
+        dispatches.push(advance);
+        debug_assert!(dispatches.len() <= max_dispatches(&self.config));
+        self.flops += dispatches.iter().map(|d| d.flops).sum::<u64>();
+        let start = web_time::Instant::now();
+        if from_host {
+            self.ctx.queue.write_buffer(&self.bufs.index, 0, bytemuck::cast_slice(&step.index));
+            let ids = self.ids_by_position(req);
+            self.ctx.queue.write_buffer(&self.bufs.look_ahead, 0, bytemuck::cast_slice(&ids));
+        }
+        let slot = self.next_slot;
+        let next_words = next_index_words(&self.config, &choice, ctx.images, req.batch, m) as u64;
+        let copies = [
+            BufferCopy { from: &self.bufs.proposals, from_offset: 0, to: &self.bufs.proposals_staging[slot], bytes: step.output_bytes },
+            // The next step's index over this one's, after every dispatch that reads it.
+            BufferCopy {
+                from: &self.bufs.look_ahead,
+                from_offset: 4 * (self.max_batch * self.config.seq_len()) as u64,
+                to: &self.bufs.index,
+                bytes: 4 * next_words,
+            },
+        ];
+        let submission = self.ctx.submit_with_copies("magnets step (ahead)", &self.kernels, &dispatches, &copies, None);
+        self.next_slot ^= 1;
+        self.in_flight.push_back(InFlight { slot, bytes: step.output_bytes, submission, start });
+        self.cache_width = Some(req.width);
+        Ok(())
+    }
+
+    async fn collect(&mut self) -> Result<Vec<Proposal>> {
+        let f = self.in_flight.pop_front().ok_or_else(|| Error::Engine("internal: no step in flight to collect".into()))?;
+        let raw = read_buffer_after(&self.ctx.device, &self.bufs.proposals_staging[f.slot], f.bytes, Some(f.submission)).await?;
+        self.last_gpu_ms = f.start.elapsed().as_secs_f64() * 1e3;
+        self.ctx.fault.check()?;
+        let words: Vec<u32> = bytemuck::pod_collect_to_vec(&raw);
+        Ok(words.chunks_exact(2).map(|w| Proposal { code: w[0], confidence: f32::from_bits(w[1]) }).collect())
+    }
+
+    async fn chosen_tokens(&mut self, images: usize) -> Result<Vec<u32>> {
+        self.ctx.fault.check()?;
+        let (n, s) = (self.config.tokens(), self.config.seq_len());
+        if images == 0 || images > self.batch {
+            return Err(Error::Engine(format!("{images} images of a decode of {} sequences", self.batch)));
+        }
+        let bytes = 4 * (images * s) as u64;
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&self.bufs.look_ahead, 0, &self.bufs.staging, 0, bytes);
+        let submission = self.ctx.queue.submit([enc.finish()]);
+        let raw = read_buffer_after(&self.ctx.device, &self.bufs.staging, bytes, Some(submission)).await?;
+        self.ctx.fault.check()?;
+        let ids: Vec<u32> = bytemuck::pod_collect_to_vec(&raw);
+        Ok(ids.chunks_exact(s).flat_map(|seq| seq[1..=n].iter().copied()).collect())
     }
 }

@@ -13,6 +13,7 @@ pub const SHADER_LAYERNORM: &str = include_str!("../../shaders/layernorm.wgsl");
 pub const SHADER_MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
 pub const SHADER_ATTENTION: &str = include_str!("../../shaders/attention.wgsl");
 pub const SHADER_SAMPLE: &str = include_str!("../../shaders/sample.wgsl");
+pub const SHADER_ADVANCE: &str = include_str!("../../shaders/advance.wgsl");
 pub const SHADER_DECODER: &str = include_str!("../../shaders/decoder.wgsl");
 
 /// Every WGSL source with its file name, for validation tests.
@@ -23,6 +24,7 @@ pub fn shader_sources() -> Vec<(&'static str, String)> {
         ("matmul.wgsl", SHADER_MATMUL),
         ("attention.wgsl", SHADER_ATTENTION),
         ("sample.wgsl", SHADER_SAMPLE),
+        ("advance.wgsl", SHADER_ADVANCE),
         ("decoder.wgsl", SHADER_DECODER),
     ]
     .map(|(name, src)| (name, src.to_string()))
@@ -93,6 +95,7 @@ slots! {
         /// 4 threads across: 16-column tiles.
         Matmul16 = "matmul n16",
         Sample = "sample",
+        Advance = "advance",
     }
 }
 
@@ -117,6 +120,7 @@ impl Kernel {
             Kernel::Matmul16 => storage.kernel_source(&matmul_source(4)?),
             Kernel::Attention => attention_source(config.head_dim),
             Kernel::Sample => sample_source(sample_codebook),
+            Kernel::Advance => set_const(SHADER_ADVANCE, "MAX_TOKENS", crate::config::MAX_TOKENS as u32),
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Footprint {
     /// `[images × masked] × (code, confidence)` from on-device sampling.
     pub proposals: u64,
     pub index: u64,
+    /// Ids by position and the next step's index, prepared on the device (`record::look_ahead_words`).
+    pub look_ahead: u64,
 }
 
 impl Footprint {
@@ -42,6 +44,7 @@ impl Footprint {
             proposals: 8 * b * n,
             // processed rows' cache rows and table ids, logit picks, logit positions (sampling)
             index: 4 * (2 * b * s + 2 * b * n),
+            look_ahead: 4 * super::record::look_ahead_words(config, max_batch) as u64,
         }
     }
     pub fn largest(&self) -> (&'static str, u64) {
@@ -52,13 +55,14 @@ impl Footprint {
             ("MLP activations", self.mlp),
             ("logits", self.logits),
             ("row indices", self.index),
+            ("look-ahead ids and index", self.look_ahead),
         ]
         .into_iter()
         .max_by_key(|x| x.1)
         .unwrap()
     }
     pub fn total(&self) -> u64 {
-        self.weights + self.kvq + 3 * self.hidden + self.mlp + 2 * self.logits + 2 * self.proposals + self.index
+        self.weights + self.kvq + 3 * self.hidden + self.mlp + 2 * self.logits + 3 * self.proposals + self.index + self.look_ahead
     }
 }
 

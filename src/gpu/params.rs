@@ -89,6 +89,15 @@ kernel_params! {
 }
 
 kernel_params! {
+    /// The device-side choice of the step's tokens and the next step's row index.
+    AdvanceParams for "advance.wgsl" {
+        images: u32, sequences: u32, m: u32, to_fix: u32,
+        seq: u32, pos_off: u32, next_off: u32, has_next: u32,
+        next_refresh: u32, next_m: u32,
+    }
+}
+
+kernel_params! {
     /// The tokenizer decoder's lookup, 3×3 conv and RGBA stages (each uses its own fields).
     DecoderParams for "decoder.wgsl" {
         batch: u32, cin: u32, cout: u32, size: u32,
@@ -98,7 +107,7 @@ kernel_params! {
 }
 
 /// Every parameter struct: its shader, its members and its size in bytes.
-pub fn layouts() -> [(&'static str, &'static [Field], usize); 6] {
+pub fn layouts() -> [(&'static str, &'static [Field], usize); 7] {
     fn of<P: KernelParams>() -> (&'static str, &'static [Field], usize) {
         (P::SHADER, P::FIELDS, std::mem::size_of::<P>())
     }
@@ -108,6 +117,7 @@ pub fn layouts() -> [(&'static str, &'static [Field], usize); 6] {
         of::<MatmulParams>(),
         of::<AttentionParams>(),
         of::<SampleParams>(),
+        of::<AdvanceParams>(),
         of::<DecoderParams>(),
     ]
 }

@@ -59,6 +59,17 @@ impl<T> Future for Receiver<T> {
 
 /// Maps `buf[..bytes]` for reading and returns its contents.
 pub async fn read_buffer(device: &wgpu::Device, buf: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    read_buffer_after(device, buf, bytes, None).await
+}
+
+/// [`read_buffer`] of a copy made by `submission`: natively the host waits for that submission
+/// only, not for work queued after it (a step recorded ahead keeps the GPU busy meanwhile).
+pub async fn read_buffer_after(
+    device: &wgpu::Device,
+    buf: &wgpu::Buffer,
+    bytes: u64,
+    submission: Option<wgpu::SubmissionIndex>,
+) -> Result<Vec<u8>> {
     if bytes == 0 {
         return Ok(Vec::new());
     }
@@ -67,10 +78,10 @@ pub async fn read_buffer(device: &wgpu::Device, buf: &wgpu::Buffer, bytes: u64) 
     slice.map_async(wgpu::MapMode::Read, move |r| tx.send(r));
     #[cfg(not(target_arch = "wasm32"))]
     device
-        .poll(wgpu::PollType::wait_indefinitely())
+        .poll(wgpu::PollType::Wait { submission_index: submission, timeout: None })
         .map_err(|e| Error::Engine(format!("waiting for the GPU failed: {e}")))?;
     #[cfg(target_arch = "wasm32")]
-    let _ = device;
+    let _ = (device, submission);
     rx.await.map_err(|e| Error::Engine(format!("reading results back from the GPU failed: {e}")))?;
     let out = {
         let view = slice.get_mapped_range().map_err(|e| Error::Engine(format!("mapped range: {e}")))?;

@@ -4,10 +4,10 @@
 
 use super::dispatch::{Dispatch, slots};
 use super::kernels::Kernel;
-use super::params::{AttentionParams, EmbedParams, LayerNormParams, MatmulParams, SampleParams};
+use super::params::{AdvanceParams, AttentionParams, EmbedParams, LayerNormParams, MatmulParams, SampleParams};
 use super::weights::WeightLayout;
 use crate::config::{ModelConfig, TensorKind};
-use crate::engine::{ForwardRequest, StepContext};
+use crate::engine::{DeviceChoice, ForwardRequest, StepContext};
 use crate::error::{Error, Result};
 use crate::sampling::{self, SamplingParams};
 
@@ -34,15 +34,17 @@ slots! {
         Head = "head",
         /// logits, logits, index, proposals
         Sample = "sample",
+        /// proposals, proposals, index, look-ahead (ids by position + the next step's index)
+        Advance = "advance",
     }
 }
 
 pub type StepDispatch = Dispatch<Kernel, Stage>;
 
 /// Dispatches in the longest step: embed, 5 per block (qkv, attention, wo, w1, w2), the final
-/// norm, the head and the sampler.
+/// norm, the head, the sampler and the device-side choice.
 pub fn max_dispatches(config: &ModelConfig) -> usize {
-    5 * config.depth + 4
+    5 * config.depth + 5
 }
 
 /// What one step is asked to compute.
@@ -247,6 +249,53 @@ pub fn record_step(config: &ModelConfig, layout: &WeightLayout, request: &StepRe
         }
     };
     Ok(RecordedStep { index, dispatches: out, output, output_bytes })
+}
+
+/// The look-ahead buffer: `[ids by position: cache_batch × S | the next step's row index]` (u32s).
+pub fn look_ahead_words(config: &ModelConfig, cache_batch: usize) -> usize {
+    let (b, s, n) = (cache_batch, config.seq_len(), config.tokens());
+    b * s + 2 * b * s + 2 * b * n
+}
+
+/// Words of the row index [`DeviceChoice::next`] describes, for `sequences` sequences whose
+/// step (the one the choice follows) sampled `m` positions per image.
+pub fn next_index_words(config: &ModelConfig, choice: &DeviceChoice, images: usize, sequences: usize, m: usize) -> usize {
+    choice.next.map_or(0, |next| {
+        let r = if next.refresh { config.seq_len() } else { m };
+        2 * sequences * r + (sequences + images) * next.masked
+    })
+}
+
+/// The device-side choice after `step` sampled on the device (shaders/advance.wgsl): fixes each
+/// image's `choice.to_fix` most confident tokens in the ids kept by position and, when a step
+/// follows, writes its row index into the look-ahead buffer after them.
+pub fn record_advance(
+    config: &ModelConfig,
+    step: &RecordedStep,
+    ctx: StepContext,
+    sequences: usize,
+    m: usize,
+    choice: &DeviceChoice,
+    cache_batch: usize,
+) -> Result<StepDispatch> {
+    let sampled = ctx.images * m;
+    if step.output != Output::Proposals || step.index.len() < sampled || choice.to_fix > m || m > crate::config::MAX_TOKENS {
+        return Err(Error::Engine("internal: a device-side choice needs a step sampled on the device".into()));
+    }
+    let params = AdvanceParams {
+        images: ctx.images as u32,
+        sequences: sequences as u32,
+        m: m as u32,
+        to_fix: choice.to_fix as u32,
+        seq: config.seq_len() as u32,
+        pos_off: (step.index.len() - sampled) as u32,
+        next_off: (cache_batch * config.seq_len()) as u32,
+        has_next: choice.next.is_some() as u32,
+        next_refresh: choice.next.is_some_and(|n| n.refresh) as u32,
+        next_m: choice.next.map_or(0, |n| n.masked) as u32,
+    };
+    // One workgroup per image.
+    Ok(Dispatch::new(Kernel::Advance, Stage::Advance, &params, (ctx.images as u32, 1, 1)))
 }
 
 /// The row index's first three parts: cache row, embedding table id, and for each wanted
