@@ -59,12 +59,14 @@ PY
 # The default model (D 256, depth 6) first: #13's real-GPU target is its MaGNeTS vs baseline at
 # batch 16, which no GPU has measured yet; batch 32 is the rows of the page's guided decode of 16
 # images (two passes each). burn-wgpu runs beside the first row only: device time is scarce.
+# The engine runs a step ahead of the host by default; --compare-waiting times the waiting decode
+# beside it (the per-step host round trip it hides is what bounded the small model on the H200).
 D=models/magnets-emoji-d256.safetensors
-run d256_b16 --weights $D --repeats 10
-run d256_b32 --weights $D --repeats 10 --batch 32 --no-burn
+run d256_b16 --weights $D --repeats 10 --compare-waiting
+run d256_b32 --weights $D --repeats 10 --batch 32 --no-burn --compare-waiting
 run d256_b16_tuned --weights $D --repeats 10 --schedule M1L7XL4 --no-burn
 timeout 60 /tmp/devbin/magnets bench --weights $D --repeats 3 --no-burn --profile > "$OUT/d256-profile.txt" 2>&1
-run b16 --weights $W --repeats 10
+run b16 --weights $W --repeats 10 --compare-waiting
 run b16_tuned --weights $W --repeats 10 --schedule M3L4XL5
 run b64 --weights $W --repeats 5 --batch 64
 run b1 --weights $W --repeats 5 --batch 1
