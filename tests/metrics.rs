@@ -167,6 +167,13 @@ fn paired_gap_between_rows_of_the_same_draws() {
     let width = |c: [f64; 2]| c[1] - c[0];
     assert!(width(gap.gap_ci95) < width(gap.gap_ci95_unpaired), "{gap:?}");
     assert_eq!(ev.fid_gap(&base, &worse).unwrap(), gap, "a fixed seed: the same interval every time");
+    // The reference held fixed: the same gap, an interval over the generated draws only.
+    let given = ev.fid_gap_on_this_reference(&base, &worse).unwrap();
+    assert_eq!((given.fid, given.fid_baseline, given.gap), (gap.fid, gap.fid_baseline, gap.gap));
+    assert!(given.gap_ci95[0] > 0.0 && given.gap_ci95[0] <= given.gap && given.gap <= given.gap_ci95[1], "{given:?}");
+    assert_ne!(given.gap_ci95, gap.gap_ci95, "the reference is held fixed, not resampled");
+    let same_given = ev.fid_gap_on_this_reference(&base, &base).unwrap();
+    assert!(same_given.gap_ci95[0].abs() < 1e-9 && same_given.gap_ci95[1].abs() < 1e-9, "{same_given:?}");
     assert!(ev.fid_gap(&base, &worse[..100 * 128]).is_err(), "rows of different draws");
 
     let file = SampleFeatures { features: worse.clone(), labels: vec![1; 300], about: serde_json::json!({"schedule": "S3M3L3XL3"}) };

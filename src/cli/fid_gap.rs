@@ -26,6 +26,11 @@ pub struct Args {
     /// Bootstrap replicates behind each interval.
     #[arg(long, default_value_t = magnets::metrics::BOOTSTRAP_REPLICATES)]
     pub replicates: usize,
+    /// Hold the real reference images fixed: the interval then covers only the generated draws,
+    /// i.e. the gap as this instrument's reference set measures it (by default the reference is
+    /// resampled too, and its noise does not shrink with more samples per row).
+    #[arg(long)]
+    pub fixed_reference: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -67,7 +72,11 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let describe = |about: &serde_json::Value| serde_json::json!({ "schedule": about["schedule"], "cache": about["cache"], "gflops_per_image": about["gflops_per_image"] });
     let mut out_rows = Vec::new();
     for (name, row) in other_names.iter().zip(&rows) {
-        let gap = ev.fid_gap(&baseline.features, &row.features)?;
+        let gap = if a.fixed_reference {
+            ev.fid_gap_on_this_reference(&baseline.features, &row.features)?
+        } else {
+            ev.fid_gap(&baseline.features, &row.features)?
+        };
         if !a.json {
             outln!(
                 "{} (cache {}) vs {}, {} images each: FID {:.2} vs {:.2}, gap {:+.1}% [paired 95%: {:+.1}%, {:+.1}%; unpaired {:+.1}%, {:+.1}%]",
@@ -97,7 +106,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
                 .iter()
                 .map(|k| (k.to_string(), baseline.about[*k].clone()))
                 .collect();
-        outln!("{}", serde_json::json!({ "baseline": base, "draws": draws, "rows": out_rows }))?;
+        outln!("{}", serde_json::json!({ "baseline": base, "draws": draws, "fixed_reference": a.fixed_reference, "rows": out_rows }))?;
     }
     Ok(())
 }

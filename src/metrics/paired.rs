@@ -181,6 +181,18 @@ impl QualityEvaluator {
     /// The gap between `other`'s FID and `baseline`'s, both feature sets `[n × FEATURES]` of
     /// the same n draws in the same order.
     pub fn fid_gap(&self, baseline: &[f32], other: &[f32]) -> Result<FidGap> {
+        self.fid_gap_with(baseline, other, true)
+    }
+
+    /// [`QualityEvaluator::fid_gap`] with the real reference images held fixed: the interval
+    /// then covers only the generated draws, i.e. the gap as this instrument's reference set
+    /// measures it (more samples per row shrink it without limit; the reference's own sampling
+    /// noise, which the default interval includes, does not shrink with them).
+    pub fn fid_gap_on_this_reference(&self, baseline: &[f32], other: &[f32]) -> Result<FidGap> {
+        self.fid_gap_with(baseline, other, false)
+    }
+
+    fn fid_gap_with(&self, baseline: &[f32], other: &[f32], resample_reference: bool) -> Result<FidGap> {
         use rayon::prelude::*;
         let n = baseline.len() / FEATURES;
         if baseline.len() != other.len() || baseline.len() % FEATURES != 0 || n < 2 {
@@ -204,13 +216,21 @@ impl QualityEvaluator {
             .map(|k| {
                 let mut rng = 0x9A12_ED00u64 ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 // Paired: one draw of image indices and one of the reference for both rows.
-                let (idx, ref_idx) = (draw(n, &mut rng), draw(r, &mut rng));
-                let (rmu, rcov) = stats::mean_cov(&pick(&self.ref_features, &ref_idx), FEATURES);
+                let reference = |rng: &mut u64| {
+                    let ref_idx = draw(r, rng);
+                    if resample_reference {
+                        stats::mean_cov(&pick(&self.ref_features, &ref_idx), FEATURES)
+                    } else {
+                        (self.ref_mu.clone(), self.ref_cov.clone())
+                    }
+                };
+                let idx = draw(n, &mut rng);
+                let (rmu, rcov) = reference(&mut rng);
                 let fid_other = fid_of(&pick(other, &idx), (&rmu, &rcov));
                 let paired = fid_other / fid_of(&pick(baseline, &idx), (&rmu, &rcov)) - 1.0;
                 // Unpaired: everything drawn on its own.
-                let (idx_b, ref_b) = (draw(n, &mut rng), draw(r, &mut rng));
-                let (bmu, bcov) = stats::mean_cov(&pick(&self.ref_features, &ref_b), FEATURES);
+                let idx_b = draw(n, &mut rng);
+                let (bmu, bcov) = reference(&mut rng);
                 let unpaired = fid_other / fid_of(&pick(baseline, &idx_b), (&bmu, &bcov)) - 1.0;
                 (paired, unpaired)
             })
