@@ -216,22 +216,23 @@ impl QualityEvaluator {
             .map(|k| {
                 let mut rng = 0x9A12_ED00u64 ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 // Paired: one draw of image indices and one of the reference for both rows.
-                let reference = |rng: &mut u64| {
+                // The reference's draw is made either way, so both modes see the same image draws.
+                let resampled = |rng: &mut u64| {
                     let ref_idx = draw(r, rng);
-                    if resample_reference {
-                        stats::mean_cov(&pick(&self.ref_features, &ref_idx), FEATURES)
-                    } else {
-                        (self.ref_mu.clone(), self.ref_cov.clone())
-                    }
+                    resample_reference.then(|| stats::mean_cov(&pick(&self.ref_features, &ref_idx), FEATURES))
                 };
+                fn or_fixed<'a>(drawn: &'a Option<(Vec<f64>, Vec<f64>)>, fixed: (&'a [f64], &'a [f64])) -> (&'a [f64], &'a [f64]) {
+                    drawn.as_ref().map_or(fixed, |(m, c)| (m.as_slice(), c.as_slice()))
+                }
+                let fixed = (self.ref_mu.as_slice(), self.ref_cov.as_slice());
                 let idx = draw(n, &mut rng);
-                let (rmu, rcov) = reference(&mut rng);
-                let fid_other = fid_of(&pick(other, &idx), (&rmu, &rcov));
-                let paired = fid_other / fid_of(&pick(baseline, &idx), (&rmu, &rcov)) - 1.0;
+                let reference = resampled(&mut rng);
+                let fid_other = fid_of(&pick(other, &idx), or_fixed(&reference, fixed));
+                let paired = fid_other / fid_of(&pick(baseline, &idx), or_fixed(&reference, fixed)) - 1.0;
                 // Unpaired: everything drawn on its own.
                 let idx_b = draw(n, &mut rng);
-                let (bmu, bcov) = reference(&mut rng);
-                let unpaired = fid_other / fid_of(&pick(baseline, &idx_b), (&bmu, &bcov)) - 1.0;
+                let reference_b = resampled(&mut rng);
+                let unpaired = fid_other / fid_of(&pick(baseline, &idx_b), or_fixed(&reference_b, fixed)) - 1.0;
                 (paired, unpaired)
             })
             .collect();
