@@ -213,7 +213,10 @@ fn runs_of_a_row_on_disjoint_seeds_pool_into_one_row() {
     let baseline = SampleFeatures::pool(vec![run(0, "XL12", 3.0), run(2000, "XL12", 4.0)]).unwrap();
     assert!(pooled.check_paired_with(&baseline).is_ok(), "pooled in the same order: the same draws");
     let swapped = SampleFeatures::pool(vec![run(2000, "XL12", 4.0), run(0, "XL12", 3.0)]).unwrap();
-    assert!(pooled.check_paired_with(&swapped).is_err(), "another order pairs image i with another draw");
+    let err = pooled.check_paired_with(&swapped).unwrap_err().to_string();
+    assert!(err.contains("same seeds in the same order"), "another order pairs image i with another draw: {err}");
+    let err = pooled.check_paired_with(&run(0, "XL12", 3.0)).unwrap_err().to_string();
+    assert!(err.contains("same seeds in the same order"), "a pooled row against one run: {err}");
 
     let err = SampleFeatures::pool(vec![run(0, "M1L7XL4", 1.0), run(100, "M1L7XL4", 1.0)]).unwrap_err().to_string();
     assert!(err.contains("share decode seeds") && err.contains("0–156") && err.contains("100–256"), "{err}");

@@ -59,13 +59,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
             a.data.display()
         )));
     }
-    let is_pooled = |f: &SampleFeatures| f.about["pooled_parts"].is_u64();
     for (name, row) in other_names.iter().zip(&rows) {
-        if row.about["seed"] != baseline.about["seed"] && (is_pooled(&baseline) || is_pooled(row)) {
-            return Err(magnets::Error::Data(format!(
-                "{name} vs {baseline_name}: pooled rows pair only with rows pooled from the same seeds in the same order"
-            )));
-        }
         row.check_paired_with(&baseline).map_err(|e| e.within(format!("{name} vs {baseline_name}")))?;
     }
     let ev = magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?.with_bootstrap(a.replicates);

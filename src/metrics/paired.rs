@@ -70,6 +70,12 @@ impl SampleFeatures {
         if differ.is_empty() {
             return Ok(());
         }
+        let pooled = |f: &SampleFeatures| f.about["pooled_parts"].is_u64();
+        if differ.contains(&"seed") && (pooled(self) || pooled(baseline)) {
+            return Err(Error::Data(
+                "pooled rows pair only with rows pooled from the same seeds in the same order".into(),
+            ));
+        }
         Err(Error::Data(format!("not the same draws on the same instrument: they differ in {}", differ.join(", "))))
     }
 
