@@ -3,6 +3,18 @@
 // quality–compute front those picks trace. Pure functions over the table's rows
 // ({schedule, cache, fid, gflops_per_image, …}); the page draws and wires them.
 
+const signed = (p) => `${p > 0 ? '+' : p < 0 ? '−' : '±'}${Math.abs(p)}`;
+
+// A row's FID against the baseline's in whole percent (text "+16%"), and where the table
+// carries it the paired 95% interval of that gap (interval "+12…+21%"; scripts/eval-table.mjs
+// measures it over the same draws, so it is far narrower than the two rows' own intervals).
+// Null for the baseline itself. The one place the page words a gap.
+export function gapToBaseline(row, base) {
+  if (!base || row === base) return null;
+  const ci = row.gap_ci95 ? row.gap_ci95.map((x) => Math.round(100 * x)) : null;
+  return { text: `${signed(Math.round(100 * (row.fid / base.fid - 1)))}%`, interval: ci && `${signed(ci[0])}…${signed(ci[1])}%` };
+}
+
 // Lowest FID among rows with gflops_per_image ≤ budget, or null when none fits.
 export function bestUnder(rows, budget) {
   let best = null;
@@ -49,9 +61,8 @@ export function describeBudget(t, budget, current, fmt) {
   const now = standing(t.rows, current.gflops, current.fid);
   const name = (r) => (r === base ? `MaskGIT ${r.schedule}` : r.schedule + (r.cache === 'off' ? ' (no cache)' : ''));
   const vsBase = (r) => {
-    if (!base || r === base) return 'the baseline';
-    const p = Math.round(100 * (r.fid / base.fid - 1));
-    return `${p > 0 ? '+' : p < 0 ? '−' : '±'}${Math.abs(p)}% vs MaskGIT`;
+    const g = gapToBaseline(r, base);
+    return g ? `${g.text} vs MaskGIT${g.interval ? `, 95% ${g.interval}` : ''}` : 'the baseline';
   };
   const pick = best
     ? `Best measured within it: ${name(best)}, FID ${best.fid.toFixed(1)} (${vsBase(best)}) at ${fmt(best.gflops_per_image)} GFLOPs.`

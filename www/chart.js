@@ -2,7 +2,7 @@
 // image, both on log scales — the paper's trade-off, measured on this model. A point loads its
 // schedule; the current schedule is ringed when measured, else drawn as a dashed line at its
 // compute. Label placement is a pure function (placeLabels), tested in node.
-import { front } from './budget.js';
+import { front, gapToBaseline } from './budget.js';
 
 // Candidate label spots around a point: [dx, dy (baseline), text-anchor], in order of preference.
 const SPOTS = [[8, -6, 'start'], [8, 14, 'start'], [-8, -6, 'end'], [-8, 14, 'end'], [0, -11, 'middle'], [0, 20, 'middle'],
@@ -123,7 +123,9 @@ export function renderChart(plot, { rows, baseRow, tunedRows = [], current, nowG
     const label = isBase ? 'MaskGIT' : r.schedule + (r.cache === 'off' ? ', no cache' : '');
     const [cx, cy] = [X(r.gflops_per_image), Y(r.fid)];
     const g = svg('g', { class: 'pt' + (isBase ? ' base' : '') + (tunedRows.includes(r) ? ' tuned' : '') + (r === current ? ' current' : ''), tabindex: 0, role: 'button', 'data-schedule': r.schedule, 'data-cache': r.cache });
-    g.append(svg('title', {}, `${isBase ? `MaskGIT ${r.schedule}${r.cache === 'off' ? ', no cache' : ''}` : label}: ${metric} ${r.fid.toFixed(1)}, ${fmt(r.gflops_per_image)} GFLOPs/${unit} (${r.flops_ratio.toFixed(2)}× less than MaskGIT) — click to decode it`));
+    const vs = gapToBaseline(r, baseRow);
+    const fidText = `${metric} ${r.fid.toFixed(1)}${vs ? ` (${vs.text} vs MaskGIT${vs.interval ? `, paired 95% ${vs.interval}` : ''})` : ''}`;
+    g.append(svg('title', {}, `${isBase ? `MaskGIT ${r.schedule}${r.cache === 'off' ? ', no cache' : ''}` : label}: ${fidText}, ${fmt(r.gflops_per_image)} GFLOPs/${unit} (${r.flops_ratio.toFixed(2)}× less than MaskGIT) — click to decode it`));
     if (r === current) g.append(svg('circle', { cx, cy, r: 9, class: 'ring' }));
     g.append(svg('circle', { cx, cy, r: 5 }));
     g.append(svg('circle', { cx, cy, r: 12, class: 'hit' }));

@@ -1,6 +1,7 @@
 // The numbers under the grids: compute of the schedule (planned, or measured by the decode),
 // time per step, measured quality against the baseline, the device, and each grid's subtitle.
 import { tableMetric } from './assets.js';
+import { gapToBaseline } from './budget.js';
 
 // GFLOPs and other magnitudes with three significant digits.
 export const fmt3 = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
@@ -31,18 +32,14 @@ export function renderStats(els, { plan, main, base, quality, haveTable, info })
   els.ms.title = bm == null ? 'mean decode time per step (after the first)' : 'this schedule vs the baseline';
   const q = quality;
   if (q) {
-    const rel = 100 * (q.row.fid / q.base.fid - 1);
-    const same = q.row === q.base;
-    const pct = Math.round(rel);
-    els.fid.textContent = same ? 'baseline' : pct === 0 ? '±0%' : `${pct > 0 ? '+' : '−'}${Math.abs(pct)}%`;
-    // Tables measured with features carry the gap's paired interval (scripts/eval-table.mjs).
-    const ci = !same && q.row.gap_ci95 ? q.row.gap_ci95.map((x) => Math.round(100 * x)) : null;
-    const signed = (p) => `${p > 0 ? '+' : p < 0 ? '−' : '±'}${Math.abs(p)}`;
-    els.fidSub.textContent = same ? `${q.row.fid.toFixed(1)}`
-      : `${q.row.fid.toFixed(1)} vs ${q.base.fid.toFixed(1)}${ci ? ` · 95% ${signed(ci[0])}…${signed(ci[1])}%` : ''}`;
+    const gap = gapToBaseline(q.row, q.base);
+    els.fid.textContent = gap ? gap.text : 'baseline';
+    els.fidSub.textContent = gap
+      ? `${q.row.fid.toFixed(1)} vs ${q.base.fid.toFixed(1)}${gap.interval ? ` · 95% ${gap.interval}` : ''}`
+      : `${q.row.fid.toFixed(1)}`;
     els.fid.title = `${tableMetric(q.table, q.row).what}, `
-      + `seed ${q.table.settings.seed}${same ? '' : `; MaskGIT baseline ${q.base.schedule} (cache ${q.base.cache}): ${q.base.fid.toFixed(1)}`}`
-      + (ci ? `\n95% interval of the gap: a paired bootstrap over the same draws and reference (magnets fid-gap), ${signed(ci[0])}% to ${signed(ci[1])}%` : '')
+      + `seed ${q.table.settings.seed}${gap ? `; MaskGIT baseline ${q.base.schedule} (cache ${q.base.cache}): ${q.base.fid.toFixed(1)}` : ''}`
+      + (gap && gap.interval ? `\n95% interval of the gap: a paired bootstrap over the same draws and reference (magnets fid-gap), ${gap.interval}` : '')
       + `\n${q.table.command}`
       + (q.table.served_int8 ? '\nmeasured with the f16 weights; this page runs their int8 copy (half the download; docs/RESULTS.md measures the difference)' : '');
     els.fid.classList.remove('small');

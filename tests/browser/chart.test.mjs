@@ -88,3 +88,19 @@ test('the FID card shows the gap\'s paired interval when the table has one, and 
   renderStats(els, { plan: null, quality: { row: base, base, table }, haveTable: true, info: null });
   assert.equal(els.fidSub.textContent, '98.9', 'the baseline has no gap to itself');
 });
+
+test('one wording of a gap to the baseline: the card, the budget sentence and the chart\'s tooltips', async () => {
+  const { gapToBaseline, describeBudget } = await import('../../www/budget.js');
+  const base = { schedule: 'XL12', cache: 'off', fid: 98.9, gflops_per_image: 15.6 };
+  const split = { schedule: 'S3M3L3XL3', cache: 'on', fid: 114.8, gflops_per_image: 3.2, gap_ci95: [0.117, 0.205] };
+  const even = { schedule: 'L6XL6', cache: 'on', fid: 98.95, gflops_per_image: 6.2, gap_ci95: [-0.031, 0.004] };
+  assert.equal(gapToBaseline(base, base), null, 'the baseline has no gap to itself');
+  assert.deepEqual(gapToBaseline(split, base), { text: '+16%', interval: '+12…+21%' });
+  assert.deepEqual(gapToBaseline(even, base), { text: '±0%', interval: '−3…±0%' });
+  const { gap_ci95: _, ...unpaired } = split;
+  assert.deepEqual(gapToBaseline(unpaired, base), { text: '+16%', interval: null }, 'a table measured without features');
+  const t = { baseline: { schedule: 'XL12', cache: 'off' }, rows: [base, split, even] };
+  const { text } = describeBudget(t, 4, { schedule: 'S3M3L3XL3', gflops: 3.2, fid: 114.8 }, (x) => x.toFixed(1));
+  assert.match(text, /^Best measured within it: S3M3L3XL3, FID 114\.8 \(\+16% vs MaskGIT, 95% \+12…\+21%\) at 3\.2 GFLOPs\./);
+  assert.match(describeBudget(t, 20, { schedule: 'XL12', gflops: 15.6, fid: 98.9 }, (x) => x.toFixed(1)).text, /FID 98\.9 \(the baseline\)/);
+});
