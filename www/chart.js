@@ -125,7 +125,7 @@ export function renderChart(plot, { rows, baseRow, tunedRows = [], current, nowG
     const g = svg('g', { class: 'pt' + (isBase ? ' base' : '') + (tunedRows.includes(r) ? ' tuned' : '') + (r === current ? ' current' : ''), tabindex: 0, role: 'button', 'data-schedule': r.schedule, 'data-cache': r.cache });
     const vs = gapToBaseline(r, baseRow);
     const fidText = `${metric} ${r.fid.toFixed(1)}${vs ? ` (${vs.text} vs MaskGIT${vs.interval ? `, paired 95% ${vs.interval}` : ''})` : ''}`;
-    g.append(svg('title', {}, `${isBase ? `MaskGIT ${r.schedule}${r.cache === 'off' ? ', no cache' : ''}` : label}: ${fidText}, ${fmt(r.gflops_per_image)} GFLOPs/${unit} (${r.flops_ratio.toFixed(2)}× less than MaskGIT) — click to decode it`));
+    g.append(svg('title', {}, `${isBase ? `MaskGIT ${r.schedule}${r.cache === 'off' ? ', no cache' : ''}` : label}: ${fidText}, ${fmt(r.gflops_per_image)} GFLOPs/${unit}${isBase ? '' : ` (${r.flops_ratio.toFixed(2)}× less than MaskGIT)`} — click to decode it`));
     if (r === current) g.append(svg('circle', { cx, cy, r: 9, class: 'ring' }));
     g.append(svg('circle', { cx, cy, r: 5 }));
     g.append(svg('circle', { cx, cy, r: 12, class: 'hit' }));
