@@ -11,6 +11,9 @@
 //     page's "Tuned" preset.
 //  2. Test (seed 0, each clip 4 times): the shared rows and the tuned schedule.
 // The two use disjoint decode seeds (checked). Rows are cached in data/evalclips/.
+// Each test row also carries its frame-FID gap to the baseline with a paired interval (`gap`,
+// `gap_ci95`; `magnets fid-gap --clips` over the rows' `--features-out`), which resamples
+// held-out clips whole, as the rows' own intervals do.
 //
 // Usage: node scripts/eval-clips-table.mjs [--weights PATH] [--bin PATH] [--engine cpu|torch] [--per-clip K] [--out PATH]
 //                                          [--also SCHEDULE,…] [--tokens FILE --clips FILE]
@@ -18,7 +21,7 @@
 // and data/anim32-noto.safetensors); the default is the Fluent clips eval-clips reads by default.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TABLE_ROWS, arg, cachedRow, magnetsBin, sameSampling, samplingFlags, samplingKey, samplingOf, sha256 } from './lib/eval-rows.mjs';
+import { TABLE_ROWS, arg, cachedRow, magnetsBin, sameSampling, samplingFlags, samplingKey, samplingOf, sha256, withPairedGaps } from './lib/eval-rows.mjs';
 
 const bin = magnetsBin();
 const weights = arg('--weights', 'models/magnets-anim.safetensors');
@@ -46,18 +49,26 @@ const heldOut = { tokens: arg('--tokens', null), clips: arg('--clips', null) };
 if (!heldOut.tokens !== !heldOut.clips) throw new Error('--tokens and --clips go together (a clip source\'s token file and its clip file)');
 const sourceArgs = heldOut.tokens ? ['--tokens', heldOut.tokens, '--clips', heldOut.clips] : [];
 const sourceKey = heldOut.tokens ? [`src-${sha256(heldOut.tokens).slice(0, 8)}`] : [];
+// The clips the frame-FID reference is taken from (eval-clips' default unless --clips).
+const referenceClips = heldOut.clips || 'data/anim32.safetensors';
 
-function evalRow(schedule, cache, { per_clip, seed }) {
-  return cachedRow({
+// A test row keeps its predicted frames' FID features beside its cached JSON, for its paired gap;
+// a cached test row without them is measured again. Selection rows only rank schedules.
+function evalRow(schedule, cache, { per_clip, seed }, { features = false } = {}) {
+  const key = [weightsSha.slice(0, 12), classifierSha.slice(0, 8), ...sourceKey, schedule, cache, per_clip, seed, samplingKey(sampling)];
+  const featuresFile = path.join('data/evalclips', `${key.join('.')}.features.safetensors`);
+  const row = cachedRow({
     bin,
     cacheDir: 'data/evalclips',
-    key: [weightsSha.slice(0, 12), classifierSha.slice(0, 8), ...sourceKey, schedule, cache, per_clip, seed, samplingKey(sampling)],
+    key,
     args: ['eval-clips', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine, ...sourceArgs,
-      '--per-clip', String(per_clip), '--seed', String(seed), ...samplingFlags(sampling), '--classifier', classifier, '--json'],
+      '--per-clip', String(per_clip), '--seed', String(seed), ...samplingFlags(sampling), '--classifier', classifier,
+      ...(features ? ['--features-out', featuresFile] : []), '--json'],
     label: `eval-clips --schedule ${schedule} --cache ${cache} (${per_clip} per clip, seed ${seed})`,
     // A row records the decode seeds it used, so that selection and test draws can be checked apart.
-    current: (r) => Array.isArray(r.seeds) && sameSampling(r, sampling),
+    current: (r) => Array.isArray(r.seeds) && sameSampling(r, sampling) && (!features || fs.existsSync(featuresFile)),
   }).row;
+  return features ? { ...row, features_file: featuresFile } : row;
 }
 
 // 1. Selection on its own seed.
@@ -84,8 +95,8 @@ const tuned = {
 if (!rows.some(([s, c]) => s === tuned.schedule && c === 'on')) rows.push([tuned.schedule, 'on']);
 
 // 2. The test rows, on seeds that the selection never drew.
-const measured = rows.map(([schedule, cache]) => {
-  const r = evalRow(schedule, cache, settings);
+const measuredRows = rows.map(([schedule, cache]) => {
+  const r = evalRow(schedule, cache, settings, { features: true });
   const [lo, hi] = r.seeds;
   for (const t of tried) {
     if (lo <= t.seeds[1] && t.seeds[0] <= hi) throw new Error(`test seeds ${lo}..${hi} overlap the selection's ${t.seeds.join('..')}`);
@@ -94,7 +105,18 @@ const measured = rows.map(([schedule, cache]) => {
     schedule, cache, fid: r.frame_fid, fid_ci95: r.frame_fid_ci95, precision: r.precision, recall: r.recall,
     motion: r.motion, real_motion: r.real_motion, real_recon_motion: r.real_recon_motion, motion_ratio: r.motion_ratio, future_psnr: r.future_psnr,
     copy_first_frame_psnr: r.copy_first_frame_psnr, gflops_per_image: r.gflops_per_clip, flops_ratio: r.flops_ratio, clips: r.clips,
+    features_file: r.features_file,
   };
+});
+// Each row's frame-FID gap to the baseline of the same draws, with its paired 95% interval.
+const measured = withPairedGaps({
+  bin,
+  cacheDir: 'data/evalclips',
+  key: [weightsSha.slice(0, 12), classifierSha.slice(0, 8), ...sourceKey, 'gaps', settings.per_clip, settings.seed, samplingKey(sampling)],
+  rows: measuredRows,
+  baseline,
+  referenceFlags: ['--classifier', classifier, '--clips', referenceClips],
+  what: `${settings.per_clip} per clip, seed ${settings.seed}`,
 });
 const table = {
   model: path.basename(weights),

@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TUNED_PICKS } from '../www/assets.js';
-import { EXTRA_ROWS, PRESET_ROWS, arg, cachedRow, magnetsBin, modelConfig, sameSampling, samplingFlags, samplingKey, samplingOf, sha256 } from './lib/eval-rows.mjs';
+import { EXTRA_ROWS, PRESET_ROWS, arg, cachedRow, magnetsBin, modelConfig, sameSampling, samplingFlags, samplingKey, samplingOf, sha256, withPairedGaps } from './lib/eval-rows.mjs';
 
 const registry = JSON.parse(fs.readFileSync('models/models.json', 'utf8'));
 const modelId = arg('--model', registry.default);
@@ -104,31 +104,16 @@ function evalRow(schedule, cache, { samples, seed }, { features = false } = {}) 
   return features ? { ...r, features_file: featuresFile } : r;
 }
 
-// Every row's gap to the baseline of the same draw, with its paired 95% interval: one
-// `magnets fid-gap` over the rows' features (cached like a row, keyed by the features' contents,
-// so a row measured again is compared again).
-// The gap's FIDs are the rows' own (the same features against the same reference): checked.
-function withGaps(rows, { samples, seed }) {
-  const base = rows.find((r) => r.schedule === baseline.schedule && r.cache === baseline.cache);
-  const others = rows.filter((r) => r !== base);
-  const { file, row: gaps } = cachedRow({
-    bin,
-    cacheDir: 'data/eval10k',
-    key: [weightsSha.slice(0, 12), instrumentKey, 'gaps', samples, seed, samplingKey(sampling),
-      createHash('sha256').update([base, ...others].map((r) => `${r.schedule}.${r.cache}.${sha256(r.features_file)}`).join(',')).digest('hex').slice(0, 12)],
-    args: ['fid-gap', '--baseline', base.features_file, ...others.flatMap((r) => ['--other', r.features_file]), ...instrument.flat(), '--json'],
-    label: `fid-gap over ${others.length} rows (${samples} samples, seed ${seed})`,
-  });
-  return rows.map((row) => {
-    const { features_file: _, ...r } = row;
-    if (row === base) return r;
-    const g = gaps.rows.find((x) => x.schedule === r.schedule && x.cache === r.cache);
-    if (!g || Math.abs(g.gap.fid - r.fid) > 1e-6 * r.fid || Math.abs(g.gap.fid_baseline - base.fid) > 1e-6 * base.fid) {
-      throw new Error(`${file}: no gap for ${r.schedule} cache ${r.cache} matching its row (delete the file to measure it again)`);
-    }
-    return { ...r, gap: g.gap.gap, gap_ci95: g.gap.gap_ci95 };
-  });
-}
+// Every row's gap to the baseline of the same draws, with its paired 95% interval.
+const withGaps = (rows, { samples, seed }) => withPairedGaps({
+  bin,
+  cacheDir: 'data/eval10k',
+  key: [weightsSha.slice(0, 12), instrumentKey, 'gaps', samples, seed, samplingKey(sampling)],
+  rows,
+  baseline,
+  referenceFlags: instrument.flat(),
+  what: `${samples} samples, seed ${seed}`,
+});
 
 // 1. Selection on its own seed.
 const candidates = CANDIDATES.map((schedule) => {

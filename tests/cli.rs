@@ -406,3 +406,78 @@ fn clip_model_generate_continues_held_out_clips() {
     let (ok, _, err) = magnets(&["eval", "--weights", w.to_str().unwrap(), "--samples", "2"]);
     assert!(!ok && err.contains("eval-clips"), "{err}");
 }
+
+/// Frame prediction's paired gap from the command line: `eval-clips --features-out` keeps the
+/// predicted frames' features with their clips as resampling groups, and `fid-gap --clips`
+/// compares two schedules' rows of the same draws against the held-out clips; a row of other
+/// draws, a missing `--clips` or another clip file are clear errors.
+#[test]
+fn clip_rows_compare_with_a_paired_gap() {
+    use magnets::data::{Split, split_of};
+    let dir = tmp("clip-gap");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    // Five held-out and two training clips of moving discs.
+    let mut clips = magnets::data::anim::AnimDataset::default();
+    let (mut held, mut train) = (0, 0);
+    for i in 0u32.. {
+        let name = format!("disc_{i}");
+        let is_held = split_of(&name) == Split::HeldOut;
+        if (is_held && held < 5) || (!is_held && train < 2) {
+            let clip: Vec<u8> = (0..8 * 1024)
+                .flat_map(|p| {
+                    let (f, y, x) = (p / 1024, (p % 1024) / 32, p % 32);
+                    let inside = (x as i32 - 8 - 2 * f as i32).pow(2) + (y as i32 - 16).pow(2) < 36 + (i % 5) as i32 * 8;
+                    if inside { [200, (40 * i % 255) as u8, 30] } else { [255, 255, 255] }
+                })
+                .collect();
+            clips.push(&clip, (i % 9) as u8, name, format!("{i:x}"));
+            if is_held { held += 1 } else { train += 1 }
+        }
+        if held == 5 && train == 2 {
+            break;
+        }
+    }
+    clips.save(std::path::Path::new(&path("clips.safetensors"))).unwrap();
+    let (ok, _, err) = magnets(&["tokenize", "--clips", &path("clips.safetensors"), "--tokenizer", "models/tokenizer-all-art.safetensors", "--out", &path("tokens.safetensors")]);
+    assert!(ok, "{err}");
+    let row = |schedule: &str, cache: &str, seed: &str, out: &str| {
+        let (ok, stdout, err) = magnets(&[
+            "eval-clips", "--weights", "models/magnets-anim.safetensors", "--schedule", schedule, "--cache", cache,
+            "--tokens", &path("tokens.safetensors"), "--clips", &path("clips.safetensors"), "--per-clip", "2", "--seed", seed,
+            "--features-out", &path(out), "--json",
+        ]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+    let base = row("XL2", "off", "0", "base.safetensors");
+    let split = row("S1XL1", "on", "0", "split.safetensors");
+    row("S1XL1", "on", "9", "other-draws.safetensors");
+    let kept = magnets::metrics::paired::SampleFeatures::load(std::path::Path::new(&path("split.safetensors"))).unwrap();
+    assert_eq!(kept.count(), 2 * 5 * 7, "two predictions of each held-out clip, frames 1–7");
+    assert_eq!(kept.groups, Some(magnets::metrics::clip_groups(5, 2, 7)));
+    let gap_of = |other: &str, extra: &[&str]| {
+        let (base, other) = (path("base.safetensors"), path(other));
+        let mut args = vec!["fid-gap", "--baseline", &base, "--other", &other];
+        args.extend_from_slice(extra);
+        magnets(&args)
+    };
+    let clips_file = path("clips.safetensors");
+    let (ok, out, err) = gap_of("split.safetensors", &["--clips", &clips_file, "--replicates", "20", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let gap = &v["rows"][0]["gap"];
+    assert_eq!(gap["count"], 70);
+    let close = |a: &serde_json::Value, b: &serde_json::Value| (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-6 * b.as_f64().unwrap().max(1.0);
+    assert!(close(&gap["fid_baseline"], &base["frame_fid"]) && close(&gap["fid"], &split["frame_fid"]), "the rows' own frame-FIDs: {gap}");
+    let (g, lo, hi) = (gap["gap"].as_f64().unwrap(), gap["gap_ci95"][0].as_f64().unwrap(), gap["gap_ci95"][1].as_f64().unwrap());
+    assert!(lo <= g && g <= hi && lo < hi, "{gap}");
+    assert_eq!(v["rows"][0]["gflops_per_clip"], split["gflops_per_clip"]);
+
+    let (ok, _, err) = gap_of("other-draws.safetensors", &["--clips", &clips_file]);
+    assert!(!ok && err.contains("seed") && !err.contains("panicked"), "{err}");
+    let (ok, _, err) = gap_of("split.safetensors", &[]);
+    assert!(!ok && err.contains("--clips"), "{err}");
+    let (ok, _, err) = gap_of("split.safetensors", &["--clips", &path("tokens.safetensors")]);
+    assert!(!ok && err.contains("another classifier or reference"), "{err}");
+}

@@ -22,7 +22,7 @@ export function evalMarkdown(t) {
   // A FID against a baseline row (the table's own unless given) as a signed percentage.
   const signed = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}%`;
   const pct = (v, against = base) => signed(v / against.fid - 1);
-  // A row's gap with its paired interval where the table has one (scripts/eval-table.mjs).
+  // A row's gap with its paired interval where the table has one (`magnets fid-gap`).
   const gapText = (r, against) => pct(r.fid, against) + (r.gap_ci95 ? ` [${r.gap_ci95.map(signed).join(', ')}]` : '');
   const gapHead = (rs) => (rs.some((r) => r.gap_ci95) ? ' [paired 95%]' : '');
   const label = (r) => {
@@ -39,10 +39,10 @@ export function evalMarkdown(t) {
   if (clip) {
     const source = t.held_out ? ` of \`${t.held_out.clips}\`` : '';
     out.push(`${t.rows[0].clips} predicted clips per row (${t.settings.per_clip} per held-out clip${source}), seed ${t.settings.seed}; real motion ${f2(base.real_motion)} (its own codes decoded: ${f2(base.real_recon_motion)}), copy-first-frame PSNR ${f2(base.copy_first_frame_psnr)} dB`, '');
-    out.push(`| schedule | cache | frame-FID ↓ [95% interval] | vs baseline | motion (real ${f2(base.real_motion)}) | PSNR frames 1–7 | GFLOPs / clip | less compute |`);
+    out.push(`| schedule | cache | frame-FID ↓ [95% interval] | vs baseline${gapHead(rows)} | motion (real ${f2(base.real_motion)}) | PSNR frames 1–7 | GFLOPs / clip | less compute |`);
     out.push('|---|---|---|---|---:|---:|---:|---:|');
     for (const r of rows) {
-      out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === base ? '—' : pct(r.fid)} | ${f2(r.motion)} | ${f2(r.future_psnr)} dB | ${f2(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
+      out.push(`| ${label(r)} | ${r.cache} | ${f2(r.fid)} [${r.fid_ci95.map(f2).join(', ')}] | ${r === base ? '—' : gapText(r)} | ${f2(r.motion)} | ${f2(r.future_psnr)} dB | ${f2(r.gflops_per_image)} | ${f2(r.flops_ratio)}× |`);
     }
   } else {
     out.push(`${t.settings.samples.toLocaleString('en-US')} class-balanced samples per row, seed ${t.settings.seed}, τ ${t.settings.tau}, temperature ${t.settings.temperature}, guidance ${guidanceText(t.settings.guidance, t.settings.guidance_schedule)}`, '');

@@ -64,6 +64,35 @@ export function cachedRow({ bin, cacheDir, key, args, label, current = () => tru
   return { file, row: JSON.parse(fs.readFileSync(file, 'utf8')) };
 }
 
+/**
+ * Every row's gap to the baseline row of the same draws, with its paired 95% interval: one
+ * `magnets fid-gap` over the rows' features files (`features_file`, from `--features-out`),
+ * cached like a row under `key` plus a hash of the features' contents, so a row measured again is
+ * compared again. `referenceFlags` name the files the rows were scored against. The gap's FIDs
+ * are the rows' own (the same features against the same reference): checked. Returns the rows
+ * with `gap` and `gap_ci95` (none on the baseline), without `features_file`.
+ */
+export function withPairedGaps({ bin, cacheDir, key, rows, baseline, referenceFlags, what }) {
+  const base = rows.find((r) => r.schedule === baseline.schedule && r.cache === baseline.cache);
+  const others = rows.filter((r) => r !== base);
+  const { file, row: gaps } = cachedRow({
+    bin,
+    cacheDir,
+    key: [...key, createHash('sha256').update([base, ...others].map((r) => `${r.schedule}.${r.cache}.${sha256(r.features_file)}`).join(',')).digest('hex').slice(0, 12)],
+    args: ['fid-gap', '--baseline', base.features_file, ...others.flatMap((r) => ['--other', r.features_file]), ...referenceFlags, '--json'],
+    label: `fid-gap over ${others.length} rows (${what})`,
+  });
+  return rows.map((row) => {
+    const { features_file: _, ...r } = row;
+    if (row === base) return r;
+    const g = gaps.rows.find((x) => x.schedule === r.schedule && x.cache === r.cache);
+    if (!g || Math.abs(g.gap.fid - r.fid) > 1e-6 * r.fid || Math.abs(g.gap.fid_baseline - base.fid) > 1e-6 * base.fid) {
+      throw new Error(`${file}: no gap for ${r.schedule} cache ${r.cache} matching its row (delete the file to measure it again)`);
+    }
+    return { ...r, gap: g.gap.gap, gap_ci95: g.gap.gap_ci95 };
+  });
+}
+
 /** The model config a weights file carries in its safetensors metadata (`magnets.config`). */
 export function modelConfig(weights) {
   const bytes = fs.readFileSync(weights);

@@ -2,7 +2,8 @@
 //! with what this project has instead of I3D/FVD. Each held-out clip's first frame is given;
 //! the model predicts the rest. Scores:
 //! - **frame-FID**: the FID classifier's features of the predicted frames 1..F−1 against the
-//!   real held-out frames 1..F−1 (pixels), with a bootstrap interval;
+//!   real held-out frames 1..F−1 (pixels), with a bootstrap interval that resamples held-out
+//!   clips whole (a clip's frames and its predictions are not independent draws);
 //! - **motion**: mean absolute frame-to-frame change of the predicted clips against the real
 //!   clips' (a model that copies frame 0 scores 0), and against the real clips' own codes
 //!   decoded (the tokenizer's smoothing included);
@@ -53,6 +54,10 @@ pub struct Args {
     /// Also write strips here: for 12 held-out clips, the real clip over its prediction.
     #[arg(long)]
     pub strips: Option<PathBuf>,
+    /// Also keep the predicted frames' FID features here, for `magnets fid-gap --clips`: the
+    /// gap between two schedules' predictions of the same draws, with a paired interval.
+    #[arg(long)]
+    pub features_out: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -116,9 +121,14 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let held = tokens.indices(true);
     let ev = {
         let classifier = magnets::metrics::classifier::Classifier::load(&a.classifier, &burn::tensor::Device::flex())?;
-        let real_future: Vec<u8> = held.iter().flat_map(|&i| clips.clip(i)[given * IMAGE_BYTES..].to_vec()).collect();
-        magnets::metrics::QualityEvaluator::with_reference(classifier, &real_future)?
+        magnets::metrics::QualityEvaluator::for_clips(classifier, &clips, given)?
     };
+    // Output folders too: a bad path must not cost the decode.
+    for file in [&a.strips, &a.features_out].into_iter().flatten() {
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            magnets::files::create_dir(dir)?;
+        }
+    }
 
     // Every held-out clip `per_clip` times; the repeats' batches are numbered on from each other
     // (repeat r starts at seed + r·batches), so a selection seed never replays a test seed's draws.
@@ -148,7 +158,10 @@ pub fn run(a: Args) -> magnets::Result<()> {
         .collect();
     let real: Vec<&[u8]> = (0..per_clip).flat_map(|_| held.iter().map(|&i| clips.clip(i))).collect();
     let future: Vec<u8> = decoded.iter().flat_map(|c| c[given * IMAGE_BYTES..].to_vec()).collect();
-    let m = ev.evaluate_flat(&future, None)?;
+    // Each predicted frame's held-out clip, and the category it was predicted for.
+    let groups = magnets::metrics::clip_groups(held.len(), per_clip, frames - given);
+    let frame_labels: Vec<u32> = groups.iter().map(|&j| classes[j as usize]).collect();
+    let (m, features) = ev.evaluate_keeping_features(&future, None, Some(&groups))?;
     // The trivial predictor: the last given frame (as the tokenizer reconstructs it) held still.
     let last_given = (given - 1) * IMAGE_BYTES..given * IMAGE_BYTES;
     let copied: Vec<Vec<u8>> = decoded.iter().map(|c| c[last_given.clone()].repeat(frames)).collect();
@@ -179,7 +192,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     }
 
     let n = predicted.len().max(1) as f64;
-    let out = serde_json::json!({
+    let mut out = serde_json::json!({
         "schedule": schedule.format(&config),
         "cache": cache.format(),
         "clips": predicted.len(),
@@ -210,6 +223,26 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "generate_seconds": gen_seconds,
         "engine": a.decode.engine.name(),
     });
+    if let Some(path) = &a.features_out {
+        // What the features are of: the row (without its scores) and every file behind it.
+        let mut about = out.clone();
+        let scores = ["frame_fid", "frame_fid_ci95", "precision", "recall", "motion", "real_motion", "real_recon_motion", "motion_ratio"];
+        for key in scores.into_iter().chain(["future_psnr", "copy_first_frame_psnr", "given_frame_psnr", "generate_seconds"]) {
+            about.as_object_mut().expect("an object").remove(key);
+        }
+        about["samples"] = predicted.len().into();
+        about["batch"] = a.batch.into();
+        about["context_frames"] = given.into();
+        about["reference"] = "clips".into();
+        about["weights"] = weights_file.display().to_string().into();
+        about["weights_sha256"] = magnets::data::sha256_file(&weights_file)?.into();
+        about["classifier_sha256"] = magnets::data::sha256_file(&a.classifier)?.into();
+        about["data_sha256"] = magnets::data::sha256_file(&a.clips)?.into();
+        about["tokens_sha256"] = magnets::data::sha256_file(&a.tokens)?.into();
+        let file = magnets::metrics::paired::SampleFeatures { features, labels: frame_labels, groups: Some(groups), about };
+        magnets::files::write(path, file.to_safetensors()?)?;
+        out["features_out"] = path.display().to_string().into();
+    }
     super::common::print_result(&out, a.json)?;
     Ok(())
 }

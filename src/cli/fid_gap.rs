@@ -1,7 +1,8 @@
 //! `magnets fid-gap`: how much worse (or better) rows are than a baseline row of the same
 //! draws, with a paired bootstrap interval on each gap (`magnets::metrics::paired`). The rows
-//! come from `magnets eval --features-out`; the FID reference is rebuilt from `--classifier`
-//! and `--data`, which must be the files the rows were scored with.
+//! come from `magnets eval --features-out` (images; the FID reference is rebuilt from
+//! `--classifier` and `--data`) or `magnets eval-clips --features-out` (predicted frames; from
+//! `--classifier` and `--clips`): the files the rows were scored with, checked by hash.
 
 use std::path::PathBuf;
 
@@ -20,9 +21,13 @@ pub struct Args {
     /// FID-emoji classifier weights the rows were scored with.
     #[arg(long, default_value = magnets::metrics::DEFAULT_CLASSIFIER)]
     pub classifier: PathBuf,
-    /// Emoji dataset whose held-out split is the FID reference.
+    /// Emoji dataset whose held-out split is the FID reference (rows of images).
     #[arg(long, default_value = magnets::data::DEFAULT_DATASET)]
     pub data: PathBuf,
+    /// Clip file whose held-out clips' predicted frames are the reference (rows of
+    /// `magnets eval-clips`, frame-FID): the `--clips` they were scored against.
+    #[arg(long)]
+    pub clips: Option<PathBuf>,
     /// Bootstrap replicates behind each interval.
     #[arg(long, default_value_t = magnets::metrics::BOOTSTRAP_REPLICATES)]
     pub replicates: usize,
@@ -50,30 +55,51 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let other_paths: Vec<Vec<PathBuf>> = a.other.iter().map(|list| list.split(',').map(PathBuf::from).collect()).collect();
     let rows = other_paths.iter().map(|paths| pooled(paths)).collect::<magnets::Result<Vec<_>>>()?;
     let other_names: Vec<String> = other_paths.iter().map(|paths| names(paths)).collect();
-    let (classifier_sha, data_sha) = (magnets::data::sha256_file(&a.classifier)?, magnets::data::sha256_file(&a.data)?);
+    // Predicted frames are scored against held-out clips, images against held-out images.
+    let of_clips = baseline.about["reference"] == "clips";
+    let (reference_flag, reference_file) = match (&a.clips, of_clips) {
+        (Some(clips), true) => ("--clips", clips),
+        (None, false) => ("--data", &a.data),
+        (None, true) => return Err(magnets::Error::Other(format!("{baseline_name}: frames of predicted clips; name their --clips file"))),
+        (Some(_), false) => return Err(magnets::Error::Other(format!("{baseline_name}: images, not predicted frames; --clips is for `eval-clips` rows"))),
+    };
+    let (classifier_sha, data_sha) = (magnets::data::sha256_file(&a.classifier)?, magnets::data::sha256_file(reference_file)?);
     // The reference is rebuilt from these files: they must be the ones the rows were scored with.
     if baseline.about["classifier_sha256"] != classifier_sha.as_str() || baseline.about["data_sha256"] != data_sha.as_str() {
         return Err(magnets::Error::Data(format!(
-            "{baseline_name}: scored with another classifier or dataset than --classifier {} --data {}",
+            "{baseline_name}: scored with another classifier or reference than --classifier {} {reference_flag} {}",
             a.classifier.display(),
-            a.data.display()
+            reference_file.display()
         )));
     }
     for (name, row) in other_names.iter().zip(&rows) {
         row.check_paired_with(&baseline).map_err(|e| e.within(format!("{name} vs {baseline_name}")))?;
     }
-    let ev = magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?.with_bootstrap(a.replicates);
-    let describe = |about: &serde_json::Value| serde_json::json!({ "schedule": about["schedule"], "cache": about["cache"], "gflops_per_image": about["gflops_per_image"] });
+    let ev = if of_clips {
+        let given = baseline.about["context_frames"].as_u64().ok_or_else(|| {
+            magnets::Error::Data(format!("{baseline_name}: no `context_frames` in its metadata"))
+        })?;
+        let classifier = magnets::metrics::classifier::Classifier::load(&a.classifier, &burn::tensor::Device::flex())?;
+        let clips = magnets::data::anim::AnimDataset::load(reference_file)?;
+        magnets::metrics::QualityEvaluator::for_clips(classifier, &clips, given as usize)?
+    } else {
+        magnets::metrics::QualityEvaluator::load(&a.classifier, &a.data)?
+    }
+    .with_bootstrap(a.replicates);
+    let compute = if of_clips { "gflops_per_clip" } else { "gflops_per_image" };
+    let describe = |about: &serde_json::Value| serde_json::json!({ "schedule": about["schedule"], "cache": about["cache"], compute: about[compute] });
+    let unit = if of_clips { "predicted frames" } else { "images" };
+    let groups = baseline.groups.as_deref();
     let mut out_rows = Vec::new();
     for (name, row) in other_names.iter().zip(&rows) {
         let gap = if a.fixed_reference {
-            ev.fid_gap_on_this_reference(&baseline.features, &row.features)?
+            ev.fid_gap_on_this_reference(&baseline.features, &row.features, groups)?
         } else {
-            ev.fid_gap(&baseline.features, &row.features)?
+            ev.fid_gap(&baseline.features, &row.features, groups)?
         };
         if !a.json {
             outln!(
-                "{} (cache {}) vs {}, {} images each: FID {:.2} vs {:.2}, gap {:+.1}% [paired 95%: {:+.1}%, {:+.1}%; unpaired {:+.1}%, {:+.1}%]",
+                "{} (cache {}) vs {}, {} {unit} each: FID {:.2} vs {:.2}, gap {:+.1}% [paired 95%: {:+.1}%, {:+.1}%; unpaired {:+.1}%, {:+.1}%]",
                 row.about["schedule"].as_str().unwrap_or("?"),
                 row.about["cache"].as_str().unwrap_or("?"),
                 baseline.about["schedule"].as_str().unwrap_or("?"),
@@ -96,7 +122,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         let mut base = describe(&baseline.about);
         base["file"] = baseline_name.clone().into();
         let draws: serde_json::Map<String, serde_json::Value> =
-            ["samples", "seed", "seeds", "pooled_parts", "batch", "weights", "temperature", "noise", "guidance", "guidance_schedule"]
+            ["samples", "per_clip", "seed", "seeds", "pooled_parts", "batch", "weights", "temperature", "noise", "guidance", "guidance_schedule"]
                 .iter()
                 .map(|k| (k.to_string(), baseline.about[*k].clone()))
                 .collect();

@@ -9,8 +9,12 @@
 //! of `FID(other) / FID(baseline) − 1` over the replicates. The unpaired interval (each row and
 //! each row's reference resampled on its own) is reported beside it for comparison.
 //!
-//! `magnets eval --features-out FILE` keeps a row's classifier features ([`SampleFeatures`]);
-//! `magnets fid-gap` compares such files.
+//! Predicted frames are not independent draws: both the replicates' draws and the reference's
+//! take whole groups (a held-out clip's frames, and every frame predicted from it; see the
+//! [`super`] docs), given as each row's group id.
+//!
+//! `magnets eval --features-out FILE` (and `eval-clips --features-out`) keeps a row's classifier
+//! features ([`SampleFeatures`]); `magnets fid-gap` compares such files.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,7 +23,7 @@ use safetensors::{Dtype, tensor::TensorView};
 use serde::Serialize;
 
 use super::classifier::FEATURES;
-use super::{QualityEvaluator, draw_indices, feature_rows, spread_interval, stats};
+use super::{QualityEvaluator, Units, feature_rows, spread_interval, stats};
 use crate::error::{Error, Result};
 
 /// Metadata key holding what the features are of (schedule, seeds, files' hashes).
@@ -35,6 +39,9 @@ pub struct SampleFeatures {
     pub features: Vec<f32>,
     /// The category each image was generated for.
     pub labels: Vec<u32>,
+    /// Each image's resampling group where the images are not independent draws (a predicted
+    /// frame's held-out clip); None: each image on its own.
+    pub groups: Option<Vec<u32>>,
     pub about: serde_json::Value,
 }
 
@@ -51,10 +58,16 @@ impl SampleFeatures {
         let features: &[u8] = bytemuck::cast_slice(&self.features);
         let labels: &[u8] = bytemuck::cast_slice(&self.labels);
         let view = |dtype, shape: Vec<usize>, data| TensorView::new(dtype, shape, data).map_err(|e| Error::Data(format!("features file: {e}")));
-        let views = vec![
+        let mut views = vec![
             ("features".to_string(), view(Dtype::F32, vec![n, FEATURES], features)?),
             ("labels".to_string(), view(Dtype::U32, vec![n], labels)?),
         ];
+        if let Some(groups) = &self.groups {
+            if groups.len() != n {
+                return Err(Error::Data(format!("{} group ids for {n} images", groups.len())));
+            }
+            views.push(("groups".to_string(), view(Dtype::U32, vec![n], bytemuck::cast_slice(groups))?));
+        }
         let meta = HashMap::from([(META_KEY.to_string(), self.about.to_string())]);
         safetensors::serialize(views, Some(meta)).map_err(|e| Error::Data(format!("features file: {e}")))
     }
@@ -62,10 +75,14 @@ impl SampleFeatures {
     /// Refuses to compare rows that are not the same draws (image i: same class and decode seed,
     /// same model) scored on the same instrument; the message names what differs.
     pub fn check_paired_with(&self, baseline: &SampleFeatures) -> Result<()> {
-        const SAME: [&str; 6] = ["samples", "seed", "batch", "weights_sha256", "classifier_sha256", "data_sha256"];
+        const SAME: [&str; 8] =
+            ["samples", "seed", "batch", "weights_sha256", "classifier_sha256", "data_sha256", "tokens_sha256", "context_frames"];
         let mut differ: Vec<&str> = SAME.into_iter().filter(|k| self.about[k] != baseline.about[k]).collect();
         if self.labels != baseline.labels {
             differ.push("labels");
+        }
+        if self.groups != baseline.groups {
+            differ.push("groups");
         }
         if differ.is_empty() {
             return Ok(());
@@ -84,7 +101,9 @@ impl SampleFeatures {
     /// instruments and parts whose seed ranges overlap (the same draws counted twice). A pooled
     /// baseline pairs with other rows pooled in the same order.
     pub fn pool(parts: Vec<SampleFeatures>) -> Result<SampleFeatures> {
-        const SAME_ROW: [&str; 10] = [
+        const SAME_ROW: [&str; 12] = [
+            "tokens_sha256",
+            "context_frames",
             "schedule",
             "cache",
             "batch",
@@ -122,6 +141,9 @@ impl SampleFeatures {
                 )));
             }
             ranges.push(range);
+            if part.groups.is_some() != first.groups.is_some() {
+                return Err(Error::Data(format!("part {} is another kind of row than part 1: resampling groups in one only", i + 1)));
+            }
         }
         let mut about = first.about.clone();
         about["samples"] = parts.iter().map(|p| p.count()).sum::<usize>().into();
@@ -131,6 +153,8 @@ impl SampleFeatures {
         Ok(SampleFeatures {
             features: parts.iter().flat_map(|p| p.features.iter().copied()).collect(),
             labels: parts.iter().flat_map(|p| p.labels.iter().copied()).collect(),
+            // The same group ids in every part: predictions of one held-out clip stay one group.
+            groups: first.groups.is_some().then(|| parts.iter().flat_map(|p| p.groups.iter().flatten().copied()).collect()),
             about,
         })
     }
@@ -164,7 +188,17 @@ impl SampleFeatures {
         if features.iter().any(|v| !v.is_finite()) {
             return Err(bad("non-finite feature values".into()));
         }
-        Ok(SampleFeatures { features, labels: bytemuck::pod_collect_to_vec(&ldata), about })
+        let groups = match st.tensor("groups") {
+            Err(_) => None,
+            Ok(_) => {
+                let (gshape, gdata) = tensor("groups", Dtype::U32)?;
+                if gshape != [n] {
+                    return Err(bad(format!("groups {gshape:?} for {n} images")));
+                }
+                Some(bytemuck::pod_collect_to_vec(&gdata))
+            }
+        };
+        Ok(SampleFeatures { features, labels: bytemuck::pod_collect_to_vec(&ldata), groups, about })
     }
 }
 
@@ -185,20 +219,21 @@ pub struct FidGap {
 
 impl QualityEvaluator {
     /// The gap between `other`'s FID and `baseline`'s, both feature sets `[n × FEATURES]` of
-    /// the same n draws in the same order.
-    pub fn fid_gap(&self, baseline: &[f32], other: &[f32]) -> Result<FidGap> {
-        self.fid_gap_with(baseline, other, true)
+    /// the same n draws in the same order; `groups`: the draws' resampling groups, if they are
+    /// not independent ([`SampleFeatures::groups`]).
+    pub fn fid_gap(&self, baseline: &[f32], other: &[f32], groups: Option<&[u32]>) -> Result<FidGap> {
+        self.fid_gap_with(baseline, other, groups, true)
     }
 
     /// [`QualityEvaluator::fid_gap`] with the real reference images held fixed: the interval
     /// then covers only the generated draws, i.e. the gap as this instrument's reference set
     /// measures it (more samples per row shrink it without limit; the reference's own sampling
     /// noise, which the default interval includes, does not shrink with them).
-    pub fn fid_gap_on_this_reference(&self, baseline: &[f32], other: &[f32]) -> Result<FidGap> {
-        self.fid_gap_with(baseline, other, false)
+    pub fn fid_gap_on_this_reference(&self, baseline: &[f32], other: &[f32], groups: Option<&[u32]>) -> Result<FidGap> {
+        self.fid_gap_with(baseline, other, groups, false)
     }
 
-    fn fid_gap_with(&self, baseline: &[f32], other: &[f32], resample_reference: bool) -> Result<FidGap> {
+    fn fid_gap_with(&self, baseline: &[f32], other: &[f32], groups: Option<&[u32]>, resample_reference: bool) -> Result<FidGap> {
         use rayon::prelude::*;
         let n = baseline.len() / FEATURES;
         if baseline.len() != other.len() || baseline.len() % FEATURES != 0 || n < 2 {
@@ -208,37 +243,36 @@ impl QualityEvaluator {
                 other.len() / FEATURES
             )));
         }
+        let units = Units::new(n, groups)?;
         let reps = self.bootstrap.max(2);
-        let fid_of = |f: &[f32], reference: (&[f64], &[f64])| {
+        // FID of a feature set against a reference drawn in a replicate, or the fixed one (None).
+        let fid_against = |f: &[f32], reference: &Option<(Vec<f64>, Vec<f64>)>| {
             let (mu, cov) = stats::mean_cov(f, FEATURES);
-            stats::frechet_distance(&mu, &cov, reference.0, reference.1)
+            match reference {
+                Some((ref_mu, ref_cov)) => stats::frechet_distance(&mu, &cov, ref_mu, ref_cov),
+                None => stats::frechet_distance(&mu, &cov, &self.ref_mu, &self.ref_cov),
+            }
         };
-        let fid_baseline = fid_of(baseline, (&self.ref_mu, &self.ref_cov));
-        let fid = fid_of(other, (&self.ref_mu, &self.ref_cov));
-        let (pick, draw) = (feature_rows, draw_indices);
-        let r = self.ref_features.len() / FEATURES;
+        let fid_baseline = fid_against(baseline, &None);
+        let fid = fid_against(other, &None);
+        // The reference's draw is made either way, so both modes see the same image draws.
+        let draw_reference = |rng: &mut u64| {
+            let idx = self.ref_units.draw(rng);
+            resample_reference.then(|| stats::mean_cov(&feature_rows(&self.ref_features, &idx), FEATURES))
+        };
         let gaps: Vec<(f64, f64)> = (0..reps as u64)
             .into_par_iter()
             .map(|k| {
                 let mut rng = 0x9A12_ED00u64 ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 // Paired: one draw of image indices and one of the reference for both rows.
-                // The reference's draw is made either way, so both modes see the same image draws.
-                let resampled = |rng: &mut u64| {
-                    let ref_idx = draw(r, rng);
-                    resample_reference.then(|| stats::mean_cov(&pick(&self.ref_features, &ref_idx), FEATURES))
-                };
-                fn or_fixed<'a>(drawn: &'a Option<(Vec<f64>, Vec<f64>)>, fixed: (&'a [f64], &'a [f64])) -> (&'a [f64], &'a [f64]) {
-                    drawn.as_ref().map_or(fixed, |(m, c)| (m.as_slice(), c.as_slice()))
-                }
-                let fixed = (self.ref_mu.as_slice(), self.ref_cov.as_slice());
-                let idx = draw(n, &mut rng);
-                let reference = resampled(&mut rng);
-                let fid_other = fid_of(&pick(other, &idx), or_fixed(&reference, fixed));
-                let paired = fid_other / fid_of(&pick(baseline, &idx), or_fixed(&reference, fixed)) - 1.0;
+                let idx = units.draw(&mut rng);
+                let reference = draw_reference(&mut rng);
+                let fid_other = fid_against(&feature_rows(other, &idx), &reference);
+                let paired = fid_other / fid_against(&feature_rows(baseline, &idx), &reference) - 1.0;
                 // Unpaired: everything drawn on its own.
-                let idx_b = draw(n, &mut rng);
-                let reference_b = resampled(&mut rng);
-                let unpaired = fid_other / fid_of(&pick(baseline, &idx_b), or_fixed(&reference_b, fixed)) - 1.0;
+                let idx_b = units.draw(&mut rng);
+                let reference_b = draw_reference(&mut rng);
+                let unpaired = fid_other / fid_against(&feature_rows(baseline, &idx_b), &reference_b) - 1.0;
                 (paired, unpaired)
             })
             .collect();
