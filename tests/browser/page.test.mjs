@@ -240,7 +240,10 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
   const row = table.rows.find((r) => r.schedule === 'S3M3L3XL3' && r.cache === 'on');
   const base = table.rows.find((r) => r.schedule === table.baseline.schedule && r.cache === table.baseline.cache);
   assert.equal(await page.textContent('#st-fid'), `+${(100 * (row.fid / base.fid - 1)).toFixed(0)}%`);
-  assert.equal(await page.textContent('#st-fid-sub'), `${row.fid.toFixed(1)} vs ${base.fid.toFixed(1)}`);
+  // With the gap's paired 95% interval, as the table measured it (rounded to whole percent).
+  const [lo, hi] = row.gap_ci95.map((x) => Math.round(100 * x));
+  const signed = (p) => `${p > 0 ? '+' : p < 0 ? '−' : '±'}${Math.abs(p)}`;
+  assert.equal(await page.textContent('#st-fid-sub'), `${row.fid.toFixed(1)} vs ${base.fid.toFixed(1)} · 95% ${signed(lo)}…${signed(hi)}%`);
 
   const before = Number(await page.textContent('#st-gflops'));
   // Drag across the first three bars at the top of the lane: S → XL.
