@@ -408,9 +408,9 @@ fn clip_model_generate_continues_held_out_clips() {
 }
 
 /// Frame prediction's paired gap from the command line: `eval-clips --features-out` keeps the
-/// predicted frames' features with their clips as resampling groups, and `fid-gap --clips`
-/// compares two schedules' rows of the same draws against the held-out clips; a row of other
-/// draws, a missing `--clips` or another clip file are clear errors.
+/// predicted frames' features, and `fid-gap --clips` compares two schedules' rows of the same
+/// draws against the held-out clips; a row of other draws, a missing `--clips` or another clip
+/// file are clear errors.
 #[test]
 fn clip_rows_compare_with_a_paired_gap() {
     use magnets::data::{Split, split_of};
@@ -455,7 +455,7 @@ fn clip_rows_compare_with_a_paired_gap() {
     row("S1XL1", "on", "9", "other-draws.safetensors");
     let kept = magnets::metrics::paired::SampleFeatures::load(std::path::Path::new(&path("split.safetensors"))).unwrap();
     assert_eq!(kept.count(), 2 * 5 * 7, "two predictions of each held-out clip, frames 1–7");
-    assert_eq!(kept.groups, Some(magnets::metrics::clip_groups(5, 2, 7)));
+    assert_eq!(kept.about["context_frames"], 1);
     let gap_of = |other: &str, extra: &[&str]| {
         let (base, other) = (path("base.safetensors"), path(other));
         let mut args = vec!["fid-gap", "--baseline", &base, "--other", &other];

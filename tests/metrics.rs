@@ -153,37 +153,37 @@ fn paired_gap_between_rows_of_the_same_draws() {
     let mut s = 5u64;
     let base_images = with_noise(&images(300, 77), 30.0, &mut s);
     let worse_images = with_noise(&base_images, 90.0, &mut s);
-    let (m_base, base) = ev.evaluate_keeping_features(&base_images, None, None).unwrap();
-    let (m_worse, worse) = ev.evaluate_keeping_features(&worse_images, None, None).unwrap();
+    let (m_base, base) = ev.evaluate_keeping_features(&base_images, None).unwrap();
+    let (m_worse, worse) = ev.evaluate_keeping_features(&worse_images, None).unwrap();
 
-    let same = ev.fid_gap(&base, &base, None).unwrap();
+    let same = ev.fid_gap(&base, &base).unwrap();
     assert_eq!(same.gap, 0.0);
     assert!(same.gap_ci95[0].abs() < 1e-9 && same.gap_ci95[1].abs() < 1e-9, "{same:?}");
     assert!(same.gap_ci95_unpaired[1] - same.gap_ci95_unpaired[0] > 1e-3, "{same:?}");
 
-    let gap = ev.fid_gap(&base, &worse, None).unwrap();
+    let gap = ev.fid_gap(&base, &worse).unwrap();
     assert!((gap.fid_baseline - m_base.fid).abs() < 1e-9 && (gap.fid - m_worse.fid).abs() < 1e-9, "{gap:?}");
     assert!(gap.gap > 0.0 && gap.gap_ci95[0] > 0.0 && gap.gap_ci95[0] <= gap.gap && gap.gap <= gap.gap_ci95[1], "{gap:?}");
     let width = |c: [f64; 2]| c[1] - c[0];
     assert!(width(gap.gap_ci95) < width(gap.gap_ci95_unpaired), "{gap:?}");
-    assert_eq!(ev.fid_gap(&base, &worse, None).unwrap(), gap, "a fixed seed: the same interval every time");
+    assert_eq!(ev.fid_gap(&base, &worse).unwrap(), gap, "a fixed seed: the same interval every time");
     // The reference held fixed: the same gap, an interval over the generated draws only.
-    let given = ev.fid_gap_on_this_reference(&base, &worse, None).unwrap();
+    let given = ev.fid_gap_on_this_reference(&base, &worse).unwrap();
     assert_eq!((given.fid, given.fid_baseline, given.gap), (gap.fid, gap.fid_baseline, gap.gap));
     assert!(given.gap_ci95[0] > 0.0 && given.gap_ci95[0] <= given.gap && given.gap <= given.gap_ci95[1], "{given:?}");
     assert_ne!(given.gap_ci95, gap.gap_ci95, "the reference is held fixed, not resampled");
-    let same_given = ev.fid_gap_on_this_reference(&base, &base, None).unwrap();
+    let same_given = ev.fid_gap_on_this_reference(&base, &base).unwrap();
     assert!(same_given.gap_ci95[0].abs() < 1e-9 && same_given.gap_ci95[1].abs() < 1e-9, "{same_given:?}");
-    assert!(ev.fid_gap(&base, &worse[..100 * 128], None).is_err(), "rows of different draws");
+    assert!(ev.fid_gap(&base, &worse[..100 * 128]).is_err(), "rows of different draws");
 
-    let file = SampleFeatures { features: worse.clone(), labels: vec![1; 300], groups: None, about: serde_json::json!({"schedule": "S3M3L3XL3"}) };
+    let file = SampleFeatures { features: worse.clone(), labels: vec![1; 300], about: serde_json::json!({"schedule": "S3M3L3XL3"}) };
     let bytes = file.to_safetensors().unwrap();
     let back = SampleFeatures::from_safetensors(&bytes).unwrap();
     assert_eq!((back.features, back.labels, back.about), (file.features.clone(), file.labels.clone(), file.about.clone()));
     let err = SampleFeatures::from_safetensors(&bytes[..bytes.len() - 7]).unwrap_err().to_string();
     assert!(err.contains("features-out") && err.contains("truncated"), "{err}");
     let about = |seed: u32| serde_json::json!({"samples": 300, "seed": seed, "batch": 64, "weights_sha256": "a", "classifier_sha256": "b", "data_sha256": "c"});
-    let row = |seed: u32, label: u32| SampleFeatures { features: base.clone(), labels: vec![label; 300], groups: None, about: about(seed) };
+    let row = |seed: u32, label: u32| SampleFeatures { features: base.clone(), labels: vec![label; 300], about: about(seed) };
     assert!(row(0, 1).check_paired_with(&row(0, 1)).is_ok());
     let err = row(7, 1).check_paired_with(&row(0, 1)).unwrap_err().to_string();
     assert!(err.contains("seed") && !err.contains("batch"), "{err}");
@@ -192,8 +192,8 @@ fn paired_gap_between_rows_of_the_same_draws() {
     assert!(SampleFeatures::from_safetensors(&other).unwrap_err().to_string().contains("metadata"));
 }
 
-/// Held-out clips of `images` frames: 12 held-out and 3 training clips, named so that the
-/// image data's split rule sends them there.
+/// Clips of synthetic frames: 12 held-out and 3 training clips, named so that the image data's
+/// split rule sends them there.
 fn synthetic_clips() -> magnets::data::anim::AnimDataset {
     use magnets::data::{Split, split_of};
     let mut ds = magnets::data::anim::AnimDataset::default();
@@ -212,63 +212,28 @@ fn synthetic_clips() -> magnets::data::anim::AnimDataset {
     ds
 }
 
-/// Predicted frames are resampled by the clip they continue: the reference is the held-out
-/// clips' future frames (each clip's drawn whole), and a prediction whose frames copy each other
-/// gets a wider interval as 12 groups than as 84 independent images, for a row's FID and for a
-/// paired gap. Group ids must cover the rows; a clip model's given frames must leave a future.
+/// Frame prediction's reference is the held-out clips' frames after the given ones (a
+/// prediction of the held-out clips themselves scores 0); a clip model's given frames must leave
+/// a future to predict.
 #[test]
-fn predicted_frames_are_resampled_by_their_clip() {
-    use magnets::metrics::clip_groups;
+fn the_clip_reference_is_the_held_out_clips_future_frames() {
     let device = Device::flex();
     device.seed(4);
     let clips = synthetic_clips();
-    let ev = QualityEvaluator::for_clips(Classifier::new(&device), &clips, 1).unwrap().with_bootstrap(32);
-    assert_eq!(ev.reference_count(), 12 * 7, "the held-out clips' frames after the given one");
+    let ev = QualityEvaluator::for_clips(Classifier::new(&device), &clips, 1).unwrap().with_bootstrap(0);
+    assert_eq!(ev.reference_count(), 12 * 7);
+    let held: Vec<u8> = (0..clips.len()).filter(|&i| clips.split[i] == 1).flat_map(|i| clips.clip(i)[3072..].to_vec()).collect();
+    let same = ev.evaluate_flat(&held, None).unwrap().fid;
+    let train: Vec<u8> = (0..clips.len()).filter(|&i| clips.split[i] == 0).flat_map(|i| clips.clip(i)[3072..].to_vec()).collect();
+    let other = ev.evaluate_flat(&train, None).unwrap().fid;
+    // An untrained classifier's features barely vary, so FIDs are small: compare them.
+    assert!(same.abs() < 1e-3 * other, "the held-out clips are the reference: {same} vs the training clips' {other}");
+    let two = QualityEvaluator::for_clips(Classifier::new(&device), &clips, 2).unwrap();
+    assert_eq!(two.reference_count(), 12 * 6);
     for given in [0, 8] {
-        assert!(QualityEvaluator::for_clips(Classifier::new(&device), &clips, given).is_err(), "{given} given frames");
+        let err = QualityEvaluator::for_clips(Classifier::new(&device), &clips, given).err().expect("refused").to_string();
+        assert!(err.contains("given frames"), "{given}: {err}");
     }
-    // Each held-out clip continued twice, every predicted frame a copy of one image.
-    let mut s = 3u64;
-    let stills = with_noise(&images(24, 55), 40.0, &mut s);
-    let predicted: Vec<u8> = stills.chunks(3072).flat_map(|frame| frame.repeat(7)).collect();
-    let groups = clip_groups(12, 2, 7);
-    assert_eq!((groups.len(), groups[7], groups[12 * 7]), (2 * 12 * 7, 1, 0), "repeat-major: repeat 2 starts at clip 0 again");
-    let (as_clips, features) = ev.evaluate_keeping_features(&predicted, None, Some(&groups)).unwrap();
-    let (as_images, _) = ev.evaluate_keeping_features(&predicted, None, None).unwrap();
-    let width = |c: [f64; 2]| c[1] - c[0];
-    assert_eq!(as_clips.fid, as_images.fid, "grouping changes the interval, not the estimate");
-    assert!(
-        width(as_clips.fid_ci95.unwrap()) > width(as_images.fid_ci95.unwrap()),
-        "12 clips, not 168 independent frames: {:?} vs {:?}",
-        as_clips.fid_ci95,
-        as_images.fid_ci95
-    );
-    let worse: Vec<u8> = with_noise(&predicted, 80.0, &mut s);
-    let (_, worse_features) = ev.evaluate_keeping_features(&worse, None, Some(&groups)).unwrap();
-    let by_clip = ev.fid_gap(&features, &worse_features, Some(&groups)).unwrap();
-    let by_frame = ev.fid_gap(&features, &worse_features, None).unwrap();
-    assert_eq!(by_clip.gap, by_frame.gap);
-    assert!(by_clip.gap_ci95[0] <= by_clip.gap && by_clip.gap <= by_clip.gap_ci95[1], "{by_clip:?}");
-    assert!(width(by_clip.gap_ci95) > width(by_frame.gap_ci95), "{by_clip:?} vs {by_frame:?}");
-    let err = ev.fid_gap(&features, &worse_features, Some(&groups[1..])).unwrap_err().to_string();
-    assert!(err.contains("group ids"), "{err}");
-    let err = ev.evaluate_keeping_features(&predicted, None, Some(&vec![0; groups.len()])).unwrap_err().to_string();
-    assert!(err.contains("two groups"), "{err}");
-
-    // A features file keeps its groups; rows with other groups are not the same draws.
-    use magnets::metrics::paired::SampleFeatures;
-    let about = serde_json::json!({"samples": 24, "seed": 0, "seeds": [0, 1], "batch": 16, "schedule": "XL12", "context_frames": 1});
-    let row = SampleFeatures { features: features.clone(), labels: vec![0; groups.len()], groups: Some(groups.clone()), about };
-    let back = SampleFeatures::from_safetensors(&row.to_safetensors().unwrap()).unwrap();
-    assert_eq!(back.groups.as_ref(), Some(&groups));
-    let mut regrouped = back.clone();
-    regrouped.groups = Some(clip_groups(24, 1, 7));
-    assert!(regrouped.check_paired_with(&row).unwrap_err().to_string().contains("groups"));
-    let mut ungrouped = back.clone();
-    ungrouped.groups = None;
-    ungrouped.about["seeds"] = serde_json::json!([2, 3]);
-    let err = SampleFeatures::pool(vec![back, ungrouped]).unwrap_err().to_string();
-    assert!(err.contains("part 2") && err.contains("groups"), "{err}");
 }
 
 /// Runs of one row on disjoint seeds pool into one row (images in the order given, the seed
@@ -280,7 +245,6 @@ fn runs_of_a_row_on_disjoint_seeds_pool_into_one_row() {
     let run = |seed: u64, schedule: &str, fill: f32| SampleFeatures {
         features: vec![fill; 3 * 128],
         labels: vec![seed as u32; 3],
-        groups: None,
         about: serde_json::json!({"schedule": schedule, "cache": "on", "batch": 64, "samples": 3, "seed": seed,
             "seeds": [seed, seed + 156], "weights_sha256": "w", "classifier_sha256": "c", "data_sha256": "d"}),
     };

@@ -221,7 +221,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
             magnets::data::write_png(&dir.join(format!("{i:05}_{k}.png")), img, s, s)?;
         }
     }
-    let (m, features) = ev.evaluate_keeping_features(&u8_images.concat(), Some(&categories), None)?;
+    let (m, features) = ev.evaluate_keeping_features(&u8_images.concat(), Some(&categories))?;
     let n = a.samples.max(1) as f64;
     let mut out = serde_json::json!({
         "schedule": schedule.format(&config),
@@ -258,7 +258,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         about["weights_sha256"] = magnets::data::sha256_file(&weights_file)?.into();
         about["classifier_sha256"] = magnets::data::sha256_file(&a.classifier)?.into();
         about["data_sha256"] = magnets::data::sha256_file(&a.data)?.into();
-        let file = magnets::metrics::paired::SampleFeatures { features, labels: categories.clone(), groups: None, about };
+        let file = magnets::metrics::paired::SampleFeatures { features, labels: categories.clone(), about };
         magnets::files::write(path, file.to_safetensors()?)?;
         out["features_out"] = path.display().to_string().into();
     }

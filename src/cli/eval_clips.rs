@@ -2,8 +2,8 @@
 //! with what this project has instead of I3D/FVD. Each held-out clip's first frame is given;
 //! the model predicts the rest. Scores:
 //! - **frame-FID**: the FID classifier's features of the predicted frames 1..F−1 against the
-//!   real held-out frames 1..F−1 (pixels), with a bootstrap interval that resamples held-out
-//!   clips whole (a clip's frames and its predictions are not independent draws);
+//!   real held-out frames 1..F−1 (pixels), with a bootstrap interval over frames (see
+//!   `magnets::metrics` on why not over whole clips);
 //! - **motion**: mean absolute frame-to-frame change of the predicted clips against the real
 //!   clips' (a model that copies frame 0 scores 0), and against the real clips' own codes
 //!   decoded (the tokenizer's smoothing included);
@@ -158,10 +158,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         .collect();
     let real: Vec<&[u8]> = (0..per_clip).flat_map(|_| held.iter().map(|&i| clips.clip(i))).collect();
     let future: Vec<u8> = decoded.iter().flat_map(|c| c[given * IMAGE_BYTES..].to_vec()).collect();
-    // Each predicted frame's held-out clip, and the category it was predicted for.
-    let groups = magnets::metrics::clip_groups(held.len(), per_clip, frames - given);
-    let frame_labels: Vec<u32> = groups.iter().map(|&j| classes[j as usize]).collect();
-    let (m, features) = ev.evaluate_keeping_features(&future, None, Some(&groups))?;
+    let (m, features) = ev.evaluate_keeping_features(&future, None)?;
     // The trivial predictor: the last given frame (as the tokenizer reconstructs it) held still.
     let last_given = (given - 1) * IMAGE_BYTES..given * IMAGE_BYTES;
     let copied: Vec<Vec<u8>> = decoded.iter().map(|c| c[last_given.clone()].repeat(frames)).collect();
@@ -239,7 +236,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
         about["classifier_sha256"] = magnets::data::sha256_file(&a.classifier)?.into();
         about["data_sha256"] = magnets::data::sha256_file(&a.clips)?.into();
         about["tokens_sha256"] = magnets::data::sha256_file(&a.tokens)?.into();
-        let file = magnets::metrics::paired::SampleFeatures { features, labels: frame_labels, groups: Some(groups), about };
+        // Each predicted frame's category: prediction k continues held-out clip k mod held (repeat-major).
+        let frame_labels: Vec<u32> = (0..predicted.len()).flat_map(|k| std::iter::repeat_n(classes[k % held.len()], frames - given)).collect();
+        let file = magnets::metrics::paired::SampleFeatures { features, labels: frame_labels, about };
         magnets::files::write(path, file.to_safetensors()?)?;
         out["features_out"] = path.display().to_string().into();
     }

@@ -89,13 +89,12 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let compute = if of_clips { "gflops_per_clip" } else { "gflops_per_image" };
     let describe = |about: &serde_json::Value| serde_json::json!({ "schedule": about["schedule"], "cache": about["cache"], compute: about[compute] });
     let unit = if of_clips { "predicted frames" } else { "images" };
-    let groups = baseline.groups.as_deref();
     let mut out_rows = Vec::new();
     for (name, row) in other_names.iter().zip(&rows) {
         let gap = if a.fixed_reference {
-            ev.fid_gap_on_this_reference(&baseline.features, &row.features, groups)?
+            ev.fid_gap_on_this_reference(&baseline.features, &row.features)?
         } else {
-            ev.fid_gap(&baseline.features, &row.features, groups)?
+            ev.fid_gap(&baseline.features, &row.features)?
         };
         if !a.json {
             outln!(

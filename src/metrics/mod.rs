@@ -28,11 +28,11 @@
 //!   Two FIDs whose intervals overlap are not a measured difference.
 //!
 //! [`QualityEvaluator::with_reference`] takes any reference image set (e.g. the train split,
-//! for the real/real floor).
-//!
-//! Rows that are not independent draws are resampled in groups: the frames of a clip look alike,
-//! and so do the predictions that continue the same clip, so [`QualityEvaluator::for_clips`]
-//! resamples held-out clips whole, for the reference and (given each frame's clip) the predictions.
+//! for the real/real floor); [`QualityEvaluator::for_clips`] the held-out clips' future frames
+//! (frame prediction's frame-FID). Predicted frames are resampled one by one like images, though
+//! a clip's frames look alike: resampling whole clips instead inflates FID through the duplicated
+//! clips and overstates its spread several times against independent repeats of the prediction
+//! (docs/RESULTS.md "Frame-FID intervals", `examples/frame_fid_resampling.rs`).
 
 pub mod augment;
 pub mod classifier;
@@ -80,44 +80,7 @@ pub struct QualityEvaluator {
     ref_mu: Vec<f64>,
     ref_cov: Vec<f64>,
     ref_radii: Vec<f32>,
-    /// What the bootstrap draws of the reference.
-    ref_units: Units,
     bootstrap: usize,
-}
-
-/// What a bootstrap replicate draws with replacement: single rows of a feature set, or groups of
-/// rows that are not independent of each other (all frames predicted for one held-out clip),
-/// drawn whole so that an interval does not count correlated rows as separate evidence.
-#[derive(Debug, Clone)]
-enum Units {
-    Rows(usize),
-    Groups(Vec<Vec<usize>>),
-}
-
-impl Units {
-    /// `groups[i]` is row i's group id; None makes every row its own unit.
-    fn new(rows: usize, groups: Option<&[u32]>) -> Result<Units> {
-        let Some(groups) = groups else { return Ok(Units::Rows(rows)) };
-        if groups.len() != rows {
-            return Err(Error::Data(format!("{} group ids for {rows} rows", groups.len())));
-        }
-        let mut members: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
-        for (row, &g) in groups.iter().enumerate() {
-            members.entry(g).or_default().push(row);
-        }
-        if members.len() < 2 {
-            return Err(Error::Data("the bootstrap needs at least two groups of rows".into()));
-        }
-        Ok(Units::Groups(members.into_values().collect()))
-    }
-
-    /// One replicate's row indices.
-    fn draw(&self, rng: &mut u64) -> Vec<usize> {
-        match self {
-            Units::Rows(n) => draw_indices(*n, rng),
-            Units::Groups(members) => draw_indices(members.len(), rng).into_iter().flat_map(|g| members[g].iter().copied()).collect(),
-        }
-    }
 }
 
 /// A bootstrap draw: `count` indices in `0..count`, with replacement.
@@ -136,12 +99,6 @@ fn spread_interval(point: f64, replicates: &[f64]) -> [f64; 2] {
     let mean = replicates.iter().sum::<f64>() / replicates.len() as f64;
     let sd = (replicates.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (replicates.len() - 1) as f64).sqrt();
     [point - 1.96 * sd, point + 1.96 * sd]
-}
-
-/// The group of each predicted frame of `repeats × clips` predictions (repeat-major, as
-/// `magnets eval-clips` makes them) of `frames` frames each: the held-out clip it continues.
-pub fn clip_groups(clips: usize, repeats: usize, frames: usize) -> Vec<u32> {
-    (0..repeats).flat_map(|_| (0..clips as u32).flat_map(|j| std::iter::repeat_n(j, frames))).collect()
 }
 
 /// Share of each label's images predicted as that label, for labels 0..=max (None: no images).
@@ -174,22 +131,17 @@ impl QualityEvaluator {
         let (ref_features, _) = classifier.features_and_predictions(reference, &device)?;
         let (ref_mu, ref_cov) = stats::mean_cov(&ref_features, FEATURES);
         let ref_radii = stats::knn_radii(&ref_features, FEATURES, K_NEAREST);
-        let ref_units = Units::Rows(ref_radii.len());
-        Ok(QualityEvaluator { classifier, device, ref_features, ref_mu, ref_cov, ref_radii, ref_units, bootstrap: BOOTSTRAP_REPLICATES })
+        Ok(QualityEvaluator { classifier, device, ref_features, ref_mu, ref_cov, ref_radii, bootstrap: BOOTSTRAP_REPLICATES })
     }
 
-    /// The reference of frame prediction: the held-out clips' frames after the `given` ones, each
-    /// clip's frames resampled together (see the module docs). Pass the predictions' clips as
-    /// [`clip_groups`] to the evaluation.
+    /// The reference of frame prediction: the held-out clips' frames after the `given` ones.
     pub fn for_clips(classifier: Classifier, clips: &AnimDataset, given: usize) -> Result<Self> {
         if !(1..FRAMES).contains(&given) {
             return Err(Error::Config(format!("{given} given frames of {FRAMES}: at least one given and one to predict")));
         }
-        let held: Vec<usize> = (0..clips.len()).filter(|&i| clips.split[i] == 1).collect();
-        let future: Vec<u8> = held.iter().flat_map(|&i| clips.clip(i)[given * IMAGE_BYTES..].iter().copied()).collect();
-        let mut ev = Self::with_reference(classifier, &future)?;
-        ev.ref_units = Units::new(ev.ref_radii.len(), Some(&clip_groups(held.len(), 1, FRAMES - given)))?;
-        Ok(ev)
+        let future: Vec<u8> =
+            (0..clips.len()).filter(|&i| clips.split[i] == 1).flat_map(|i| clips.clip(i)[given * IMAGE_BYTES..].iter().copied()).collect();
+        Self::with_reference(classifier, &future)
     }
 
     /// Sets the number of bootstrap replicates behind `fid_ci95` (0: no interval).
@@ -200,17 +152,18 @@ impl QualityEvaluator {
 
     /// `fid ± 1.96·sd` over bootstrap replicates of both feature sets (fixed seed, so a rerun
     /// prints the same interval).
-    fn fid_interval(&self, fid: f64, f: &[f32], units: &Units) -> Option<[f64; 2]> {
+    fn fid_interval(&self, fid: f64, f: &[f32]) -> Option<[f64; 2]> {
         use rayon::prelude::*;
         if self.bootstrap < 2 {
             return None;
         }
+        let resample = |x: &[f32], rng: &mut u64| feature_rows(x, &draw_indices(x.len() / FEATURES, rng));
         let reps: Vec<f64> = (0..self.bootstrap as u64)
             .into_par_iter()
             .map(|r| {
                 let mut rng = 0xB007_5742u64 ^ r.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                let (mu, cov) = stats::mean_cov(&feature_rows(f, &units.draw(&mut rng)), FEATURES);
-                let (rmu, rcov) = stats::mean_cov(&feature_rows(&self.ref_features, &self.ref_units.draw(&mut rng)), FEATURES);
+                let (mu, cov) = stats::mean_cov(&resample(f, &mut rng), FEATURES);
+                let (rmu, rcov) = stats::mean_cov(&resample(&self.ref_features, &mut rng), FEATURES);
                 stats::frechet_distance(&mu, &cov, &rmu, &rcov)
             })
             .collect();
@@ -237,13 +190,12 @@ impl QualityEvaluator {
 
     /// Same as [`evaluate`](Self::evaluate) with the images concatenated.
     pub fn evaluate_flat(&self, images: &[u8], labels: Option<&[u32]>) -> Result<Metrics> {
-        Ok(self.evaluate_keeping_features(images, labels, None)?.0)
+        Ok(self.evaluate_keeping_features(images, labels)?.0)
     }
 
     /// [`evaluate_flat`](Self::evaluate_flat), also returning the images' features
-    /// `[n × FEATURES]` (for [`paired`] comparisons of two rows). `groups`: each image's group
-    /// for the interval's resampling (e.g. [`clip_groups`]); None: the images are independent.
-    pub fn evaluate_keeping_features(&self, images: &[u8], labels: Option<&[u32]>, groups: Option<&[u32]>) -> Result<(Metrics, Vec<f32>)> {
+    /// `[n × FEATURES]` (for [`paired`] comparisons of two rows).
+    pub fn evaluate_keeping_features(&self, images: &[u8], labels: Option<&[u32]>) -> Result<(Metrics, Vec<f32>)> {
         let n = images.len() / IMAGE_BYTES;
         if images.len() % IMAGE_BYTES != 0 || n < 2 {
             return Err(Error::Data("need at least two 32×32 RGB images (3072 bytes each)".into()));
@@ -253,11 +205,10 @@ impl QualityEvaluator {
                 return Err(Error::Data(format!("{} labels for {n} images", l.len())));
             }
         }
-        let units = Units::new(n, groups)?;
         let (f, preds) = self.classifier.features_and_predictions(images, &self.device)?;
         let (mu, cov) = stats::mean_cov(&f, FEATURES);
         let fid = stats::frechet_distance(&mu, &cov, &self.ref_mu, &self.ref_cov);
-        let fid_ci95 = self.fid_interval(fid, &f, &units);
+        let fid_ci95 = self.fid_interval(fid, &f);
         let precision = stats::coverage(&f, &self.ref_features, &self.ref_radii, FEATURES);
         let radii = stats::knn_radii(&f, FEATURES, K_NEAREST);
         let recall = stats::coverage(&self.ref_features, &f, &radii, FEATURES);

@@ -9,11 +9,8 @@
 //! of `FID(other) / FID(baseline) − 1` over the replicates. The unpaired interval (each row and
 //! each row's reference resampled on its own) is reported beside it for comparison.
 //!
-//! Predicted frames are not independent draws: both the replicates' draws and the reference's
-//! take whole groups (a held-out clip's frames, and every frame predicted from it; see the
-//! [`super`] docs), given as each row's group id.
-//!
-//! `magnets eval --features-out FILE` (and `eval-clips --features-out`) keeps a row's classifier
+//! `magnets eval --features-out FILE` (and `eval-clips --features-out`: predicted frames, frame i
+//! of both rows predicted from the same given frame with the same seed) keeps a row's classifier
 //! features ([`SampleFeatures`]); `magnets fid-gap` compares such files.
 
 use std::collections::HashMap;
@@ -23,7 +20,7 @@ use safetensors::{Dtype, tensor::TensorView};
 use serde::Serialize;
 
 use super::classifier::FEATURES;
-use super::{QualityEvaluator, Units, feature_rows, spread_interval, stats};
+use super::{QualityEvaluator, draw_indices, feature_rows, spread_interval, stats};
 use crate::error::{Error, Result};
 
 /// Metadata key holding what the features are of (schedule, seeds, files' hashes).
@@ -39,9 +36,6 @@ pub struct SampleFeatures {
     pub features: Vec<f32>,
     /// The category each image was generated for.
     pub labels: Vec<u32>,
-    /// Each image's resampling group where the images are not independent draws (a predicted
-    /// frame's held-out clip); None: each image on its own.
-    pub groups: Option<Vec<u32>>,
     pub about: serde_json::Value,
 }
 
@@ -58,16 +52,10 @@ impl SampleFeatures {
         let features: &[u8] = bytemuck::cast_slice(&self.features);
         let labels: &[u8] = bytemuck::cast_slice(&self.labels);
         let view = |dtype, shape: Vec<usize>, data| TensorView::new(dtype, shape, data).map_err(|e| Error::Data(format!("features file: {e}")));
-        let mut views = vec![
+        let views = vec![
             ("features".to_string(), view(Dtype::F32, vec![n, FEATURES], features)?),
             ("labels".to_string(), view(Dtype::U32, vec![n], labels)?),
         ];
-        if let Some(groups) = &self.groups {
-            if groups.len() != n {
-                return Err(Error::Data(format!("{} group ids for {n} images", groups.len())));
-            }
-            views.push(("groups".to_string(), view(Dtype::U32, vec![n], bytemuck::cast_slice(groups))?));
-        }
         let meta = HashMap::from([(META_KEY.to_string(), self.about.to_string())]);
         safetensors::serialize(views, Some(meta)).map_err(|e| Error::Data(format!("features file: {e}")))
     }
@@ -80,9 +68,6 @@ impl SampleFeatures {
         let mut differ: Vec<&str> = SAME.into_iter().filter(|k| self.about[k] != baseline.about[k]).collect();
         if self.labels != baseline.labels {
             differ.push("labels");
-        }
-        if self.groups != baseline.groups {
-            differ.push("groups");
         }
         if differ.is_empty() {
             return Ok(());
@@ -141,9 +126,6 @@ impl SampleFeatures {
                 )));
             }
             ranges.push(range);
-            if part.groups.is_some() != first.groups.is_some() {
-                return Err(Error::Data(format!("part {} is another kind of row than part 1: resampling groups in one only", i + 1)));
-            }
         }
         let mut about = first.about.clone();
         about["samples"] = parts.iter().map(|p| p.count()).sum::<usize>().into();
@@ -153,8 +135,6 @@ impl SampleFeatures {
         Ok(SampleFeatures {
             features: parts.iter().flat_map(|p| p.features.iter().copied()).collect(),
             labels: parts.iter().flat_map(|p| p.labels.iter().copied()).collect(),
-            // The same group ids in every part: predictions of one held-out clip stay one group.
-            groups: first.groups.is_some().then(|| parts.iter().flat_map(|p| p.groups.iter().flatten().copied()).collect()),
             about,
         })
     }
@@ -188,17 +168,7 @@ impl SampleFeatures {
         if features.iter().any(|v| !v.is_finite()) {
             return Err(bad("non-finite feature values".into()));
         }
-        let groups = match st.tensor("groups") {
-            Err(_) => None,
-            Ok(_) => {
-                let (gshape, gdata) = tensor("groups", Dtype::U32)?;
-                if gshape != [n] {
-                    return Err(bad(format!("groups {gshape:?} for {n} images")));
-                }
-                Some(bytemuck::pod_collect_to_vec(&gdata))
-            }
-        };
-        Ok(SampleFeatures { features, labels: bytemuck::pod_collect_to_vec(&ldata), groups, about })
+        Ok(SampleFeatures { features, labels: bytemuck::pod_collect_to_vec(&ldata), about })
     }
 }
 
@@ -219,21 +189,20 @@ pub struct FidGap {
 
 impl QualityEvaluator {
     /// The gap between `other`'s FID and `baseline`'s, both feature sets `[n × FEATURES]` of
-    /// the same n draws in the same order; `groups`: the draws' resampling groups, if they are
-    /// not independent ([`SampleFeatures::groups`]).
-    pub fn fid_gap(&self, baseline: &[f32], other: &[f32], groups: Option<&[u32]>) -> Result<FidGap> {
-        self.fid_gap_with(baseline, other, groups, true)
+    /// the same n draws in the same order.
+    pub fn fid_gap(&self, baseline: &[f32], other: &[f32]) -> Result<FidGap> {
+        self.fid_gap_with(baseline, other, true)
     }
 
     /// [`QualityEvaluator::fid_gap`] with the real reference images held fixed: the interval
     /// then covers only the generated draws, i.e. the gap as this instrument's reference set
     /// measures it (more samples per row shrink it without limit; the reference's own sampling
     /// noise, which the default interval includes, does not shrink with them).
-    pub fn fid_gap_on_this_reference(&self, baseline: &[f32], other: &[f32], groups: Option<&[u32]>) -> Result<FidGap> {
-        self.fid_gap_with(baseline, other, groups, false)
+    pub fn fid_gap_on_this_reference(&self, baseline: &[f32], other: &[f32]) -> Result<FidGap> {
+        self.fid_gap_with(baseline, other, false)
     }
 
-    fn fid_gap_with(&self, baseline: &[f32], other: &[f32], groups: Option<&[u32]>, resample_reference: bool) -> Result<FidGap> {
+    fn fid_gap_with(&self, baseline: &[f32], other: &[f32], resample_reference: bool) -> Result<FidGap> {
         use rayon::prelude::*;
         let n = baseline.len() / FEATURES;
         if baseline.len() != other.len() || baseline.len() % FEATURES != 0 || n < 2 {
@@ -243,7 +212,6 @@ impl QualityEvaluator {
                 other.len() / FEATURES
             )));
         }
-        let units = Units::new(n, groups)?;
         let reps = self.bootstrap.max(2);
         // FID of a feature set against a reference drawn in a replicate, or the fixed one (None).
         let fid_against = |f: &[f32], reference: &Option<(Vec<f64>, Vec<f64>)>| {
@@ -256,8 +224,9 @@ impl QualityEvaluator {
         let fid_baseline = fid_against(baseline, &None);
         let fid = fid_against(other, &None);
         // The reference's draw is made either way, so both modes see the same image draws.
+        let r = self.ref_features.len() / FEATURES;
         let draw_reference = |rng: &mut u64| {
-            let idx = self.ref_units.draw(rng);
+            let idx = draw_indices(r, rng);
             resample_reference.then(|| stats::mean_cov(&feature_rows(&self.ref_features, &idx), FEATURES))
         };
         let gaps: Vec<(f64, f64)> = (0..reps as u64)
@@ -265,12 +234,12 @@ impl QualityEvaluator {
             .map(|k| {
                 let mut rng = 0x9A12_ED00u64 ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 // Paired: one draw of image indices and one of the reference for both rows.
-                let idx = units.draw(&mut rng);
+                let idx = draw_indices(n, &mut rng);
                 let reference = draw_reference(&mut rng);
                 let fid_other = fid_against(&feature_rows(other, &idx), &reference);
                 let paired = fid_other / fid_against(&feature_rows(baseline, &idx), &reference) - 1.0;
                 // Unpaired: everything drawn on its own.
-                let idx_b = units.draw(&mut rng);
+                let idx_b = draw_indices(n, &mut rng);
                 let reference_b = draw_reference(&mut rng);
                 let unpaired = fid_other / fid_against(&feature_rows(baseline, &idx_b), &reference_b) - 1.0;
                 (paired, unpaired)
