@@ -13,7 +13,7 @@
 // The two use disjoint decode seeds (checked). Rows are cached in data/evalclips/.
 // Each test row also carries its frame-FID gap to the baseline with a paired interval (`gap`,
 // `gap_ci95`; `magnets fid-gap --clips` over the rows' `--features-out`), which resamples
-// held-out clips whole, as the rows' own intervals do.
+// frames, as the rows' own intervals do (docs/RESULTS.md "Frame-FID intervals" on why not clips).
 //
 // Usage: node scripts/eval-clips-table.mjs [--weights PATH] [--bin PATH] [--engine cpu|torch] [--per-clip K] [--out PATH]
 //                                          [--also SCHEDULE,…] [--tokens FILE --clips FILE]
