@@ -52,23 +52,21 @@ const sourceKey = heldOut.tokens ? [`src-${sha256(heldOut.tokens).slice(0, 8)}`]
 // The clips the frame-FID reference is taken from (eval-clips' default unless --clips).
 const referenceClips = heldOut.clips || 'data/anim32.safetensors';
 
-// A test row keeps its predicted frames' FID features beside its cached JSON, for its paired gap;
-// a cached test row without them is measured again. Selection rows only rank schedules.
+// A test row keeps its predicted frames' FID features (`features`), for its paired gap.
+// Selection rows only rank schedules.
 function evalRow(schedule, cache, { per_clip, seed }, { features = false } = {}) {
   const key = [weightsSha.slice(0, 12), classifierSha.slice(0, 8), ...sourceKey, schedule, cache, per_clip, seed, samplingKey(sampling)];
-  const featuresFile = path.join('data/evalclips', `${key.join('.')}.features.safetensors`);
-  const row = cachedRow({
+  return cachedRow({
     bin,
     cacheDir: 'data/evalclips',
     key,
     args: ['eval-clips', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine, ...sourceArgs,
-      '--per-clip', String(per_clip), '--seed', String(seed), ...samplingFlags(sampling), '--classifier', classifier,
-      ...(features ? ['--features-out', featuresFile] : []), '--json'],
+      '--per-clip', String(per_clip), '--seed', String(seed), ...samplingFlags(sampling), '--classifier', classifier, '--json'],
     label: `eval-clips --schedule ${schedule} --cache ${cache} (${per_clip} per clip, seed ${seed})`,
     // A row records the decode seeds it used, so that selection and test draws can be checked apart.
-    current: (r) => Array.isArray(r.seeds) && sameSampling(r, sampling) && (!features || fs.existsSync(featuresFile)),
+    current: (r) => Array.isArray(r.seeds) && sameSampling(r, sampling),
+    featuresOut: features,
   }).row;
-  return features ? { ...row, features_file: featuresFile } : row;
 }
 
 // 1. Selection on its own seed.

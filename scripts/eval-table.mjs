@@ -77,21 +77,19 @@ const CANDIDATES = ['M3L4XL5', 'M1L7XL4', 'M2L6XL4', 'M3L5XL4', 'S1L7XL4', 'M4L3
 const weightsSha = sha256(weights);
 const instrumentKey = createHash('sha256').update(JSON.stringify(instrument.map(([f, v]) => [f, sha256(v)]))).digest('hex').slice(0, 8);
 
-// A test row keeps its images' FID features beside its cached JSON (`--features-out`), so that
-// its gap to the baseline gets a paired interval (`magnets fid-gap`); a cached test row without
-// them is measured again. Selection rows only rank schedules and keep none.
+// A test row keeps its images' FID features (`features`), so that its gap to the baseline gets a
+// paired interval (`magnets fid-gap`). Selection rows only rank schedules and keep none.
 function evalRow(schedule, cache, { samples, seed }, { features = false } = {}) {
   const key = [weightsSha.slice(0, 12), instrumentKey, schedule, cache, samples, seed, samplingKey(sampling)];
-  const featuresFile = path.join('data/eval10k', `${key.join('.')}.features.safetensors`);
   const { file, row: r } = cachedRow({
     bin,
     cacheDir: 'data/eval10k',
     key,
     args: ['eval', '--weights', weights, '--schedule', schedule, '--cache', cache, '--engine', engine,
       '--samples', String(samples), '--seed', String(seed), '--batch', String(BATCH), ...samplingFlags(sampling),
-      ...instrument.flat(), ...(features ? ['--features-out', featuresFile] : []), '--json'],
+      ...instrument.flat(), '--json'],
     label: `eval --schedule ${schedule} --cache ${cache} (${samples} samples, seed ${seed})`,
-    current: () => !features || fs.existsSync(featuresFile),
+    featuresOut: features,
   });
   // Rows carry the decode seeds `magnets eval` used (rows measured before it printed them do not).
   const seeds = seedRange({ samples, seed });
@@ -101,7 +99,7 @@ function evalRow(schedule, cache, { samples, seed }, { features = false } = {}) 
   if (r.samples !== samples || r.seed !== seed || !sameSampling(r, sampling) || r.schedule !== schedule || r.cache !== cache) {
     throw new Error(`${file} does not hold the row ${schedule} cache ${cache} with ${samples} samples, seed ${seed}`);
   }
-  return features ? { ...r, features_file: featuresFile } : r;
+  return r;
 }
 
 // Every row's gap to the baseline of the same draws, with its paired 95% interval.

@@ -237,8 +237,8 @@ fn the_clip_reference_is_the_held_out_clips_future_frames() {
 }
 
 /// Runs of one row on disjoint seeds pool into one row (images in the order given, the seed
-/// ranges kept), and pooling refuses what would not be one row: another schedule or model, or
-/// seed ranges that overlap (the same draws twice).
+/// ranges kept, samples summed: clips for a clip row), and pooling refuses what would not be
+/// one row: another schedule or model, or seed ranges that overlap (the same draws twice).
 #[test]
 fn runs_of_a_row_on_disjoint_seeds_pool_into_one_row() {
     use magnets::metrics::paired::SampleFeatures;
@@ -271,6 +271,16 @@ fn runs_of_a_row_on_disjoint_seeds_pool_into_one_row() {
     let err = SampleFeatures::pool(vec![run(0, "M1L7XL4", 1.0), no_range]).unwrap_err().to_string();
     assert!(err.contains("part 2") && err.contains("seed range"), "{err}");
     assert!(SampleFeatures::pool(vec![]).is_err());
+
+    // A clip row's features are its predicted frames (here 7 per clip): it counts clips.
+    let clip_run = |seed: u64| {
+        let mut r = run(seed, "S3M3L3XL3", 1.0);
+        (r.features, r.labels) = (vec![1.0; 7 * 128], vec![0; 7]);
+        r.about["samples"] = 1.into();
+        r
+    };
+    let pooled = SampleFeatures::pool(vec![clip_run(0), clip_run(2000)]).unwrap();
+    assert_eq!((pooled.count(), pooled.about["samples"].clone()), (14, serde_json::json!(2)), "frames pooled, clips counted");
 }
 
 /// The bootstrap interval brackets the point estimate, is repeatable (fixed seed), and is wider

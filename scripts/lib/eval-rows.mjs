@@ -52,16 +52,23 @@ export const TABLE_ROWS = [...PRESET_ROWS, ...EXTRA_ROWS];
  * One row's JSON, measured once: `cacheDir/KEY.json` holds it, else `bin args…` is run (its
  * stdout is the JSON) and the file written. `key` is the list of what identifies the row;
  * `current(row)` says whether a cached row was made the way `bin` makes it now (a row from an
- * older measurement is measured again).
+ * older measurement is measured again). With `featuresOut`, the row also keeps its FID features
+ * beside the JSON (`--features-out KEY.features.safetensors`, for a paired gap; see
+ * withPairedGaps), a cached row without them is measured again, and the row comes back with
+ * `features_file`.
  */
-export function cachedRow({ bin, cacheDir, key, args, label, current = () => true }) {
+export function cachedRow({ bin, cacheDir, key, args, label, current = () => true, featuresOut = false }) {
   fs.mkdirSync(cacheDir, { recursive: true });
   const file = path.join(cacheDir, `${key.join('.')}.json`);
-  if (!fs.existsSync(file) || !current(JSON.parse(fs.readFileSync(file, 'utf8')))) {
+  const featuresFile = path.join(cacheDir, `${key.join('.')}.features.safetensors`);
+  const stale = (row) => !current(row) || (featuresOut && !fs.existsSync(featuresFile));
+  if (!fs.existsSync(file) || stale(JSON.parse(fs.readFileSync(file, 'utf8')))) {
     console.error(`== magnets ${label}`);
-    fs.writeFileSync(file, execFileSync(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const features = featuresOut ? ['--features-out', featuresFile] : [];
+    fs.writeFileSync(file, execFileSync(bin, [...args, ...features], { stdio: ['ignore', 'pipe', 'inherit'] }));
   }
-  return { file, row: JSON.parse(fs.readFileSync(file, 'utf8')) };
+  const row = JSON.parse(fs.readFileSync(file, 'utf8'));
+  return { file, row: featuresOut ? { ...row, features_file: featuresFile } : row };
 }
 
 /**

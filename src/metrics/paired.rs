@@ -128,7 +128,8 @@ impl SampleFeatures {
             ranges.push(range);
         }
         let mut about = first.about.clone();
-        about["samples"] = parts.iter().map(|p| p.count()).sum::<usize>().into();
+        // Each part's own `samples` (a clip row counts clips, not its frames), else its images.
+        about["samples"] = parts.iter().map(|p| p.about["samples"].as_u64().unwrap_or(p.count() as u64)).sum::<u64>().into();
         about["seed"] = parts.iter().map(|p| p.about["seed"].clone()).collect::<Vec<_>>().into();
         about["seeds"] = ranges.iter().map(|r| serde_json::json!([r.0, r.1])).collect::<Vec<_>>().into();
         about["pooled_parts"] = parts.len().into();
