@@ -188,6 +188,18 @@ fn paired_gap_between_rows_of_the_same_draws() {
     let err = row(7, 1).check_paired_with(&row(0, 1)).unwrap_err().to_string();
     assert!(err.contains("seed") && !err.contains("batch"), "{err}");
     assert!(row(0, 2).check_paired_with(&row(0, 1)).unwrap_err().to_string().contains("labels"));
+    // What a row does not record cannot be compared: refused, not passed.
+    let mut unrecorded = row(0, 1);
+    unrecorded.about.as_object_mut().unwrap().remove("batch");
+    let err = unrecorded.check_paired_with(&row(0, 1)).unwrap_err().to_string();
+    assert!(err.contains("the row's") && err.contains("batch"), "{err}");
+    let mut clip = row(0, 1);
+    clip.about["reference"] = "clips".into();
+    let err = row(0, 1).check_paired_with(&clip).unwrap_err().to_string();
+    assert!(err.contains("the baseline's") && err.contains("tokens_sha256, context_frames"), "{err}");
+    (clip.about["tokens_sha256"], clip.about["context_frames"]) = ("t".into(), 1.into());
+    let err = row(0, 1).check_paired_with(&clip).unwrap_err().to_string();
+    assert!(err.contains("reference"), "an image row against a clip row: {err}");
     let other = common::raw_f32_file(&Default::default(), "something.else", "{}");
     assert!(SampleFeatures::from_safetensors(&other).unwrap_err().to_string().contains("metadata"));
 }

@@ -61,10 +61,30 @@ impl SampleFeatures {
     }
 
     /// Refuses to compare rows that are not the same draws (image i: same class and decode seed,
-    /// same model) scored on the same instrument; the message names what differs.
+    /// same model) scored on the same instrument; the message names what differs. Every row
+    /// must record what it is compared on (a clip row also its tokens and given frames): a key
+    /// absent from both would otherwise compare equal and pass unseen.
     pub fn check_paired_with(&self, baseline: &SampleFeatures) -> Result<()> {
-        const SAME: [&str; 8] =
-            ["samples", "seed", "batch", "weights_sha256", "classifier_sha256", "data_sha256", "tokens_sha256", "context_frames"];
+        const EVERY_ROW: [&str; 6] = ["samples", "seed", "batch", "weights_sha256", "classifier_sha256", "data_sha256"];
+        const CLIP_ROW: [&str; 2] = ["tokens_sha256", "context_frames"];
+        for (which, row) in [("the row", self), ("the baseline", baseline)] {
+            let clips = row.about["reference"] == "clips";
+            let missing: Vec<&str> = EVERY_ROW.into_iter().chain(CLIP_ROW.into_iter().filter(|_| clips)).filter(|k| row.about[k].is_null()).collect();
+            if !missing.is_empty() {
+                return Err(Error::Data(format!("{which}'s features file does not record {}", missing.join(", "))));
+            }
+        }
+        const SAME: [&str; 9] = [
+            "samples",
+            "seed",
+            "batch",
+            "weights_sha256",
+            "classifier_sha256",
+            "data_sha256",
+            "reference",
+            "tokens_sha256",
+            "context_frames",
+        ];
         let mut differ: Vec<&str> = SAME.into_iter().filter(|k| self.about[k] != baseline.about[k]).collect();
         if self.labels != baseline.labels {
             differ.push("labels");
