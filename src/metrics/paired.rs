@@ -65,27 +65,18 @@ impl SampleFeatures {
     /// must record what it is compared on (a clip row also its tokens and given frames): a key
     /// absent from both would otherwise compare equal and pass unseen.
     pub fn check_paired_with(&self, baseline: &SampleFeatures) -> Result<()> {
+        // Keys every row records, and those only a clip row does; `reference` says which it is.
         const EVERY_ROW: [&str; 6] = ["samples", "seed", "batch", "weights_sha256", "classifier_sha256", "data_sha256"];
         const CLIP_ROW: [&str; 2] = ["tokens_sha256", "context_frames"];
         for (which, row) in [("the row", self), ("the baseline", baseline)] {
-            let clips = row.about["reference"] == "clips";
-            let missing: Vec<&str> = EVERY_ROW.into_iter().chain(CLIP_ROW.into_iter().filter(|_| clips)).filter(|k| row.about[k].is_null()).collect();
+            let required = if row.about["reference"] == "clips" { &CLIP_ROW[..] } else { &[] };
+            let missing: Vec<&str> = EVERY_ROW.iter().chain(required).copied().filter(|k| row.about[k].is_null()).collect();
             if !missing.is_empty() {
                 return Err(Error::Data(format!("{which}'s features file does not record {}", missing.join(", "))));
             }
         }
-        const SAME: [&str; 9] = [
-            "samples",
-            "seed",
-            "batch",
-            "weights_sha256",
-            "classifier_sha256",
-            "data_sha256",
-            "reference",
-            "tokens_sha256",
-            "context_frames",
-        ];
-        let mut differ: Vec<&str> = SAME.into_iter().filter(|k| self.about[k] != baseline.about[k]).collect();
+        let same = EVERY_ROW.into_iter().chain(["reference"]).chain(CLIP_ROW);
+        let mut differ: Vec<&str> = same.filter(|k| self.about[k] != baseline.about[k]).collect();
         if self.labels != baseline.labels {
             differ.push("labels");
         }

@@ -57,6 +57,10 @@ async function waitStatus(page, want, timeout = GEN_TIMEOUT) {
   await page.waitForFunction((w) => w.includes(document.body.dataset.status), want, { timeout, polling: 200 });
   return status(page);
 }
+// Moves the timeline's step slider as a visitor would (to a step, or 'last'), firing its input event.
+async function scrubTo(page, step) {
+  await page.evaluate((v) => { const s = document.getElementById('scrub'); s.value = v === 'last' ? s.max : String(v); s.dispatchEvent(new Event('input')); }, step);
+}
 async function waitDone(page, timeout = GEN_TIMEOUT) {
   const s = await waitStatus(page, ['done', 'error', 'error-run'], timeout);
   if (s !== 'done') assert.fail('generation ended with ' + s + ': ' + (await page.textContent('#banner')));
@@ -120,7 +124,7 @@ test('WebGPU: the page loads, generates, and the steps animate', async () => {
 
   // Step through: masked counts fall, some tokens are fixed at every step, states change.
   await page.click('#scrub'); // focus
-  await page.evaluate(() => { const s = document.getElementById('scrub'); s.value = '0'; s.dispatchEvent(new Event('input')); });
+  await scrubTo(page, 0);
   let prev = await gridData(page);
   assert.equal(prev.masked, String(16 * 64));
   const seen = [];
@@ -136,7 +140,7 @@ test('WebGPU: the page loads, generates, and the steps animate', async () => {
   }
   assert.equal(new Set(seen).size, 12);
   // Play from the start: the displayed step advances by itself.
-  await page.evaluate(() => { const s = document.getElementById('scrub'); s.value = '0'; s.dispatchEvent(new Event('input')); });
+  await scrubTo(page, 0);
   await page.selectOption('#speed', '4');
   await page.click('#play');
   await page.waitForFunction(() => Number(document.getElementById('grid-main').dataset.step) >= 3, null, { timeout: 10000 });
@@ -144,7 +148,7 @@ test('WebGPU: the page loads, generates, and the steps animate', async () => {
 
   // Phone width: the layout fits without horizontal scrolling (shown on the finished pictures).
   await page.click('#play'); // pause
-  await page.evaluate(() => { const s = document.getElementById('scrub'); s.value = s.max; s.dispatchEvent(new Event('input')); });
+  await scrubTo(page, 'last');
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(300);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
