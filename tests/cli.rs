@@ -455,7 +455,7 @@ fn clip_rows_compare_with_a_paired_gap() {
     row("S1XL1", "on", "9", "other-draws.safetensors");
     let kept = magnets::metrics::paired::SampleFeatures::load(std::path::Path::new(&path("split.safetensors"))).unwrap();
     assert_eq!(kept.count(), 2 * 5 * 7, "two predictions of each held-out clip, frames 1–7");
-    assert_eq!(kept.about["context_frames"], 1);
+    assert_eq!(kept.draws().clip.as_ref().map(|c| c.context_frames), Some(1));
     let gap_of = |other: &str, extra: &[&str]| {
         let (base, other) = (path("base.safetensors"), path(other));
         let mut args = vec!["fid-gap", "--baseline", &base, "--other", &other];

@@ -148,7 +148,7 @@ fn with_noise(images: &[u8], amount: f32, s: &mut u64) -> Vec<u8> {
 /// and a broken one is an error.
 #[test]
 fn paired_gap_between_rows_of_the_same_draws() {
-    use magnets::metrics::paired::SampleFeatures;
+    use magnets::metrics::paired::{Draws, SampleFeatures};
     let ev = evaluator_on_synthetic_images(3, 16);
     let mut s = 5u64;
     let base_images = with_noise(&images(300, 77), 30.0, &mut s);
@@ -176,32 +176,44 @@ fn paired_gap_between_rows_of_the_same_draws() {
     assert!(same_given.gap_ci95[0].abs() < 1e-9 && same_given.gap_ci95[1].abs() < 1e-9, "{same_given:?}");
     assert!(ev.fid_gap(&base, &worse[..100 * 128]).is_err(), "rows of different draws");
 
-    let file = SampleFeatures { features: worse.clone(), labels: vec![1; 300], about: serde_json::json!({"schedule": "S3M3L3XL3"}) };
+    let file = SampleFeatures::new(worse.clone(), vec![1; 300], draws(0, "S3M3L3XL3"));
     let bytes = file.to_safetensors().unwrap();
     let back = SampleFeatures::from_safetensors(&bytes).unwrap();
-    assert_eq!((back.features, back.labels, back.about), (file.features.clone(), file.labels.clone(), file.about.clone()));
+    assert_eq!(back.draws().other.get("engine"), Some(&serde_json::json!("torch")), "the rest of the row is kept");
+    assert_eq!((back.features, back.labels, back.runs), (file.features.clone(), file.labels.clone(), file.runs.clone()));
     let err = SampleFeatures::from_safetensors(&bytes[..bytes.len() - 7]).unwrap_err().to_string();
     assert!(err.contains("features-out") && err.contains("truncated"), "{err}");
-    let about = |seed: u32| serde_json::json!({"samples": 300, "seed": seed, "batch": 64, "weights_sha256": "a", "classifier_sha256": "b", "data_sha256": "c"});
-    let row = |seed: u32, label: u32| SampleFeatures { features: base.clone(), labels: vec![label; 300], about: about(seed) };
+    let row = |seed: u64, label: u32| SampleFeatures::new(base.clone(), vec![label; 300], draws(seed, "XL12"));
     assert!(row(0, 1).check_paired_with(&row(0, 1)).is_ok());
     let err = row(7, 1).check_paired_with(&row(0, 1)).unwrap_err().to_string();
     assert!(err.contains("seed") && !err.contains("batch"), "{err}");
     assert!(row(0, 2).check_paired_with(&row(0, 1)).unwrap_err().to_string().contains("labels"));
-    // What a row does not record cannot be compared: refused, not passed.
-    let mut unrecorded = row(0, 1);
-    unrecorded.about.as_object_mut().unwrap().remove("batch");
-    let err = unrecorded.check_paired_with(&row(0, 1)).unwrap_err().to_string();
-    assert!(err.contains("the row's") && err.contains("batch"), "{err}");
-    let mut clip = row(0, 1);
-    clip.about["reference"] = "clips".into();
+    // What a row does not record cannot be compared: refused when read, not passed.
+    let mut unrecorded = serde_json::to_value(draws(0, "XL12")).unwrap();
+    unrecorded.as_object_mut().unwrap().remove("batch");
+    let err = Draws::from_json(unrecorded).unwrap_err().to_string();
+    assert!(err.contains("batch"), "{err}");
+    let mut clip = serde_json::to_value(draws(0, "XL12")).unwrap();
+    clip["reference"] = "clips".into();
+    let err = Draws::from_json(clip.clone()).unwrap_err().to_string();
+    assert!(err.contains("tokens_sha256 and context_frames"), "{err}");
+    (clip["tokens_sha256"], clip["context_frames"]) = ("t".into(), 1.into());
+    let clip = SampleFeatures::new(base.clone(), vec![1; 300], Draws::from_json(clip).unwrap());
     let err = row(0, 1).check_paired_with(&clip).unwrap_err().to_string();
-    assert!(err.contains("the baseline's") && err.contains("tokens_sha256, context_frames"), "{err}");
-    (clip.about["tokens_sha256"], clip.about["context_frames"]) = ("t".into(), 1.into());
-    let err = row(0, 1).check_paired_with(&clip).unwrap_err().to_string();
-    assert!(err.contains("reference"), "an image row against a clip row: {err}");
+    assert!(err.contains("reference") && err.contains("tokens_sha256"), "an image row against a clip row: {err}");
     let other = common::raw_f32_file(&Default::default(), "something.else", "{}");
     assert!(SampleFeatures::from_safetensors(&other).unwrap_err().to_string().contains("metadata"));
+}
+
+/// One run's record as `magnets eval --features-out` writes it (3 images, decode seeds
+/// `seed`…`seed + 156`).
+fn draws(seed: u64, schedule: &str) -> magnets::metrics::paired::Draws {
+    magnets::metrics::paired::Draws::from_json(serde_json::json!({
+        "schedule": schedule, "cache": "on", "samples": 3, "batch": 64, "seed": seed, "seeds": [seed, seed + 156],
+        "temperature": 1.0, "noise": 4.5, "guidance": 0, "weights": "w.safetensors", "weights_sha256": "w",
+        "classifier_sha256": "c", "data_sha256": "d", "engine": "torch",
+    }))
+    .unwrap()
 }
 
 /// Clips of synthetic frames: 12 held-out and 3 training clips, named so that the image data's
@@ -254,18 +266,14 @@ fn the_clip_reference_is_the_held_out_clips_future_frames() {
 #[test]
 fn runs_of_a_row_on_disjoint_seeds_pool_into_one_row() {
     use magnets::metrics::paired::SampleFeatures;
-    let run = |seed: u64, schedule: &str, fill: f32| SampleFeatures {
-        features: vec![fill; 3 * 128],
-        labels: vec![seed as u32; 3],
-        about: serde_json::json!({"schedule": schedule, "cache": "on", "batch": 64, "samples": 3, "seed": seed,
-            "seeds": [seed, seed + 156], "weights_sha256": "w", "classifier_sha256": "c", "data_sha256": "d"}),
-    };
+    let run = |seed: u64, schedule: &str, fill: f32| SampleFeatures::new(vec![fill; 3 * 128], vec![seed as u32; 3], draws(seed, schedule));
     let pooled = SampleFeatures::pool(vec![run(0, "M1L7XL4", 1.0), run(2000, "M1L7XL4", 2.0)]).unwrap();
     assert_eq!(pooled.count(), 6);
     assert_eq!((pooled.features[0], pooled.features[3 * 128]), (1.0, 2.0), "parts in the order given");
     assert_eq!(pooled.labels, [0, 0, 0, 2000, 2000, 2000]);
-    assert_eq!(pooled.about["seeds"], serde_json::json!([[0, 156], [2000, 2156]]));
-    assert_eq!(pooled.about["samples"], 6);
+    assert_eq!(pooled.runs.iter().map(|r| r.seeds).collect::<Vec<_>>(), [[0, 156], [2000, 2156]]);
+    assert_eq!(pooled.samples(), 6);
+    assert!(pooled.to_safetensors().is_err(), "a features file holds one run");
     let baseline = SampleFeatures::pool(vec![run(0, "XL12", 3.0), run(2000, "XL12", 4.0)]).unwrap();
     assert!(pooled.check_paired_with(&baseline).is_ok(), "pooled in the same order: the same draws");
     let swapped = SampleFeatures::pool(vec![run(2000, "XL12", 4.0), run(0, "XL12", 3.0)]).unwrap();
@@ -278,21 +286,17 @@ fn runs_of_a_row_on_disjoint_seeds_pool_into_one_row() {
     assert!(err.contains("share decode seeds") && err.contains("0–156") && err.contains("100–256"), "{err}");
     let err = SampleFeatures::pool(vec![run(0, "M1L7XL4", 1.0), run(2000, "XL12", 1.0)]).unwrap_err().to_string();
     assert!(err.contains("part 2") && err.contains("schedule"), "{err}");
-    let mut no_range = run(2000, "M1L7XL4", 1.0);
-    no_range.about.as_object_mut().unwrap().remove("seeds");
-    let err = SampleFeatures::pool(vec![run(0, "M1L7XL4", 1.0), no_range]).unwrap_err().to_string();
-    assert!(err.contains("part 2") && err.contains("seed range"), "{err}");
     assert!(SampleFeatures::pool(vec![]).is_err());
 
     // A clip row's features are its predicted frames (here 7 per clip): it counts clips.
     let clip_run = |seed: u64| {
         let mut r = run(seed, "S3M3L3XL3", 1.0);
         (r.features, r.labels) = (vec![1.0; 7 * 128], vec![0; 7]);
-        r.about["samples"] = 1.into();
+        r.runs[0].samples = 1;
         r
     };
     let pooled = SampleFeatures::pool(vec![clip_run(0), clip_run(2000)]).unwrap();
-    assert_eq!((pooled.count(), pooled.about["samples"].clone()), (14, serde_json::json!(2)), "frames pooled, clips counted");
+    assert_eq!((pooled.count(), pooled.samples()), (14, 2), "frames pooled, clips counted");
 }
 
 /// The bootstrap interval brackets the point estimate, is repeatable (fixed seed), and is wider

@@ -258,7 +258,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
         about["weights_sha256"] = magnets::data::sha256_file(&weights_file)?.into();
         about["classifier_sha256"] = magnets::data::sha256_file(&a.classifier)?.into();
         about["data_sha256"] = magnets::data::sha256_file(&a.data)?.into();
-        let file = magnets::metrics::paired::SampleFeatures { features, labels: categories.clone(), about };
+        let draws = magnets::metrics::paired::Draws::from_json(about)?;
+        let file = magnets::metrics::paired::SampleFeatures::new(features, categories.clone(), draws);
         magnets::files::write(path, file.to_safetensors()?)?;
         out["features_out"] = path.display().to_string().into();
     }

@@ -238,7 +238,8 @@ pub fn run(a: Args) -> magnets::Result<()> {
         about["tokens_sha256"] = magnets::data::sha256_file(&a.tokens)?.into();
         // Each predicted frame's category: prediction k continues held-out clip k mod held (repeat-major).
         let frame_labels: Vec<u32> = (0..predicted.len()).flat_map(|k| std::iter::repeat_n(classes[k % held.len()], frames - given)).collect();
-        let file = magnets::metrics::paired::SampleFeatures { features, labels: frame_labels, about };
+        let draws = magnets::metrics::paired::Draws::from_json(about)?;
+        let file = magnets::metrics::paired::SampleFeatures::new(features, frame_labels, draws);
         magnets::files::write(path, file.to_safetensors()?)?;
         out["features_out"] = path.display().to_string().into();
     }

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use magnets::metrics::paired::SampleFeatures;
+use magnets::metrics::paired::{Draws, Reference, SampleFeatures};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,7 +56,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     let rows = other_paths.iter().map(|paths| pooled(paths)).collect::<magnets::Result<Vec<_>>>()?;
     let other_names: Vec<String> = other_paths.iter().map(|paths| names(paths)).collect();
     // Predicted frames are scored against held-out clips, images against held-out images.
-    let of_clips = baseline.about["reference"] == "clips";
+    let of_clips = baseline.draws().reference == Reference::Clips;
     let (reference_flag, reference_file) = match (&a.clips, of_clips) {
         (Some(clips), true) => ("--clips", clips),
         (None, false) => ("--data", &a.data),
@@ -65,7 +65,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     };
     let (classifier_sha, data_sha) = (magnets::data::sha256_file(&a.classifier)?, magnets::data::sha256_file(reference_file)?);
     // The reference is rebuilt from these files: they must be the ones the rows were scored with.
-    if baseline.about["classifier_sha256"] != classifier_sha.as_str() || baseline.about["data_sha256"] != data_sha.as_str() {
+    if baseline.draws().classifier_sha256 != classifier_sha || baseline.draws().data_sha256 != data_sha {
         return Err(magnets::Error::Data(format!(
             "{baseline_name}: scored with another classifier or reference than --classifier {} {reference_flag} {}",
             a.classifier.display(),
@@ -76,7 +76,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
         row.check_paired_with(&baseline).map_err(|e| e.within(format!("{name} vs {baseline_name}")))?;
     }
     let ev = if of_clips {
-        let given = baseline.about["context_frames"].as_u64().ok_or_else(|| {
+        let given = baseline.draws().clip.as_ref().map(|c| c.context_frames).ok_or_else(|| {
             magnets::Error::Data(format!("{baseline_name}: no `context_frames` in its metadata"))
         })?;
         let classifier = magnets::metrics::classifier::Classifier::load(&a.classifier, &burn::tensor::Device::flex())?;
@@ -87,7 +87,7 @@ pub fn run(a: Args) -> magnets::Result<()> {
     }
     .with_bootstrap(a.replicates);
     let compute = if of_clips { "gflops_per_clip" } else { "gflops_per_image" };
-    let describe = |about: &serde_json::Value| serde_json::json!({ "schedule": about["schedule"], "cache": about["cache"], compute: about[compute] });
+    let describe = |d: &Draws| serde_json::json!({ "schedule": d.schedule, "cache": d.cache, compute: d.other.get(compute) });
     let unit = if of_clips { "predicted frames" } else { "images" };
     let mut out_rows = Vec::new();
     for (name, row) in other_names.iter().zip(&rows) {
@@ -99,9 +99,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
         if !a.json {
             outln!(
                 "{} (cache {}) vs {}, {} {unit} each: FID {:.2} vs {:.2}, gap {:+.1}% [paired 95%: {:+.1}%, {:+.1}%; unpaired {:+.1}%, {:+.1}%]",
-                row.about["schedule"].as_str().unwrap_or("?"),
-                row.about["cache"].as_str().unwrap_or("?"),
-                baseline.about["schedule"].as_str().unwrap_or("?"),
+                row.draws().schedule,
+                row.draws().cache,
+                baseline.draws().schedule,
                 gap.count,
                 gap.fid,
                 gap.fid_baseline,
@@ -112,19 +112,21 @@ pub fn run(a: Args) -> magnets::Result<()> {
                 100.0 * gap.gap_ci95_unpaired[1],
             )?;
         }
-        let mut entry = describe(&row.about);
+        let mut entry = describe(row.draws());
         entry["file"] = name.clone().into();
         entry["gap"] = serde_json::to_value(&gap).expect("serialisable");
         out_rows.push(entry);
     }
     if a.json {
-        let mut base = describe(&baseline.about);
+        let mut base = describe(baseline.draws());
         base["file"] = baseline_name.clone().into();
-        let draws: serde_json::Map<String, serde_json::Value> =
-            ["samples", "per_clip", "seed", "seeds", "pooled_parts", "batch", "weights", "temperature", "noise", "guidance", "guidance_schedule"]
-                .iter()
-                .map(|k| (k.to_string(), baseline.about[*k].clone()))
-                .collect();
+        let b = baseline.draws();
+        let draws = serde_json::json!({
+            "samples": baseline.samples(), "per_clip": b.other.get("per_clip"),
+            "seeds": baseline.runs.iter().map(|r| r.seeds).collect::<Vec<_>>(), "pooled_parts": baseline.runs.len(),
+            "batch": b.batch, "weights": b.weights, "temperature": b.temperature, "noise": b.noise,
+            "guidance": b.guidance, "guidance_schedule": b.guidance_schedule,
+        });
         outln!("{}", serde_json::json!({ "baseline": base, "draws": draws, "fixed_reference": a.fixed_reference, "rows": out_rows }))?;
     }
     Ok(())

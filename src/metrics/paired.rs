@@ -17,31 +17,148 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use safetensors::{Dtype, tensor::TensorView};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::classifier::FEATURES;
 use super::{QualityEvaluator, draw_indices, feature_rows, spread_interval, stats};
 use crate::error::{Error, Result};
+use crate::sampling::GuidanceSchedule;
 
 /// Metadata key holding what the features are of (schedule, seeds, files' hashes).
 const META_KEY: &str = "magnets.sample_features";
 /// Largest features file read (100,000 images × 128 f32 is 51 MB).
 const MAX_FEATURES_BYTES: u64 = 64 << 20;
 
-/// The FID classifier's features of one evaluation's images, with their labels and a JSON
-/// record of how they were made (the `magnets eval` output without the scores).
+/// What one run's images are: the row that drew them and every file behind it (the `magnets
+/// eval` / `eval-clips` output without its scores), kept as a features file's metadata. Typed,
+/// so that a file that does not record what rows are paired and pooled on is refused when it is
+/// read, rather than compared as two absent keys that look equal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draws {
+    pub schedule: String,
+    pub cache: String,
+    /// Images; for a clip row, predicted clips (its features are their predicted frames).
+    pub samples: u64,
+    pub batch: u64,
+    /// The first decode seed, and the first and last used: runs on disjoint ranges pool.
+    pub seed: u64,
+    pub seeds: [u64; 2],
+    pub temperature: f64,
+    pub noise: f64,
+    pub guidance: f64,
+    #[serde(default)]
+    pub guidance_schedule: GuidanceSchedule,
+    pub weights: String,
+    pub weights_sha256: String,
+    pub classifier_sha256: String,
+    /// The reference's file: the image data, or the clips for a clip row.
+    pub data_sha256: String,
+    #[serde(default)]
+    pub reference: Reference,
+    /// A clip row's tokens and given frames (required when `reference` is clips).
+    #[serde(flatten)]
+    pub clip: Option<ClipDraws>,
+    /// The rest of the row (its compute, engine, …), kept for the record.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a row's features are scored against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reference {
+    /// Held-out images (`magnets eval`).
+    #[default]
+    Images,
+    /// The held-out clips' frames after the given ones (`magnets eval-clips`).
+    Clips,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipDraws {
+    pub tokens_sha256: String,
+    pub context_frames: u64,
+}
+
+impl Draws {
+    /// A row's record from its JSON (the eval output with the files' hashes added).
+    pub fn from_json(value: serde_json::Value) -> Result<Draws> {
+        let draws: Draws = serde_json::from_value(value).map_err(|e| Error::Data(format!("metadata: {e}")))?;
+        if draws.reference == Reference::Clips && draws.clip.is_none() {
+            return Err(Error::Data("metadata: a clip row that does not record tokens_sha256 and context_frames".into()));
+        }
+        Ok(draws)
+    }
+
+    /// What two rows must share to be the same draws on the same instrument (besides their
+    /// labels), each named for the message.
+    fn paired_on(&self) -> [(&'static str, serde_json::Value); 8] {
+        [
+            ("samples", json!(self.samples)),
+            ("seeds", json!(self.seeds)),
+            ("batch", json!(self.batch)),
+            ("weights_sha256", json!(self.weights_sha256)),
+            ("classifier_sha256", json!(self.classifier_sha256)),
+            ("data_sha256", json!(self.data_sha256)),
+            ("reference", json!(self.reference)),
+            ("tokens_sha256, context_frames", json!(self.clip)),
+        ]
+    }
+
+    /// What runs must share to be one row on disjoint seeds.
+    fn row(&self) -> [(&'static str, serde_json::Value); 12] {
+        [
+            ("schedule", json!(self.schedule)),
+            ("cache", json!(self.cache)),
+            ("batch", json!(self.batch)),
+            ("temperature", json!(self.temperature)),
+            ("noise", json!(self.noise)),
+            ("guidance", json!(self.guidance)),
+            ("guidance_schedule", json!(self.guidance_schedule)),
+            ("weights_sha256", json!(self.weights_sha256)),
+            ("classifier_sha256", json!(self.classifier_sha256)),
+            ("data_sha256", json!(self.data_sha256)),
+            ("reference", json!(self.reference)),
+            ("tokens_sha256, context_frames", json!(self.clip)),
+        ]
+    }
+}
+
+/// Names of the fields that differ between two such lists.
+fn differing<const N: usize>(a: [(&'static str, serde_json::Value); N], b: [(&'static str, serde_json::Value); N]) -> Vec<&'static str> {
+    a.into_iter().zip(b).filter(|(x, y)| x.1 != y.1).map(|(x, _)| x.0).collect()
+}
+
+/// The FID classifier's features of one evaluation's images, with their labels and what drew them.
 #[derive(Debug, Clone)]
 pub struct SampleFeatures {
     /// `[count × FEATURES]`.
     pub features: Vec<f32>,
     /// The category each image was generated for.
     pub labels: Vec<u32>,
-    pub about: serde_json::Value,
+    /// The run that drew them; a pooled row keeps each part's, in the order pooled.
+    pub runs: Vec<Draws>,
 }
 
 impl SampleFeatures {
+    /// One run's features (what `--features-out` writes).
+    pub fn new(features: Vec<f32>, labels: Vec<u32>, draws: Draws) -> Self {
+        SampleFeatures { features, labels, runs: vec![draws] }
+    }
+
     pub fn count(&self) -> usize {
         self.labels.len()
+    }
+
+    /// The first run's record: what every run of a row shares (schedule, sampling, files).
+    pub fn draws(&self) -> &Draws {
+        &self.runs[0]
+    }
+
+    /// Images, or predicted clips for a clip row, over every run.
+    pub fn samples(&self) -> u64 {
+        self.runs.iter().map(|r| r.samples).sum()
     }
 
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
@@ -49,6 +166,9 @@ impl SampleFeatures {
         if self.features.len() != n * FEATURES {
             return Err(Error::Data(format!("{} feature values for {n} images of {FEATURES}", self.features.len())));
         }
+        let [draws] = &self.runs[..] else {
+            return Err(Error::Data(format!("a features file holds one run; this row pools {}", self.runs.len())));
+        };
         let features: &[u8] = bytemuck::cast_slice(&self.features);
         let labels: &[u8] = bytemuck::cast_slice(&self.labels);
         let view = |dtype, shape: Vec<usize>, data| TensorView::new(dtype, shape, data).map_err(|e| Error::Data(format!("features file: {e}")));
@@ -56,38 +176,34 @@ impl SampleFeatures {
             ("features".to_string(), view(Dtype::F32, vec![n, FEATURES], features)?),
             ("labels".to_string(), view(Dtype::U32, vec![n], labels)?),
         ];
-        let meta = HashMap::from([(META_KEY.to_string(), self.about.to_string())]);
+        let about = serde_json::to_string(draws).map_err(|e| Error::Data(format!("features file: {e}")))?;
+        let meta = HashMap::from([(META_KEY.to_string(), about)]);
         safetensors::serialize(views, Some(meta)).map_err(|e| Error::Data(format!("features file: {e}")))
     }
 
     /// Refuses to compare rows that are not the same draws (image i: same class and decode seed,
-    /// same model) scored on the same instrument; the message names what differs. Every row
-    /// must record what it is compared on (a clip row also its tokens and given frames): a key
-    /// absent from both would otherwise compare equal and pass unseen.
+    /// same model) scored on the same instrument; the message names what differs.
     pub fn check_paired_with(&self, baseline: &SampleFeatures) -> Result<()> {
-        // Keys every row records, and those only a clip row does; `reference` says which it is.
-        const EVERY_ROW: [&str; 6] = ["samples", "seed", "batch", "weights_sha256", "classifier_sha256", "data_sha256"];
-        const CLIP_ROW: [&str; 2] = ["tokens_sha256", "context_frames"];
-        for (which, row) in [("the row", self), ("the baseline", baseline)] {
-            let required = if row.about["reference"] == "clips" { &CLIP_ROW[..] } else { &[] };
-            let missing: Vec<&str> = EVERY_ROW.iter().chain(required).copied().filter(|k| row.about[k].is_null()).collect();
-            if !missing.is_empty() {
-                return Err(Error::Data(format!("{which}'s features file does not record {}", missing.join(", "))));
+        let pooled = self.runs.len() > 1 || baseline.runs.len() > 1;
+        let seeds = |f: &SampleFeatures| f.runs.iter().map(|r| r.seeds).collect::<Vec<_>>();
+        if pooled && seeds(self) != seeds(baseline) {
+            return Err(Error::Data(
+                "pooled rows pair only with rows pooled from the same seeds in the same order".into(),
+            ));
+        }
+        let mut differ: Vec<&str> = Vec::new();
+        for (run, base) in self.runs.iter().zip(&baseline.runs) {
+            for name in differing(run.paired_on(), base.paired_on()) {
+                if !differ.contains(&name) {
+                    differ.push(name);
+                }
             }
         }
-        let same = EVERY_ROW.into_iter().chain(["reference"]).chain(CLIP_ROW);
-        let mut differ: Vec<&str> = same.filter(|k| self.about[k] != baseline.about[k]).collect();
         if self.labels != baseline.labels {
             differ.push("labels");
         }
         if differ.is_empty() {
             return Ok(());
-        }
-        let pooled = |f: &SampleFeatures| f.about["pooled_parts"].is_u64();
-        if differ.contains(&"seed") && (pooled(self) || pooled(baseline)) {
-            return Err(Error::Data(
-                "pooled rows pair only with rows pooled from the same seeds in the same order".into(),
-            ));
         }
         Err(Error::Data(format!("not the same draws on the same instrument: they differ in {}", differ.join(", "))))
     }
@@ -97,57 +213,35 @@ impl SampleFeatures {
     /// instruments and parts whose seed ranges overlap (the same draws counted twice). A pooled
     /// baseline pairs with other rows pooled in the same order.
     pub fn pool(parts: Vec<SampleFeatures>) -> Result<SampleFeatures> {
-        const SAME_ROW: [&str; 12] = [
-            "tokens_sha256",
-            "context_frames",
-            "schedule",
-            "cache",
-            "batch",
-            "temperature",
-            "noise",
-            "guidance",
-            "guidance_schedule",
-            "weights_sha256",
-            "classifier_sha256",
-            "data_sha256",
-        ];
-        let Some(first) = parts.first() else { return Err(Error::Data("nothing to pool".into())) };
-        if parts.len() == 1 {
-            return Ok(parts.into_iter().next().expect("one part"));
+        if parts.is_empty() {
+            return Err(Error::Data("nothing to pool".into()));
         }
-        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        let first = parts[0].draws().clone();
+        let mut runs: Vec<Draws> = Vec::new();
         for (i, part) in parts.iter().enumerate() {
-            let differ: Vec<&str> = SAME_ROW.into_iter().filter(|k| part.about[k] != first.about[k]).collect();
-            if !differ.is_empty() {
-                return Err(Error::Data(format!("part {} is another row than part 1: it differs in {}", i + 1, differ.join(", "))));
+            for run in &part.runs {
+                let differ = differing(run.row(), first.row());
+                if !differ.is_empty() {
+                    return Err(Error::Data(format!("part {} is another row than part 1: it differs in {}", i + 1, differ.join(", "))));
+                }
+                let [a0, a1] = run.seeds;
+                if let Some(other) = runs.iter().find(|r| a0 <= r.seeds[1] && r.seeds[0] <= a1) {
+                    let j = parts.iter().position(|p| p.runs.contains(other)).expect("a part's run");
+                    return Err(Error::Data(format!(
+                        "parts {} and {} share decode seeds ({}–{} and {a0}–{a1}): the same draws would count twice",
+                        j + 1,
+                        i + 1,
+                        other.seeds[0],
+                        other.seeds[1],
+                    )));
+                }
+                runs.push(run.clone());
             }
-            let range = part.about["seeds"]
-                .as_array()
-                .and_then(|r| Some((r.first()?.as_u64()?, r.get(1)?.as_u64()?)))
-                .ok_or_else(|| Error::Data(format!("part {}: no decode seed range (`seeds`) in its metadata", i + 1)))?;
-            if let Some(j) = ranges.iter().position(|r| range.0 <= r.1 && r.0 <= range.1) {
-                return Err(Error::Data(format!(
-                    "parts {} and {} share decode seeds ({}–{} and {}–{}): the same draws would count twice",
-                    j + 1,
-                    i + 1,
-                    ranges[j].0,
-                    ranges[j].1,
-                    range.0,
-                    range.1
-                )));
-            }
-            ranges.push(range);
         }
-        let mut about = first.about.clone();
-        // Each part's own `samples` (a clip row counts clips, not its frames), else its images.
-        about["samples"] = parts.iter().map(|p| p.about["samples"].as_u64().unwrap_or(p.count() as u64)).sum::<u64>().into();
-        about["seed"] = parts.iter().map(|p| p.about["seed"].clone()).collect::<Vec<_>>().into();
-        about["seeds"] = ranges.iter().map(|r| serde_json::json!([r.0, r.1])).collect::<Vec<_>>().into();
-        about["pooled_parts"] = parts.len().into();
         Ok(SampleFeatures {
             features: parts.iter().flat_map(|p| p.features.iter().copied()).collect(),
             labels: parts.iter().flat_map(|p| p.labels.iter().copied()).collect(),
-            about,
+            runs,
         })
     }
 
@@ -163,6 +257,7 @@ impl SampleFeatures {
             .get(META_KEY)
             .ok_or_else(|| bad(format!("no `{META_KEY}` metadata")))
             .and_then(|s| serde_json::from_str(s).map_err(|e| bad(format!("metadata: {e}"))))?;
+        let draws = Draws::from_json(about).map_err(|e| bad(e.detail()))?;
         let tensor = |name: &str, dtype: Dtype| {
             let t = st.tensor(name).map_err(|_| bad(format!("no `{name}` tensor")))?;
             if t.dtype() != dtype {
@@ -180,7 +275,7 @@ impl SampleFeatures {
         if features.iter().any(|v| !v.is_finite()) {
             return Err(bad("non-finite feature values".into()));
         }
-        Ok(SampleFeatures { features, labels: bytemuck::pod_collect_to_vec(&ldata), about })
+        Ok(SampleFeatures::new(features, bytemuck::pod_collect_to_vec(&ldata), draws))
     }
 }
 
