@@ -22,14 +22,6 @@ export const MAX_CLIPS = 8;           // a link may list this many starts
 // tokens between the first and a later frame).
 export const DEFAULT_STARTS = Object.freeze(['penguin', 'sun_with_face', 'alarm_clock', 'tropical_fish']);
 
-// Where a clip model runs. A software GPU (SwiftShader) emulates WebGPU on the CPU with a large
-// fixed cost per dispatch: for a clip's 513-row sequences the CPU engine is ~8× faster there
-// (docs/TEAM_NOTES.md, "Animate"), so clips run on the CPU unless the link asks for the GPU
-// (`gpu=1`). Image models keep WebGPU everywhere it works.
-export function clipsOnCpu(device, state) {
-  return !!(device && device.bundle === Bundle.webgpu && device.software && !(state && state.gpu));
-}
-
 // Clips per decode on this device. Measured here (2 busy cores): the CPU engine decodes four in
 // ~0.56 s per step; WebGPU on SwiftShader takes ~2.6 s per step for two, so two there.
 export function clipsFor(device, state) {

@@ -7,7 +7,7 @@
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
 import { Msg, Bundle, ErrorKind } from './protocol.js';
 import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, TUNED_PICKS, measuredWith, guidanceText, tableMetric } from './assets.js';
-import { pickModel, modelMenu, samplingFor, animateModelFor } from './models.js';
+import { pickModel, modelMenu, samplingFor, animateModelFor, runsOnCpu } from './models.js';
 import { startEngine, loadPlannerModule, makePlanner } from './engine-client.js';
 import { showBanner, showNotice, reportProblems, showFatal, fallbackSentence, setEngineBadge, showLoadProgress } from './notices.js';
 import { createTimeline, timelineSteps } from './timeline.js';
@@ -18,7 +18,7 @@ import { createTransport } from './transport.js';
 import { setupControls, applyStateToControls as showState, buildModelControls } from './controls.js';
 import { wireExports } from './export.js';
 import { bestUnder, budgetScale, renderBudgetControl } from './budget.js';
-import { createAnimateMode, clipsFor, clipsOnCpu, carriedFrame, MAX_CLIPS } from './animate.js';
+import { createAnimateMode, clipsFor, carriedFrame, MAX_CLIPS } from './animate.js';
 
 const $ = (id) => document.getElementById(id);
 const IMAGES = 16;
@@ -569,7 +569,7 @@ async function loadModel() {
   engine.init({
     weights: versionedUrl(app.manifest, app.model.weights), tokenizer: app.model.tokenizer ? versionedUrl(app.manifest, app.model.tokenizer) : null,
     // Sequences the engine holds at once: every image (or clip) twice with guidance.
-    forceCpu: s.cpu, preferCpu: clipModel && clipsOnCpu(app.device, s), batch: (clipModel ? MAX_CLIPS : IMAGES) * 2,
+    forceCpu: s.cpu, preferCpu: runsOnCpu(app.device, s), batch: (clipModel ? MAX_CLIPS : IMAGES) * 2,
   });
 }
 

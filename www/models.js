@@ -58,6 +58,14 @@ export function pickModel(manifest, state, device) {
 // larger models.
 const isSlow = (device) => !device || device.bundle !== Bundle.webgpu || !!device.software;
 
+// Which engine runs a model here. A software GPU (SwiftShader, lavapipe) emulates WebGPU on the
+// CPU with a large fixed cost per dispatch: the CPU engine (WebAssembly SIMD) decodes the same
+// tokens 10–18× faster there (docs/RESULTS.md, "The CPU engine in the page"), so every model
+// runs on it unless the link asks for the GPU (`gpu=1`, which the WebGPU page tests use).
+export function runsOnCpu(device, state) {
+  return !!(device && device.bundle === Bundle.webgpu && device.software && !(state && state.gpu));
+}
+
 // The clip model that animates an image model's emoji: one with the same tokenizer (its codes
 // are the clip's given frame), the light one on a slow device, else the first other one.
 // null when none fits.

@@ -53,8 +53,8 @@ export function fallbackSentence(f) {
   if (code === Fallback.adapterError) return `Asking for a WebGPU adapter failed${detail}, so the demo ${same}`;
   if (code === Fallback.engineFailed) return `WebGPU is available, but the GPU engine could not start on it${detail}, so the demo ${same}`;
   if (code === Fallback.requested) return `The link asks for the CPU engine (cpu=1): the demo ${same}`;
-  if (code === Fallback.softwareClips) {
-    return `This GPU is emulated in software${detail}, where the CPU engine decodes clips several times faster, so Animate runs the same model on the CPU (WebAssembly): the same decode, the same clips. Add gpu=1 to the link to decode them on WebGPU.`;
+  if (code === Fallback.softwareGpu) {
+    return `This GPU is emulated in software${detail}, where the CPU engine decodes ten times faster, so the demo ${same} Add gpu=1 to the link to decode on WebGPU.`;
   }
   return `The demo ${same}`;
 }

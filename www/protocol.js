@@ -5,7 +5,7 @@
 //
 //   page → worker
 //     Msg.probe             {forceCpu}   which engine can run here, before a model is chosen
-//     Msg.init              {weights, tokenizer, forceCpu, preferCpu, batch}  (URLs of the model files; preferCpu: a software GPU runs this model on the CPU)
+//     Msg.init              {weights, tokenizer, forceCpu, preferCpu, batch}  (URLs of the model files; preferCpu: a software GPU, so the CPU engine)
 //     Msg.generate          {runs: [{id, request}]}  request = PageRequest (src/web/mod.rs)
 //     Msg.cancelImages      {}   drop the image work of earlier generations
 //     Msg.decodeCodes       {id, codes}  code grids → pixels (frame_tokens codes each: the Animate
@@ -55,7 +55,7 @@ export const Fallback = Object.freeze({
   adapterError: 'adapter-error',
   engineFailed: 'engine-failed',
   requested: 'requested',
-  softwareClips: 'software-clips', // a clip model on a software GPU (animate.js clipsOnCpu)
+  softwareGpu: 'software-gpu', // a software GPU, where the CPU engine is quicker (models.js runsOnCpu)
 });
 
 // The `name` of an error thrown by the wasm bundle is the kind of the Rust error

@@ -18,7 +18,7 @@ export const DEFAULTS = Object.freeze({
   w: '',                 // a link's own weights / tokenizer file (models/…); '' = the model's
   tok: '',
   cpu: false,            // the CPU engine even where WebGPU works
-  gpu: false,            // clips on WebGPU even on a software GPU (animate.js clipsOnCpu)
+  gpu: false,            // WebGPU even on a software GPU (models.js runsOnCpu)
   start: '',             // Animate: held-out starts, numbers (magnets generate --start) or names; '' = the device's default
   ctx: '',               // Animate: a given frame's codes (encodeCodes); wins over `start`
 });

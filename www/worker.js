@@ -165,10 +165,10 @@ async function init(msg) {
   let note = '';
   if (!probed) await probe(msg);
   let { kind, fallback } = probed;
-  // The page's choice for clip models on a software GPU (animate.js clipsOnCpu).
+  // The page's choice on a software GPU (models.js runsOnCpu).
   if (kind === Bundle.webgpu && msg.preferCpu) {
     kind = Bundle.cpu;
-    fallback = { code: Fallback.softwareClips, detail: adapterText };
+    fallback = { code: Fallback.softwareGpu, detail: adapterText };
   }
   const weights = await getBytes(msg.weights, 'model weights');
   let tokenizer = null;

@@ -33,11 +33,15 @@ async function launch(args, viewport = { width: 1280, height: 900 }) {
     executablePath: CHROMIUM, headless: true, args: [...COMMON, ...args], viewport,
   });
   contexts.push(ctx);
+  ctx.webgpu = args === WEBGPU;
   return ctx;
 }
 
-// Opens the page and collects problems: uncaught errors, CSP violations, console errors.
+// Opens the page and collects problems: uncaught errors, CSP violations, console errors. In a
+// WebGPU browser the link gets gpu=1 unless it says otherwise: SwiftShader is a software GPU,
+// where the page would run the CPU engine (models.js runsOnCpu), and these tests are of WebGPU.
 async function open(ctx, hash = '') {
+  if (ctx.webgpu && !/(^|&)gpu=/.test(hash)) hash = hash ? `${hash}&gpu=1` : 'gpu=1';
   const page = ctx.pages()[0] || (await ctx.newPage());
   const problems = [];
   page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
@@ -228,7 +232,7 @@ test('WebGPU: width switches in the timeline, editing a bar changes the FLOPs', 
   const page = await open(ctx, 's=S2M2L2XL2');
   await waitStatus(page, ['generating', 'done'], 60000);
   await page.waitForTimeout(300);
-  await page.evaluate(() => { location.hash = ''; }); // back to the default schedule
+  await page.evaluate(() => { location.hash = 'gpu=1'; }); // back to the default schedule
   await waitStatus(page, ['generating', 'done'], 60000);
   const tl = await page.evaluate(() => ({ ...document.getElementById('timeline').dataset }));
   assert.equal(tl.widths, 'S,S,S,M,M,M,L,L,L,XL,XL,XL');
@@ -788,7 +792,7 @@ test('malformed URL state: a readable message and the defaults', async () => {
   // More steps than tokens: a message, then the defaults.
   const page2 = await ctx.newPage();
   page2.problems = [];
-  await page2.goto(BASE + '#s=magnets&T=500');
+  await page2.goto(BASE + '#gpu=1&s=magnets&T=500');
   await waitStatus(page2, ['generating', 'done'], 60000);
   assert.match(await page2.textContent('#banner'), /500 steps/);
   assert.equal(await page2.inputValue('#steps'), '12');
@@ -810,7 +814,7 @@ test('missing or corrupt weights: an error message, not a blank page', async () 
     assert.match(await page.textContent('#failure-text'), /could not be downloaded/);
     await shot(page, 'missing-weights', { fullPage: false });
     const page2 = await ctx.newPage();
-    await page2.goto(BASE + '#w=models/corrupt-test.safetensors');
+    await page2.goto(BASE + '#gpu=1&w=models/corrupt-test.safetensors');
     await waitStatus(page2, ['error'], 60000);
     const t2 = await page2.textContent('#banner');
     assert.match(t2, /weights file/i);
@@ -818,7 +822,7 @@ test('missing or corrupt weights: an error message, not a blank page', async () 
     assert.match(await page2.textContent('#failure-text'), /damaged/);
     await shot(page2, 'corrupt-weights', { fullPage: false });
     const page3 = await ctx.newPage();
-    await page3.goto(BASE + '#w=https://example.com/x.safetensors');
+    await page3.goto(BASE + '#gpu=1&w=https://example.com/x.safetensors');
     await waitStatus(page3, ['generating', 'done'], 60000);
     assert.match(await page3.textContent('#banner'), /not a relative path/);
   } finally {
@@ -944,10 +948,22 @@ test('Animate (WebGPU, gpu=1): m=anim decodes clips from held-out first frames, 
   assert.deepEqual(page.problems, []);
 });
 
+// Without gpu=1 a software GPU runs the CPU engine (the same tokens: the parity test above), ten
+// times sooner there.
+test('a software GPU runs an image model on the CPU engine and says why', async () => {
+  const page = await open(await launch(WEBGPU), 'gpu=0&T=4');
+  await waitDone(page);
+  assert.equal(await page.evaluate(() => window.magnets.bundle), 'cpu');
+  assert.equal(await page.textContent('#engine-badge'), 'CPU fallback');
+  assert.match(await page.textContent('#notice'), /emulated in software.*CPU engine.*gpu=1/s);
+  assert.doesNotMatch(page.url(), /gpu=/, 'the default is not written into the link');
+  assert.deepEqual(page.problems, []);
+});
+
 test('Animate on a software GPU: the clips run on the CPU engine, four of them, and the page says why', async (t) => {
   const model = stagedClipModel();
   if (!model) { t.skip('no clip model staged'); return; }
-  const page = await open(await launch(WEBGPU), `m=${model.id}`);
+  const page = await open(await launch(WEBGPU), `m=${model.id}&gpu=0`);
   await waitDone(page, GEN_TIMEOUT * 2);
   await waitImages(page);
   assert.equal(await page.evaluate(() => window.magnets.bundle), 'cpu');
@@ -1050,7 +1066,7 @@ test('hostile URL keys (__proto__, constructor, toString…): reported, and the 
   assert.doesNotMatch(banner, /could not start/);
   assert.equal(await page.inputValue('#seed'), '9', 'the good setting in the same link applies');
   // The same keys through a hashchange: no exception, and the UI follows the URL.
-  await page.evaluate(() => { location.hash = '#constructor=1&valueOf=2&seed=77'; });
+  await page.evaluate(() => { location.hash = '#constructor=1&valueOf=2&seed=77&gpu=1'; });
   await page.waitForFunction(() => document.getElementById('seed').value === '77', null, { timeout: 60000 });
   assert.match(await page.textContent('#banner'), /unknown setting “valueOf”/);
   await waitStatus(page, ['generating', 'done'], 60000);
