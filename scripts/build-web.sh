@@ -19,11 +19,11 @@ done
 
 gz() { gzip -9 -c "$1" | wc -c; }
 
-build_bundle() { # feature outdir
-  local feature=$1 out=$2
-  echo "== cargo build --target wasm32-unknown-unknown --features $feature --profile wasm-release"
-  cargo build --target wasm32-unknown-unknown --no-default-features --features "$feature" --profile wasm-release
-  local wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/magnets.wasm"
+build_bundle() { # feature outdir profile [rustflags]
+  local feature=$1 out=$2 profile=$3 flags=${4:-}
+  echo "== RUSTFLAGS='$flags' cargo build --target wasm32-unknown-unknown --features $feature --profile $profile"
+  RUSTFLAGS="$flags" cargo build --target wasm32-unknown-unknown --no-default-features --features "$feature" --profile "$profile"
+  local wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/magnets.wasm"
   rm -rf "$out"
   wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name magnets "$wasm"
   if command -v wasm-opt >/dev/null 2>&1; then
@@ -36,7 +36,7 @@ if [ "$MODELS_ONLY" = 0 ]; then
   if ! wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
     echo "wasm-bindgen-cli $WB_VERSION is missing: run scripts/setup.sh" >&2; exit 1
   fi
-  build_bundle web www/pkg
+  build_bundle web www/pkg wasm-release
   # The WebGPU bundle must not contain burn: neither in the dependency graph nor in the binary.
   if cargo tree -e normal --target wasm32-unknown-unknown --no-default-features --features web --prefix none 2>/dev/null | grep -q '^burn'; then
     echo "FAIL: the WebGPU bundle's dependency graph contains burn" >&2; exit 1
@@ -45,7 +45,10 @@ if [ "$MODELS_ONLY" = 0 ]; then
     echo "FAIL: the WebGPU bundle contains burn symbols" >&2; exit 1
   fi
   echo "ok: WebGPU bundle is burn-free"
-  if [ "$FALLBACK" = 1 ]; then build_bundle web-fallback www/pkg-fallback; fi
+  # The CPU engine: wasm SIMD128 everywhere (burn-flex's kernels also need `burn/simd`, in the
+  # feature) and its own profile (Cargo.toml `wasm-fallback`), so that the two bundles' builds
+  # keep separate artifacts and neither rebuilds the other's dependencies.
+  if [ "$FALLBACK" = 1 ]; then build_bundle web-fallback www/pkg-fallback wasm-fallback "-C target-feature=+simd128"; fi
 fi
 
 # ---- models (models/models.json: every listed model whose weights are here; scripts/stage-models.mjs)
