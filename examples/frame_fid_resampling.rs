@@ -69,7 +69,7 @@ fn main() -> magnets::Result<()> {
     let classifier = Classifier::load(&a.classifier, &device)?;
     let clips = magnets::data::anim::AnimDataset::load(&a.clips)?;
     let base = SampleFeatures::load(&a.baseline)?;
-    let given = base.about["context_frames"].as_u64().unwrap_or(1) as usize;
+    let given = base.draws().clip.as_ref().map_or(1, |c| c.context_frames) as usize;
     let frames = magnets::data::anim::FRAMES - given;
     let held: Vec<usize> = (0..clips.len()).filter(|&i| clips.split[i] == 1).collect();
     let future: Vec<u8> = held.iter().flat_map(|&i| clips.clip(i)[given * magnets::data::IMAGE_BYTES..].to_vec()).collect();

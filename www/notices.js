@@ -38,7 +38,7 @@ export function showFatal(message, kind, problems) {
     ? 'The model file could not be downloaded. Check the connection, or that the site ships models/ next to this page.'
     : kind === ErrorKind.badWeights || kind === ErrorKind.badConfig
       ? 'The model file is damaged or does not match this page. Reloading fetches it again.'
-      : 'This browser could not run the engine (it needs WebAssembly; WebGPU is optional).';
+      : 'This browser could not run the engine (it needs WebAssembly with SIMD; WebGPU is optional).';
   $('failure-reset').href = location.pathname + location.search;
 }
 

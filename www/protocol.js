@@ -48,6 +48,12 @@ export const Msg = Object.freeze({
 // Which engine runs (the wasm bundle's bundle_kind()).
 export const Bundle = Object.freeze({ webgpu: 'webgpu', cpu: 'cpu' });
 
+// The CPU bundle's kernels are WebAssembly SIMD128 (every browser since 2023 has it). This module
+// (one function: i32.const 0, i8x16.splat, i8x16.popcnt) validates exactly where SIMD does, so
+// a browser without it is told why instead of getting a compile error.
+export const SIMD_PROBE = Object.freeze([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+export const hasWasmSimd = () => typeof WebAssembly === 'object' && WebAssembly.validate(Uint8Array.from(SIMD_PROBE));
+
 // Why the CPU engine runs instead of WebGPU (the page words a sentence for each).
 export const Fallback = Object.freeze({
   noWebgpu: 'no-webgpu',

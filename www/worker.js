@@ -2,7 +2,7 @@
 // weights with progress (cached with the Cache API), runs decodes and decodes images.
 // The messages it answers and sends are listed in protocol.js. Failures are told apart by
 // their kind (the error's name: protocol.js ErrorKind), never by their wording.
-import { Msg, Bundle, Fallback, ErrorKind, isBadModelFile, kindError, kindOf, frameTokens } from './protocol.js';
+import { Msg, Bundle, Fallback, ErrorKind, isBadModelFile, kindError, kindOf, frameTokens, hasWasmSimd } from './protocol.js';
 
 const CACHE_NAME = 'magnets-weights-v1';
 let wasm = null;       // the bundle's module namespace
@@ -50,6 +50,9 @@ const whyText = (f) => `${f.code}: ${f.detail}`;
 async function loadBundle(kind) {
   const path = kind === Bundle.webgpu ? './pkg/magnets.js' : './pkg-fallback/magnets.js';
   post({ type: Msg.status, text: kind === Bundle.webgpu ? 'Loading the WebGPU engine…' : 'Loading the CPU fallback engine…' });
+  if (kind !== Bundle.webgpu && !hasWasmSimd()) {
+    throw kindError(ErrorKind.other, 'this browser has neither WebGPU nor WebAssembly SIMD, which the CPU engine needs (Chrome 91, Firefox 89, Safari 16.4 and later have it)');
+  }
   const mod = await import(path);
   await mod.default();
   return mod;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Msg, Fallback, ErrorKind, RUST_ERROR_KINDS, kindError, kindOf, isBadModelFile } from '../../www/protocol.js';
+import { Msg, Fallback, ErrorKind, RUST_ERROR_KINDS, kindError, kindOf, isBadModelFile, SIMD_PROBE, hasWasmSimd } from '../../www/protocol.js';
 
 const www = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../www');
 
@@ -39,4 +39,17 @@ test('no page module or the worker spells a message type or an error kind as a s
       assert.ok(!new RegExp(`(===|!==|startsWith\\()\\s*['"\`]${n}['"\`]`).test(text), `${f} compares with the string '${n}'`);
     }
   }
+});
+
+test('the SIMD probe is a valid module that uses a SIMD128 instruction (node has SIMD, as the CPU bundle needs)', () => {
+  assert.equal(hasWasmSimd(), true);
+  const bytes = Uint8Array.from(SIMD_PROBE);
+  assert.ok(bytes.includes(0xfd), 'the SIMD opcode prefix');
+  const f = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+  assert.deepEqual(Object.keys(f), [], 'no exports: it is only validated');
+  // The same bytes with the function typed i32 (no v128 anywhere) are refused: the probe's
+  // validity rests on SIMD types and opcodes.
+  const i32 = bytes.slice();
+  i32[13] = 0x7f;
+  assert.equal(WebAssembly.validate(i32), false);
 });
