@@ -91,12 +91,9 @@ impl Draws {
         Ok(draws)
     }
 
-    /// What two rows must share to be the same draws on the same instrument (besides their
-    /// labels), each named for the message.
-    fn paired_on(&self) -> [(&'static str, serde_json::Value); 8] {
+    /// The model, instrument and reference behind a row: equal in any two rows compared.
+    fn instrument(&self) -> [Field; 6] {
         [
-            ("samples", json!(self.samples)),
-            ("seeds", json!(self.seeds)),
             ("batch", json!(self.batch)),
             ("weights_sha256", json!(self.weights_sha256)),
             ("classifier_sha256", json!(self.classifier_sha256)),
@@ -106,27 +103,32 @@ impl Draws {
         ]
     }
 
+    /// What two rows must share to be the same draws on the same instrument (besides their
+    /// labels), each named for the message.
+    fn paired_on(&self) -> Vec<Field> {
+        let draws = [("samples", json!(self.samples)), ("seeds", json!(self.seeds))];
+        draws.into_iter().chain(self.instrument()).collect()
+    }
+
     /// What runs must share to be one row on disjoint seeds.
-    fn row(&self) -> [(&'static str, serde_json::Value); 12] {
-        [
+    fn row(&self) -> Vec<Field> {
+        let sampling = [
             ("schedule", json!(self.schedule)),
             ("cache", json!(self.cache)),
-            ("batch", json!(self.batch)),
             ("temperature", json!(self.temperature)),
             ("noise", json!(self.noise)),
             ("guidance", json!(self.guidance)),
             ("guidance_schedule", json!(self.guidance_schedule)),
-            ("weights_sha256", json!(self.weights_sha256)),
-            ("classifier_sha256", json!(self.classifier_sha256)),
-            ("data_sha256", json!(self.data_sha256)),
-            ("reference", json!(self.reference)),
-            ("tokens_sha256, context_frames", json!(self.clip)),
-        ]
+        ];
+        sampling.into_iter().chain(self.instrument()).collect()
     }
 }
 
+/// A field of [`Draws`] by name, as JSON so that differently typed fields compare in one list.
+type Field = (&'static str, serde_json::Value);
+
 /// Names of the fields that differ between two such lists.
-fn differing<const N: usize>(a: [(&'static str, serde_json::Value); N], b: [(&'static str, serde_json::Value); N]) -> Vec<&'static str> {
+fn differing(a: Vec<Field>, b: Vec<Field>) -> Vec<&'static str> {
     a.into_iter().zip(b).filter(|(x, y)| x.1 != y.1).map(|(x, _)| x.0).collect()
 }
 
