@@ -951,8 +951,9 @@ test('Animate (WebGPU, gpu=1): m=anim decodes clips from held-out first frames, 
 // Without gpu=1 a software GPU runs the CPU engine (the same tokens: the parity test above), ten
 // times sooner there.
 test('a software GPU runs an image model on the CPU engine and says why', async () => {
-  const page = await open(await launch(WEBGPU), 'gpu=0&T=4');
+  const page = await open(await launch(WEBGPU), 'gpu=0');
   await waitDone(page);
+  await waitImages(page);
   assert.equal(await page.evaluate(() => window.magnets.bundle), 'cpu');
   assert.equal(await page.textContent('#engine-badge'), 'CPU fallback');
   assert.match(await page.textContent('#notice'), /emulated in software.*CPU engine.*gpu=1/s);
