@@ -60,7 +60,7 @@ const isSlow = (device) => !device || device.bundle !== Bundle.webgpu || !!devic
 
 // Which engine runs a model here. A software GPU (SwiftShader, lavapipe) emulates WebGPU on the
 // CPU with a large fixed cost per dispatch: the CPU engine (WebAssembly SIMD) decodes the same
-// tokens 10–18× faster there (docs/RESULTS.md, "The CPU engine in the page"), so every model
+// tokens 16–21× faster there (docs/RESULTS.md, "The CPU engine in the page"), so every model
 // runs on it unless the link asks for the GPU (`gpu=1`, which the WebGPU page tests use).
 export function runsOnCpu(device, state) {
   return !!(device && device.bundle === Bundle.webgpu && device.software && !(state && state.gpu));

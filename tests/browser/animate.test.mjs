@@ -7,7 +7,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS, parseHash, formatHash, encodeCodes, decodeCodes } from '../../www/state.js';
 import { resolveClips, parseStartList, defaultStarts, toggleStart, carriedFrame, startsProblem, clipsFor, realFrameView, DEFAULT_STARTS, MAX_CLIPS } from '../../www/animate.js';
-import { runsOnCpu } from '../../www/models.js';
 import { Bundle } from '../../www/protocol.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -110,13 +109,8 @@ test('an image carries its codes only to a clip model of the same tokenizer', ()
   assert.equal(carriedFrame({ fromTokenizer: 'models/t.safetensors', toTokenizer: 'models/t.safetensors', codes: codes.slice(1), config: CONFIG }), null);
 });
 
-test('where models run: the CPU engine on a software GPU unless gpu=1; two clips on a software GPU, four elsewhere', () => {
+test('clips per decode: two on a software GPU asked to run WebGPU (gpu=1), four elsewhere', () => {
   const soft = { bundle: Bundle.webgpu, software: true }, hard = { bundle: Bundle.webgpu, software: false }, cpu = { bundle: Bundle.cpu, software: false };
-  assert.equal(runsOnCpu(soft, DEFAULTS), true);
-  assert.equal(runsOnCpu(soft, { ...DEFAULTS, gpu: true }), false);
-  assert.equal(runsOnCpu(hard, DEFAULTS), false);
-  assert.equal(runsOnCpu(cpu, DEFAULTS), false, 'already the CPU: nothing to prefer');
-  assert.equal(runsOnCpu(null, DEFAULTS), false, 'before the probe: nothing to prefer');
   assert.equal(clipsFor(soft, DEFAULTS), 4, 'on the CPU engine');
   assert.equal(clipsFor(soft, { ...DEFAULTS, gpu: true }), 2);
   assert.equal(clipsFor(hard, DEFAULTS), 4);

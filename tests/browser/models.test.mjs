@@ -2,7 +2,8 @@
 // device, and what a link can ask for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pickModel, modelMenu, samplingFor, animateModelFor, FILES, FALLBACK_SAMPLING } from '../../www/models.js';
+import { pickModel, modelMenu, samplingFor, animateModelFor, runsOnCpu, FILES, FALLBACK_SAMPLING } from '../../www/models.js';
+import { Bundle } from '../../www/protocol.js';
 import { DEFAULTS, parseHash, formatHash } from '../../www/state.js';
 import { loadEvalTable } from '../../www/assets.js';
 
@@ -29,6 +30,15 @@ test('a hardware GPU gets the default model; a software GPU or the CPU fallback 
     assert.match(p.why, device === cpu ? /CPU fallback/ : /software GPU/);
     assert.match(p.why, /quality model is in the Model menu/);
   }
+});
+
+test('a software GPU runs every model on the CPU engine unless the link says gpu=1', () => {
+  const soft = { bundle: Bundle.webgpu, software: true }, hard = { bundle: Bundle.webgpu, software: false }, cpu = { bundle: Bundle.cpu, software: false };
+  assert.equal(runsOnCpu(soft, DEFAULTS), true);
+  assert.equal(runsOnCpu(soft, { ...DEFAULTS, gpu: true }), false);
+  assert.equal(runsOnCpu(hard, DEFAULTS), false);
+  assert.equal(runsOnCpu(cpu, DEFAULTS), false, 'already the CPU: nothing to prefer');
+  assert.equal(runsOnCpu(null, DEFAULTS), false, 'before the probe: nothing to prefer');
 });
 
 test('a link that names a model gets it on any device; an unknown one is a problem, then auto', () => {
