@@ -123,12 +123,14 @@ function writeHash() {
 const EMBED_HEIGHT = 920;
 function updateEmbedSnippet() {
   const base = location.href.split('#')[0];
-  const h = formatHash({ ...app.state, embed: true });
+  // A reader's own device picks the engine: the sharer's cpu=/gpu= stay out of the snippet.
+  const forReaders = { ...app.state, cpu: DEFAULTS.cpu, gpu: DEFAULTS.gpu };
+  const h = formatHash({ ...forReaders, embed: true });
   const src = `${base}#${h}`;
   // Fluid width up to the embed's design width; the height fits the player at any width (its
   // grid stops growing at 340 px), so a 390-px phone post neither scrolls sideways nor cuts it.
   $('embed-code').value = `<iframe src="${src}" width="100%" height="${EMBED_HEIGHT}" style="max-width:560px;border:0;border-radius:12px" loading="lazy" title="MaGNeTS: a nested transformer decoding emoji, live"></iframe>`;
-  $('embed-open').href = `${base}#${formatHash({ ...app.state, embed: false })}`;
+  $('embed-open').href = `${base}#${formatHash({ ...forReaders, embed: false })}`;
 }
 
 // ---------------------------------------------------------------- plan, stats, chart, budget

@@ -393,6 +393,8 @@ test('WebGPU: the URL round trip restores the state and the same images', async 
   assert.equal(tokens2, tokens1, 'a shared link reproduces the same images');
   const embed = await page2.inputValue('#embed-code');
   assert.match(embed, /^<iframe src="http:\/\/127\.0\.0\.1:\d+\/demo\/magnets\/#.*embed=1/);
+  assert.match(url, /gpu=1/, 'this test runs WebGPU on a software GPU');
+  assert.doesNotMatch(embed, /[#&](gpu|cpu)=/, "a reader's device picks the engine, not the sharer's flags");
 
   // Embed mode: compact layout.
   const page3 = await ctx.newPage();
