@@ -316,7 +316,7 @@ function onReady(m) {
   app.planner = makePlanner(app.plannerModule, app.config);
   app.metrics.readyMs = performance.now() - app.metrics.start;
   $('loading').classList.add('done');
-  setEngineBadge(m.bundle === Bundle.webgpu);
+  setEngineBadge(m.bundle, m.fallback);
   const cannot = animate.ready(app.model.tokenizer && (manifestEntry(app.manifest, app.model.tokenizer) || {}).sha256);
   if (cannot) { fatal(cannot, ErrorKind.badData); return; }
   const notes = [];
@@ -343,7 +343,7 @@ function onReady(m) {
 function onRecovered(m) {
   app.info = m.info;
   app.bundle = m.bundle;
-  setEngineBadge(m.bundle === Bundle.webgpu);
+  setEngineBadge(m.bundle, m.fallback);
   app.metrics.recoveries = (app.metrics.recoveries || 0) + 1;
   showNotice(m.note);
   generate();

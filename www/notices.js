@@ -1,6 +1,6 @@
 // What the page says above the grids: problems with the link's settings (the banner), how the
 // engine runs (the notice), and, when the demo cannot start, why and what to do.
-import { Fallback, ErrorKind } from './protocol.js';
+import { Bundle, Fallback, ErrorKind } from './protocol.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -69,8 +69,11 @@ export function showLoadProgress({ what, loaded, total, cached }) {
     : `Downloading the ${what}… ${mb(loaded)}${total ? ' / ' + mb(total) : ''} MB`;
 }
 
-export function setEngineBadge(isWebgpu) {
+// The engine in use: WebGPU, the CPU engine a software GPU runs by choice (the quicker one
+// there), or the CPU fallback (marked: WebGPU was wanted and is not there).
+export function setEngineBadge(bundle, fallback) {
   const badge = $('engine-badge');
-  badge.textContent = isWebgpu ? 'WebGPU' : 'CPU fallback';
-  badge.className = isWebgpu ? 'badge' : 'badge cpu';
+  const chosen = bundle !== Bundle.webgpu && !!fallback && fallback.code === Fallback.softwareGpu;
+  badge.textContent = bundle === Bundle.webgpu ? 'WebGPU' : chosen ? 'CPU engine' : 'CPU fallback';
+  badge.className = bundle === Bundle.webgpu || chosen ? 'badge' : 'badge cpu';
 }

@@ -957,7 +957,7 @@ test('a software GPU runs an image model on the CPU engine and says why', async 
   await waitDone(page);
   await waitImages(page);
   assert.equal(await page.evaluate(() => window.magnets.bundle), 'cpu');
-  assert.equal(await page.textContent('#engine-badge'), 'CPU fallback');
+  assert.equal(await page.textContent('#engine-badge'), 'CPU engine', 'a choice, not a fallback');
   assert.match(await page.textContent('#notice'), /emulated in software.*CPU engine.*gpu=1/s);
   assert.doesNotMatch(page.url(), /gpu=/, 'the default is not written into the link');
   await shot(page, 'software-gpu-cpu', { fullPage: false });
