@@ -11,10 +11,11 @@
 //     under it the real clip's frames when the start is a held-out clip;
 //   - the start picker.
 // The pure functions at the top run in node (tests/browser/animate.test.mjs).
-import { Bundle, TokenState, frameCount, frameTokens, givenTokens, isClipModel, seqTokens } from './protocol.js';
+import { TokenState, frameCount, frameTokens, givenTokens, isClipModel, seqTokens } from './protocol.js';
 import { decodeCodes, encodeCodes } from './state.js';
 import { paintCell, countStates } from './cells.js';
 import { manifestEntry, versionedUrl } from './assets.js';
+import { isSoftwareGpu, runsOnCpu } from './models.js';
 
 export const FPS = 7;                 // the finished clip's playback (the data: 8 frames over ~1 s loops)
 export const MAX_CLIPS = 8;           // a link may list this many starts
@@ -25,8 +26,7 @@ export const DEFAULT_STARTS = Object.freeze(['penguin', 'sun_with_face', 'alarm_
 // Clips per decode on this device. Measured here (2 busy cores): the CPU engine decodes four in
 // ~0.56 s per step; WebGPU on SwiftShader takes ~2.6 s per step for two, so two there.
 export function clipsFor(device, state) {
-  const softwareWebgpu = !!(device && device.bundle === Bundle.webgpu && device.software && state && state.gpu);
-  return softwareWebgpu ? 2 : 4;
+  return isSoftwareGpu(device) && !runsOnCpu(device, state) ? 2 : 4;
 }
 
 // A starts file against the model and its tokenizer: null when it fits, else why not.

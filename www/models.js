@@ -56,14 +56,17 @@ export function pickModel(manifest, state, device) {
 
 // The CPU fallback and software GPUs (SwiftShader, lavapipe): seconds per decode for the
 // larger models.
-const isSlow = (device) => !device || device.bundle !== Bundle.webgpu || !!device.software;
+const isSlow = (device) => !device || device.bundle !== Bundle.webgpu || isSoftwareGpu(device);
+
+// A WebGPU adapter that emulates a GPU on the CPU (the worker's probe says `software`).
+export const isSoftwareGpu = (device) => !!(device && device.bundle === Bundle.webgpu && device.software);
 
 // Which engine runs a model here. A software GPU (SwiftShader, lavapipe) emulates WebGPU on the
 // CPU with a large fixed cost per dispatch: the CPU engine (WebAssembly SIMD) decodes the same
 // tokens 16–21× faster there (docs/RESULTS.md, "The CPU engine in the page"), so every model
 // runs on it unless the link asks for the GPU (`gpu=1`, which the WebGPU page tests use).
 export function runsOnCpu(device, state) {
-  return !!(device && device.bundle === Bundle.webgpu && device.software && !(state && state.gpu));
+  return isSoftwareGpu(device) && !(state && state.gpu);
 }
 
 // The clip model that animates an image model's emoji: one with the same tokenizer (its codes
