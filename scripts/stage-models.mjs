@@ -10,8 +10,9 @@
 //   NAME.starts.json            a clip model's starts (kind "clip"): the held-out clips' first
 //                               frames, names and categories, from CLIP_TOKENS (below)
 // and writes www/models/manifest.json: {default, models: [{id, name, about, kind, light, weights,
-// tokenizer, sampling, starts, page_files}], files: {name: {sha256, bytes, stored?, source_sha256?}}}
-// (page_files: what the page downloads for that model, which build-web.sh sizes; files: every
+// tokenizer, sampling, starts, page_files, cli}], files: {name: {sha256, bytes, stored?, source_sha256?}}}
+// (page_files: what the page downloads for that model, which build-web.sh sizes; cli: the
+// repository files `magnets generate` decodes the same tokens from, {weights, tokens?}; files: every
 // staged file; int8 weights say `stored: "int8"` and the sha256 of the f16 file they were made
 // from, which their eval table was measured on); the page picks
 // its model from that list (www/models.js) and versions every model URL by its hash, so a cache
@@ -95,8 +96,11 @@ for (const m of registry.models) {
   }
   const files = [m.weights];
   const int8 = `${stem(m.weights)}.int8.safetensors`;
+  // The repository file that decodes exactly as the served one (the page's "Reproduce" command).
+  let cliWeights = `models/${m.weights}`;
   if (have(int8)) {
     copy(int8, m.weights);
+    cliWeights = `models/${int8}`;
     int8Sources[m.weights] = sha256(fs.readFileSync(path.join(src, m.weights)));
   } else {
     copy(m.weights, m.weights);
@@ -124,7 +128,11 @@ for (const m of registry.models) {
     files.push(name);
     starts = `models/${name}`;
   }
-  staged.push({ id: m.id, name: m.name, about: m.about, kind, light: !!m.light, sampling: m.sampling || null, weights: `models/${m.weights}`, tokenizer, starts, page_files: files.map((f) => `models/${f}`) });
+  staged.push({
+    id: m.id, name: m.name, about: m.about, kind, light: !!m.light, sampling: m.sampling || null, weights: `models/${m.weights}`, tokenizer, starts,
+    page_files: files.map((f) => `models/${f}`),
+    cli: { weights: cliWeights, ...(kind === 'clip' ? { tokens: `models/${CLIP_TOKENS}` } : {}) },
+  });
 }
 if (!staged.length) {
   console.error('error: no model in models/models.json has its weights in models/');

@@ -242,7 +242,6 @@ export function createClipPlayer({ button, tick, frames }) {
   let timer = null, frame = 0;
   const say = (on) => {
     button.classList.toggle('playing', on);
-    button.setAttribute('aria-label', on ? 'Pause the clips' : 'Play the clips');
     button.title = on ? 'Pause the clips' : `Play the clips (${FPS} frames a second)`;
   };
   const stop = () => { clearInterval(timer); timer = null; say(false); };

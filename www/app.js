@@ -16,7 +16,8 @@ import { renderChart, chartWidth } from './chart.js';
 import { renderStats, fmt3 } from './stats.js';
 import { createTransport } from './transport.js';
 import { setupControls, applyStateToControls as showState, buildModelControls } from './controls.js';
-import { wireExports } from './export.js';
+import { wireExports, download } from './export.js';
+import { generateCommand, measureCommand, measureNeeds, traceFile } from './reproduce.js';
 import { bestUnder, budgetScale, renderBudgetControl } from './budget.js';
 import { createAnimateMode, clipsFor, carriedFrame, MAX_CLIPS } from './animate.js';
 
@@ -257,7 +258,10 @@ function generate() {
   const mk = (kind, schedule, cache) => {
     const id = app.nextId++;
     const request = { ...what, seed: s.seed, temperature: temp, tau, guidance: g, guidance_schedule: gs, schedule, cache };
-    app.runs[id] = { id, kind, schedule, request, steps: [], trace: null, images: new Map(), done: false, imagesDone: false, started: performance.now() };
+    app.runs[id] = {
+      id, kind, schedule, request, clips: animate.on ? animate.clips : null,
+      steps: [], trace: null, images: new Map(), done: false, imagesDone: false, started: performance.now(),
+    };
     runs.push({ id, request });
     return id;
   };
@@ -285,6 +289,7 @@ function generate() {
     engine.generate(runs);
   }
   updateExportButtons();
+  updateReproduce();
   render();
 }
 
@@ -361,6 +366,7 @@ function onDone({ id, trace }) {
   if (!r) return;
   r.trace = trace;
   r.done = true;
+  if (id === app.main) updateReproduce();
   if (id === app.main) app.metrics.lastDecodeMs = trace.ms;
   if (id === app.main) animate.askPixels();
   showStats();
@@ -415,6 +421,34 @@ function exportData() {
     widthColours: app.config.widths.map((_, i) => css.getPropertyValue(`--w${Math.min(i, 5)}`).trim()),
   };
 }
+// The Share card's "Reproduce": the CLI commands for the main run, and its trace once decoded.
+function updateReproduce() {
+  const run = app.runs[app.main];
+  const box = $('cli-code');
+  $('download-trace').disabled = !traceFile(run, {});
+  if (!run) { box.value = ''; return; }
+  const gen = generateCommand({ model: modelEntry(), request: run.request, clips: run.clips });
+  const lines = gen.command
+    ? [`# these ${animate.on ? 'clips' : 'images'}, token for token (trace.json and PNGs in magnets-seed${run.request.seed}/)`, gen.command]
+    : [`# ${gen.why}`];
+  const measure = measureCommand(app.evalTable, run.request);
+  if (measure) {
+    const needs = measureNeeds(app.evalTable);
+    lines.push(`# this schedule's ${animate.on ? 'frame-FID' : 'FID-emoji'} as the page's table measures it${needs ? ` (needs ${needs})` : ''}`, measure);
+  }
+  box.value = lines.join('\n');
+}
+function downloadTrace() {
+  const run = app.runs[app.main];
+  const entry = modelEntry();
+  const file = traceFile(run, {
+    model: app.model.id, weights: entry && entry.cli ? entry.cli.weights : app.model.weights,
+    weights_sha256: (manifestEntry(app.manifest, app.model.weights) || {}).sha256 || null,
+    engine: app.info ? app.info.describe : null, link: location.href,
+  });
+  if (file) download(new Blob([JSON.stringify(file)], { type: 'application/json' }), `magnets-${run.schedule}-seed${run.request.seed}.trace.json`);
+}
+
 function updateExportButtons() {
   const ready = !!exportData();
   for (const id of ['export-anim', 'export-png', 'copy-image']) $(id).disabled = !ready;
@@ -517,6 +551,7 @@ async function main() {
     msPerStep: () => 700 / app.state.speed,
   });
   updateEmbedSnippet();
+  $('download-trace').onclick = downloadTrace;
   if (typeof Worker === 'undefined' || typeof WebAssembly === 'undefined') {
     fatal('this browser lacks Web Workers or WebAssembly, which the demo needs.', ErrorKind.other);
     return;

@@ -212,14 +212,16 @@ export function setupControls(ctx) {
   $('reseed').onclick = () => { app.state.seed = Math.floor(Math.random() * 1e6); changed(); };
   $('generate').onclick = () => ctx.generate();
   $('compare').onchange = () => { app.state.cmp = $('compare').checked; changed(); };
-  const copy = async (text, button) => {
+  // Without clipboard access (no permission, plain http) the text is selected in `box` instead.
+  const copy = async (text, button, box = $('embed-code')) => {
     const old = button.textContent;
     try { await navigator.clipboard.writeText(text); button.textContent = 'Copied ✓'; }
-    catch (_) { $('embed-code').value = text; $('embed-code').select(); button.textContent = 'Select + copy ↓'; }
+    catch (_) { box.value = text; box.select(); button.textContent = 'Select + copy ↓'; }
     setTimeout(() => (button.textContent = old), 1500);
   };
   $('copy-link').onclick = () => copy(location.href, $('copy-link'));
   $('copy-embed').onclick = () => copy($('embed-code').value, $('copy-embed'));
+  $('copy-cli').onclick = () => copy($('cli-code').value, $('copy-cli'), $('cli-code'));
   window.addEventListener('hashchange', ctx.onHashChange);
   $('overlay').onchange = () => ctx.render();
   for (const id of ['grid-main', 'grid-base']) {

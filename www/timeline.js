@@ -66,6 +66,7 @@ export function createTimeline(tl, { widthsNow, onEdit, onDragEnd }) {
       const bar = el('div', 'tbar', name);
       bar.style.height = `${((s.width + 1) / nW) * 100}%`;
       bar.style.background = `var(--w${Math.min(s.width, 5)})`;
+      bar.style.color = `var(--w${Math.min(s.width, 5)}-ink)`;
       w.append(bar);
       if (s.refresh) w.append(el('span', 'trefresh', '↻'));
       const rows = el('div', 'trows');

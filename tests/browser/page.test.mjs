@@ -4,7 +4,7 @@
 // Run: scripts/test-browser.sh (builds first) or `npm test` here with www/ already built.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import os from 'node:os';
@@ -1059,6 +1059,80 @@ test('WebGPU disabled: the CPU fallback generates', async () => {
   assert.equal(g.masked, '0');
   await shot(page, 'phone-cpu-fallback');
   assert.deepEqual(page.problems, []);
+});
+
+// axe-core's rules (WCAG 2.x A/AA and best practices) on the finished page, in the states a
+// visitor meets: light and dark, desktop and phone, Animate, an embed. The CSP forbids injected
+// scripts, so axe is evaluated through the debugger as a test's own code is.
+const AXE = fs.readFileSync(path.join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+test('accessibility: no axe-core violations in light and dark, desktop and phone, Animate and embed', async () => {
+  const ctx = await launch(NO_WEBGPU);
+  const found = [];
+  for (const [name, hash, colorScheme, viewport] of [
+    ['desktop', '', 'light', { width: 1280, height: 900 }],
+    ['dark', 'cmp=1', 'dark', { width: 1280, height: 900 }],
+    ['phone', '', 'light', { width: 390, height: 844 }],
+    ['animate', 'm=anim', 'light', { width: 1280, height: 900 }],
+    ['embed', 'embed=1', 'light', { width: 560, height: 920 }],
+  ]) {
+    const page = await open(ctx, hash);
+    await page.emulateMedia({ colorScheme });
+    await page.setViewportSize(viewport);
+    await waitDone(page, GEN_TIMEOUT * 2);
+    await waitImages(page);
+    await page.evaluate(AXE);
+    const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+      .map((v) => `${v.id} (${v.impact}): ${v.help}; ${v.nodes.length} element(s), e.g. ${v.nodes[0].target.join(' ')}: ${v.nodes[0].failureSummary.split('\n').slice(1, 2).join(' ').trim()}`));
+    found.push(...violations.map((v) => `${name}: ${v}`));
+    assert.deepEqual(page.problems, []);
+    await page.close(); // the next state opens a fresh page, not a hash change of this one
+  }
+  await ctx.close();
+  assert.deepEqual(found, []);
+});
+
+// The native CLI (scripts/test-browser.sh builds it; MAGNETS_BIN names another).
+const cliBinary = () => process.env.MAGNETS_BIN
+  || path.join(process.env.CARGO_TARGET_DIR || path.join(repo, 'target'), 'release', 'magnets');
+
+test('Reproduce: the page’s command decodes the page’s tokens natively, and its trace is the CLI’s trace.json', async () => {
+  const bin = cliBinary();
+  assert.ok(fs.existsSync(bin), `${bin} is missing: cargo build --release (or set MAGNETS_BIN)`);
+  const ctx = await launch(NO_WEBGPU);
+  // Guidance ramped, a cache refresh every 4 steps: every request field reaches the command.
+  const page = await open(ctx, 'seed=5&c=on:4&g=1&gs=linear');
+  await waitDone(page, GEN_TIMEOUT * 2);
+  const box = await page.inputValue('#cli-code');
+  const command = box.split('\n').find((l) => l.includes(' generate '));
+  assert.ok(command, `no generate command in the box:\n${box}`);
+  assert.match(box, / eval --weights models\/magnets-emoji\.safetensors --schedule S3M3L3XL3 --cache on:4 .*--guidance 1 --guidance-schedule linear/);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-trace')]);
+  assert.match(download.suggestedFilename(), /^magnets-S3M3L3XL3-seed5\.trace\.json$/);
+  const pageTrace = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  await ctx.close();
+
+  const words = command.split(' ');
+  assert.deepEqual(words.slice(0, 4), ['cargo', 'run', '--release', '--']);
+  assert.ok(words.every((w) => !/['"$]/.test(w)), 'plain words only');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'magnets-cli-'));
+  words[words.indexOf('--out') + 1] = out;
+  const run = spawnSync(bin, words.slice(4), { cwd: repo, encoding: 'utf8' });
+  assert.equal(run.status, 0, `${command}\n${run.stderr}`);
+  const cliTrace = JSON.parse(fs.readFileSync(path.join(out, 'trace.json'), 'utf8'));
+  fs.rmSync(out, { recursive: true, force: true });
+
+  assert.equal(pageTrace.page.model, 'small');
+  assert.equal(pageTrace.page.weights, 'models/magnets-emoji.int8.safetensors');
+  assert.deepEqual(pageTrace.sampling, cliTrace.sampling);
+  assert.deepEqual([pageTrace.schedule, pageTrace.cache, pageTrace.classes], [cliTrace.schedule, cliTrace.cache, cliTrace.classes]);
+  assert.equal(pageTrace.steps.length, cliTrace.steps.length);
+  const plan = (s) => [s.step, s.width, s.refresh, s.rows, s.masked_before, s.masked_after, s.flops];
+  assert.deepEqual(pageTrace.steps.map(plan), cliTrace.steps.map(plan), 'the same plan, step for step');
+  pageTrace.steps.forEach((s, i) => assert.deepEqual(s.tokens, cliTrace.steps[i].tokens, `step ${i + 1}'s tokens`));
+  let differ = 0;
+  pageTrace.tokens.forEach((row, i) => row.forEach((v, j) => { differ += v !== cliTrace.tokens[i][j]; }));
+  assert.equal(differ, 0, `${differ} of ${16 * 64} final tokens differ between the page (wasm) and the CLI (native)`);
+  metrics.reproduce = { command, cliMs: cliTrace.ms, pageMs: pageTrace.ms };
 });
 
 test('hostile URL keys (__proto__, constructor, toString…): reported, and the page starts and follows the hash', async () => {
