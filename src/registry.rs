@@ -86,6 +86,12 @@ impl ShippedModel {
     pub fn weights_path(&self) -> PathBuf {
         Path::new("models").join(&self.weights)
     }
+    /// Its int8 copy, `NAME.int8.safetensors` (what the page downloads; `magnets init --int8`):
+    /// the same model, so it pairs with the same tokenizer and sampling settings.
+    pub fn int8_path(&self) -> PathBuf {
+        let stem = self.weights.strip_suffix(".safetensors").unwrap_or(&self.weights);
+        Path::new("models").join(format!("{stem}.int8.safetensors"))
+    }
     pub fn tokenizer_path(&self) -> PathBuf {
         Path::new("models").join(&self.tokenizer)
     }
@@ -144,13 +150,13 @@ impl Registry {
         self.models.iter().find(|m| m.id == self.default).expect("checked in parse")
     }
 
-    /// The shipped model whose weights file this path is, if any.
+    /// The shipped model whose weights file (or its int8 copy) this path is, if any.
     pub fn by_weights(&self, weights: &Path) -> Option<&ShippedModel> {
         let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,
             _ => a == b,
         };
-        self.models.iter().find(|m| same(&m.weights_path(), weights))
+        self.models.iter().find(|m| same(&m.weights_path(), weights) || same(&m.int8_path(), weights))
     }
 
     /// The tokenizer for decoding these weights' codes: the shipped pair when the weights are a

@@ -372,6 +372,14 @@ fn decodes_use_the_shipped_models_sampling_settings() {
     assert_ne!(shipped, tokens(&weights, &["--noise", &other]), "a flag wins (and τ changes the tokens)");
     let copy = copy.to_str().unwrap();
     assert_eq!(tokens(copy, &[]), tokens(copy, &["--noise", &other]), "other weights: the library's defaults");
+    // Its int8 copy (what the page downloads, and what the page's "Reproduce" command names) is
+    // the same model: its settings, and its tokenizer for the PNGs.
+    let int8 = small.int8_path();
+    let int8 = int8.to_str().unwrap();
+    assert_eq!(tokens(int8, &[]), tokens(int8, &["--noise", &own]), "the int8 copy decodes with the model's τ");
+    let registry = magnets::registry::Registry::load_from(&common::repo_file(magnets::registry::REGISTRY)).unwrap();
+    assert_eq!(registry.tokenizer_for(std::path::Path::new(int8)), small.tokenizer_path());
+    assert_ne!(small.tokenizer_path(), registry.default_model().tokenizer_path(), "the test needs a model with its own tokenizer");
 }
 
 /// A clip model from the command line: `generate` continues held-out clips named by number or

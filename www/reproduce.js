@@ -33,7 +33,7 @@ export function generateCommand({ model, request, clips = null }) {
     if (!clips || !clips.length || clips.some((c) => c.start == null)) {
       return { why: 'these clips start from a generated emoji, which the CLI cannot be given: reproduce the emoji, then its clips in the page' };
     }
-    words.push('--tokens', model.cli.tokens, '--start', clips.map((c) => c.start).join(','));
+    words.push('--clips-tokens', model.cli.tokens, '--start', clips.map((c) => c.start).join(','));
   }
   words.push(
     '--class', request.classes.join(','), '--schedule', request.schedule, '--cache', request.cache,

@@ -1095,44 +1095,60 @@ test('accessibility: no axe-core violations in light and dark, desktop and phone
 const cliBinary = () => process.env.MAGNETS_BIN
   || path.join(process.env.CARGO_TARGET_DIR || path.join(repo, 'target'), 'release', 'magnets');
 
-test('Reproduce: the page’s command decodes the page’s tokens natively, and its trace is the CLI’s trace.json', async () => {
-  const bin = cliBinary();
-  assert.ok(fs.existsSync(bin), `${bin} is missing: cargo build --release (or set MAGNETS_BIN)`);
-  const ctx = await launch(NO_WEBGPU);
-  // Guidance ramped, a cache refresh every 4 steps: every request field reaches the command.
-  const page = await open(ctx, 'seed=5&c=on:4&g=1&gs=linear');
+// Decodes `hash` in the page, downloads its trace, runs the Reproduce box's generate command
+// natively and returns both traces.
+async function reproduceNatively(ctx, hash) {
+  const page = await open(ctx, hash);
   await waitDone(page, GEN_TIMEOUT * 2);
   const box = await page.inputValue('#cli-code');
   const command = box.split('\n').find((l) => l.includes(' generate '));
   assert.ok(command, `no generate command in the box:\n${box}`);
-  assert.match(box, / eval --weights models\/magnets-emoji\.safetensors --schedule S3M3L3XL3 --cache on:4 .*--guidance 1 --guidance-schedule linear/);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-trace')]);
-  assert.match(download.suggestedFilename(), /^magnets-S3M3L3XL3-seed5\.trace\.json$/);
   const pageTrace = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
-  await ctx.close();
-
+  assert.deepEqual(page.problems, []);
+  await page.close();
   const words = command.split(' ');
   assert.deepEqual(words.slice(0, 4), ['cargo', 'run', '--release', '--']);
   assert.ok(words.every((w) => !/['"$]/.test(w)), 'plain words only');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'magnets-cli-'));
   words[words.indexOf('--out') + 1] = out;
-  const run = spawnSync(bin, words.slice(4), { cwd: repo, encoding: 'utf8' });
+  const run = spawnSync(cliBinary(), words.slice(4), { cwd: repo, encoding: 'utf8' });
   assert.equal(run.status, 0, `${command}\n${run.stderr}`);
   const cliTrace = JSON.parse(fs.readFileSync(path.join(out, 'trace.json'), 'utf8'));
   fs.rmSync(out, { recursive: true, force: true });
+  return { box, command, download: download.suggestedFilename(), pageTrace, cliTrace };
+}
 
-  assert.equal(pageTrace.page.model, 'small');
-  assert.equal(pageTrace.page.weights, 'models/magnets-emoji.int8.safetensors');
+// The same request, plan and tokens, step for step.
+function assertSameDecode(pageTrace, cliTrace) {
   assert.deepEqual(pageTrace.sampling, cliTrace.sampling);
   assert.deepEqual([pageTrace.schedule, pageTrace.cache, pageTrace.classes], [cliTrace.schedule, cliTrace.cache, cliTrace.classes]);
   assert.equal(pageTrace.steps.length, cliTrace.steps.length);
   const plan = (s) => [s.step, s.width, s.refresh, s.rows, s.masked_before, s.masked_after, s.flops];
   assert.deepEqual(pageTrace.steps.map(plan), cliTrace.steps.map(plan), 'the same plan, step for step');
   pageTrace.steps.forEach((s, i) => assert.deepEqual(s.tokens, cliTrace.steps[i].tokens, `step ${i + 1}'s tokens`));
-  let differ = 0;
-  pageTrace.tokens.forEach((row, i) => row.forEach((v, j) => { differ += v !== cliTrace.tokens[i][j]; }));
-  assert.equal(differ, 0, `${differ} of ${16 * 64} final tokens differ between the page (wasm) and the CLI (native)`);
-  metrics.reproduce = { command, cliMs: cliTrace.ms, pageMs: pageTrace.ms };
+  let differ = 0, total = 0;
+  pageTrace.tokens.forEach((row, i) => row.forEach((v, j) => { differ += v !== cliTrace.tokens[i][j]; total++; }));
+  assert.equal(differ, 0, `${differ} of ${total} final tokens differ between the page (wasm) and the CLI (native)`);
+}
+
+test('Reproduce: the page’s command decodes the page’s tokens natively (images and clips), and its trace is the CLI’s trace.json', async () => {
+  assert.ok(fs.existsSync(cliBinary()), `${cliBinary()} is missing: cargo build --release (or set MAGNETS_BIN)`);
+  const ctx = await launch(NO_WEBGPU);
+  // Guidance ramped, a cache refresh every 4 steps: every request field reaches the command.
+  const image = await reproduceNatively(ctx, 'seed=5&c=on:4&g=1&gs=linear');
+  assert.match(image.box, / eval --weights models\/magnets-emoji\.safetensors --schedule S3M3L3XL3 --cache on:4 .*--guidance 1 --guidance-schedule linear/);
+  assert.equal(image.download, 'magnets-S3M3L3XL3-seed5.trace.json');
+  assert.equal(image.pageTrace.page.model, 'small');
+  assert.equal(image.pageTrace.page.weights, 'models/magnets-emoji.int8.safetensors');
+  assertSameDecode(image.pageTrace, image.cliTrace);
+  // Two held-out clips continued by the light clip model.
+  const clips = await reproduceNatively(ctx, 'm=anim&start=3,12&s=M2L7XL3&seed=2');
+  assert.match(clips.command, / --clips-tokens models\/anim\/anim_tokens\.safetensors --start 3,12 /);
+  assert.match(clips.box, / eval-clips --weights models\/magnets-anim\.safetensors --schedule M2L7XL3 /);
+  assertSameDecode(clips.pageTrace, clips.cliTrace);
+  await ctx.close();
+  metrics.reproduce = { command: image.command, cliMs: image.cliTrace.ms, pageMs: image.pageTrace.ms };
 });
 
 test('hostile URL keys (__proto__, constructor, toString…): reported, and the page starts and follows the hash', async () => {

@@ -29,7 +29,7 @@ test('an image decode: every request field as an explicit flag, the int8 file th
 test('a clip decode names its starts and token file; a carried frame or a link’s own weights say why not', () => {
   const clips = [{ start: 3 }, { start: 41 }];
   const { command } = generateCommand({ model: clip, request: { ...request, classes: [1, 4] }, clips });
-  assert.match(command, / generate --weights models\/magnets-anim\.int8\.safetensors --tokens models\/anim\/anim_tokens\.safetensors --start 3,41 --class 1,4 /);
+  assert.match(command, / generate --weights models\/magnets-anim\.int8\.safetensors --clips-tokens models\/anim\/anim_tokens\.safetensors --start 3,41 --class 1,4 /);
   const carried = generateCommand({ model: clip, request, clips: [{ start: null }] });
   assert.equal(carried.command, undefined);
   assert.match(carried.why, /generated emoji/);
