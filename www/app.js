@@ -493,6 +493,8 @@ function render() {
   $('grid-main').querySelectorAll('.cell').forEach((c, i) => c.classList.toggle('selected', !animate.on && i === app.selected && !$('animate-this').hidden));
   g.decoded = String(main ? main.steps.length : 0);
   timeline.mark(app.cur, main ? main.steps.length : 0);
+  const base = app.runs[app.base];
+  timeline.times(main ? main.steps.map((s) => s.ms) : [], base ? base.steps.map((s) => s.ms) : null);
   const progress = { totalSteps: T, waitingForView: app.waitingForView, withImages: !!(app.info && app.info.tokenizer) };
   renderProgress($('main-progress'), $('main-progress-bar'), main, { ...progress, waitsForMain: false });
   renderProgress($('base-progress'), $('base-progress-bar'), app.runs[app.base], { ...progress, waitsForMain: !(main && main.done) });

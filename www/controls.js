@@ -47,6 +47,9 @@ export function buildModelControls(config, evalTable) {
   });
   const extra = [['↻', 'cache refresh (all rows)'], ['▬', 'rows processed'], ['▮', 'FLOPs (dashed: baseline)']];
   for (const [sym, text] of extra) leg.append(el('span', 'extra', `${sym} ${text}`));
+  const ms = el('span', 'extra');
+  ms.append(el('i', 'ms-key', '▮'), ' ms measured (dashed: the baseline in compare mode)');
+  leg.append(ms);
 }
 
 // "Tuned" and "Tuned 4×": the schedules the eval table names as the best measured trade-off for

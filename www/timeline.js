@@ -1,5 +1,7 @@
 // The timeline: one column per decode step showing its sub-model (a bar as tall as its width),
-// the rows it processes (the KV cache), its FLOPs next to the baseline's, and a cache refresh.
+// the rows it processes (the KV cache), its FLOPs next to the baseline's, a cache refresh, and
+// once decoded the step's measured time next to the compared baseline's (FLOPs saved are not
+// always time saved: a narrow step still pays each step's fixed costs).
 // It is also the schedule's visual editor: drag a bar's height, or ↑ ↓ on the focused bar.
 import { seqTokens } from './protocol.js';
 
@@ -39,7 +41,7 @@ export function createTimeline(tl, { widthsNow, onEdit, onDragEnd }) {
       s.style.bottom = `${((i + 1) / nW) * 100}%`;
       levels.append(s);
     });
-    axis.append(levels, el('div', null, 'rows'), el('div', null, 'FLOPs'), el('div', null, 'step'));
+    axis.append(levels, el('div', null, 'rows'), el('div', null, 'FLOPs'), el('div', 'tms-label', 'ms'), el('div', null, 'step'));
     const cols = el('div', 'tl-cols');
     cols.id = 'tl-cols';
     const focusAt = Math.min(focus, steps.length - 1);
@@ -49,9 +51,10 @@ export function createTimeline(tl, { widthsNow, onEdit, onDragEnd }) {
       col.dataset.step = String(i + 1);
       col.dataset.width = name;
       col.dataset.refresh = s.refresh ? '1' : '0';
-      col.title = `step ${i + 1}: ${name} (width ${width})\n` +
-        `${s.rows} of ${seq} rows processed${s.refresh ? ' (cache refresh)' : ''}\n` +
-        (s.flops ? `${(s.flops / 1e6).toFixed(1)} MFLOPs per image (baseline ${(s.baseline_flops / 1e6).toFixed(1)})` : '');
+      col.dataset.about = `step ${i + 1}: ${name} (width ${width})\n` +
+        `${s.rows} of ${seq} rows processed${s.refresh ? ' (cache refresh)' : ''}` +
+        (s.flops ? `\n${(s.flops / 1e6).toFixed(1)} MFLOPs per image (baseline ${(s.baseline_flops / 1e6).toFixed(1)})` : '');
+      col.title = col.dataset.about;
       if (i + 1 === cur) col.classList.add('current');
       // Each bar is a vertical slider over the widths; one tab stop for the row (← → move along it).
       col.tabIndex = i === focusAt ? 0 : -1;
@@ -83,13 +86,35 @@ export function createTimeline(tl, { widthsNow, onEdit, onDragEnd }) {
       const ff = el('div', 'fill');
       ff.style.height = `${((s.flops || 0) / maxFlops) * 100}%`;
       fl.append(ff);
-      col.append(w, rows, fl, el('div', 'tstep', String(i + 1)));
+      const ms = el('div', 'tms');
+      ms.append(el('div', 'base'), el('div', 'fill'));
+      col.append(w, rows, fl, ms, el('div', 'tstep', String(i + 1)));
       if (i < decoded) col.classList.add('done-step');
       cols.append(col);
     });
     tl.append(axis, cols);
     tl.dataset.switches = String(steps.reduce((n, s, i) => n + (i > 0 && s.width !== steps[i - 1].width ? 1 : 0), 0));
     tl.dataset.widths = steps.map((s) => config.width_names[s.width]).join(',');
+    if (lastTimes) times(...lastTimes);
+  }
+
+  // The measured time of each decoded step (`measured[i]` ms; `baseline`: the compared run's, or
+  // null), as bars on one scale; a step not decoded yet shows none.
+  let lastTimes = null;
+  function times(measured, baseline) {
+    lastTimes = [measured, baseline];
+    const cols = [...tl.querySelectorAll('#tl-cols .tcol')];
+    const most = Math.max(1e-9, ...measured, ...(baseline || []));
+    const pct = (v) => (v == null ? '0%' : `${(v / most) * 100}%`);
+    cols.forEach((c, i) => {
+      const m = measured[i], b = baseline ? baseline[i] : null;
+      c.querySelector('.tms .fill').style.height = pct(m);
+      const base = c.querySelector('.tms .base');
+      base.hidden = b == null;
+      base.style.height = `calc(${pct(b)} - 2px)`;
+      c.dataset.ms = m == null ? '' : m.toFixed(1);
+      c.title = c.dataset.about + (m == null ? '' : `\n${m.toFixed(1)} ms measured${b == null ? '' : ` (baseline ${b.toFixed(1)} ms)`}`);
+    });
   }
 
   // Marks the shown step and the decoded ones without rebuilding the columns.
@@ -152,5 +177,5 @@ export function createTimeline(tl, { widthsNow, onEdit, onDragEnd }) {
     tl.querySelector('#tl-cols').children[focus].focus();
   });
 
-  return { render, mark };
+  return { render, mark, times };
 }

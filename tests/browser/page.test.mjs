@@ -350,6 +350,14 @@ test('WebGPU: compare mode shows baseline and schedule side by side', async () =
   });
   assert.ok(runs.sameClasses, 'same classes and seed');
   assert.ok(runs.baseFlops > runs.mainFlops);
+  // The timeline's time lane: each step's measured ms beside the baseline's, on one scale.
+  const lane = await page.$$eval('#tl-cols .tcol', (cols) => cols.map((c) => ({
+    ms: Number(c.dataset.ms), fill: c.querySelector('.tms .fill').getBoundingClientRect().height,
+    base: c.querySelector('.tms .base').hidden ? -1 : c.querySelector('.tms .base').getBoundingClientRect().height, title: c.title,
+  })));
+  assert.deepEqual(lane.map((c) => c.ms), runs.mainSteps.map((v) => Number(v.toFixed(1))), 'each column shows its step’s time');
+  assert.ok(lane.every((c) => c.fill > 0 && c.base > 0), 'a bar for the step and an outline for the baseline’s');
+  assert.match(lane[0].title, /ms measured \(baseline [\d.]+ ms\)/);
   metrics.compare_webgpu = runs;
   await shot(page, 'desktop-compare');
   await page.setViewportSize({ width: 390, height: 844 });
@@ -1055,6 +1063,14 @@ test('WebGPU disabled: the CPU fallback generates', async () => {
   assert.doesNotMatch(notice + (await page.textContent('#engine-badge')), /slow|not available/i);
   const m = await page.evaluate(() => ({ ...window.magnets.metrics, steps: window.magnets.runs[window.magnets.main].steps.map((s) => s.ms) }));
   metrics.cpu = { readyMs: m.readyMs, decodeMs: m.lastDecodeMs, stepMs: m.steps };
+  // The time lane: the slowest step's bar is the lane's full height, the others in proportion.
+  const lane = await page.$$eval('#tl-cols .tcol', (cols) => cols.map((c) => [Number(c.dataset.ms), c.querySelector('.tms .fill').getBoundingClientRect().height, c.querySelector('.tms .base').hidden]));
+  const tallest = Math.max(...lane.map(([, h]) => h));
+  assert.ok(tallest > 10, 'the lane has bars');
+  for (const [ms, h, noBase] of lane) {
+    assert.ok(Math.abs(h / tallest - ms / Math.max(...m.steps)) < 0.1, `bar ${h}px for ${ms} ms`);
+    assert.ok(noBase, 'no baseline outline outside compare mode');
+  }
   const g = await gridData(page);
   assert.equal(g.masked, '0');
   await shot(page, 'phone-cpu-fallback');
