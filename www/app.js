@@ -161,7 +161,7 @@ function measuredQuality() {
 function showStats() {
   renderStats({
     gflops: $('st-gflops'), ratio: $('st-ratio'), ms: $('st-ms'), fid: $('st-fid'), fidSub: $('st-fid-sub'),
-    device: $('st-device'), mainSub: $('main-sub'), baseSub: $('base-sub'),
+    device: $('st-device'), mainSub: $('main-sub'), baseSub: $('base-sub'), msSub: $('st-ms-sub'),
   }, { plan: app.plan, main: app.runs[app.main], base: app.runs[app.base], quality: measuredQuality(), haveTable: !!app.evalTable, info: app.info });
 }
 

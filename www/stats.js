@@ -16,7 +16,7 @@ export function meanStepMs(run) {
   return rest.reduce((a, b) => a + b, 0) / rest.length;
 }
 
-// els: {gflops, ratio, ms, fid, fidSub, device, mainSub, baseSub} elements.
+// els: {gflops, ratio, ms, msSub, fid, fidSub, device, mainSub, baseSub} elements.
 //   plan: flops::FlopsSummary of the schedule in use (or null); main, base: the runs (or undefined);
 //   quality: {row, base, table} the measured rows of the schedule and the baseline (or null);
 //   haveTable: whether an eval table exists for this model; info: the engine's info (or null).
@@ -30,6 +30,11 @@ export function renderStats(els, { plan, main, base, quality, haveTable, info })
   const bm = meanStepMs(base);
   els.ms.textContent = mm == null ? '–' : (bm == null ? fmtMs(mm) : `${fmtMs(mm)} vs ${fmtMs(bm)}`);
   els.ms.title = bm == null ? 'mean decode time per step (after the first)' : 'this schedule vs the baseline';
+  // Compare mode, both decoded: the wall-clock ratio of the whole decodes, beside the FLOPs ratio
+  // above it (on one device, one after the other).
+  const timeRatio = main && base && main.trace && base.trace && main.trace.ms > 0 ? base.trace.ms / main.trace.ms : null;
+  els.msSub.textContent = timeRatio == null ? '' : `${timeRatio.toFixed(2)}× less time than the baseline`;
+  els.msSub.title = timeRatio == null ? '' : `whole decode: ${fmtMs(main.trace.ms)} ms vs ${fmtMs(base.trace.ms)} ms`;
   const q = quality;
   if (q) {
     const gap = gapToBaseline(q.row, q.base);

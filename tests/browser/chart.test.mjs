@@ -73,7 +73,7 @@ test("the shipped tables name their measure: FID-emoji per image, frame-FID per 
 test('the FID card shows the gap\'s paired interval when the table has one, and only then', async () => {
   const { renderStats } = await import('../../www/stats.js');
   const el = () => ({ textContent: '', title: '', classList: { remove() {}, toggle() {} } });
-  const els = Object.fromEntries(['gflops', 'ratio', 'ms', 'fid', 'fidSub', 'device', 'mainSub', 'baseSub'].map((k) => [k, el()]));
+  const els = Object.fromEntries(['gflops', 'ratio', 'ms', 'msSub', 'fid', 'fidSub', 'device', 'mainSub', 'baseSub'].map((k) => [k, el()]));
   const table = { kind: 'image', settings: { seed: 0, samples: 10000 }, command: 'magnets eval …' };
   const base = { schedule: 'XL12', cache: 'off', fid: 98.9 };
   const row = { schedule: 'S3M3L3XL3', cache: 'on', fid: 114.8, gap: 0.161, gap_ci95: [0.117, 0.205] };

@@ -358,6 +358,10 @@ test('WebGPU: compare mode shows baseline and schedule side by side', async () =
   assert.deepEqual(lane.map((c) => c.ms), runs.mainSteps.map((v) => Number(v.toFixed(1))), 'each column shows its step’s time');
   assert.ok(lane.every((c) => c.fill > 0 && c.base > 0), 'a bar for the step and an outline for the baseline’s');
   assert.match(lane[0].title, /ms measured \(baseline [\d.]+ ms\)/);
+  // The wall-clock ratio of the two decodes, beside the FLOPs ratio.
+  const timeRatio = await page.evaluate(() => { const m = window.magnets; return m.runs[m.base].trace.ms / m.runs[m.main].trace.ms; });
+  assert.equal(await page.textContent('#st-ms-sub'), `${timeRatio.toFixed(2)}× less time than the baseline`);
+  assert.ok(timeRatio > 1, `MaGNeTS decodes faster than the baseline here (${timeRatio.toFixed(2)}×)`);
   metrics.compare_webgpu = runs;
   await shot(page, 'desktop-compare');
   await page.setViewportSize({ width: 390, height: 844 });
