@@ -413,6 +413,43 @@ fn clip_model_generate_continues_held_out_clips() {
     }
     let (ok, _, err) = magnets(&["eval", "--weights", w.to_str().unwrap(), "--samples", "2"]);
     assert!(!ok && err.contains("eval-clips"), "{err}");
+
+    // `--context`: a given frame by its codes (a generated emoji's), continued once per class.
+    let frame: Vec<String> = first(2).iter().map(|c| c.to_string()).collect();
+    let frame = frame.join(",");
+    let with = |extra: &[&str]| {
+        let mut args = vec!["generate", "--weights", w.to_str().unwrap(), "--schedule", "S1XL1"];
+        args.extend_from_slice(extra);
+        magnets(&args)
+    };
+    let (ok, out, err) = with(&["--context", &frame, "--class", "1,4"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tokens = v["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2, "one clip per class");
+    for clip in tokens {
+        assert_eq!(clip.as_array().unwrap()[..64].to_vec(), first(2), "the given frame stays");
+    }
+    // The same frame as a held-out start's continues the same way (same classes and seeds).
+    let (ok, by_start, err) = with(&["--start", "beers", "--class", "1"]);
+    assert!(ok, "{err}");
+    let (ok, by_codes, err) = with(&["--context", &frame, "--class", "1"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&by_start).unwrap()["tokens"], serde_json::from_str::<serde_json::Value>(&by_codes).unwrap()["tokens"]);
+    let short = frame.rsplit_once(',').unwrap().0.to_string();
+    let big = format!("{short},512");
+    let long = format!("{frame},1");
+    for (extra, want) in [
+        (vec!["--context", &short], "--context holds 63 codes; this model's given frames hold 64"),
+        (vec!["--context", &long], "--context holds more than 64 codes"),
+        (vec!["--context", &big], "--context: `512` is not a code of this model (0..512)"),
+        (vec!["--context", &frame, "--start", "0"], "cannot be used with"),
+    ] {
+        let (ok, _, err) = with(&extra);
+        assert!(!ok && err.contains(want) && !err.contains("panicked"), "{extra:?}: {err}");
+    }
+    let (ok, _, err) = magnets(&["generate", "--weights", "models/magnets-emoji.safetensors", "--context", &frame]);
+    assert!(!ok && err.contains("--context is for clip models"), "{err}");
 }
 
 /// Frame prediction's paired gap from the command line: `eval-clips --features-out` keeps the

@@ -26,15 +26,21 @@ const samplingFlags = (r) => [
 
 // model: the manifest entry ({id, kind, cli: {weights, tokens?}}), or null for a link's own
 // weights; request: the run's PageRequest; clips: Animate's resolved clips ({start}; a carried
-// frame has start null). Returns {command} or {why} when the CLI cannot take this decode.
+// frame has start null, and its codes are the request's context). Returns {command}, or {why}
+// when the CLI cannot take this decode.
 export function generateCommand({ model, request, clips = null }) {
   if (!model || !model.cli || !model.cli.weights) return { why: 'these weights came with the link (w=…): pass their file to `magnets generate --weights`' };
   const words = [...CLI.split(' '), 'generate', '--weights', model.cli.weights];
   if (model.kind === 'clip') {
-    if (!clips || !clips.length || clips.some((c) => c.start == null)) {
-      return { why: 'these clips start from a generated emoji, which the CLI cannot be given: reproduce the emoji, then its clips in the page' };
+    if (!clips || !clips.length) return { why: 'no clips to reproduce' };
+    if (clips.every((c) => c.start != null)) {
+      words.push('--clips-tokens', model.cli.tokens, '--start', clips.map((c) => c.start).join(','));
+    } else {
+      // A generated emoji's frame, continued once per clip (`--context`: the same frame for all).
+      const frame = request.context && request.context[0];
+      if (!frame || request.context.some((c) => c.join() !== frame.join())) return { why: 'these clips do not share one given frame' };
+      words.push('--context', frame.join(','));
     }
-    words.push('--clips-tokens', model.cli.tokens, '--start', clips.map((c) => c.start).join(','));
   }
   words.push(
     '--class', request.classes.join(','), '--schedule', request.schedule, '--cache', request.cache,

@@ -40,6 +40,28 @@ pub struct Args {
     /// Clip models: the clip token file the starts come from (`magnets tokenize --clips`).
     #[arg(long, default_value = "models/anim/anim_tokens.safetensors")]
     pub clips_tokens: PathBuf,
+    /// Clip models, instead of `--start`: the given frame as its codes, comma separated in
+    /// row-major order (e.g. a generated emoji's, as the page's Reproduce box gives them). Every
+    /// clip continues it: one clip per `--class` (unconditional without one), or `--batch`.
+    #[arg(long, conflicts_with = "start")]
+    pub context: Option<String>,
+}
+
+/// `--context`: one given frame's codes, each checked against the model.
+fn parse_context(text: &str, config: &magnets::config::ModelConfig) -> magnets::Result<Vec<u32>> {
+    let want = config.context_tokens();
+    let codes: Vec<&str> = text.split(',').take(want + 1).map(str::trim).collect();
+    if codes.len() != want {
+        let n = if codes.len() > want { format!("more than {want}") } else { codes.len().to_string() };
+        return Err(magnets::Error::Other(format!("--context holds {n} codes; this model's given frames hold {want}")));
+    }
+    codes
+        .iter()
+        .map(|s| match s.parse::<u32>() {
+            Ok(c) if (c as usize) < config.codebook => Ok(c),
+            _ => Err(magnets::Error::Other(format!("--context: `{s}` is not a code of this model (0..{})", config.codebook))),
+        })
+        .collect()
 }
 
 /// A clip model's contexts and classes: the first frames of the held-out clips `--start` names.
@@ -131,7 +153,14 @@ pub fn run(a: Args) -> magnets::Result<()> {
     if let Some(dir) = &a.out {
         magnets::files::create_dir(dir)?;
     }
-    let (context, classes) = if config.context_frames > 0 {
+    let (context, classes) = if let Some(codes) = &a.context {
+        if config.context_frames == 0 {
+            return Err(magnets::Error::Other("--context is for clip models; these weights make whole images".into()));
+        }
+        let frame = parse_context(codes, &config)?;
+        let classes = parse_classes(a.class.as_deref().unwrap_or("null"), a.batch, &config)?;
+        (vec![frame; classes.len()], classes)
+    } else if config.context_frames > 0 {
         let (context, labels) = clip_starts(&a, &config)?;
         let classes = match &a.class {
             None => labels,

@@ -1043,6 +1043,8 @@ test('Animate from an image: the chosen emoji becomes the given frame, and its l
   const d = await clipRun(page);
   d.heads.forEach((h) => assert.deepEqual(h, chosen.codes, 'every clip continues the chosen emoji'));
   const tokens = await page.evaluate(() => window.magnets.runs[window.magnets.main].trace.tokens);
+  // Reproduce gives the emoji's codes as the CLI's given frame.
+  assert.match(await page.inputValue('#cli-code'), new RegExp(` generate --weights \\S+ --context ${chosen.codes.join(',')} --class ${d.heads.map(() => chosen.cls).join(',')} `));
   // The link alone (a new visitor) decodes the same clips.
   const again = await open(await launch(NO_WEBGPU), hash.slice(1));
   await waitDone(again, GEN_TIMEOUT * 2);

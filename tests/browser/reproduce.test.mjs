@@ -28,13 +28,17 @@ test('an image decode: every request field as an explicit flag, the int8 file th
   assert.match(constant, /--guidance-schedule constant/);
 });
 
-test('a clip decode names its starts and token file; a carried frame or a link’s own weights say why not', () => {
+test('a clip decode names its starts and token file, or gives a carried frame’s codes; a link’s own weights say why not', () => {
   const clips = [{ start: 3 }, { start: 41 }];
   const { command } = generateCommand({ model: clip, request: { ...request, classes: [1, 4] }, clips });
   assert.match(command, / generate --weights models\/magnets-anim\.int8\.safetensors --clips-tokens models\/anim\/anim_tokens\.safetensors --start 3,41 --class 1,4 /);
-  const carried = generateCommand({ model: clip, request, clips: [{ start: null }] });
-  assert.equal(carried.command, undefined);
-  assert.match(carried.why, /generated emoji/);
+  // A generated emoji's frame: its codes, continued once per class.
+  const frame = Array.from({ length: 64 }, (_, i) => (i * 37) % 512);
+  const carried = generateCommand({ model: clip, request: { ...request, classes: [2, 2], context: [frame, frame] }, clips: [{ start: null }, { start: null }] });
+  assert.match(carried.command, new RegExp(` generate --weights models/magnets-anim\\.int8\\.safetensors --context ${frame.join(',')} --class 2,2 `));
+  assert.doesNotMatch(carried.command, /--start|--clips-tokens/);
+  const mixed = generateCommand({ model: clip, request: { ...request, context: [frame, [...frame].reverse()] }, clips: [{ start: null }, { start: null }] });
+  assert.match(mixed.why, /one given frame/);
   const own = generateCommand({ model: null, request });
   assert.match(own.why, /came with the link/);
 });
@@ -114,6 +118,7 @@ test('the CPU engine in wasm and the native CLI decode the same tokens for the p
     ['d256', { schedule: 'S3M3L3XL3', cache: 'on', seed: 6 }],
     ['anim', { schedule: 'S3M3L3XL3', cache: 'on', seed: 7, starts: [0, 5] }],
     ['anim', { schedule: 'XL12', cache: 'off', seed: 8, starts: [11] }],
+    ['anim', { schedule: 'M2L7XL3', cache: 'on', seed: 9, carried: 3 }],
   ];
   const engines = {};
   let tokens = 0, differ = 0;
@@ -122,14 +127,21 @@ test('the CPU engine in wasm and the native CLI decode the same tokens for the p
     assert.ok(model, `${id} is not staged`);
     const config = JSON.parse(wasm.inspect_weights(fs.readFileSync(path.join(repo, model.cli.weights))));
     if (!engines[id]) engines[id] = await wasm.create_engine(fs.readFileSync(path.join(repo, model.cli.weights)), null, 32);
-    const { starts, ...rest } = c;
+    const { starts, carried, ...rest } = c;
     const request = { ...sampling, ...model.sampling, classes: mix(starts ? starts.length : 16, config.classes), ...rest };
     let clips = null;
+    const file = model.starts && JSON.parse(fs.readFileSync(path.join(repo, 'www', model.starts), 'utf8'));
     if (starts) {
-      const file = JSON.parse(fs.readFileSync(path.join(repo, 'www', model.starts), 'utf8'));
       clips = starts.map((n) => ({ start: n }));
       request.context = starts.map((n) => file.starts[n].codes);
       request.classes = starts.map((n) => file.starts[n].label);
+    }
+    if (carried != null) {
+      // Two futures of one frame that is not a start (as an emoji carried from an image model).
+      const frame = file.starts[carried].codes.map((v, i) => (i % 9 === 0 ? (v + 1) % 512 : v));
+      clips = [{ start: null }, { start: null }];
+      request.context = [frame, frame];
+      request.classes = [file.starts[carried].label, file.starts[carried].label];
     }
     const page = JSON.parse(await engines[id].generate(JSON.stringify(request), () => {}));
     const { command } = generateCommand({ model, request, clips });
@@ -150,5 +162,5 @@ test('the CPU engine in wasm and the native CLI decode the same tokens for the p
     differ += here;
   }
   t.diagnostic(`all: ${differ} of ${tokens} tokens differ over ${cases.length} decodes`);
-  assert.ok(tokens > 9 * 64, 'the decodes ran');
+  assert.ok(tokens > 10 * 64, 'the decodes ran');
 });
