@@ -429,7 +429,7 @@ function updateReproduce() {
   if (!run) { box.value = ''; return; }
   const gen = generateCommand({ model: modelEntry(), request: run.request, clips: run.clips });
   const lines = gen.command
-    ? [`# these ${animate.on ? 'clips' : 'images'}, token for token (trace.json and PNGs in magnets-seed${run.request.seed}/)`, gen.command]
+    ? [`# these ${animate.on ? 'clips' : 'images'} again (trace.json and PNGs in magnets-seed${run.request.seed}/)`, gen.command]
     : [`# ${gen.why}`];
   const measure = measureCommand(app.evalTable, run.request);
   if (measure) {
