@@ -45,7 +45,7 @@ export function showFatal(message, kind, problems) {
 // Why the CPU engine runs, from what the worker detected ({code: Fallback.X, detail}). The CPU
 // path decodes the same tokens; on a software GPU adapter it is the quicker of the two.
 export function fallbackSentence(f) {
-  const same = 'runs the same model on the CPU (WebAssembly): the same decode, the same images.';
+  const same = 'runs the same model on the CPU (WebAssembly): the same decode and, but for rare rounding ties, the same images.';
   const code = f && f.code;
   const detail = f && f.detail ? ` (${f.detail})` : '';
   if (code === Fallback.noWebgpu) return `This browser does not offer WebGPU, so the demo ${same}`;
@@ -54,7 +54,7 @@ export function fallbackSentence(f) {
   if (code === Fallback.engineFailed) return `WebGPU is available, but the GPU engine could not start on it${detail}, so the demo ${same}`;
   if (code === Fallback.requested) return `The link asks for the CPU engine (cpu=1): the demo ${same}`;
   if (code === Fallback.softwareGpu) {
-    return `This GPU is emulated in software${detail}, so the demo runs on the CPU engine (WebAssembly), over ten times faster there: the same decode, the same images (gpu=1 in the link keeps WebGPU).`;
+    return `This GPU is emulated in software${detail}, so the demo runs on the CPU engine (WebAssembly), over ten times faster there: the same decode and, but for rare rounding ties, the same images (gpu=1 in the link keeps WebGPU).`;
   }
   return `The demo ${same}`;
 }
