@@ -10,20 +10,16 @@
 //
 // Needs scripts/build-web.sh (www/) and `cargo build --release` (or MAGNETS_BIN).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { generateCommand } from '../www/reproduce.js';
+import { repo, runGenerate } from './lib/native-cli.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
 const id = arg('--model', 'd256');
 const decodes = Number(arg('--decodes', '20'));
 const schedule = arg('--schedule', 'S3M3L3XL3');
 const withGpu = process.argv.includes('--gpu');
-const bin = process.env.MAGNETS_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(repo, 'target'), 'release', 'magnets');
-if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: cargo build --release (or set MAGNETS_BIN)`);
 const manifest = JSON.parse(fs.readFileSync(path.join(repo, 'www/models/manifest.json'), 'utf8'));
 const model = manifest.models.find((m) => m.id === id && m.kind === 'image');
 if (!model) throw new Error(`--model ${id}: not an image model of www/models/manifest.json`);
@@ -36,17 +32,6 @@ const bytes = fs.readFileSync(path.join(repo, model.cli.weights));
 const config = JSON.parse(wasm.inspect_weights(bytes));
 const engine = await wasm.create_engine(bytes, null, 32);
 
-function native(command, extra) {
-  const words = command.split(' ');
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'magnets-agree-'));
-  words[words.indexOf('--out') + 1] = out;
-  const run = spawnSync(bin, [...words.slice(4), ...extra], { cwd: repo, encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`${command} ${extra.join(' ')}\n${run.stderr}`);
-  const trace = JSON.parse(fs.readFileSync(path.join(out, 'trace.json'), 'utf8'));
-  fs.rmSync(out, { recursive: true, force: true });
-  return trace.tokens.flat();
-}
-
 const against = { cpu: { tokens: 0, differ: 0, decodes: 0 }, ...(withGpu ? { gpu: { tokens: 0, differ: 0, decodes: 0 } } : {}) };
 for (let seed = 0; seed < decodes; seed++) {
   const request = {
@@ -57,7 +42,7 @@ for (let seed = 0; seed < decodes; seed++) {
   const { command } = generateCommand({ model, request });
   for (const [name, extra] of [['cpu', []], ['gpu', ['--engine', 'gpu']]]) {
     if (!against[name]) continue;
-    const other = native(command, extra);
+    const other = runGenerate(command, extra).tokens.flat();
     const differ = page.filter((v, i) => v !== other[i]).length;
     against[name].tokens += page.length;
     against[name].differ += differ;

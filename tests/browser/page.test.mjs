@@ -4,7 +4,7 @@
 // Run: scripts/test-browser.sh (builds first) or `npm test` here with www/ already built.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, COMMON, WEBGPU, NO_WEBGPU } from './chromium.mjs';
 import { encodeCodes } from '../../www/state.js';
+import { nativeBinary, runGenerate } from '../../scripts/lib/native-cli.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -1113,9 +1114,6 @@ test('accessibility: no axe-core violations in light and dark, desktop and phone
   assert.deepEqual(found, []);
 });
 
-// The native CLI (scripts/test-browser.sh builds it; MAGNETS_BIN names another).
-const cliBinary = () => process.env.MAGNETS_BIN
-  || path.join(process.env.CARGO_TARGET_DIR || path.join(repo, 'target'), 'release', 'magnets');
 
 // Decodes `hash` in the page, downloads its trace, runs the Reproduce box's generate command
 // natively and returns both traces.
@@ -1129,15 +1127,7 @@ async function reproduceNatively(ctx, hash) {
   const pageTrace = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
   assert.deepEqual(page.problems, []);
   await page.close();
-  const words = command.split(' ');
-  assert.deepEqual(words.slice(0, 4), ['cargo', 'run', '--release', '--']);
-  assert.ok(words.every((w) => !/['"$]/.test(w)), 'plain words only');
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'magnets-cli-'));
-  words[words.indexOf('--out') + 1] = out;
-  const run = spawnSync(cliBinary(), words.slice(4), { cwd: repo, encoding: 'utf8' });
-  assert.equal(run.status, 0, `${command}\n${run.stderr}`);
-  const cliTrace = JSON.parse(fs.readFileSync(path.join(out, 'trace.json'), 'utf8'));
-  fs.rmSync(out, { recursive: true, force: true });
+  const cliTrace = runGenerate(command); // the native binary (scripts/test-browser.sh builds it)
   return { box, command, download: download.suggestedFilename(), pageTrace, cliTrace };
 }
 
@@ -1158,7 +1148,7 @@ function assertSameDecode(pageTrace, cliTrace) {
 }
 
 test('Reproduce: the page’s command decodes the page’s plan and tokens natively (images and clips), and its trace is the CLI’s trace.json', async () => {
-  assert.ok(fs.existsSync(cliBinary()), `${cliBinary()} is missing: cargo build --release (or set MAGNETS_BIN)`);
+  assert.ok(fs.existsSync(nativeBinary()), `${nativeBinary()} is missing: cargo build --release (or set MAGNETS_BIN)`);
   const ctx = await launch(NO_WEBGPU);
   // Guidance ramped, a cache refresh every 4 steps: every request field reaches the command.
   const image = await reproduceNatively(ctx, 'seed=5&c=on:4&g=1&gs=linear');

@@ -4,14 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { generateCommand, measureCommand, measureNeeds, traceFile, shellWord, CLI } from '../../www/reproduce.js';
+import { repo, nativeBinary, runGenerate } from '../../scripts/lib/native-cli.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const request = {
   classes: [0, 1, 2, 0], seed: 7, temperature: 1, tau: 8, guidance: 4, guidance_schedule: 'linear', schedule: 'S3M3L3XL3', cache: 'on:4',
 };
@@ -98,10 +96,9 @@ test('the staged manifest names, for every model, a repository file with the ser
 // the code differs (then the rest of that image follows it). A wrong flag or seed changes most
 // tokens; each decode may differ in at most 2%.
 test('the CPU engine in wasm and the native CLI decode the same tokens for the page’s commands', async (t) => {
-  const bin = process.env.MAGNETS_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(repo, 'target'), 'release', 'magnets');
   const pkg = path.join(repo, 'www/pkg-fallback');
   const file = path.join(repo, 'www/models/manifest.json');
-  assert.ok(fs.existsSync(bin), `${bin} is missing: cargo build --release (or set MAGNETS_BIN)`);
+  assert.ok(fs.existsSync(nativeBinary()), `${nativeBinary()} is missing: cargo build --release (or set MAGNETS_BIN)`);
   assert.ok(fs.existsSync(path.join(pkg, 'magnets.js')) && fs.existsSync(file), 'www/ is not built: scripts/build-web.sh');
   const wasm = await import(pathToFileURL(path.join(pkg, 'magnets.js')).href);
   await wasm.default({ module_or_path: fs.readFileSync(path.join(pkg, 'magnets_bg.wasm')) });
@@ -145,13 +142,7 @@ test('the CPU engine in wasm and the native CLI decode the same tokens for the p
     }
     const page = JSON.parse(await engines[id].generate(JSON.stringify(request), () => {}));
     const { command } = generateCommand({ model, request, clips });
-    const words = command.split(' ');
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'magnets-cli-'));
-    words[words.indexOf('--out') + 1] = out;
-    const run = spawnSync(bin, words.slice(4), { cwd: repo, encoding: 'utf8' });
-    assert.equal(run.status, 0, `${command}\n${run.stderr}`);
-    const cli = JSON.parse(fs.readFileSync(path.join(out, 'trace.json'), 'utf8'));
-    fs.rmSync(out, { recursive: true, force: true });
+    const cli = runGenerate(command);
     assert.deepEqual([page.total_flops, page.sampling, page.classes], [cli.total_flops, cli.sampling, cli.classes], command);
     const a = page.tokens.flat(), b = cli.tokens.flat();
     assert.equal(a.length, b.length);
