@@ -7,7 +7,7 @@
 import { DEFAULTS, parseHash, formatHash, classesFor } from './state.js';
 import { Msg, Bundle, ErrorKind } from './protocol.js';
 import { loadManifest, manifestEntry, versionedUrl, loadEvalTable, loadPalette, evalRow, TUNED_PICKS, measuredWith, guidanceText, tableMetric } from './assets.js';
-import { pickModel, modelMenu, samplingFor, animateModelFor, runsOnCpu } from './models.js';
+import { pickModel, modelMenu, samplingFor, animateModelFor, runsOnCpu, largerOffer } from './models.js';
 import { startEngine, loadPlannerModule, makePlanner } from './engine-client.js';
 import { showBanner, showNotice, reportProblems, showFatal, fallbackSentence, setEngineBadge, showLoadProgress } from './notices.js';
 import { createTimeline, timelineSteps } from './timeline.js';
@@ -367,6 +367,7 @@ function onDone({ id, trace }) {
   r.trace = trace;
   r.done = true;
   if (id === app.main) updateReproduce();
+  if (id === app.main && app.metrics.lastDecodeMs == null) offerLargerModel(trace.ms);
   if (id === app.main) app.metrics.lastDecodeMs = trace.ms;
   if (id === app.main) animate.askPixels();
   showStats();
@@ -645,6 +646,17 @@ function selectModel(id) {
   if (carried) Object.assign(app.state, carried);
   writeHash();
   switchModel();
+}
+
+// The light model ran because the device looked slow, and its first decode was quick: offer the
+// default model (models.js largerOffer), said with the measured time.
+function offerLargerModel(ms) {
+  const offer = largerOffer(app.manifest, app.model, app.state, ms);
+  if (!offer) return;
+  const text = `${$('notice').textContent} This device decoded it in ${(ms / 1000).toFixed(1)} s, quick enough for the `
+    + `${offer.name.toLowerCase()} model: better pictures in about ${Math.max(1, Math.round(offer.estimateMs / 1000))} s, after ${offer.mb.toFixed(1)} MB more to download.`;
+  showNotice(text.trim(), { label: `Use the ${offer.name.toLowerCase()} model`, onClick: () => selectModel(offer.id) });
+  app.metrics.offered = offer.id;
 }
 
 // ---------------------------------------------------------------- image → Animate

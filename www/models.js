@@ -69,6 +69,27 @@ export function runsOnCpu(device, state) {
   return isSoftwareGpu(device) && !(state && state.gpu);
 }
 
+// A light model runs because the device looked slow; its first decode says how slow. When that
+// took at most FAST_ENOUGH_MS, the page offers the model it passed over (one click, never on its
+// own: the download is several times larger), with a time estimate: on the CPU engine the
+// default model's decode took DEFAULT_OVER_LIGHT times the light one's (3.43 s against 0.55 s,
+// the paper's split, docs/RESULTS.md "The CPU engine in the page"), so at the threshold the
+// default takes ~9 s.
+export const FAST_ENOUGH_MS = 1500;
+export const DEFAULT_OVER_LIGHT = 6;
+// → {id, name, mb, estimateMs} of the model to offer, or null. `picked`: pickModel's answer;
+// `decodeMs`: the light model's first decode.
+export function largerOffer(manifest, picked, state, decodeMs) {
+  if (!picked || !picked.why || state.embed || !(decodeMs > 0) || decodeMs > FAST_ENOUGH_MS) return null;
+  const models = listModels(manifest);
+  const was = models.find((m) => m.id === picked.id);
+  const preferred = models.find((m) => m.id === manifest.default);
+  if (!was || !preferred || preferred.id === was.id || !was.light) return null;
+  const files = (manifest.files) || {};
+  const bytes = (preferred.page_files || []).reduce((n, f) => n + ((files[f.replace(/^models\//, '')] || {}).bytes || 0), 0);
+  return { id: preferred.id, name: preferred.name, mb: bytes / 1e6, estimateMs: decodeMs * DEFAULT_OVER_LIGHT };
+}
+
 // The clip model that animates an image model's emoji: one with the same tokenizer (its codes
 // are the clip's given frame), the light one on a slow device, else the first other one.
 // null when none fits.

@@ -11,10 +11,19 @@ export function showBanner(lines) {
   b.hidden = false;
 }
 
-export function showNotice(text) {
+// `action`: {label, onClick}, a button after the text (e.g. an offer of another model).
+export function showNotice(text, action = null) {
   const n = $('notice');
   n.hidden = !text;
   n.textContent = text || '';
+  if (text && action) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'notice-action';
+    b.textContent = action.label;
+    b.onclick = action.onClick;
+    n.append(' ', b);
+  }
 }
 
 const problemLines = (problems) => (problems.length ? ['Some settings in the link could not be used:', ...problems.map((p) => '• ' + p)] : []);

@@ -2,7 +2,7 @@
 // device, and what a link can ask for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pickModel, modelMenu, samplingFor, animateModelFor, runsOnCpu, FILES, FALLBACK_SAMPLING } from '../../www/models.js';
+import { pickModel, modelMenu, samplingFor, animateModelFor, runsOnCpu, largerOffer, FAST_ENOUGH_MS, FILES, FALLBACK_SAMPLING } from '../../www/models.js';
 import { Bundle } from '../../www/protocol.js';
 import { DEFAULTS, parseHash, formatHash } from '../../www/state.js';
 import { loadEvalTable } from '../../www/assets.js';
@@ -129,4 +129,19 @@ test("a model's quality table is shown for the weights it was measured on, or fo
   } finally {
     globalThis.fetch = saved;
   }
+});
+
+test('a light model picked for a slow device offers the default when its first decode was quick, and only then', () => {
+  const withFiles = {
+    ...manifest,
+    models: manifest.models.map((m) => ({ ...m, page_files: [m.weights, m.tokenizer] })),
+    files: { 'big.safetensors': { bytes: 4_000_000 }, 'tok-big.safetensors': { bytes: 900_000 }, 'small.safetensors': { bytes: 1 } },
+  };
+  const picked = pickModel(withFiles, state(''), cpu);
+  assert.equal(picked.id, 'small');
+  assert.deepEqual(largerOffer(withFiles, picked, state(''), 550), { id: 'd256', name: 'Quality', mb: 4.9, estimateMs: 3300 });
+  assert.equal(largerOffer(withFiles, picked, state(''), FAST_ENOUGH_MS + 1), null, 'a slow first decode: no offer');
+  assert.equal(largerOffer(withFiles, picked, state('embed=1'), 550), null, 'an embed keeps its model');
+  assert.equal(largerOffer(withFiles, pickModel(withFiles, state('m=small'), cpu), state('m=small'), 550), null, 'a link’s choice stands');
+  assert.equal(largerOffer(withFiles, pickModel(withFiles, state(''), gpu), state(''), 550), null, 'the default already runs');
 });

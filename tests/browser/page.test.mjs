@@ -14,6 +14,7 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM, COMMON, WEBGPU, NO_WEBGPU } from './chromium.mjs';
 import { encodeCodes } from '../../www/state.js';
 import { nativeBinary, runGenerate } from '../../scripts/lib/native-cli.mjs';
+import { FAST_ENOUGH_MS } from '../../www/models.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -1069,6 +1070,14 @@ test('WebGPU disabled: the CPU fallback generates', async () => {
   assert.match(notice, /^This browser supports WebGPU but found no GPU adapter to use, so the demo runs the same model on the CPU/);
   assert.doesNotMatch(notice + (await page.textContent('#engine-badge')), /slow|not available/i);
   const m = await page.evaluate(() => ({ ...window.magnets.metrics, steps: window.magnets.runs[window.magnets.main].steps.map((s) => s.ms) }));
+  // A quick first decode of the light model: the notice offers the default one, with the time.
+  const offer = page.locator('#notice .notice-action');
+  if (m.lastDecodeMs <= FAST_ENOUGH_MS) {
+    assert.match(notice, new RegExp(`decoded it in ${(m.lastDecodeMs / 1000).toFixed(1)} s, quick enough for the large model: better pictures in about \\d+ s`));
+    assert.equal(await offer.textContent(), 'Use the large model');
+  } else {
+    assert.equal(await offer.count(), 0, `no offer after a ${m.lastDecodeMs} ms decode`);
+  }
   metrics.cpu = { readyMs: m.readyMs, decodeMs: m.lastDecodeMs, stepMs: m.steps };
   // The time lane: the slowest step's bar is the lane's full height, the others in proportion.
   const lane = await page.$$eval('#tl-cols .tcol', (cols) => cols.map((c) => [Number(c.dataset.ms), c.querySelector('.tms .fill').getBoundingClientRect().height, c.querySelector('.tms .base').hidden]));
@@ -1081,6 +1090,14 @@ test('WebGPU disabled: the CPU fallback generates', async () => {
   const g = await gridData(page);
   assert.equal(g.masked, '0');
   await shot(page, 'phone-cpu-fallback');
+  if (await offer.count()) {
+    // Taking the offer loads and decodes the default model, and the notice stops offering it.
+    await offer.click();
+    await page.waitForFunction(() => document.body.dataset.model === 'd256', null, { timeout: 60000 });
+    await waitDone(page, GEN_TIMEOUT * 2);
+    assert.match(await page.evaluate(() => location.hash), /m=d256/);
+    assert.equal(await page.locator('#notice .notice-action').count(), 0);
+  }
   assert.deepEqual(page.problems, []);
 });
 
