@@ -7,7 +7,8 @@
 //   2. else a link's model (m=ID) when the manifest has it;
 //   3. else (m=auto) the default model on a hardware GPU, and the first `light` model on the
 //      CPU fallback or a software GPU (SwiftShader, lavapipe), where the default would take
-//      many seconds per decode.
+//      many seconds per decode; if the light model's first decode shows the device is quick,
+//      the page offers the default (largerOffer).
 
 import { Bundle } from './protocol.js';
 
