@@ -327,20 +327,20 @@ fn uniform_stays_below_one_and_gumbel_finite_in_the_top_bucket() {
 #[test]
 fn shipped_models_stored_as_int8_keep_their_logits() {
     use magnets::weights::StoredDtype;
-    // Every shipped model (models/models.json, the list the page stages from) with an int8 copy.
-    let stems: Vec<String> = common::shipped_models()
-        .iter()
-        .map(|m| m.weights.trim_end_matches(".safetensors").to_string())
-        .filter(|stem| std::path::Path::new(&format!("models/{stem}.int8.safetensors")).exists())
-        .collect();
-    assert!(stems.len() >= 4, "int8 copies of {stems:?} only");
-    for stem in &stems {
-        let f16 = Weights::load(std::path::Path::new(&format!("models/{stem}.safetensors"))).unwrap();
-        let int8_file = std::fs::read(format!("models/{stem}.int8.safetensors")).unwrap();
+    // Every shipped model (models/models.json, the list the page stages from) with an int8 copy
+    // (`ShippedModel::int8_path`, the name the registry pairs with the model).
+    let models: Vec<_> = common::shipped_models().into_iter().filter(|m| m.int8_path().exists()).collect();
+    assert!(models.len() >= 4, "int8 copies of {:?} only", models.iter().map(|m| &m.id).collect::<Vec<_>>());
+    for m in &models {
+        let (f16_path, int8_path) = (m.weights_path(), m.int8_path());
+        let f16 = Weights::load(&f16_path).unwrap();
+        let int8_file = std::fs::read(&int8_path).unwrap();
         assert_eq!(
             int8_file,
             f16.to_safetensors(StoredDtype::Int8).unwrap(),
-            "models/{stem}.int8.safetensors is stale: rerun `magnets init --from models/{stem}.safetensors --int8`"
+            "{} is stale: rerun `magnets init --from {} --int8`",
+            int8_path.display(),
+            f16_path.display()
         );
         let int8 = Weights::from_safetensors(&int8_file).unwrap();
         let config = &f16.config;
@@ -366,9 +366,10 @@ fn shipped_models_stored_as_int8_keep_their_logits() {
             }
             let (kl, tv, agree) = (kl / rows as f64, tv / rows as f64, same_top as f64 / rows as f64);
             let d = config.widths[width];
-            eprintln!("{stem} width {d}: mean KL {kl:.2e} nats, mean TV {tv:.4}, top-1 agreement {agree:.4}, max |Δlogit| {:.4}", max_diff(&a, &b));
-            assert!(kl < 1e-3, "{stem} width {d}: mean KL {kl}");
-            assert!(tv < 0.02, "{stem} width {d}: mean total variation {tv}");
+            let id = &m.id;
+            eprintln!("{id} width {d}: mean KL {kl:.2e} nats, mean TV {tv:.4}, top-1 agreement {agree:.4}, max |Δlogit| {:.4}", max_diff(&a, &b));
+            assert!(kl < 1e-3, "{id} width {d}: mean KL {kl}");
+            assert!(tv < 0.02, "{id} width {d}: mean total variation {tv}");
         }
     }
 }
