@@ -11,6 +11,7 @@
 //      the page offers the default (largerOffer).
 
 import { Bundle } from './protocol.js';
+import { manifestEntry } from './assets.js';
 
 export const AUTO = 'auto';
 
@@ -20,9 +21,9 @@ export const FILES = Object.freeze({ weights: 'models/magnets-emoji.safetensors'
 
 // state: {m, w, tok} of the URL (state.js; w and tok are '' unless a link names files).
 // device: {bundle: Bundle.webgpu | Bundle.cpu, software: bool} from the worker's probe.
-// Returns {id, weights, tokenizer, why, problem}: id null for a link's own weights; `why` is a
-// sentence for the page when the model was chosen for the device; `problem` when the link's
-// model is not offered.
+// Returns {id, weights, tokenizer, why, instead, problem}: id null for a link's own weights; `why`
+// is a sentence for the page and `instead` the id of the model passed over, when the model was
+// chosen for the device; `problem` when the link's model is not offered.
 export function pickModel(manifest, state, device) {
   const models = listModels(manifest);
   const byId = (id) => models.find((m) => m.id === id);
@@ -52,7 +53,7 @@ export function pickModel(manifest, state, device) {
   const why = pick !== preferred
     ? `Running the ${pick.name.toLowerCase()} model because ${device.bundle !== Bundle.webgpu ? 'the CPU fallback' : 'a software GPU'} runs here; the ${preferred.name.toLowerCase()} model is in the Model menu.`
     : null;
-  return { id: pick.id, weights: pick.weights, tokenizer: state.tok || pick.tokenizer, why, problem };
+  return { id: pick.id, weights: pick.weights, tokenizer: state.tok || pick.tokenizer, why, instead: pick !== preferred ? preferred.id : null, problem };
 }
 
 // The CPU fallback and software GPUs (SwiftShader, lavapipe): seconds per decode for the
@@ -78,16 +79,13 @@ export function runsOnCpu(device, state) {
 // default takes ~9 s.
 export const FAST_ENOUGH_MS = 1500;
 export const DEFAULT_OVER_LIGHT = 6;
-// → {id, name, mb, estimateMs} of the model to offer, or null. `picked`: pickModel's answer;
-// `decodeMs`: the light model's first decode.
+// → {id, name, mb, estimateMs} of the model to offer, or null. `picked`: pickModel's answer (the
+// model it passed over is `instead`); `decodeMs`: the light model's first decode.
 export function largerOffer(manifest, picked, state, decodeMs) {
-  if (!picked || !picked.why || state.embed || !(decodeMs > 0) || decodeMs > FAST_ENOUGH_MS) return null;
-  const models = listModels(manifest);
-  const was = models.find((m) => m.id === picked.id);
-  const preferred = models.find((m) => m.id === manifest.default);
-  if (!was || !preferred || preferred.id === was.id || !was.light) return null;
-  const files = (manifest.files) || {};
-  const bytes = (preferred.page_files || []).reduce((n, f) => n + ((files[f.replace(/^models\//, '')] || {}).bytes || 0), 0);
+  if (!picked || !picked.instead || state.embed || !(decodeMs > 0) || decodeMs > FAST_ENOUGH_MS) return null;
+  const preferred = listModels(manifest).find((m) => m.id === picked.instead);
+  if (!preferred) return null;
+  const bytes = (preferred.page_files || []).reduce((n, f) => n + ((manifestEntry(manifest, f) || {}).bytes || 0), 0);
   return { id: preferred.id, name: preferred.name, mb: bytes / 1e6, estimateMs: decodeMs * DEFAULT_OVER_LIGHT };
 }
 
