@@ -13,6 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateCommand } from '../www/reproduce.js';
+import { FALLBACK_SAMPLING } from '../www/models.js';
+import { classesFor } from '../www/state.js';
 import { repo, runGenerate } from './lib/native-cli.mjs';
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
@@ -35,8 +37,7 @@ const engine = await wasm.create_engine(bytes, null, 32);
 const against = { cpu: { tokens: 0, differ: 0, decodes: 0 }, ...(withGpu ? { gpu: { tokens: 0, differ: 0, decodes: 0 } } : {}) };
 for (let seed = 0; seed < decodes; seed++) {
   const request = {
-    temperature: 1, tau: 4.5, guidance: 0, guidance_schedule: 'constant', ...model.sampling,
-    classes: Array.from({ length: 16 }, (_, i) => i % config.classes), schedule, cache: 'on', seed,
+    ...FALLBACK_SAMPLING, ...model.sampling, classes: classesFor('mix', config, 16), schedule, cache: 'on', seed,
   };
   const page = JSON.parse(await engine.generate(JSON.stringify(request), () => {})).tokens.flat();
   const { command } = generateCommand({ model, request });

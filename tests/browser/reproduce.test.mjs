@@ -9,6 +9,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateCommand, measureCommand, measureNeeds, traceFile, shellWord, CLI } from '../../www/reproduce.js';
 import { repo, nativeBinary, runGenerate } from '../../scripts/lib/native-cli.mjs';
+import { FALLBACK_SAMPLING } from '../../www/models.js';
+import { classesFor } from '../../www/state.js';
 
 const request = {
   classes: [0, 1, 2, 0], seed: 7, temperature: 1, tau: 8, guidance: 4, guidance_schedule: 'linear', schedule: 'S3M3L3XL3', cache: 'on:4',
@@ -103,8 +105,6 @@ test('the CPU engine in wasm and the native CLI decode the same tokens for the p
   const wasm = await import(pathToFileURL(path.join(pkg, 'magnets.js')).href);
   await wasm.default({ module_or_path: fs.readFileSync(path.join(pkg, 'magnets_bg.wasm')) });
   const manifest = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const sampling = { temperature: 1, tau: 4.5, guidance: 0, guidance_schedule: 'constant' };
-  const mix = (n, classes) => Array.from({ length: n }, (_, i) => i % classes);
   const cases = [
     ['small', { schedule: 'S3M3L3XL3', cache: 'on', seed: 0 }],
     ['small', { schedule: 'XL12', cache: 'off', seed: 1 }],
@@ -125,7 +125,8 @@ test('the CPU engine in wasm and the native CLI decode the same tokens for the p
     const config = JSON.parse(wasm.inspect_weights(fs.readFileSync(path.join(repo, model.cli.weights))));
     if (!engines[id]) engines[id] = await wasm.create_engine(fs.readFileSync(path.join(repo, model.cli.weights)), null, 32);
     const { starts, carried, ...rest } = c;
-    const request = { ...sampling, ...model.sampling, classes: mix(starts ? starts.length : 16, config.classes), ...rest };
+    // As the page asks (app.js): the model's sampling, the classes in turn (`cls=mix`).
+    const request = { ...FALLBACK_SAMPLING, ...model.sampling, classes: classesFor('mix', config, starts ? starts.length : 16), ...rest };
     let clips = null;
     const file = model.starts && JSON.parse(fs.readFileSync(path.join(repo, 'www', model.starts), 'utf8'));
     if (starts) {
