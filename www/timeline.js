@@ -95,13 +95,17 @@ export function createTimeline(tl, { widthsNow, onEdit, onDragEnd }) {
     tl.append(axis, cols);
     tl.dataset.switches = String(steps.reduce((n, s, i) => n + (i > 0 && s.width !== steps[i - 1].width ? 1 : 0), 0));
     tl.dataset.widths = steps.map((s) => config.width_names[s.width]).join(',');
-    if (lastTimes) times(...lastTimes);
+    if (lastTimes) times(...lastTimes, true);
   }
 
   // The measured time of each decoded step (`measured[i]` ms; `baseline`: the compared run's, or
-  // null), as bars on one scale; a step not decoded yet shows none.
-  let lastTimes = null;
-  function times(measured, baseline) {
+  // null), as bars on one scale; a step not decoded yet shows none. The page calls this on every
+  // render: the columns are only touched when a time arrived (or they were rebuilt).
+  let lastTimes = null, lastKey = '';
+  function times(measured, baseline, rebuilt = false) {
+    const key = `${measured.join()}|${baseline ? baseline.join() : '-'}`;
+    if (key === lastKey && !rebuilt) return;
+    lastKey = key;
     lastTimes = [measured, baseline];
     const cols = [...tl.querySelectorAll('#tl-cols .tcol')];
     const most = Math.max(1e-9, ...measured, ...(baseline || []));
