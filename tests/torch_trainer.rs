@@ -24,6 +24,9 @@ fn options() -> TrainOptions {
         distill_weight: 0.7,
         // Uneven, so that both trainers must weight each width's term the same way.
         width_loss_weights: vec![1.5, 1.25, 1.0, 0.75],
+        // Each smaller width's own loss weights (off its phase), which both trainers must apply alike.
+        phase_schedule: Some("S2M2L2XL2".into()),
+        off_phase_weight: 0.25,
         ..TrainOptions::default()
     }
 }

@@ -6,8 +6,8 @@ use burn::tensor::{Device, Distribution, Tensor};
 use magnets::config::ModelConfig;
 use magnets::reference::FlopCounter;
 use magnets::train::{
-    TokenDataset, TrainOptions, Trainer, WidthSampling, apply_context_redraw, context_redraw, distillation_kl, make_batch,
-    masked_cross_entropy, widths_for_step,
+    Batch, TokenDataset, TrainOptions, Trainer, WidthSampling, apply_context_redraw, context_redraw, distillation_kl, make_batch,
+    masked_cross_entropy, phase_loss_masks, width_phases, widths_for_step,
 };
 use magnets::weights::Weights;
 
@@ -93,6 +93,98 @@ fn bad_width_loss_weights_are_refused_naming_the_flag() {
         let o = TrainOptions { width_loss_weights: weights.clone(), ..options(10) };
         let err = Trainer::new(&w, o, Device::flex()).err().unwrap_or_else(|| panic!("{weights:?} accepted")).to_string();
         assert!(err.contains("--width-weights"), "{weights:?}: {err}");
+    }
+}
+
+#[test]
+fn a_schedules_width_phases_are_the_masked_counts_each_width_decodes() {
+    // The paper's split on an 8×8 grid: S decodes from 64, 63 and 61 masked tokens (to 59),
+    // M from 59, 55, 50 (to 45), L from 45, 38, 32 (to 24), XL from 24, 16, 8.
+    let config = ModelConfig { grid: [8, 8], ..ModelConfig::tiny() };
+    let phases = width_phases(&config, "S3M3L3XL3").unwrap();
+    assert_eq!(phases, vec![Some((60, 64)), Some((46, 59)), Some((25, 45)), Some((1, 24))]);
+    // A width the schedule never runs has no phase; the bands still cover 1..=N once.
+    let phases = width_phases(&config, "M4L5XL3").unwrap();
+    assert_eq!(phases[0], None);
+    let mut covered = vec![0; 65];
+    for (lo, hi) in phases.into_iter().flatten() {
+        (lo..=hi).for_each(|c| covered[c] += 1);
+    }
+    assert!(covered[1..].iter().all(|&c| c == 1), "{covered:?}");
+    assert!(width_phases(&config, "Q3").is_err());
+    assert!(width_phases(&config, "XL65").is_err(), "more steps than tokens");
+}
+
+/// The images of `batch` at `keep`, as a batch of their own.
+fn sub_batch(batch: &Batch, n: usize, keep: &[usize]) -> Batch {
+    let rows = |v: &[i64]| keep.iter().flat_map(|&i| v[i * n..(i + 1) * n].to_vec()).collect::<Vec<_>>();
+    Batch {
+        size: keep.len(),
+        inputs: rows(&batch.inputs),
+        targets: rows(&batch.targets),
+        mask: keep.iter().flat_map(|&i| batch.mask[i * n..(i + 1) * n].to_vec()).collect(),
+        classes: keep.iter().map(|&i| batch.classes[i]).collect(),
+    }
+}
+
+#[test]
+fn phase_weights_train_each_smaller_width_on_its_own_mask_ratios() {
+    let (config, data, w) = setup();
+    let n = config.tokens();
+    let schedule = "S2M2L2XL2";
+    let phases = width_phases(&config, schedule).unwrap();
+    assert_eq!(phases, vec![Some((15, 16)), Some((12, 14)), Some((7, 11)), Some((1, 6))]);
+    let opts = TrainOptions { phase_schedule: Some(schedule.into()), off_phase_weight: 0.25, batch_size: 64, ..options(10) };
+    let b = make_batch(&config, &opts, &data, 3);
+    let masks = phase_loss_masks(&config, &opts, &b).unwrap();
+    assert!(masks[config.full_width_index()].is_none(), "the full width trains on every ratio");
+    let counts: Vec<usize> = b.mask.chunks(n).map(|m| m.iter().filter(|&&v| v > 0.0).count()).collect();
+    for (width, mask) in masks.iter().enumerate().take(config.full_width_index()) {
+        let (lo, hi) = phases[width].unwrap();
+        let mask = mask.as_ref().unwrap();
+        for (i, &count) in counts.iter().enumerate() {
+            let factor = if (lo..=hi).contains(&count) { 1.0 } else { 0.25 };
+            for p in i * n..(i + 1) * n {
+                assert_eq!(mask[p], b.mask[p] * factor, "width {width}, image {i} ({count} masked), position {p}");
+            }
+        }
+    }
+    // With weight 0 off its phase, a width's loss is its plain loss on the in-phase images alone.
+    let zero = TrainOptions { off_phase_weight: 0.0, ..opts.clone() };
+    let t = Trainer::new(&w, zero.clone(), Device::flex()).unwrap();
+    let widths: Vec<usize> = (0..config.widths.len()).collect();
+    let masks = phase_loss_masks(&config, &zero, &b).unwrap();
+    let (_, phased) = t.losses_with(&b, &widths, &FlopCounter::default(), &masks).unwrap();
+    let (_, plain) = t.losses(&b, &widths, &FlopCounter::default()).unwrap();
+    for width in 0..config.full_width_index() {
+        let (lo, hi) = phases[width].unwrap();
+        let keep: Vec<usize> = (0..b.size).filter(|&i| (lo..=hi).contains(&counts[i])).collect();
+        assert!(!keep.is_empty() && keep.len() < b.size, "width {width}: the batch should hold images in and out of its phase");
+        let (_, alone) = t.losses(&sub_batch(&b, n, &keep), &widths, &FlopCounter::default()).unwrap();
+        let (ce, kl) = (phased[width].1.clone().into_scalar::<f32>(), phased[width].2.clone().into_scalar::<f32>());
+        let (ce0, kl0) = (alone[width].1.clone().into_scalar::<f32>(), alone[width].2.clone().into_scalar::<f32>());
+        assert!((ce - ce0).abs() < 1e-5 && (kl - kl0).abs() < 1e-5, "width {width}: ({ce}, {kl}) vs in-phase images alone ({ce0}, {kl0})");
+        let plain_ce = plain[width].1.clone().into_scalar::<f32>();
+        assert!((ce - plain_ce).abs() > 1e-4, "width {width}: the phase weights changed nothing ({ce})");
+    }
+    let full = config.full_width_index();
+    let (ce, plain_ce) = (phased[full].1.clone().into_scalar::<f32>(), plain[full].1.clone().into_scalar::<f32>());
+    assert_eq!(ce, plain_ce, "the full width's loss is unweighted");
+}
+
+#[test]
+fn bad_phase_options_are_refused_naming_the_flag() {
+    let (_, _, w) = setup();
+    let phased = |schedule: &str, off: f32| TrainOptions { phase_schedule: Some(schedule.into()), off_phase_weight: off, ..options(10) };
+    for (o, flag) in [
+        (phased("S2M2L2XL2", 1.5), "--off-phase-weight"),
+        (phased("S2M2L2XL2", f32::NAN), "--off-phase-weight"),
+        (phased("Q3", 0.5), "--phase-schedule"),
+        (phased("XL17", 0.5), "--phase-schedule"),
+        (TrainOptions { off_phase_weight: 0.5, ..options(10) }, "--phase-schedule"),
+    ] {
+        let err = Trainer::new(&w, o.clone(), Device::flex()).err().unwrap_or_else(|| panic!("{o:?} accepted")).to_string();
+        assert!(err.contains(flag), "{o:?}: {err}");
     }
 }
 

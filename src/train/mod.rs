@@ -106,6 +106,16 @@ pub struct TrainOptions {
     /// never see such a context.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub small_width_context: f32,
+    /// A decode schedule (`S3M3L3XL3`) whose phases the smaller widths are trained for: each
+    /// smaller width's loss on an image counts fully when the image's masked count is one that
+    /// width decodes under the schedule, and `off_phase_weight` times otherwise
+    /// ([`phase_loss_masks`]). The full width always trains on every count: it is the teacher
+    /// and the baseline. None = every width on every count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_schedule: Option<String>,
+    /// The loss weight of an image outside a width's phase (with `phase_schedule`).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub off_phase_weight: f32,
 }
 
 fn one() -> f32 {
@@ -142,6 +152,8 @@ impl TrainOptions {
         width_loss_weights: Vec::new(),
         changed_token_weight: 1.0,
         small_width_context: 0.0,
+        phase_schedule: None,
+        off_phase_weight: 1.0,
     };
 }
 
@@ -178,6 +190,15 @@ impl TrainOptions {
         }
         if w != 1.0 && config.context_tokens() == 0 {
             return Err(Error::Other("--changed-token-weight: only a clip model (given frames) has changed tokens".into()));
+        }
+        let off = self.off_phase_weight;
+        if !(off.is_finite() && (0.0..=1.0).contains(&off)) {
+            return Err(Error::Other(format!("--off-phase-weight: {off} is not a weight in [0, 1]")));
+        }
+        if let Some(text) = &self.phase_schedule {
+            width_phases(config, text).map_err(|e| Error::Other(format!("--phase-schedule: {e}")))?;
+        } else if off != 1.0 {
+            return Err(Error::Other("--off-phase-weight needs --phase-schedule (whose phases it weights)".into()));
         }
         Ok(())
     }
@@ -441,6 +462,52 @@ pub fn widths_for_step(config: &ModelConfig, opts: &TrainOptions, step: u64) -> 
     }
 }
 
+/// Per width index, the masked counts `lo..=hi` at which `schedule` runs that width (a
+/// contiguous band: from one past the count its last step leaves to the count its first step
+/// starts from, under the decode's cosine mask schedule over the generated tokens), or None
+/// for a width the schedule never runs. The bands of a schedule partition `1..=N`.
+pub fn width_phases(config: &ModelConfig, schedule: &str) -> Result<Vec<Option<(usize, usize)>>> {
+    let schedule = crate::schedule::Schedule::parse(schedule, config)?;
+    schedule.check(config)?;
+    let m = crate::schedule::masked_counts(config.generated_tokens(), schedule.len());
+    let mut phases: Vec<Option<(usize, usize)>> = vec![None; config.widths.len()];
+    for (t, &w) in schedule.steps.iter().enumerate() {
+        let band = (m[t + 1] + 1, m[t]);
+        phases[w] = Some(match phases[w] {
+            None => band,
+            Some((lo, hi)) => (lo.min(band.0), hi.max(band.1)),
+        });
+    }
+    Ok(phases)
+}
+
+/// Each trained width's per-position loss weights for `batch` under `phase_schedule`: the
+/// batch's `mask`, times `off_phase_weight` on the images whose masked count lies outside the
+/// width's phase ([`width_phases`]). None for a width that trains on the plain `mask` (the full
+/// width, a width the schedule never runs, or no `phase_schedule` at all).
+pub fn phase_loss_masks(config: &ModelConfig, opts: &TrainOptions, batch: &Batch) -> Result<Vec<Option<Vec<f32>>>> {
+    let widths = config.widths.len();
+    let Some(text) = &opts.phase_schedule else {
+        return Ok(vec![None; widths]);
+    };
+    let phases = width_phases(config, text)?;
+    let n = config.tokens();
+    let counts: Vec<usize> = batch.mask.chunks(n).map(|image| image.iter().filter(|&&w| w > 0.0).count()).collect();
+    let full = config.full_width_index();
+    Ok((0..widths)
+        .map(|w| {
+            let (lo, hi) = phases[w].filter(|_| w != full)?;
+            let mut mask = batch.mask.clone();
+            for (image, &count) in mask.chunks_mut(n).zip(&counts) {
+                if !(lo..=hi).contains(&count) {
+                    image.iter_mut().for_each(|v| *v *= opts.off_phase_weight);
+                }
+            }
+            Some(mask)
+        })
+        .collect())
+}
+
 /// Mean label-smoothed cross-entropy over the masked positions, weighted by `mask` (each
 /// position's loss weight, 0 where not masked). `logits [B,N,K]`, `targets [B,N,1]` (Int), `mask [B,N,1]`.
 pub fn masked_cross_entropy(logits: Tensor<3>, targets: Tensor<3, Int>, mask: Tensor<3>, smoothing: f32) -> Tensor<1> {
@@ -554,8 +621,21 @@ impl Trainer {
         }
     }
 
-    /// Per-width losses `[(width, CE, KL)]` of a batch without updating anything.
+    /// Per-width losses `[(width, CE, KL)]` of a batch without updating anything, every width
+    /// on the batch's plain `mask` (what the held-out CE reports).
     pub fn losses(&self, batch: &Batch, widths: &[usize], counter: &FlopCounter) -> Result<(Vec<Tensor<1>>, Vec<(usize, Tensor<1>, Tensor<1>)>)> {
+        self.losses_with(batch, widths, counter, &vec![None; self.config.widths.len()])
+    }
+
+    /// [`Self::losses`] with a width's own loss weights where `width_masks[w]` has them
+    /// ([`phase_loss_masks`]: what a training step uses).
+    pub fn losses_with(
+        &self,
+        batch: &Batch,
+        widths: &[usize],
+        counter: &FlopCounter,
+        width_masks: &[Option<Vec<f32>>],
+    ) -> Result<(Vec<Tensor<1>>, Vec<(usize, Tensor<1>, Tensor<1>)>)> {
         let c = &self.config;
         let n = c.tokens();
         let b = batch.size;
@@ -577,8 +657,12 @@ impl Trainer {
         out.push((full, full_ce, Tensor::<1>::zeros([1], dev)));
         for &w in widths.iter().filter(|&&w| w != full) {
             let logits = self.model.forward_train(c, w, inputs.clone(), classes.clone(), counter);
+            let mask = match &width_masks[w] {
+                Some(m) => Tensor::<3>::from_data(TensorData::new(m.clone(), [b, n, 1]), dev),
+                None => mask.clone(),
+            };
             let ce = masked_cross_entropy(logits.clone(), targets.clone(), mask.clone(), o.label_smoothing);
-            let kl = distillation_kl(logits, teacher.clone(), mask.clone(), o.distill_temperature);
+            let kl = distillation_kl(logits, teacher.clone(), mask, o.distill_temperature);
             let lam = o.distill_weight;
             terms.push((ce.clone() * (1.0 - lam) + kl.clone() * lam) * o.loss_weight(w));
             out.push((w, ce, kl));
@@ -609,7 +693,8 @@ impl Trainer {
         let widths = widths_for_step(&self.config, &self.options, self.step);
         let counter = FlopCounter::with_precision(self.precision);
         let batch = with_redrawn_context(&self.config, &self.options, batch, self.step, |r| self.redraw_logits(r, &counter))?;
-        let (terms, parts) = self.losses(&batch, &widths, &counter)?;
+        let width_masks = phase_loss_masks(&self.config, &self.options, &batch)?;
+        let (terms, parts) = self.losses_with(&batch, &widths, &counter, &width_masks)?;
         let loss = terms.into_iter().reduce(|a, b| a + b).expect("at least the full width");
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let lr = self.options.lr_at(self.step);

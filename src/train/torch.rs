@@ -16,7 +16,7 @@ use std::path::Path;
 
 use tch::{Kind, Tensor};
 
-use super::{Batch, CheckpointState, StepStats, TrainLoop, TrainOptions, widths_for_step, with_redrawn_context};
+use super::{Batch, CheckpointState, StepStats, TrainLoop, TrainOptions, phase_loss_masks, widths_for_step, with_redrawn_context};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::reference::MatmulPrecision;
@@ -92,7 +92,7 @@ impl Flops {
 /// (burn's losses weight by the batch's `mask` the same way).
 fn weighted_mean(x: Tensor, weights: Option<&Tensor>) -> Tensor {
     match weights {
-        Some(w) => (x * w).sum(Kind::Float) / w.sum(Kind::Float),
+        Some(w) => (x * w).sum(Kind::Float) / w.sum(Kind::Float).clamp_min(1.0),
         None => x.mean(Kind::Float),
     }
 }
@@ -125,6 +125,9 @@ struct BatchTensors {
     masked_targets: Tensor,
     /// Loss weights at `masked_rows`; `None` when all are 1 (a plain mean).
     masked_weights: Option<Tensor>,
+    /// Per width index, that width's own loss weights at `masked_rows` where it has them
+    /// (`phase_loss_masks`); empty or None = `masked_weights`.
+    width_weights: Vec<Option<Tensor>>,
 }
 
 impl BatchTensors {
@@ -141,7 +144,23 @@ impl BatchTensors {
             masked_rows,
             masked_targets,
             masked_weights,
+            width_weights: Vec::new(),
         }
+    }
+
+    /// With each width's own per-position loss weights (`[B·N]`, as `Batch::mask`) where given.
+    fn with_width_masks(mut self, masks: &[Option<Vec<f32>>]) -> Self {
+        let rows = Vec::<i64>::try_from(&self.masked_rows).expect("masked rows are i64");
+        self.width_weights = masks
+            .iter()
+            .map(|m| m.as_ref().map(|m| Tensor::from_slice(&rows.iter().map(|&i| m[i as usize]).collect::<Vec<f32>>())))
+            .collect();
+        self
+    }
+
+    /// The loss weights of width index `w`.
+    fn weights_for(&self, w: usize) -> Option<&Tensor> {
+        self.width_weights.get(w).and_then(Option::as_ref).or(self.masked_weights.as_ref())
     }
 }
 
@@ -261,12 +280,12 @@ impl TorchTrainer {
         }
         let smoothing = o.label_smoothing as f64;
         let teacher = self.forward(full, batch, flops);
-        let weights = batch.masked_weights.as_ref();
-        let full_ce = masked_cross_entropy(&teacher, &batch.masked_targets, weights, smoothing);
+        let full_ce = masked_cross_entropy(&teacher, &batch.masked_targets, batch.weights_for(full), smoothing);
         let mut terms = vec![&full_ce * o.loss_weight(full) as f64];
         let mut out = vec![(full, full_ce, Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)))];
         for &w in widths.iter().filter(|&&w| w != full) {
             let logits = self.forward(w, batch, flops);
+            let weights = batch.weights_for(w);
             let ce = masked_cross_entropy(&logits, &batch.masked_targets, weights, smoothing);
             let kl = distillation_kl(&logits, &teacher, weights, o.distill_temperature as f64);
             let lam = o.distill_weight as f64;
@@ -367,7 +386,8 @@ impl TrainLoop for TorchTrainer {
             let logits = tch::no_grad(|| self.forward(redraw.width, &small, &mut flops));
             Vec::<f32>::try_from(&logits.to_kind(Kind::Float).reshape([-1])).map_err(|e| Error::Engine(format!("read logits: {e}")))
         })?;
-        let bt = BatchTensors::new(&batch, self.config.tokens());
+        let width_masks = phase_loss_masks(&self.config, &self.options, &batch)?;
+        let bt = BatchTensors::new(&batch, self.config.tokens()).with_width_masks(&width_masks);
         let (terms, parts) = self.losses(&bt, &widths, &mut flops)?;
         let loss = terms.into_iter().reduce(|a, b| a + b).expect("at least the full width");
         loss.f_backward().map_err(torch_error)?;

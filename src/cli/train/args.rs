@@ -121,6 +121,14 @@ pub struct OptimizerArgs {
     /// each step, so that the wider widths learn to finish what a small sub-model started (0 = off).
     #[arg(long, default_value_t = DEFAULTS.small_width_context)]
     pub small_width_context: f32,
+    /// A decode schedule (e.g. `S3M3L3XL3`) to train the smaller widths for: each one's loss
+    /// counts fully on images masked as far as that width decodes under it, and
+    /// `--off-phase-weight` times elsewhere (the full width trains on every mask ratio).
+    #[arg(long)]
+    pub phase_schedule: Option<String>,
+    /// With `--phase-schedule`: the weight of an image outside a width's phase (0–1).
+    #[arg(long, default_value_t = 1.0)]
+    pub off_phase_weight: f32,
     /// Smaller widths trained per step besides the full one: `all` or a count (sampled).
     #[arg(long, default_value = "all")]
     pub widths: String,
@@ -208,6 +216,8 @@ impl OptimizerArgs {
             width_loss_weights: self.width_weights.clone(),
             changed_token_weight: self.changed_token_weight,
             small_width_context: self.small_width_context,
+            phase_schedule: self.phase_schedule.clone(),
+            off_phase_weight: self.off_phase_weight,
         })
     }
 }
