@@ -248,17 +248,9 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "engine": a.decode.engine.name(),
     });
     if let Some(path) = &a.features_out {
-        // What the features are of: the row (without its scores) and every file behind it.
-        let mut about = out.clone();
-        for key in ["fid", "fid_ci95", "precision", "recall", "class_accuracy", "class_accuracy_by_class", "generate_seconds"] {
-            about.as_object_mut().expect("an object").remove(key);
-        }
-        about["batch"] = a.batch.into();
-        about["weights"] = weights_file.display().to_string().into();
-        about["weights_sha256"] = magnets::data::sha256_file(&weights_file)?.into();
-        about["classifier_sha256"] = magnets::data::sha256_file(&a.classifier)?.into();
-        about["data_sha256"] = magnets::data::sha256_file(&a.data)?.into();
-        let draws = magnets::metrics::paired::Draws::from_json(about)?;
+        let scores = ["fid", "fid_ci95", "precision", "recall", "class_accuracy", "class_accuracy_by_class", "generate_seconds"];
+        let files = [("classifier", a.classifier.as_path()), ("data", a.data.as_path())];
+        let draws = magnets::metrics::paired::draws_of_row(&out, &scores, a.batch, &weights_file, &files)?;
         let file = magnets::metrics::paired::SampleFeatures::new(features, categories.clone(), draws);
         magnets::files::write(path, file.to_safetensors()?)?;
         out["features_out"] = path.display().to_string().into();

@@ -221,24 +221,19 @@ pub fn run(a: Args) -> magnets::Result<()> {
         "engine": a.decode.engine.name(),
     });
     if let Some(path) = &a.features_out {
-        // What the features are of: the row (without its scores) and every file behind it.
-        let mut about = out.clone();
-        let scores = ["frame_fid", "frame_fid_ci95", "precision", "recall", "motion", "real_motion", "real_recon_motion", "motion_ratio"];
-        for key in scores.into_iter().chain(["future_psnr", "copy_first_frame_psnr", "given_frame_psnr", "generate_seconds"]) {
-            about.as_object_mut().expect("an object").remove(key);
-        }
-        about["samples"] = predicted.len().into();
-        about["batch"] = a.batch.into();
-        about["context_frames"] = given.into();
-        about["reference"] = "clips".into();
-        about["weights"] = weights_file.display().to_string().into();
-        about["weights_sha256"] = magnets::data::sha256_file(&weights_file)?.into();
-        about["classifier_sha256"] = magnets::data::sha256_file(&a.classifier)?.into();
-        about["data_sha256"] = magnets::data::sha256_file(&a.clips)?.into();
-        about["tokens_sha256"] = magnets::data::sha256_file(&a.tokens)?.into();
+        // A clip row's samples are its predicted clips, scored against the held-out clips' frames.
+        let mut row = out.clone();
+        row["samples"] = predicted.len().into();
+        row["context_frames"] = given.into();
+        row["reference"] = "clips".into();
+        let scores = [
+            "frame_fid", "frame_fid_ci95", "precision", "recall", "motion", "real_motion", "real_recon_motion", "motion_ratio",
+            "future_psnr", "copy_first_frame_psnr", "given_frame_psnr", "generate_seconds",
+        ];
+        let files = [("classifier", a.classifier.as_path()), ("data", a.clips.as_path()), ("tokens", a.tokens.as_path())];
+        let draws = magnets::metrics::paired::draws_of_row(&row, &scores, a.batch, &weights_file, &files)?;
         // Each predicted frame's category: prediction k continues held-out clip k mod held (repeat-major).
         let frame_labels: Vec<u32> = (0..predicted.len()).flat_map(|k| std::iter::repeat_n(classes[k % held.len()], frames - given)).collect();
-        let draws = magnets::metrics::paired::Draws::from_json(about)?;
         let file = magnets::metrics::paired::SampleFeatures::new(features, frame_labels, draws);
         magnets::files::write(path, file.to_safetensors()?)?;
         out["features_out"] = path.display().to_string().into();

@@ -124,6 +124,23 @@ impl Draws {
     }
 }
 
+/// What drew an `eval` / `eval-clips` row's images: the row's JSON without its measurements
+/// (`scores`: the features are not of them), with the decode batch, the weights' path and the
+/// SHA-256 of the weights and of each `(name, file)` in `hashed` (as `NAME_sha256`).
+pub fn draws_of_row(row: &serde_json::Value, scores: &[&str], batch: usize, weights: &Path, hashed: &[(&str, &Path)]) -> Result<Draws> {
+    let mut about = row.clone();
+    let record = about.as_object_mut().ok_or_else(|| Error::Data("metadata: a row is a JSON object".into()))?;
+    for key in scores {
+        record.remove(*key);
+    }
+    record.insert("batch".into(), batch.into());
+    record.insert("weights".into(), weights.display().to_string().into());
+    for (name, file) in std::iter::once(("weights", weights)).chain(hashed.iter().copied()) {
+        record.insert(format!("{name}_sha256"), crate::data::sha256_file(file)?.into());
+    }
+    Draws::from_json(about)
+}
+
 /// A field of [`Draws`] by name, as JSON so that differently typed fields compare in one list.
 type Field = (&'static str, serde_json::Value);
 
