@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Where the paper's split loses against the full model, one width at a time, on a test seed with
+# paired intervals (docs/RESULTS.md "Where in the decode"): XL12, M3XL9, S3XL9, S3M3XL6 and
+# S3M3L3XL3, all with the KV cache, each row's FID features kept, then each link of the chain as a
+# paired gap (`magnets fid-gap`: the same draws, the reference resampled with them). The default
+# model's decode settings (temperature 1, τ 8, guidance 4 ramped up), so that a re-nested or
+# retrained D 256 model compares with the shipped one's rows.
+#
+#   WEIGHTS=data/runs/d256-m96/model.safetensors OUT=data/attribution/m96 scripts/split-attribution.sh
+#
+# SAMPLES= (10,000) and SEED= (0, the eval table's test seed) change the draws. A row whose
+# features are already in OUT is not decoded again (~7–12 min per row on two threads).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${WEIGHTS:?set WEIGHTS, the model to measure}"
+: "${OUT:?set OUT, a folder for the rows (e.g. data/attribution/NAME)}"
+BIN=${MAGNETS_BIN:-scripts/magnets-fast.sh}
+CLASSIFIER=models/all-art/classifier-all-real.safetensors
+DATA=data/emoji32-all.safetensors
+mkdir -p "$OUT"
+for schedule in XL12 M3XL9 S3XL9 S3M3XL6 S3M3L3XL3; do
+  [ -e "$OUT/$schedule.features.safetensors" ] && continue
+  "$BIN" eval --weights "$WEIGHTS" --schedule "$schedule" --cache on --engine torch \
+    --samples "${SAMPLES:-10000}" --seed "${SEED:-0}" --batch 64 --temperature 1 --noise 8 --guidance 4 \
+    --guidance-schedule linear --classifier "$CLASSIFIER" --data "$DATA" --json \
+    --features-out "$OUT/$schedule.features.safetensors" > "$OUT/$schedule.json"
+done
+gap() { "$BIN" fid-gap --baseline "$OUT/$1.features.safetensors" --other "$OUT/$2.features.safetensors" \
+  --classifier "$CLASSIFIER" --data "$DATA"; }
+gap XL12 S3M3L3XL3   # the whole gap
+gap M3XL9 S3XL9      # S instead of M for the first 5 tokens
+gap S3XL9 S3M3XL6    # M's three steps
+gap S3M3XL6 S3M3L3XL3  # L's three steps
