@@ -132,30 +132,28 @@ struct BatchTensors {
 
 impl BatchTensors {
     fn new(batch: &Batch, n: usize) -> Self {
+        Self::with_width_masks(batch, n, &[])
+    }
+
+    /// With each width's own per-position loss weights (`[B·N]`, as `Batch::mask`) where
+    /// `width_masks` gives them, taken at the same masked rows.
+    fn with_width_masks(batch: &Batch, n: usize, width_masks: &[Option<Vec<f32>>]) -> Self {
         let (b, n) = (batch.size as i64, n as i64);
         let masked: Vec<i64> = (0..batch.mask.len()).filter(|&i| batch.mask[i] > 0.0).map(|i| i as i64).collect();
         let masked_rows = Tensor::from_slice(&masked);
         let masked_targets = Tensor::from_slice(&batch.targets).index_select(0, &masked_rows);
         let weights: Vec<f32> = masked.iter().map(|&i| batch.mask[i as usize]).collect();
         let masked_weights = weights.iter().any(|&w| w != 1.0).then(|| Tensor::from_slice(&weights));
+        let at_rows = |m: &Vec<f32>| Tensor::from_slice(&masked.iter().map(|&i| m[i as usize]).collect::<Vec<f32>>());
+        let width_weights = width_masks.iter().map(|m| m.as_ref().map(at_rows)).collect();
         BatchTensors {
             inputs: Tensor::from_slice(&batch.inputs).view([b, n]),
             classes: Tensor::from_slice(&batch.classes),
             masked_rows,
             masked_targets,
             masked_weights,
-            width_weights: Vec::new(),
+            width_weights,
         }
-    }
-
-    /// With each width's own per-position loss weights (`[B·N]`, as `Batch::mask`) where given.
-    fn with_width_masks(mut self, masks: &[Option<Vec<f32>>]) -> Self {
-        let rows = Vec::<i64>::try_from(&self.masked_rows).expect("masked rows are i64");
-        self.width_weights = masks
-            .iter()
-            .map(|m| m.as_ref().map(|m| Tensor::from_slice(&rows.iter().map(|&i| m[i as usize]).collect::<Vec<f32>>())))
-            .collect();
-        self
     }
 
     /// The loss weights of width index `w`.
@@ -387,7 +385,7 @@ impl TrainLoop for TorchTrainer {
             Vec::<f32>::try_from(&logits.to_kind(Kind::Float).reshape([-1])).map_err(|e| Error::Engine(format!("read logits: {e}")))
         })?;
         let width_masks = phase_loss_masks(&self.config, &self.options, &batch)?;
-        let bt = BatchTensors::new(&batch, self.config.tokens()).with_width_masks(&width_masks);
+        let bt = BatchTensors::with_width_masks(&batch, self.config.tokens(), &width_masks);
         let (terms, parts) = self.losses(&bt, &widths, &mut flops)?;
         let loss = terms.into_iter().reduce(|a, b| a + b).expect("at least the full width");
         loss.f_backward().map_err(torch_error)?;
