@@ -4,7 +4,8 @@
 # S3M3L3XL3, all with the KV cache, each row's FID features kept, then each link of the chain as a
 # paired gap (`magnets fid-gap`: the same draws, the reference resampled with them). The default
 # model's decode settings (temperature 1, τ 8, guidance 4 ramped up), so that a re-nested or
-# retrained D 256 model compares with the shipped one's rows.
+# retrained D 256 model compares with the shipped one's rows (a run's weights are not in
+# models/models.json, so they are written here: change them with the registry's d256 `sampling`).
 #
 #   WEIGHTS=data/runs/d256-m96/model.safetensors OUT=data/attribution/m96 scripts/split-attribution.sh
 #
