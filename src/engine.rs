@@ -172,6 +172,7 @@ pub fn propose_from_logits(
     let guidance = sampling::guidance_scale(params, ctx.step, ctx.total_steps);
     let mut out = Vec::with_capacity(ctx.images * m);
     let mut row = vec![0.0f32; k];
+    let mut scratch = Vec::with_capacity(k);
     for b in 0..ctx.images {
         for j in 0..m {
             let at = |seq: usize| (seq * m + j) * k;
@@ -181,7 +182,7 @@ pub fn propose_from_logits(
                 sampling::apply_guidance(&mut row, &logits[u..u + k], guidance);
             }
             let pos = req.logit_rows[b * m + j];
-            out.push(sampling::propose(&row, params, b as u32, ctx.step as u32, pos, noise));
+            out.push(sampling::propose(&row, &mut scratch, params, b as u32, ctx.step as u32, pos, noise));
         }
     }
     Ok(out)

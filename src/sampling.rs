@@ -87,8 +87,17 @@ pub fn guidance_scale(params: &SamplingParams, step: usize, total: usize) -> f32
 
 /// Samples one code from `logits` (already guidance-mixed) by inverse CDF in code order, and
 /// scores it with log p(code) + noise·Gumbel. `image`, `step` (1-based), `position` (sequence
-/// position) are the RNG counters.
-pub fn propose(logits: &[f32], params: &SamplingParams, image: u32, step: u32, position: u32, noise: f32) -> Proposal {
+/// position) are the RNG counters. `scratch` holds the softmax weights, so that a caller
+/// sampling many positions reuses one buffer instead of allocating one per position.
+pub fn propose(
+    logits: &[f32],
+    scratch: &mut Vec<f32>,
+    params: &SamplingParams,
+    image: u32,
+    step: u32,
+    position: u32,
+    noise: f32,
+) -> Proposal {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let (code, log_p) = if params.temperature <= 0.0 {
         let code = logits.iter().position(|&v| v == max).unwrap_or(0);
@@ -98,7 +107,9 @@ pub fn propose(logits: &[f32], params: &SamplingParams, image: u32, step: u32, p
         let inv_t = 1.0 / params.temperature;
         // Each weight once (exp is most of a narrow step's time on the CPU engine); the sum and
         // the scan add the same values in the same order as computing them twice would.
-        let weights: Vec<f32> = logits.iter().map(|&v| ((v - max) * inv_t).exp()).collect();
+        scratch.clear();
+        scratch.extend(logits.iter().map(|&v| ((v - max) * inv_t).exp()));
+        let weights = &scratch[..];
         let sum: f32 = weights.iter().sum();
         let target = rng::uniform(params.seed, image, step, position, DRAW_SAMPLE) * sum;
         let mut acc = 0.0f32;
