@@ -3,10 +3,9 @@
 # paired intervals (docs/RESULTS.md "Where in the decode"): XL12, M3XL9, S3XL9, S3M3XL6 and
 # S3M3L3XL3, all with the KV cache, and XL12 without it (the baseline), each row's FID features
 # kept, then the split against the baseline and each link of the chain as a
-# paired gap (`magnets fid-gap`: the same draws, the reference resampled with them). The default
-# model's decode settings (temperature 1, τ 8, guidance 4 ramped up), so that a re-nested or
-# retrained D 256 model compares with the shipped one's rows (a run's weights are not in
-# models/models.json, so they are written here: change them with the registry's d256 `sampling`).
+# paired gap (`magnets fid-gap`: the same draws, the reference resampled with them). Decoded with
+# the default model's `sampling` from models/models.json (a run's weights are not in the
+# registry), so that a re-nested or retrained D 256 model compares with the shipped one's rows.
 #
 #   WEIGHTS=data/runs/d256-m96/model.safetensors OUT=data/attribution/m96 scripts/split-attribution.sh
 #
@@ -19,14 +18,17 @@ cd "$(dirname "$0")/.."
 BIN=${MAGNETS_BIN:-scripts/magnets-fast.sh}
 CLASSIFIER=models/all-art/classifier-all-real.safetensors
 DATA=data/emoji32-all.safetensors
+read -r TEMPERATURE TAU GUIDANCE GUIDANCE_SCHEDULE < <(node -e '
+  const s = require("./models/models.json").models.find((m) => m.id === "d256").sampling;
+  console.log(s.temperature, s.tau, s.guidance, s.guidance_schedule ?? "constant")')
 mkdir -p "$OUT"
 # ROW names a file; XL12-nocache is the MaskGIT baseline itself, which #13's "within 10%" reads against.
 for row in XL12 M3XL9 S3XL9 S3M3XL6 S3M3L3XL3 XL12-nocache; do
   [ -e "$OUT/$row.features.safetensors" ] && continue
   schedule=${row%-nocache}; cache=$([ "$row" = "$schedule" ] && echo on || echo off)
   "$BIN" eval --weights "$WEIGHTS" --schedule "$schedule" --cache "$cache" --engine torch \
-    --samples "${SAMPLES:-10000}" --seed "${SEED:-0}" --batch 64 --temperature 1 --noise 8 --guidance 4 \
-    --guidance-schedule linear --classifier "$CLASSIFIER" --data "$DATA" --json \
+    --samples "${SAMPLES:-10000}" --seed "${SEED:-0}" --batch 64 --temperature "$TEMPERATURE" --noise "$TAU" \
+    --guidance "$GUIDANCE" --guidance-schedule "$GUIDANCE_SCHEDULE" --classifier "$CLASSIFIER" --data "$DATA" --json \
     --features-out "$OUT/$row.features.safetensors" > "$OUT/$row.json"
 done
 gap() { "$BIN" fid-gap --baseline "$OUT/$1.features.safetensors" --other "$OUT/$2.features.safetensors" \
